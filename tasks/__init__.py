@@ -1,0 +1,1 @@
+"""Project tasks; the product is `tasks.options_trading_system`."""

@@ -1,0 +1,200 @@
+"""The analysis pipeline: named stages in the profile's order, run over the canonical chain.
+
+A stage is a `PipelineAnalysis`. The runner (`Pipeline.run`) does, for each stage in order:
+
+1. `enrich(chain, ctx)`: add columns to the chain (never drops rows; later stages see them);
+2. `candidates(chain, ctx)`: the stage's opportunity table (strikes, setups, spikes...);
+3. `filter_reasons(candidates, ctx)`: one reason per row, "" keeps it; reasons are counted;
+4. `sort(kept, ctx)`: rank what is kept;
+5. `summarize(chain, kept, ctx)`: the stage's JSON-able figures for the report.
+
+and records a `StageTrace` (rows in/out, time, reasons). Stages never do I/O and never see the
+runner. Adding a stage is a new module plus a line in `STAGE_CLASSES` (and its schema file).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import time
+import typing
+from abc import ABC
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..config_manager import Profile
+from ..data_ingestion.canonical import OptionsChain, front_expiration
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STAGE_CLASSES: dict[str, str] = {
+    "greeks": "tasks.options_trading_system.analysis_engine.greeks:GreeksAnalysis",
+    "risk": "tasks.options_trading_system.analysis_engine.risk:RiskAnalysis",
+    "expected_value": "tasks.options_trading_system.analysis_engine.expected_value:ExpectedValueAnalysis",
+    "volume_spike": "tasks.options_trading_system.analysis_engine.volume_spike:VolumeSpikeAnalysis",
+}
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    """Chain-level facts every stage may read. Built once per run, never mutated."""
+
+    underlying_price: float
+    as_of: pd.Timestamp
+    multiplier: float
+    front_expiration: pd.Timestamp
+    tick_size: float = 0.25
+
+    @classmethod
+    def from_chain(cls, chain: OptionsChain, tick_size: float = 0.25) -> "AnalysisContext":
+        return cls(underlying_price=float(chain.meta.underlying_price), as_of=chain.meta.as_of,
+                   multiplier=float(chain.meta.multiplier), front_expiration=front_expiration(chain.frame),
+                   tick_size=tick_size)
+
+    def years_to(self, expiration: pd.Series | pd.Timestamp) -> Any:
+        """Year fraction from `as_of` to each expiration's settlement (16:00 New York on that day)."""
+        settle = pd.to_datetime(expiration).tz_localize("America/New_York") if isinstance(expiration, pd.Timestamp) \
+            else pd.to_datetime(expiration).dt.tz_localize("America/New_York")
+        settle = settle + pd.Timedelta(hours=16)
+        delta = settle - self.as_of
+        seconds = delta.total_seconds() if isinstance(delta, pd.Timedelta) else delta.dt.total_seconds()
+        return np.maximum(seconds, 0.0) / (365.0 * 24 * 3600)
+
+
+@dataclass(frozen=True)
+class StageTrace:
+    """What one stage did: rows through it, time taken, why rows were dropped."""
+
+    name: str
+    chain_rows: int
+    candidates_in: int
+    candidates_out: int
+    seconds: float
+    reasons: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "chain_rows": self.chain_rows, "candidates_in": self.candidates_in,
+                "candidates_out": self.candidates_out, "seconds": round(self.seconds, 6),
+                "reasons": dict(self.reasons)}
+
+
+@dataclass(frozen=True)
+class StageResult:
+    name: str
+    opportunities: pd.DataFrame
+    summary: Mapping[str, Any]
+    trace: StageTrace
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    chain: pd.DataFrame
+    stages: tuple[StageResult, ...]
+
+    def stage(self, name: str) -> StageResult | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+class PipelineAnalysis(ABC):
+    """One analysis. Override what it needs; the defaults enrich nothing and rank nothing."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+    requires: ClassVar[tuple[str, ...]] = ()  # stages that must run earlier (their columns are read)
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config if config is not None else self.config_class()
+
+    def enrich(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return chain
+
+    def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return chain.iloc[0:0]
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return pd.Series("", index=candidates.index, dtype="str")
+
+    def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return kept
+
+    def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        return {}
+
+
+def stage_class(name: str) -> type[PipelineAnalysis]:
+    target = STAGE_CLASSES.get(name)
+    if target is None:
+        raise ConfigError(f"unknown pipeline stage {name!r} (expected one of: {', '.join(sorted(STAGE_CLASSES))})")
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+class Pipeline:
+    """Runs stages in order over a chain; `clock` returns seconds (monotonic)."""
+
+    def __init__(self, stages: Sequence[PipelineAnalysis], *,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"pipeline stages must be unique, got {names}")
+        for index, stage in enumerate(stages):
+            missing = [req for req in stage.requires if req not in names[:index]]
+            if missing:
+                raise ConfigError(f"pipeline.stages: {stage.name!r} needs {missing} to run before it "
+                                  f"(order given: {names})")
+        self.stages = list(stages)
+        self.clock = clock
+
+    @classmethod
+    def from_profile(cls, profile: Profile, **kwargs: Any) -> "Pipeline":
+        section = profile.section("pipeline")
+        stages = []
+        for name in section.get("stages", ()):
+            klass = stage_class(name)
+            stages.append(klass(frozen_config(klass.config_class, section.get(name, {}))))
+        return cls(stages, **kwargs)
+
+    def run(self, chain: pd.DataFrame, ctx: AnalysisContext) -> PipelineResult:
+        results: list[StageResult] = []
+        for index, stage in enumerate(self.stages, start=1):
+            log.info("(stage %d of %d) %s", index, len(self.stages), stage.name)
+            started = self.clock()
+            chain = stage.enrich(chain, ctx)
+            candidates = stage.candidates(chain, ctx)
+            reasons = stage.filter_reasons(candidates, ctx)
+            keep = (reasons == "").to_numpy()
+            kept = stage.sort(candidates[keep], ctx).reset_index(drop=True)
+            summary = stage.summarize(chain, kept, ctx)
+            elapsed = self.clock() - started
+            dropped = reasons[~keep].value_counts()
+            trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=len(candidates),
+                               candidates_out=len(kept), seconds=elapsed,
+                               reasons={str(k): int(v) for k, v in dropped.items()})
+            results.append(StageResult(stage.name, kept, summary, trace))
+        return PipelineResult(chain=chain, stages=tuple(results))
+
+
+def frozen_config(cls: type, mapping: Mapping[str, Any] | None) -> Any:
+    """Build a frozen dataclass from a (validated) mapping; nested dataclass fields recurse,
+    lists become tuples, absent keys take the dataclass default."""
+    mapping = mapping or {}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in mapping:
+            continue
+        value = mapping[f.name]
+        hint = hints.get(f.name)
+        if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+            value = frozen_config(hint, value)
+        elif isinstance(value, (list, tuple)):
+            value = tuple(tuple(v) if isinstance(v, (list, tuple)) else v for v in value)
+        values[f.name] = value
+    unknown = set(mapping) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown setting(s) {sorted(unknown)}")
+    return cls(**values)

@@ -1,0 +1,239 @@
+"""The canonical options chain every source produces, and the data-quality gate it must pass.
+
+One row per contract with the columns of `CHAIN_COLUMNS`; chain-level facts in `ChainMeta`.
+Missing is NaN, never 0. `validate_chain` quarantines bad rows (with a reason each), refuses a
+chain that cannot be trusted (`ChainValidationError`), and settles the underlying price: the
+source's own quote when it gave one, else the forward implied by put-call parity near the money.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ChainValidationError
+
+CHAIN_COLUMNS: dict[str, str] = {
+    "contract": "str",
+    "root": "str",
+    "expiration": "datetime64[ns]",
+    "strike": "float64",
+    "right": "str",
+    "bid": "float64",
+    "ask": "float64",
+    "last": "float64",
+    "mark": "float64",
+    "volume": "float64",
+    "open_interest": "float64",
+    "iv": "float64",
+    "delta": "float64",
+    "gamma": "float64",
+    "source_ts": "datetime64[ns, UTC]",
+}
+PRICE_COLUMNS = ("bid", "ask", "last")
+
+ORIGIN_SOURCE = "source"
+ORIGIN_PARITY = "put_call_parity"
+
+# Row checks (reason strings appear in reports, keep them readable).
+REASON_MISSING_KEY = "missing strike or right"
+REASON_NEGATIVE = "negative price"
+REASON_CROSSED = "crossed quote (bid above ask)"
+REASON_SCALE = "strike scale off (strike/underlying outside 1/20..20)"
+REASON_DUPLICATE = "duplicate contract"
+STRIKE_SCALE_LIMIT = 20.0
+MAX_QUARANTINE_SHARE = 0.5
+PARITY_STRIKES = 3
+
+
+@dataclass(frozen=True)
+class ChainMeta:
+    """Facts about the whole chain. `underlying_price` is NaN until validation settles it."""
+
+    underlying_symbol: str
+    source: str
+    as_of: pd.Timestamp
+    multiplier: float
+    underlying_price: float = float("nan")
+    underlying_price_origin: str = ""
+    is_sample: bool = False
+    is_proxy: bool = False
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["as_of"] = self.as_of.isoformat()
+        out["notes"] = list(self.notes)
+        out["underlying_price"] = None if np.isnan(self.underlying_price) else float(self.underlying_price)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ChainMeta":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["as_of"] = pd.Timestamp(values["as_of"])
+        if values["as_of"].tzinfo is None:
+            values["as_of"] = values["as_of"].tz_localize("UTC")
+        price = values.get("underlying_price")
+        values["underlying_price"] = float("nan") if price is None else float(price)
+        values["notes"] = tuple(values.get("notes") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RawCapture:
+    """The input exactly as received, kept so the run can save it under api_data/."""
+
+    content: bytes
+    filename: str
+
+
+@dataclass(frozen=True)
+class OptionsChain:
+    """A chain: canonical rows, chain facts, quarantined rows (with `reason`), the raw input."""
+
+    frame: pd.DataFrame
+    meta: ChainMeta
+    quarantine: pd.DataFrame = field(default_factory=lambda: empty_chain().assign(reason=pd.Series(dtype="str")))
+    raw: RawCapture | None = None
+
+    def quarantine_counts(self) -> dict[str, int]:
+        if self.quarantine.empty:
+            return {}
+        return {str(k): int(v) for k, v in self.quarantine["reason"].value_counts().items()}
+
+
+def empty_chain() -> pd.DataFrame:
+    """A zero-row frame with the canonical columns and dtypes."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in CHAIN_COLUMNS.items()})
+
+
+def build_chain_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
+    """Coerce source columns to the canonical schema: absent numeric columns are NaN, `mark` computed.
+
+    `columns` maps canonical names to array-likes of equal length; `expiration` may be dates or
+    strings, `source_ts` epoch seconds or timestamps.
+    """
+    lengths = {len(v) for v in columns.values() if not np.isscalar(v)}
+    n = lengths.pop() if lengths else 0
+    frame = pd.DataFrame(index=pd.RangeIndex(n))
+    for name, dtype in CHAIN_COLUMNS.items():
+        value = columns.get(name)
+        if name == "mark":
+            continue
+        if value is None:
+            frame[name] = pd.Series(np.nan if dtype == "float64" else None, index=frame.index).astype(
+                dtype if dtype != "str" else "object")
+            if dtype == "str":
+                frame[name] = frame[name].astype("str")
+            continue
+        if dtype == "float64":
+            frame[name] = pd.to_numeric(pd.Series(value, index=frame.index), errors="coerce").astype("float64")
+        elif dtype == "datetime64[ns]":
+            frame[name] = pd.to_datetime(pd.Series(value, index=frame.index), errors="coerce").dt.normalize().astype(dtype)
+        elif dtype == "datetime64[ns, UTC]":
+            series = pd.Series(value, index=frame.index)
+            if pd.api.types.is_numeric_dtype(series):
+                frame[name] = pd.to_datetime(series, unit="s", utc=True, errors="coerce").astype(dtype)
+            else:
+                frame[name] = pd.to_datetime(series, utc=True, errors="coerce").astype(dtype)
+        else:
+            frame[name] = pd.Series(value, index=frame.index).astype("str")
+    frame["right"] = frame["right"].str.upper().str[:1]
+    frame.insert(list(CHAIN_COLUMNS).index("mark"), "mark", compute_mark(frame))
+    return frame[list(CHAIN_COLUMNS)]
+
+
+def compute_mark(frame: pd.DataFrame) -> pd.Series:
+    """Mid when both sides are positive and not crossed, else the last trade (NaN if none)."""
+    bid, ask, last = frame["bid"], frame["ask"], frame["last"]
+    two_sided = (bid > 0) & (ask > 0) & (bid <= ask)
+    return pd.Series(np.where(two_sided, (bid + ask) / 2.0, last), index=frame.index, dtype="float64")
+
+
+def validate_chain(chain: OptionsChain) -> OptionsChain:
+    """Quarantine bad rows, refuse an untrustworthy chain, settle the underlying price.
+
+    Raises `ChainValidationError` with a reason a trader understands when the chain is refused.
+    """
+    frame = chain.frame
+    meta = chain.meta
+    if frame.empty:
+        raise ChainValidationError(f"{meta.source}: the chain has no contracts")
+    reasons = _row_reasons(frame, meta.underlying_price)
+    bad = reasons != ""
+    quarantine = frame[bad].assign(reason=reasons[bad].astype("str"))
+    kept = frame[~bad].reset_index(drop=True)
+    share = float(bad.mean())
+    if share > MAX_QUARANTINE_SHARE:
+        top = reasons[bad].value_counts().idxmax()
+        raise ChainValidationError(
+            f"{meta.source}: {int(bad.sum())} of {len(frame)} contracts failed validation "
+            f"(most often: {top}); refusing the chain")
+    if kept["strike"].nunique() == 0:
+        raise ChainValidationError(f"{meta.source}: no usable strikes")
+    if kept["open_interest"].isna().all():
+        raise ChainValidationError(f"{meta.source}: open interest is missing for every contract")
+    meta = _settle_underlying(kept, meta)
+    if not np.isnan(meta.underlying_price):
+        low, high = kept["strike"].min(), kept["strike"].max()
+        ratio = kept["strike"].median() / meta.underlying_price
+        if not (1 / STRIKE_SCALE_LIMIT <= ratio <= STRIKE_SCALE_LIMIT):
+            raise ChainValidationError(
+                f"{meta.source}: strike scale off: median strike {kept['strike'].median():g} against "
+                f"underlying {meta.underlying_price:g} (strikes {low:g}..{high:g})")
+    return dataclasses.replace(chain, frame=kept, meta=meta, quarantine=quarantine.reset_index(drop=True))
+
+
+def _row_reasons(frame: pd.DataFrame, underlying: float) -> pd.Series:
+    prices = frame[list(PRICE_COLUMNS)]
+    missing_key = frame["strike"].isna() | ~frame["right"].isin(["C", "P"])
+    negative = (prices < 0).any(axis=1) | (frame["strike"] <= 0)
+    crossed = (frame["bid"] > frame["ask"]) & (frame["ask"] > 0)
+    if np.isnan(underlying):
+        scale = pd.Series(False, index=frame.index)
+    else:
+        ratio = frame["strike"] / underlying
+        scale = (ratio > STRIKE_SCALE_LIMIT) | (ratio < 1 / STRIKE_SCALE_LIMIT)
+    duplicate = frame["contract"].duplicated(keep="first")
+    reasons = np.select(
+        [missing_key, negative, crossed, scale, duplicate],
+        [REASON_MISSING_KEY, REASON_NEGATIVE, REASON_CROSSED, REASON_SCALE, REASON_DUPLICATE],
+        default="")
+    return pd.Series(reasons, index=frame.index, dtype="str")
+
+
+def _settle_underlying(frame: pd.DataFrame, meta: ChainMeta) -> ChainMeta:
+    if np.isfinite(meta.underlying_price) and meta.underlying_price > 0:
+        return dataclasses.replace(meta, underlying_price_origin=meta.underlying_price_origin or ORIGIN_SOURCE)
+    forward = implied_forward(frame)
+    if np.isnan(forward):
+        raise ChainValidationError(
+            f"{meta.source}: no underlying price from the source and put-call parity is impossible "
+            f"(no strike of the front expiration has both a call and a put price)")
+    return dataclasses.replace(meta, underlying_price=forward, underlying_price_origin=ORIGIN_PARITY)
+
+
+def front_expiration(frame: pd.DataFrame) -> pd.Timestamp:
+    """The nearest expiration in the chain."""
+    return frame["expiration"].min()
+
+
+def implied_forward(frame: pd.DataFrame, n_strikes: int = PARITY_STRIKES) -> float:
+    """Forward from put-call parity, F = C - P + K, at the strikes of the front expiration where
+    the call and put prices are closest (nearest the money); the median over `n_strikes`."""
+    priced = frame[frame["mark"] > 0]
+    if priced.empty:
+        return float("nan")
+    front = priced[priced["expiration"] == front_expiration(priced)]
+    calls = front[front["right"] == "C"].groupby("strike")["mark"].first()
+    puts = front[front["right"] == "P"].groupby("strike")["mark"].first()
+    both = pd.concat({"call": calls, "put": puts}, axis=1).dropna()
+    if both.empty:
+        return float("nan")
+    gap = (both["call"] - both["put"]).abs()
+    nearest = both.loc[gap.nsmallest(n_strikes).index]
+    return float(np.median(nearest["call"] - nearest["put"] + nearest.index.to_numpy()))

@@ -1,0 +1,64 @@
+"""The project's exception tree.
+
+Two families, as a trader needs to tell them apart:
+- operational errors (`ConfigError`, `DataUnavailableError`): stop and fix something;
+- data errors (`DataSourceError`, `ChainValidationError`): one source or one chain is bad, the
+  loader records why and moves on to the next source.
+
+Every message says what was wrong and what would fix it. CLIs catch `OptionsSystemError`,
+print `Type: message` and exit with the class's `exit_code`.
+"""
+from __future__ import annotations
+
+
+class OptionsSystemError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(OptionsSystemError):
+    """A profile or command-line option is invalid. Raised before anything runs; fix the file."""
+
+    exit_code = 2
+
+
+class DataSourceError(OptionsSystemError):
+    """One data source could not serve a chain (down, refused, malformed). The loader fails over.
+
+    `transient` says whether retrying the same source could help (timeouts, 5xx, 429);
+    refusals for credentials, entitlement or budget are not transient.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, cost_usd: float = 0.0) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.cost_usd = cost_usd
+
+
+class SourceNotAvailableError(DataSourceError):
+    """A profile names a source this version does not have."""
+
+
+class ChainValidationError(OptionsSystemError):
+    """A chain failed the data-quality gate (no strikes, all-NaN open interest, scale off...)."""
+
+
+class DataUnavailableError(OptionsSystemError):
+    """Every configured source failed; nothing to analyse. The attempts say why."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, attempts: list | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts or []
+
+
+class InputFileError(OptionsSystemError):
+    """A file given on the command line cannot be read as any supported capture format."""
+
+    exit_code = 2
+
+
+class OutputValidationError(OptionsSystemError):
+    """A report failed its own JSON Schema; nothing is written (a bug, not a data problem)."""
