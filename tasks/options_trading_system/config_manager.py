@@ -109,15 +109,25 @@ def resolve_profile_path(name_or_path: str | os.PathLike[str], *, config_dir: Pa
     )
 
 
+COMMAND_LINE = Path("<command line>")
+
+
 def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE, *,
-                 env: Mapping[str, str] | None = None, config_dir: Path = CONFIG_DIR,
-                 schema_dir: Path = SCHEMA_DIR) -> Profile:
-    """Load, layer, substitute and validate a profile. Raises `ConfigError` on any problem."""
+                 env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None,
+                 config_dir: Path = CONFIG_DIR, schema_dir: Path = SCHEMA_DIR) -> Profile:
+    """Load, layer, substitute and validate a profile. Raises `ConfigError` on any problem.
+
+    `overrides` (from command-line options) are deep-merged last and validated with the rest.
+    """
     path = resolve_profile_path(name_or_path, config_dir=config_dir)
     merged, origins, layers = _load_layers(path, config_dir=config_dir, seen=())
     merged.pop("extends", None)
     environment = dict(env) if env is not None else load_environment()
     secret_paths = _substitute_env(merged, environment, origins, path)
+    if overrides:
+        _deep_merge(merged, overrides)
+        for leaf_path, _key, _value in _walk(overrides):
+            origins[leaf_path] = COMMAND_LINE
     _validate(merged, origins, path, schema_dir)
     name = _profile_name(path, config_dir)
     return Profile(name=name, path=path, layers=tuple(layers), data=_freeze(merged),

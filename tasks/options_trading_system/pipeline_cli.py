@@ -1,0 +1,128 @@
+"""`python3 run_pipeline.py`: the daily NQ options analysis from the command line.
+
+Exit codes: 0 success; 2 bad configuration or arguments (nothing ran); 3 no source could serve a
+chain; 1 any other failure of the package.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from .config_manager import DEFAULT_PROFILE, list_profiles, load_profile
+from .daily_run import day_folder, run_daily
+from .errors import ConfigError, DataUnavailableError, OptionsSystemError
+from .logging_setup import configure_logging
+
+log = logging.getLogger("run_pipeline")
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+MBO_STAGE = "institutional_flow_v3"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_pipeline.py",
+        description="Load the NQ options chain from the best available source, run the profile's "
+                    "analyses (greeks, risk, expected value, volume spikes) and write a dated report "
+                    "under OUTPUT_DIR/YYYYMMDD/.",
+        epilog="Exit codes: 0 ok, 2 bad configuration or arguments, 3 no data source could serve a chain.")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, metavar="NAME|PATH",
+                        help=f"profile name in config/ (e.g. testing, profiles/conservative) or a path "
+                             f"to a profile JSON (default: {DEFAULT_PROFILE})")
+    parser.add_argument("--list-profiles", action="store_true", help="list the profiles with one line each and exit")
+    parser.add_argument("--show-config", action="store_true",
+                        help="print the merged profile (defaults filled, secrets masked) and exit")
+    parser.add_argument("--input", type=Path, metavar="FILE",
+                        help="analyse one saved capture (Barchart quotes/get response or canonical snapshot) "
+                             "instead of asking the data sources")
+    parser.add_argument("--mbo", type=Path, metavar="FILE",
+                        help=f"MBO file (.dbn or .dbn.zst) for the {MBO_STAGE} stage (IFD v3.0)")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="root of the dated output folders (default: the profile's outputs.base_dir, 'outputs')")
+    parser.add_argument("--date", metavar="YYYY-MM-DD",
+                        help="trading date of the run and its output folder (default: today in New York)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to the console")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the paths written")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
+    try:
+        return _run(args)
+    except OptionsSystemError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        if isinstance(exc, DataUnavailableError):
+            for attempt in exc.attempts:
+                print(f"  {attempt.source}: {attempt.outcome} ({attempt.reason})", file=sys.stderr)
+        return exc.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.list_profiles:
+        rows = list_profiles()
+        width = max(len(name) for name, _ in rows)
+        for name, description in rows:
+            print(f"{name:<{width}}  {description}")
+        return 0
+    run_date = _parse_date(args.date)
+    profile = load_profile(args.profile, overrides=_overrides(args))
+    if args.show_config:
+        print(json.dumps(profile.masked(), indent=2))
+        return 0
+    if args.input is not None and not args.input.is_file():
+        raise ConfigError(f"--input {args.input}: no such file")
+    if args.mbo is not None and not args.mbo.is_file():
+        raise ConfigError(f"--mbo {args.mbo}: no such file")
+    if args.mbo is not None and MBO_STAGE not in profile.section("pipeline").get("stages", ()):
+        raise ConfigError(f"--mbo needs a profile whose pipeline.stages include {MBO_STAGE!r} "
+                          f"(e.g. --profile profiles/ifd_v3); {profile.name} has {list(profile.section('pipeline').get('stages', ()))}")
+    output_root = args.output_dir or Path(profile.section("outputs").get("base_dir", "outputs"))
+    day_dir = day_folder(output_root, run_date)
+    started = pd.Timestamp.now(tz="UTC")
+    log_file = day_dir / "logs" / f"pipeline_{started.tz_convert(EXCHANGE_TZ):%H%M%S}.log"
+    configure_logging(verbose=args.verbose, quiet=args.quiet, log_file=log_file)
+    log.info("profile %s (%s), run date %s, output %s", profile.name, " <- ".join(map(str, profile.layers)),
+             run_date, day_dir)
+    result = run_daily(profile, run_date=run_date, output_root=output_root, input_path=args.input, now=started)
+    from .output_generation.console import console_summary
+    from .output_generation.daily_report import write_daily_outputs
+
+    outputs = write_daily_outputs(result, day_dir)
+    log.info("wrote %s", outputs)
+    if args.quiet:
+        for path in _paths(outputs):
+            print(path)
+    else:
+        print(console_summary(result, outputs))
+        print(f"Log: {log_file}")
+    return 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.mbo is not None:
+        overrides = {"pipeline": {MBO_STAGE: {"mbo_file": str(args.mbo.resolve())}}}
+    return overrides
+
+
+def _parse_date(text: str | None) -> date:
+    if text is None:
+        return datetime.now(EXCHANGE_TZ).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"--date {text!r}: expected a date as YYYY-MM-DD") from exc
+
+
+def _paths(outputs: Any) -> list[Path]:
+    values = outputs.__dict__.values() if hasattr(outputs, "__dict__") else outputs
+    return [v for v in values if isinstance(v, Path)]
