@@ -1,0 +1,35 @@
+"""Retention: keep the last N days of a time series, drop the rest.
+
+Pure: a list of records with an ISO-8601 `ts` in, the records young enough out (order kept).
+A record whose `ts` cannot be read is dropped and counted, never kept forever by accident.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+__all__ = ["prune_older_than"]
+
+
+def prune_older_than(records: Sequence[Mapping[str, Any]], now: pd.Timestamp, days: float,
+                     *, key: str = "ts") -> list[Mapping[str, Any]]:
+    """Records with `key` at or after `now - days`; unreadable timestamps are dropped with a warning."""
+    if not records:
+        return []
+    cutoff = _utc(now) - pd.Timedelta(days=days)
+    stamps = pd.to_datetime(pd.Series([r.get(key) for r in records], dtype="object"), utc=True, errors="coerce",
+                            format="ISO8601")
+    unreadable = int(stamps.isna().sum())
+    if unreadable:
+        log.warning("dropped %d record(s) whose %r is not an ISO-8601 time", unreadable, key)
+    keep = (stamps >= cutoff).to_numpy()
+    return [record for record, kept in zip(records, keep) if kept]
+
+
+def _utc(ts: pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
