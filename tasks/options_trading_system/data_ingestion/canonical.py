@@ -157,35 +157,60 @@ def compute_mark(frame: pd.DataFrame) -> pd.Series:
 def validate_chain(chain: OptionsChain) -> OptionsChain:
     """Quarantine bad rows, refuse an untrustworthy chain, settle the underlying price.
 
-    Raises `ChainValidationError` with a reason a trader understands when the chain is refused.
+    Steps: (1) row checks (missing key, negative price, crossed quote, duplicate, and strike scale
+    when the source gave an underlying price); (2) refuse when more than half the rows are bad;
+    (3) settle the underlying (the source's, else put-call parity over the rows kept); (4) with a
+    parity price, run the strike-scale check now and refuse again if that makes most rows bad;
+    (5) refuse when no strike is left, open interest is missing everywhere (checked before and
+    after step 4), or the median strike is off the underlying's scale.
+    Raises `ChainValidationError` with a reason a trader understands.
     """
     frame = chain.frame
     meta = chain.meta
     if frame.empty:
         raise ChainValidationError(f"{meta.source}: the chain has no contracts")
     reasons = _row_reasons(frame, meta.underlying_price)
+    _refuse_mostly_bad(reasons, meta)
+    kept = frame[reasons == ""]
+    if kept["strike"].nunique() == 0:
+        raise ChainValidationError(f"{meta.source}: no usable strikes")
+    _refuse_without_open_interest(kept, meta)
+    meta = _settle_underlying(kept, meta)
+    if meta.underlying_price_origin == ORIGIN_PARITY:
+        off_scale = (reasons == "") & _scale_off(frame["strike"], meta.underlying_price)
+        reasons = reasons.where(~off_scale, REASON_SCALE)
+        _refuse_mostly_bad(reasons, meta)
     bad = reasons != ""
     quarantine = frame[bad].assign(reason=reasons[bad].astype("str"))
     kept = frame[~bad].reset_index(drop=True)
-    share = float(bad.mean())
-    if share > MAX_QUARANTINE_SHARE:
+    _refuse_without_open_interest(kept, meta)
+    low, high = kept["strike"].min(), kept["strike"].max()
+    ratio = kept["strike"].median() / meta.underlying_price
+    if not (1 / STRIKE_SCALE_LIMIT <= ratio <= STRIKE_SCALE_LIMIT):
+        raise ChainValidationError(
+            f"{meta.source}: strike scale off: median strike {kept['strike'].median():g} against "
+            f"underlying {meta.underlying_price:g} (strikes {low:g}..{high:g})")
+    return dataclasses.replace(chain, frame=kept, meta=meta, quarantine=quarantine.reset_index(drop=True))
+
+
+def _refuse_mostly_bad(reasons: pd.Series, meta: ChainMeta) -> None:
+    bad = reasons != ""
+    if float(bad.mean()) > MAX_QUARANTINE_SHARE:
         top = reasons[bad].value_counts().idxmax()
         raise ChainValidationError(
-            f"{meta.source}: {int(bad.sum())} of {len(frame)} contracts failed validation "
+            f"{meta.source}: {int(bad.sum())} of {len(reasons)} contracts failed validation "
             f"(most often: {top}); refusing the chain")
-    if kept["strike"].nunique() == 0:
-        raise ChainValidationError(f"{meta.source}: no usable strikes")
+
+
+def _refuse_without_open_interest(kept: pd.DataFrame, meta: ChainMeta) -> None:
     if kept["open_interest"].isna().all():
         raise ChainValidationError(f"{meta.source}: open interest is missing for every contract")
-    meta = _settle_underlying(kept, meta)
-    if not np.isnan(meta.underlying_price):
-        low, high = kept["strike"].min(), kept["strike"].max()
-        ratio = kept["strike"].median() / meta.underlying_price
-        if not (1 / STRIKE_SCALE_LIMIT <= ratio <= STRIKE_SCALE_LIMIT):
-            raise ChainValidationError(
-                f"{meta.source}: strike scale off: median strike {kept['strike'].median():g} against "
-                f"underlying {meta.underlying_price:g} (strikes {low:g}..{high:g})")
-    return dataclasses.replace(chain, frame=kept, meta=meta, quarantine=quarantine.reset_index(drop=True))
+
+
+def _scale_off(strike: pd.Series, underlying: float) -> pd.Series:
+    """Strikes more than STRIKE_SCALE_LIMIT times away from the underlying (e.g. quoted x1000)."""
+    ratio = strike / underlying
+    return (ratio > STRIKE_SCALE_LIMIT) | (ratio < 1 / STRIKE_SCALE_LIMIT)
 
 
 def _row_reasons(frame: pd.DataFrame, underlying: float) -> pd.Series:
@@ -193,11 +218,10 @@ def _row_reasons(frame: pd.DataFrame, underlying: float) -> pd.Series:
     missing_key = frame["strike"].isna() | ~frame["right"].isin(["C", "P"])
     negative = (prices < 0).any(axis=1) | (frame["strike"] <= 0)
     crossed = (frame["bid"] > frame["ask"]) & (frame["ask"] > 0)
-    if np.isnan(underlying):
-        scale = pd.Series(False, index=frame.index)
+    if np.isfinite(underlying) and underlying > 0:
+        scale = _scale_off(frame["strike"], underlying)
     else:
-        ratio = frame["strike"] / underlying
-        scale = (ratio > STRIKE_SCALE_LIMIT) | (ratio < 1 / STRIKE_SCALE_LIMIT)
+        scale = pd.Series(False, index=frame.index)
     duplicate = frame["contract"].duplicated(keep="first")
     reasons = np.select(
         [missing_key, negative, crossed, scale, duplicate],
