@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Generate the project's synthetic sample data (seeded, deterministic, flagged as sample).
+
+Commands (the first argument; `chain` when omitted):
+
+  chain   an NQ options chain in the canonical snapshot format
+          (tasks/options_trading_system/sample_data/chain.py says how it is built)
+
+Examples:
+
+  python3 scripts/make_sample_data.py                       # rewrite data/sample/nq_options_sample.json
+  python3 scripts/make_sample_data.py chain --contracts 10000 --output /tmp/nq_10k.json
+  python3 scripts/make_sample_data.py chain --seed 7 --as-of 2025-06-25T18:00:00Z --output /tmp/x.json
+
+The bundled sample (data/sample/nq_options_sample.json) is exactly the output of the first line;
+running it again reproduces the file byte for byte. A new command is a `_add_<name>` function
+registered in `COMMANDS`; nothing else here needs to change.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+if str(PROJECT_ROOT) not in sys.path:  # runnable from a plain checkout, without an install
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+import pandas as pd  # noqa: E402
+
+from tasks.options_trading_system.data_ingestion.saved.snapshot_format import write_snapshot  # noqa: E402
+from tasks.options_trading_system.errors import OptionsSystemError  # noqa: E402
+from tasks.options_trading_system.sample_data.chain import (DEFAULT_AS_OF, DEFAULT_SEED,  # noqa: E402
+                                                             generate_chain)
+
+log = logging.getLogger("make_sample_data")
+
+DEFAULT_CHAIN_OUTPUT = PROJECT_ROOT / "data" / "sample" / "nq_options_sample.json"
+DEFAULT_COMMAND = "chain"
+GLOBAL_FLAGS = ("-q", "--quiet")
+
+
+def run_chain(args: argparse.Namespace) -> int:
+    """Generate one chain and write it as a canonical snapshot."""
+    chain = generate_chain(args.contracts, as_of=pd.Timestamp(args.as_of), seed=args.seed)
+    path = write_snapshot(chain, args.output)
+    frame = chain.frame
+    log.info("wrote %d contracts, %d expirations (%s .. %s), underlying %s at %.2f, to %s",
+             len(frame), frame["expiration"].nunique(), frame["expiration"].min().date(),
+             frame["expiration"].max().date(), chain.meta.underlying_symbol, chain.meta.underlying_price, path)
+    return 0
+
+
+def _add_chain(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "chain", help="NQ options chain as a canonical snapshot (the default command)",
+        description="Write a synthetic NQ options chain (canonical snapshot JSON, flagged as sample).")
+    parser.add_argument("--output", type=Path, default=DEFAULT_CHAIN_OUTPUT,
+                        help=f"file to write (default: {DEFAULT_CHAIN_OUTPUT.relative_to(PROJECT_ROOT)})")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
+    parser.add_argument("--contracts", type=_positive_int, default=None,
+                        help="exact number of contracts, nearest the money first (default: the natural "
+                             "schedule of 3 dailies, 2 Friday weeklies and the quarterly, ~1,400 contracts)")
+    parser.add_argument("--as-of", default=DEFAULT_AS_OF,
+                        help=f"capture time of the chain, ISO-8601 (default: {DEFAULT_AS_OF})")
+    parser.set_defaults(handler=run_chain)
+
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"chain": _add_chain}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="make_sample_data.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS.values():
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help") for a in argv):
+        at = next((i for i, a in enumerate(argv) if a not in GLOBAL_FLAGS), len(argv))
+        argv.insert(at, DEFAULT_COMMAND)  # `make_sample_data.py --seed 3` means `chain --seed 3`
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        return args.handler(args)
+    except (OptionsSystemError, ValueError, OSError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of contracts, got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

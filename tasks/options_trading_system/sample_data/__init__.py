@@ -1,0 +1,1 @@
+"""Synthetic sample data (seeded, flagged `is_sample`): the bundled chain and benchmark inputs."""
