@@ -40,6 +40,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,7 @@ SETTLEMENT_HOUR = 16                 # NQ options settle on the 4 p.m. New York 
 YEAR_SECONDS = 365.0 * 24 * 3600     # calendar-time year, as AnalysisContext.years_to counts
 DEFAULT_AS_OF = "2025-06-02T18:30:00+00:00"
 DEFAULT_SEED = 20250602
+MAX_EXPIRATIONS = 600                # bounds the search for very large chains (~11 years of Fridays)
 GREEK_DECIMALS = {"iv": 6, "delta": 6, "gamma": 9}  # published precision of the vendor-style columns
 
 
@@ -111,9 +113,14 @@ def generate_chain(n_contracts: int | None = None, *, as_of: pd.Timestamp | str 
         raise ValueError(f"n_contracts must be positive, got {n_contracts}")
     rng = np.random.default_rng(seed)
     expirations = expiration_schedule(as_of, params)
+    if not expirations:
+        raise ValueError("the sample schedule lists no expiration (n_daily, n_weekly and n_quarterly are all 0)")
     grid = _grid(expirations, as_of, params)
     extra = _further_fridays(expirations[-1])
     while n_contracts is not None and len(grid["strike"]) < n_contracts:
+        if len(expirations) >= MAX_EXPIRATIONS:
+            raise ValueError(f"{n_contracts} contracts need more than {MAX_EXPIRATIONS} expirations "
+                             f"with these strike bands ({len(grid['strike'])} listed)")
         more = [next(extra) for _ in range(8)]
         expirations = expirations + more
         grid = _concat(grid, _grid(more, as_of, params))
@@ -210,7 +217,8 @@ def _concat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.
     return {key: np.concatenate([a[key], b[key]]) for key in a}
 
 
-def _further_fridays(after: date):
+def _further_fridays(after: date) -> Iterator[date]:
+    """Fridays after `after`, forever (the caller takes as many as it needs)."""
     day = after + timedelta(days=1)
     while True:
         if day.weekday() == FRIDAY:

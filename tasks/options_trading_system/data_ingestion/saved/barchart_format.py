@@ -59,7 +59,6 @@ class CaptureFacts:
     underlying_symbol: str | None = None
     underlying_price: float = float("nan")
     multiplier: float | None = None
-    note: str | None = None
 
 
 def is_barchart_response(document: Any) -> bool:
@@ -161,8 +160,6 @@ def parse_barchart_response(payload: Mapping[str, Any], facts: CaptureFacts = Ca
     if series_note:
         notes.append(series_note + ("" if facts.captured_at is not None
                                     else f"; as of its latest trade, {as_of:%Y-%m-%d %H:%M} UTC"))
-    if facts.note:
-        notes.append(facts.note)
 
     meta = ChainMeta(underlying_symbol=facts.underlying_symbol or underlying_symbol, source=SOURCE_NAME,
                      as_of=as_of, multiplier=facts.multiplier or NQ_MULTIPLIER,
