@@ -1,0 +1,66 @@
+"""The few lines `run_pipeline.py` prints when a run ends: what the data was, what it says, where
+the files are. Longer reading is in the reports; `outputs.top_n` bounds each list.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import formatting as fmt
+from .daily_report import DailyOutputs
+from ..daily_run import DailyRunResult
+from .report_view import AnalysisView, headline
+
+__all__ = ["console_summary", "summary_lines"]
+
+
+def console_summary(result: DailyRunResult, outputs: DailyOutputs) -> str:
+    """The end-of-run summary of `result`, read from the export `outputs` wrote."""
+    top_n = int(result.profile.section("outputs").get("top_n", 5))
+    return "\n".join(summary_lines(outputs.document, outputs, top_n=top_n))
+
+
+def summary_lines(document: Mapping[str, Any], outputs: DailyOutputs, *, top_n: int) -> list[str]:
+    """The summary as lines (pure: the export document and the paths in, text out)."""
+    view = headline(document)
+    lines = [f"*** {banner} ***" for banner in view.banners]
+    lines.append(f"{view.title}  [profile {view.profile}]")
+    lines.append(f"Data      : {view.source}, {fmt.count(view.contracts)} contracts as of {view.as_of}"
+                 f" ({fmt.count(view.quarantined)} quarantined)")
+    lines.append(f"Underlying: {view.underlying_symbol} {fmt.points(view.underlying_price)} ({view.underlying_origin_text})")
+    lines += _risk(view.risk)
+    lines += _ev(view.ev, top_n)
+    lines += _spikes(view.spikes, top_n)
+    lines.append("Written   :")
+    lines += [f"  {path}" for path in outputs.files()]
+    return lines
+
+
+def _risk(risk: AnalysisView) -> list[str]:
+    if not risk.ran:
+        return [f"Risk      : {risk.reason}"]
+    return [f"Risk      : {fmt.text(risk.get('verdict'))}, call/put ratio {fmt.ratio(risk.get('call_put_ratio'))}",
+            f"Zero gamma: {fmt.points(risk.get('zero_gamma_level'))}"
+            + (f" ({risk.get('zero_gamma_note')})" if risk.get("zero_gamma_note") else "")]
+
+
+def _ev(ev: AnalysisView, top_n: int) -> list[str]:
+    if not ev.ran:
+        return [f"EV setups : {ev.reason}"]
+    lines = [f"EV setups : {len(ev.rows)}" + ("" if ev.rows else " (none passed the filters)")]
+    for s in list(ev.rows)[:top_n]:
+        lines.append(f"  {fmt.text(s.get('direction')):<5} target {fmt.strike(s.get('target'))} stop "
+                     f"{fmt.strike(s.get('stop'))}  p {fmt.probability(s.get('probability'))} vs market "
+                     f"{fmt.probability(s.get('market_probability'))}  EV {fmt.points(s.get('ev_points'))} pts "
+                     f"({fmt.dollars(s.get('ev_dollars'))})")
+    return lines
+
+
+def _spikes(spikes: AnalysisView, top_n: int) -> list[str]:
+    if not spikes.ran:
+        return [f"Spikes    : {spikes.reason}"]
+    lines = [f"Spikes    : {fmt.count(spikes.get('spikes'))}, day bias {fmt.text(spikes.get('day_bias'))}"]
+    for s in list(spikes.rows)[:top_n]:
+        lines.append(f"  {fmt.text(s.get('contract'))} {fmt.text(s.get('direction'))} vol/OI {fmt.ratio(s.get('vol_oi'))} "
+                     f"{fmt.dollars(s.get('notional'))} {fmt.text(s.get('tier'))}"
+                     + (" actionable" if s.get("actionable") else ""))
+    return lines

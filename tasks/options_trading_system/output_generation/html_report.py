@@ -1,0 +1,78 @@
+"""The daily HTML report: one self-contained page (inline CSS and SVG charts, no JavaScript, no
+internet), rendered from the validated export document.
+
+jinja2 runs with autoescape on and `StrictUndefined`: every value that comes from data (contract
+symbols, source names, reasons, notes) is escaped, and a template that reads a missing key fails
+loudly instead of printing nothing. Only the SVG built by `charts` (which escapes its own text)
+is inserted as markup.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from markupsafe import Markup
+
+from . import charts, formatting
+from .report_view import headline, not_run_reasons
+
+log = logging.getLogger(__name__)
+
+__all__ = ["render_html", "environment", "TEMPLATE_DIR", "TEMPLATE_NAME"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "daily_report.html.j2"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The report's jinja2 environment: autoescape on for every template, strict undefined."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters.update(formatting.FILTERS)
+    return env
+
+
+def render_html(document: Mapping[str, Any]) -> str:
+    """The HTML page for one export document."""
+    view = headline(document)
+    risk = view.risk
+    oi_chart = gex_chart = None
+    if risk.ran:
+        by_strike = risk.get("by_strike") or {}
+        strikes = by_strike.get("strike") or []
+        if strikes:
+            oi_chart = charts.open_interest_chart(
+                strikes, _floats(by_strike.get("call_oi"), strikes), _floats(by_strike.get("put_oi"), strikes),
+                _floats(by_strike.get("call_dollars_at_risk"), strikes),
+                _floats(by_strike.get("put_dollars_at_risk"), strikes),
+                underlying_price=_float(view.underlying_price))
+            gex = _floats(by_strike.get("gex"), strikes)
+            if any(math.isfinite(v) for v in gex):
+                gex_chart = charts.gamma_exposure_chart(
+                    strikes, gex,
+                    zero_gamma_level=_float(risk.get("zero_gamma_level")),
+                    underlying_price=_float(view.underlying_price))
+    template = environment().get_template(TEMPLATE_NAME)
+    return template.render(doc=document, view=view, oi_chart=oi_chart, gex_chart=gex_chart,
+                           not_run=not_run_reasons(document), chart_colors=_chart_colors())
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _floats(values: Any, like: list[Any]) -> list[float]:
+    """A by-strike array as floats (None -> NaN), padded with NaN to the strikes' length."""
+    out = [_float(v) for v in (values or [])]
+    return out + [float("nan")] * (len(like) - len(out))
+
+
+def _chart_colors() -> dict[str, Markup]:
+    return {"call": Markup(charts.CALL_COLOR), "put": Markup(charts.PUT_COLOR),
+            "underlying": Markup(charts.UNDERLYING_COLOR), "zero_gamma": Markup(charts.ZERO_GAMMA_COLOR)}
