@@ -1,0 +1,349 @@
+"""Expected-value stage: the trader's own algorithm, (target, stop) pairs from the strikes, scored.
+
+With F the underlying price and the strikes of the front expiration (or the profile's expirations):
+1. Pairs: LONG when target > F > stop, SHORT when target < F < stop (every such pair of strikes).
+   reward = |target - F|, risk = |F - stop|.
+2. Per strike k a distance weight w(k) from `distance_bands` (|k - F|/F <= 1% -> 1.0, <= 2% -> 0.8,
+   <= 5% -> 0.5, else `far_weight` 0.2) and a side modifier m(k) = +1 when k lies on the trade's
+   side of F (above for a LONG, below for a SHORT; a strike exactly at F is on neither), else
+   `off_side_modifier` (-0.5).
+3. Factors, each in [0, 1]:
+   - OI factor = clamp(sum_k (call OI + put OI) w m / max_k (call OI + put OI), 0, 1);
+   - volume factor: the same from volumes;
+   - put/call premium factor: x = (sum call mark x OI - sum put mark x OI) / (the two sums added),
+     -x for a SHORT, mapped from [-1, 1] to [0, 1] by (x + 1) / 2;
+   - distance factor = clamp(1 - |F - target| / F, 0, 1).
+   Only the distance factor depends on the target; the others depend only on the direction.
+4. p = 0.35 OI + 0.25 volume + 0.25 premium + 0.15 distance (the profile's `weights`), clamped to
+   [probability_floor, probability_cap]. EV = p x reward - (1 - p) x risk, in points and dollars.
+5. Keep risk <= max_risk_points, reward/risk >= min_reward_risk, EV >= min_ev_points,
+   p >= min_probability, then the top_n by EV; every dropped pair carries its reason.
+6. Beside each setup, the market's probability of the same target-before-stop: first passage of a
+   driftless log-price with the horizon expiration's ATM IV over its time to expiry
+   (`target_first_probability`), and the edge = model p - market p.
+
+Missing data is never zero. Volumes (and OI) that are NaN are left out of the sums and of the max;
+a factor with no data at all is missing, and p is then the weighted sum of the factors present
+scaled by sum(all weights) / sum(present weights), so it keeps the same scale; each setup lists
+its missing factors. With several expirations the strikes are pooled and the horizon for the market
+probability is the earliest of them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.special import erfc
+
+from .pipeline import AnalysisContext, PipelineAnalysis
+from .stage_tools import json_list, json_records, json_value, parse_expirations, select_expirations
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LONG, SHORT = "LONG", "SHORT"
+FACTORS = ("oi", "volume", "premium", "distance")
+_SMALL_TIME = 0.25         # sigma^2 T / L^2 below which the image series is used, else the Fourier series
+_IMAGE_TERMS = 4           # at sigma^2 T / L^2 < 0.25 the 4th image term is below erfc(8.5) ~ 1e-33
+_FOURIER_TERMS = 8         # at sigma^2 T / L^2 >= 0.25 the 8th term is below exp(-64 pi^2 / 8) ~ 1e-34
+_ERFC_NEGLIGIBLE = 8.0     # erfc(8) ~ 1e-29: a target this many spreads away is not reached in time
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactorWeights:
+    """`pipeline.expected_value.weights`: probability = weighted sum of the four factors."""
+
+    oi: float = 0.35
+    volume: float = 0.25
+    premium: float = 0.25
+    distance: float = 0.15
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectedValueConfig:
+    """`pipeline.expected_value` (config/schema/stage.expected_value.schema.json)."""
+
+    expirations: tuple[str, ...] = ()
+    max_risk_points: float = 150
+    min_reward_risk: float = 1.0
+    min_ev_points: float = 15
+    min_probability: float = 0.60
+    weights: FactorWeights = field(default_factory=FactorWeights)
+    probability_floor: float = 0.10
+    probability_cap: float = 0.90
+    distance_bands: tuple[tuple[float, float], ...] = ((0.01, 1.0), (0.02, 0.8), (0.05, 0.5))
+    far_weight: float = 0.2
+    off_side_modifier: float = -0.5
+    top_n: int = 10
+
+    def __post_init__(self) -> None:
+        parse_expirations(self.expirations, "pipeline.expected_value.expirations")
+        if not self.probability_floor <= self.probability_cap:
+            raise ConfigError(f"`pipeline.expected_value.probability_floor` ({self.probability_floor:g}) must not "
+                              f"exceed `pipeline.expected_value.probability_cap` ({self.probability_cap:g})")
+        limits = [band[0] for band in self.distance_bands]
+        if limits != sorted(limits):
+            raise ConfigError(f"`pipeline.expected_value.distance_bands` must be ascending by distance, got {limits}")
+        if sum(getattr(self.weights, name) for name in FACTORS) <= 0:
+            raise ConfigError("`pipeline.expected_value.weights`: at least one weight must be positive")
+
+
+@dataclass(frozen=True)
+class DirectionFactors:
+    """The factors that do not depend on the target, for one direction (NaN = no data)."""
+
+    oi: float
+    volume: float
+    premium: float
+
+    def missing(self) -> list[str]:
+        return [name for name in ("oi", "volume", "premium") if np.isnan(getattr(self, name))]
+
+
+class ExpectedValueAnalysis(PipelineAnalysis):
+    """Candidates are (target, stop) pairs; kept are the top_n setups by EV with the market's view."""
+
+    name: ClassVar[str] = "expected_value"
+    config_class: ClassVar[type] = ExpectedValueConfig
+    requires: ClassVar[tuple[str, ...]] = ("greeks",)  # the ATM IV behind the market probability
+    config: ExpectedValueConfig
+
+    def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        cfg = self.config
+        rows, used, _ = self._rows(chain, ctx)
+        forward = ctx.underlying_price
+        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
+        factors = direction_factors(rows, forward, cfg)
+        horizon_iv, horizon_years, _ = self._horizon(chain, used, ctx)
+        parts = []
+        for direction in (LONG, SHORT):
+            targets = strikes[strikes > forward] if direction == LONG else strikes[strikes < forward]
+            stops = strikes[strikes < forward] if direction == LONG else strikes[strikes > forward]
+            target = np.repeat(targets, stops.size)
+            stop = np.tile(stops, targets.size)
+            parts.append(_score_pairs(direction, target, stop, forward, factors[direction], cfg,
+                                      horizon_iv, horizon_years, ctx.multiplier))
+        table = pd.concat(parts, ignore_index=True)
+        for column in ("direction", "missing_factors"):  # categories differ per direction: plain strings
+            table[column] = table[column].astype("str")
+        table["expiration"] = used[0] if used else pd.NaT
+        return table
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        cfg = self.config
+        labels = np.array(["",
+                           f"risk above max_risk_points ({cfg.max_risk_points:g} points)",
+                           f"reward/risk below min_reward_risk ({cfg.min_reward_risk:g})",
+                           f"EV below min_ev_points ({cfg.min_ev_points:g} points)",
+                           f"probability below min_probability ({cfg.min_probability:g})",
+                           f"beyond top_n ({cfg.top_n}) by EV"], dtype=object)
+        code = np.select(
+            [candidates["risk"].to_numpy() > cfg.max_risk_points,
+             candidates["reward_risk"].to_numpy() < cfg.min_reward_risk,
+             ~(candidates["ev_points"].to_numpy() >= cfg.min_ev_points),
+             ~(candidates["probability"].to_numpy() >= cfg.min_probability)],
+            [1, 2, 3, 4], 0)
+        passing = np.flatnonzero(code == 0)
+        ranked = passing[_rank_order(candidates.iloc[passing])]
+        code[ranked[cfg.top_n:]] = 5
+        return pd.Series(labels[code], index=candidates.index, dtype="str")
+
+    def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return kept.iloc[_rank_order(kept)]
+
+    def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        rows, used, missing = self._rows(chain, ctx)
+        forward = ctx.underlying_price
+        factors = direction_factors(rows, forward, self.config)
+        horizon_iv, horizon_years, iv_note = self._horizon(chain, used, ctx)
+        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
+        above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
+        return {
+            "underlying_price": json_value(forward),
+            "expirations": json_list(used),
+            "missing_expirations": json_list(missing),
+            "horizon_expiration": json_value(used[0]) if used else None,
+            "years_to_horizon": json_value(horizon_years),
+            "atm_iv": json_value(horizon_iv),
+            "atm_iv_note": iv_note,
+            "factors": {d: {"oi": json_value(f.oi), "volume": json_value(f.volume), "premium": json_value(f.premium)}
+                        for d, f in factors.items()},
+            "missing_factors": {d: f.missing() for d, f in factors.items()},
+            "missing_rule": "a factor without data is left out; the present factors' weighted sum is scaled "
+                            "by sum(all weights) / sum(present weights)",
+            "pairs_considered": {LONG: above * below, SHORT: below * above},
+            "setups": int(len(kept)),
+            "best": json_records(kept.head(1))[0] if len(kept) else None,
+            "setups_table": json_records(kept),
+        }
+
+    def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
+              ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
+        wanted = parse_expirations(self.config.expirations, "pipeline.expected_value.expirations")
+        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration)
+        if missing:
+            log.warning("expected_value: expirations %s not in the chain", [m.date().isoformat() for m in missing])
+        return rows, sorted(used), missing
+
+    @staticmethod
+    def _horizon(chain: pd.DataFrame, used: list[pd.Timestamp], ctx: AnalysisContext) -> tuple[float, float, str]:
+        """(ATM IV, years to expiry, note) of the earliest expiration used (the IV from the greeks stage)."""
+        if not used:
+            return float("nan"), float("nan"), "no expiration selected"
+        horizon = used[0]
+        years = float(ctx.years_to(horizon))
+        ivs = chain.loc[chain["expiration"] == horizon, "atm_iv"].dropna()
+        if ivs.empty:
+            return float("nan"), years, (f"no ATM IV for {horizon.date().isoformat()} (see the greeks summary): "
+                                         f"no market probability")
+        return float(ivs.iloc[0]), years, ""
+
+
+def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfig) -> np.ndarray:
+    """w(k): the weight of the first band whose |k - F|/F limit the strike is within, else far_weight."""
+    distance = np.abs(strikes - forward) / forward
+    bands = config.distance_bands
+    return np.select([distance <= limit for limit, _ in bands], [weight for _, weight in bands], config.far_weight)
+
+
+def direction_factors(rows: pd.DataFrame, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
+    """OI, volume and premium factors for LONG and SHORT from one set of rows (NaN = no data)."""
+    per_strike = rows.groupby("strike", sort=True)[["open_interest", "volume"]].sum(min_count=1)
+    strikes = per_strike.index.to_numpy(dtype=np.float64)
+    weights = band_weights(strikes, forward, config)
+    oi, volume = per_strike["open_interest"].to_numpy(), per_strike["volume"].to_numpy()
+    premium = _premium_balance(rows)
+    out = {}
+    for direction, on_side in ((LONG, strikes > forward), (SHORT, strikes < forward)):
+        modifier = np.where(on_side, 1.0, config.off_side_modifier)
+        sign = 1.0 if direction == LONG else -1.0
+        out[direction] = DirectionFactors(oi=_weighted_share(oi, weights, modifier),
+                                          volume=_weighted_share(volume, weights, modifier),
+                                          premium=(sign * premium + 1.0) / 2.0)
+    return out
+
+
+def _weighted_share(values: np.ndarray, weights: np.ndarray, modifier: np.ndarray) -> float:
+    """clamp(sum v w m / max v, 0, 1) over strikes with data; NaN when none has data or all are 0."""
+    known = ~np.isnan(values)
+    if not known.any():
+        return float("nan")
+    largest = values[known].max()
+    if largest <= 0:
+        return float("nan")
+    return float(np.clip((values[known] * weights[known] * modifier[known]).sum() / largest, 0.0, 1.0))
+
+
+def _premium_balance(rows: pd.DataFrame) -> float:
+    """(call mark x OI - put mark x OI) / (both added), in [-1, 1]; NaN when either side has no data."""
+    money = rows["mark"] * rows["open_interest"]
+    calls = money[rows["right"] == "C"].sum(min_count=1)
+    puts = money[rows["right"] == "P"].sum(min_count=1)
+    total = calls + puts
+    if np.isnan(total) or total <= 0:
+        return float("nan")
+    return float((calls - puts) / total)
+
+
+def _score_pairs(direction: str, target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
+                 config: ExpectedValueConfig, horizon_iv: float, horizon_years: float,
+                 multiplier: float) -> pd.DataFrame:
+    """Every column of the candidate table for one direction's pairs."""
+    reward, risk = np.abs(target - forward), np.abs(forward - stop)
+    distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
+    w = config.weights
+    present = [(w.oi, factors.oi), (w.volume, factors.volume), (w.premium, factors.premium)]
+    present = [(weight, value) for weight, value in present if not np.isnan(value)]
+    total_weight = w.oi + w.volume + w.premium + w.distance
+    present_weight = sum(weight for weight, _ in present) + w.distance
+    fixed = sum(weight * value for weight, value in present)
+    raw = (fixed + w.distance * distance) * (total_weight / present_weight) if present_weight > 0 \
+        else np.full(target.shape, np.nan)
+    p = np.clip(raw, config.probability_floor, config.probability_cap)
+    ev = p * reward - (1.0 - p) * risk
+    market = target_first_probability(forward, target, stop, horizon_iv, horizon_years)
+    return pd.DataFrame({
+        "direction": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8), categories=[direction]),
+        "entry": np.full(target.shape, forward),
+        "target": target,
+        "stop": stop,
+        "reward": reward,
+        "risk": risk,
+        "reward_risk": reward / risk,
+        "oi_factor": np.full(target.shape, factors.oi),
+        "volume_factor": np.full(target.shape, factors.volume),
+        "premium_factor": np.full(target.shape, factors.premium),
+        "distance_factor": distance,
+        "missing_factors": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8),
+                                                     categories=[",".join(factors.missing())]),
+        "probability": p,
+        "ev_points": ev,
+        "ev_dollars": ev * multiplier,
+        "market_probability": market,
+        "edge": p - market,
+    })
+
+
+def _rank_order(frame: pd.DataFrame) -> np.ndarray:
+    """Positions by EV (high first), then probability (high), risk (low), target (low)."""
+    return np.lexsort((frame["target"].to_numpy(), frame["risk"].to_numpy(),
+                       -frame["probability"].to_numpy(), -frame["ev_points"].to_numpy()))
+
+
+def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, years: Any) -> np.ndarray:
+    """Probability that a driftless log-price starting at `entry` reaches `target` before `stop`
+    within `years`, with volatility `sigma` (vectorized; NaN where sigma or years is missing).
+
+    In log space let L = |ln(target/stop)| and z = |ln(entry/stop)| (0 < z < L), X a Brownian motion
+    with variance sigma^2 per year started at z, absorbed at 0 (stop) and L (target). u(z, T) =
+    P(hit L before 0 by T) solves u_T = (sigma^2/2) u_zz with u(0) = 0, u(L) = 1, u(z, 0) = 0.
+    Its steady part is z/L; the rest is a sine series whose coefficients are those of -z/L:
+        u = z/L + sum_n 2(-1)^n/(n pi) sin(n pi z/L) exp(-n^2 pi^2 sigma^2 T / (2 L^2)),
+    which tends to z/L = ln(entry/stop)/ln(target/stop) as T -> infinity (for a LONG). For small
+    sigma^2 T / L^2 that series converges slowly, so there the method-of-images form is used:
+        u = sum_{k>=0} [erfc(((2k+1)L - z)/(sigma sqrt(2T))) - erfc(((2k+1)L + z)/(sigma sqrt(2T)))].
+    With no time or no volatility the target cannot be reached: 0.
+    """
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (entry, target, stop, sigma, years)))
+    shape = arrays[0].shape
+    entry, target, stop, sigma, years = (a.ravel() for a in arrays)
+    out = np.full(entry.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        width = np.abs(np.log(target / stop))
+        z = np.abs(np.log(entry / stop))
+        spread = sigma * np.sqrt(np.maximum(years, 0.0))
+        tau = (spread / width) ** 2
+    known = ~(np.isnan(width) | np.isnan(z) | np.isnan(spread))
+    out[known & (spread == 0)] = 0.0
+    moving = known & (spread > 0)
+    small = np.flatnonzero(moving & (tau < _SMALL_TIME))
+    large = np.flatnonzero(moving & ~(tau < _SMALL_TIME))
+    # small time: method of images; terms decay like erfc((2k+1)/sqrt(2 tau)), so each term is summed
+    # only where it still matters (a target many spreads away is not reached in time: 0)
+    zs, ws, scale = z[small], width[small], spread[small] * np.sqrt(2.0)
+    images = np.zeros(small.size)
+    live = np.arange(small.size)
+    for k in range(_IMAGE_TERMS):
+        odd = 2.0 * k + 1.0
+        near = (odd * ws[live] - zs[live]) / scale[live]
+        live = live[near < _ERFC_NEGLIGIBLE]
+        if live.size == 0:
+            break
+        zl, wl, sl = zs[live], ws[live], scale[live]
+        images[live] += erfc((odd * wl - zl) / sl) - erfc((odd * wl + zl) / sl)
+    out[small] = images
+    # large time: Fourier series around the steady state z/L; sin(n a) and exp(-n^2 d) by recurrence
+    angle, decay = np.pi * z[large] / width[large], tau[large] * np.pi ** 2 / 2.0
+    series = angle / np.pi
+    sin_prev, sin_now, two_cos = np.zeros(large.size), np.sin(angle), 2.0 * np.cos(angle)
+    q = np.exp(-decay)
+    damping, factor = q.copy(), q * q * q   # exp(-n^2 d) for n = 1, and exp(-(2n+1) d) for n = 1
+    for n in range(1, _FOURIER_TERMS + 1):
+        series += 2.0 * (-1.0) ** n / (n * np.pi) * sin_now * damping
+        sin_prev, sin_now = sin_now, two_cos * sin_now - sin_prev
+        damping, factor = damping * factor, factor * q * q
+    out[large] = series
+    return np.clip(out, 0.0, 1.0).reshape(shape)

@@ -1,0 +1,165 @@
+"""Greeks stage: Black-76 implied volatility, delta and gamma for every contract with a usable price.
+
+Every later stage that needs a volatility or a gamma reads these columns, so one model with one
+forward prices the whole chain whichever vendor served it (a vendor's own iv/delta/gamma, if any,
+are replaced: they use other forwards, rates and clocks).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from . import black76
+from .pipeline import AnalysisContext, PipelineAnalysis
+from .stage_tools import json_value
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GreeksConfig:
+    """`pipeline.greeks` (config/schema/stage.greeks.schema.json)."""
+
+    risk_free_rate: float = 0.0   # continuously compounded; 0 = undiscounted futures options
+    min_time_value: float = 0.05  # index points of time value below which no IV is solved
+    max_iv: float = 5.0           # upper end of the IV search (5.0 = 500%)
+    skew_delta: float = 0.25      # |delta| of the wings in the skew figure (25-delta risk reversal)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.skew_delta < 0.5:
+            raise ConfigError(f"`pipeline.greeks.skew_delta`: {self.skew_delta!r} must lie between 0 and 0.5 "
+                              f"(a wing's |delta|, e.g. 0.25)")
+
+
+class GreeksAnalysis(PipelineAnalysis):
+    """Fills `iv`, `delta`, `gamma` (NaN where no IV can be solved) and adds `years_to_expiry`,
+    `iv_status` (why an IV is missing) and `atm_iv` (the row's expiration's IV at the forward, see
+    `atm_iv_by_expiration`). Ranks nothing: it enriches the chain for the others."""
+
+    name: ClassVar[str] = "greeks"
+    config_class: ClassVar[type] = GreeksConfig
+    config: GreeksConfig
+
+    def enrich(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        cfg = self.config
+        years = years_to_expiry(chain["expiration"], ctx)
+        strike = chain["strike"].to_numpy(dtype=np.float64)
+        is_call = (chain["right"] == "C").to_numpy()
+        forward = ctx.underlying_price
+        iv, status = black76.implied_vol_status(chain["mark"].to_numpy(dtype=np.float64), forward, strike,
+                                                years, is_call, cfg.risk_free_rate, cfg.max_iv,
+                                                min_time_value=cfg.min_time_value)
+        delta = black76.delta(forward, strike, years, iv, is_call, cfg.risk_free_rate)
+        gamma = black76.gamma(forward, strike, years, iv, cfg.risk_free_rate)
+        status_text = pd.Categorical.from_codes(status.astype(np.int64), categories=IV_STATUS_CATEGORIES)
+        out = chain.assign(iv=iv, delta=delta, gamma=gamma, years_to_expiry=years,
+                           iv_status=pd.Series(status_text, index=chain.index))
+        atm = {expiration: value for expiration, (value, _) in atm_iv_by_expiration(out, forward).items()}
+        out["atm_iv"] = out["expiration"].map(atm).astype("float64")
+        return out
+
+    def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        forward = ctx.underlying_price
+        solved = chain["iv"].notna()
+        missing = chain.loc[~solved, "iv_status"].value_counts()
+        front = chain[chain["expiration"] == ctx.front_expiration]
+        atm, atm_note = atm_iv(front, forward)
+        skew, skew_note = risk_reversal(front, forward, self.config.skew_delta)
+        by_expiration = chain.groupby("expiration", sort=True)["atm_iv"].first().dropna()
+        return {
+            "contracts": int(len(chain)),
+            "contracts_with_iv": int(solved.sum()),
+            "no_iv_reasons": {str(k): int(v) for k, v in missing.items() if v},
+            "front_expiration": json_value(ctx.front_expiration),
+            "atm_iv": json_value(atm),
+            "atm_iv_note": atm_note,
+            "skew": json_value(skew),
+            "skew_definition": f"IV of the {self.config.skew_delta:g}-delta put minus IV of the "
+                               f"{self.config.skew_delta:g}-delta call, front expiration",
+            "skew_note": skew_note,
+            "atm_iv_by_expiration": {json_value(k): json_value(v) for k, v in by_expiration.items()},
+        }
+
+
+def years_to_expiry(expiration: pd.Series, ctx: AnalysisContext) -> np.ndarray:
+    """Year fraction to each row's expiration (computed once per distinct expiration); NaN if none."""
+    codes, uniques = pd.factorize(expiration)
+    if len(uniques) == 0:
+        return np.full(len(expiration), np.nan)
+    per_expiration = np.asarray(ctx.years_to(pd.Series(uniques)), dtype=np.float64)
+    return np.where(codes >= 0, per_expiration[np.maximum(codes, 0)], np.nan)
+
+
+def atm_iv(rows: pd.DataFrame, forward: float) -> tuple[float, str]:
+    """IV at the forward for one expiration's rows (see `atm_iv_by_expiration`)."""
+    table = atm_iv_by_expiration(rows, forward)
+    if not table:
+        return float("nan"), "no contract of this expiration has an implied volatility"
+    return next(iter(table.values()))
+
+
+def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timestamp, tuple[float, str]]:
+    """Per expiration with any IV: the IV at the forward, linear in strike between the two strikes
+    around it, and a note when it cannot be had (NaN: F not bracketed by strikes with an IV).
+
+    Per strike the out-of-the-money contract's IV is used (the call at or above F, the put at or
+    below), the other right's when the OTM one has none.
+    """
+    smile = strike_smile(chain, forward)
+    out: dict[pd.Timestamp, tuple[float, str]] = {}
+    for expiration, curve in smile.groupby(level="expiration", sort=True):
+        strikes = curve.index.get_level_values("strike").to_numpy()
+        ivs = curve.to_numpy()
+        exact = np.flatnonzero(strikes == forward)
+        if exact.size:
+            out[expiration] = (float(ivs[exact[0]]), "")
+        elif strikes[0] < forward < strikes[-1]:
+            out[expiration] = (float(np.interp(forward, strikes, ivs)), "")
+        else:
+            out[expiration] = (float("nan"), f"the forward {forward:g} is outside the strikes with an IV "
+                                             f"({strikes[0]:g}..{strikes[-1]:g})")
+    return out
+
+
+def strike_smile(chain: pd.DataFrame, forward: float) -> pd.Series:
+    """IV per (expiration, strike), sorted; the mean over the OTM right(s) where one has an IV."""
+    iv = chain["iv"].to_numpy(dtype=np.float64)
+    strike = chain["strike"].to_numpy(dtype=np.float64)
+    right = chain["right"].to_numpy()
+    otm = ((right == "C") & (strike >= forward)) | ((right == "P") & (strike <= forward))
+    known = ~np.isnan(iv)
+    parts = pd.DataFrame({
+        "expiration": chain["expiration"].to_numpy()[known], "strike": strike[known],
+        "otm_sum": np.where(otm, iv, 0.0)[known], "otm_n": otm[known].astype(np.float64),
+        "other_sum": np.where(otm, 0.0, iv)[known], "other_n": (~otm[known]).astype(np.float64)})
+    sums = parts.groupby(["expiration", "strike"], sort=True).sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.Series(np.where(sums["otm_n"] > 0, sums["otm_sum"] / sums["otm_n"], sums["other_sum"] / sums["other_n"]),
+                         index=sums.index, name="iv")
+
+
+def risk_reversal(rows: pd.DataFrame, forward: float, wing_delta: float) -> tuple[float, str]:
+    """IV(put at -wing_delta) - IV(call at +wing_delta), each linear in delta among OTM contracts."""
+    usable = rows[rows["iv"].notna() & rows["delta"].notna()]
+    calls = usable[(usable["right"] == "C") & (usable["strike"] > forward)].sort_values("delta")
+    puts = usable[(usable["right"] == "P") & (usable["strike"] < forward)].sort_values("delta")
+    put_iv = _interp_bracketed(-wing_delta, puts["delta"].to_numpy(), puts["iv"].to_numpy())
+    call_iv = _interp_bracketed(wing_delta, calls["delta"].to_numpy(), calls["iv"].to_numpy())
+    if np.isnan(put_iv) or np.isnan(call_iv):
+        side = "puts" if np.isnan(put_iv) else "calls"
+        return float("nan"), f"no OTM {side} on both sides of |delta| {wing_delta:g} in the front expiration"
+    return float(put_iv - call_iv), ""
+
+
+def _interp_bracketed(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
+    """np.interp, but NaN unless x lies within xs (sorted ascending): no flat extrapolation."""
+    if xs.size == 0 or not xs[0] <= x <= xs[-1]:
+        return float("nan")
+    return float(np.interp(x, xs, ys))

@@ -1,0 +1,74 @@
+"""Small pure helpers the analysis stages share: which expirations a stage reads, JSON-ready figures.
+
+Kept apart so each stage module holds only its own analysis.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+
+
+def parse_expirations(values: Sequence[str], setting: str) -> tuple[pd.Timestamp, ...]:
+    """Profile dates (YYYY-MM-DD) as Timestamps; `setting` names the key for the error message."""
+    out: list[pd.Timestamp] = []
+    for value in values:
+        try:
+            out.append(pd.Timestamp(date.fromisoformat(str(value))))
+        except ValueError as exc:
+            raise ConfigError(f"`{setting}`: {value!r} is not a date (expected YYYY-MM-DD)") from exc
+    return tuple(out)
+
+
+def select_expirations(chain: pd.DataFrame, wanted: Sequence[pd.Timestamp], front: pd.Timestamp
+                       ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
+    """Rows of the wanted expirations (none wanted = the front one), which were used, which are absent."""
+    targets = list(wanted) if wanted else ([front] if not pd.isna(front) else [])
+    present = set(pd.to_datetime(chain["expiration"].dropna().unique()))
+    used = [t for t in targets if t in present]
+    missing = [t for t in targets if t not in present]
+    return chain[chain["expiration"].isin(used)], used, missing
+
+
+def json_value(value: Any) -> Any:
+    """One value as plain JSON: numpy scalars to Python, NaN/inf to None, dates to ISO strings."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, pd.Timestamp):
+        if value.tzinfo is None and value == value.normalize():
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [json_value(v) for v in value]
+    if isinstance(value, str):
+        return value
+    if pd.isna(value):
+        return None
+    return str(value)
+
+
+def json_list(values: Iterable[Any]) -> list[Any]:
+    """A column as a JSON list (NaN -> None)."""
+    return [json_value(v) for v in values]
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts, column order kept."""
+    columns = {name: json_list(frame[name].tolist()) for name in frame.columns}
+    return [{name: columns[name][i] for name in frame.columns} for i in range(len(frame))]

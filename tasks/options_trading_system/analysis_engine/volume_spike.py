@@ -1,0 +1,162 @@
+"""Volume-spike stage, IFD v1.0 "dead simple volume spike": unusual volume against open interest,
+big enough in dollars, read as institutional flow.
+
+A contract spikes when volume/OI >= min_vol_oi, volume >= min_volume and
+volume x last x multiplier >= min_notional. Contracts with no (or zero) OI or volume, or no last
+price, are skipped with that reason: missing is not zero.
+
+Each spike is a trade idea: calls LONG, puts SHORT, entry F, target = the strike, and the stop half
+the strike's distance from F on the other side of F:
+- call struck above F: stop = F - (K - F) / 2;
+- put struck below F:  stop = F + (F - K) / 2.
+A call struck at or below F (a put at or above F) is in the money: its strike lies on the wrong side
+of F for the direction, so it has no target and no stop (NaN, `setup_note` says why) and is never
+actionable; it still counts in the day bias. Tier by volume/OI (>= EXTREME, >= VERY_HIGH, >= HIGH,
+else MODERATE); actionable when |K - F| / F <= actionable_distance. Day bias from the calls' share
+of spike dollars.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .pipeline import AnalysisContext, PipelineAnalysis
+from .stage_tools import json_value
+from ..errors import ConfigError
+
+LONG, SHORT = "LONG", "SHORT"
+TIER_NAMES = ("EXTREME", "VERY_HIGH", "HIGH", "MODERATE")
+BIAS_BULLISH, BIAS_BEARISH, BIAS_MIXED, BIAS_NONE = "BULLISH", "BEARISH", "MIXED", "NO_SPIKES"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpikeTiers:
+    """`pipeline.volume_spike.tiers`: volume/OI at or above which each tier starts."""
+
+    EXTREME: float = 50
+    VERY_HIGH: float = 30
+    HIGH: float = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class VolumeSpikeConfig:
+    """`pipeline.volume_spike` (config/schema/stage.volume_spike.schema.json)."""
+
+    min_vol_oi: float = 10
+    min_volume: float = 500
+    min_notional: float = 100000
+    tiers: SpikeTiers = field(default_factory=SpikeTiers)
+    actionable_distance: float = 0.02
+    bullish_share: float = 0.65
+    bearish_share: float = 0.35
+
+    def __post_init__(self) -> None:
+        if not self.bearish_share <= self.bullish_share:
+            raise ConfigError(f"`pipeline.volume_spike.bearish_share` ({self.bearish_share:g}) must not exceed "
+                              f"`pipeline.volume_spike.bullish_share` ({self.bullish_share:g})")
+        t = self.tiers
+        if not t.HIGH <= t.VERY_HIGH <= t.EXTREME:
+            raise ConfigError(f"`pipeline.volume_spike.tiers`: HIGH <= VERY_HIGH <= EXTREME expected, got "
+                              f"{t.HIGH:g}, {t.VERY_HIGH:g}, {t.EXTREME:g}")
+
+
+class VolumeSpikeAnalysis(PipelineAnalysis):
+    """Candidates are all contracts; kept are the spikes, largest notional first."""
+
+    name: ClassVar[str] = "volume_spike"
+    config_class: ClassVar[type] = VolumeSpikeConfig
+    config: VolumeSpikeConfig
+
+    def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        cfg = self.config
+        forward = ctx.underlying_price
+        strike = chain["strike"].to_numpy(dtype=np.float64)
+        volume = chain["volume"].to_numpy(dtype=np.float64)
+        oi = chain["open_interest"].to_numpy(dtype=np.float64)
+        is_call = (chain["right"] == "C").to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
+        notional = volume * chain["last"].to_numpy(dtype=np.float64) * ctx.multiplier
+        otm_side = np.where(is_call, strike > forward, strike < forward)
+        half_way = np.abs(strike - forward) / 2.0
+        stop = np.where(is_call, forward - half_way, forward + half_way)
+        distance = np.abs(strike - forward) / forward
+        t = cfg.tiers
+        tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], list(TIER_NAMES[:3]),
+                         TIER_NAMES[3])
+        note = np.where(otm_side, "", np.where(strike == forward, "at the money: the strike is the entry, no target",
+                                               np.where(is_call, "ITM call: strike below F, no LONG target above it",
+                                                        "ITM put: strike above F, no SHORT target below it")))
+        return pd.DataFrame({
+            "contract": chain["contract"].to_numpy(),
+            "expiration": chain["expiration"].to_numpy(),
+            "strike": strike,
+            "right": chain["right"].to_numpy(),
+            "volume": volume,
+            "open_interest": oi,
+            "last": chain["last"].to_numpy(dtype=np.float64),
+            "vol_oi": vol_oi,
+            "notional": notional,
+            "tier": tier,
+            "direction": np.where(is_call, LONG, SHORT),
+            "entry": np.full(strike.shape, forward),
+            "target": np.where(otm_side, strike, np.nan),
+            "stop": np.where(otm_side, stop, np.nan),
+            "distance_pct": distance,
+            "actionable": otm_side & (distance <= cfg.actionable_distance),
+            "setup_note": note,
+        })
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        cfg = self.config
+        oi, volume = candidates["open_interest"].to_numpy(), candidates["volume"].to_numpy()
+        reasons = np.select(
+            [~(oi > 0), ~(volume > 0),
+             candidates["vol_oi"].to_numpy() < cfg.min_vol_oi,
+             volume < cfg.min_volume,
+             np.isnan(candidates["last"].to_numpy()),
+             candidates["notional"].to_numpy() < cfg.min_notional],
+            ["no open interest", "no volume",
+             f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
+             f"volume below min_volume ({cfg.min_volume:g})",
+             "no last price",
+             f"notional below min_notional (${cfg.min_notional:,.0f})"],
+            "")
+        return pd.Series(reasons, index=candidates.index, dtype="str")
+
+    def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return kept.sort_values(["notional", "vol_oi", "contract"], ascending=[False, False, True], kind="stable")
+
+    def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        calls = kept["right"] == "C"
+        call_dollars = float(kept.loc[calls, "notional"].sum())
+        put_dollars = float(kept.loc[~calls, "notional"].sum())
+        share, bias = day_bias(call_dollars, put_dollars, self.config)
+        tiers = kept["tier"].value_counts()
+        return {
+            "spikes": int(len(kept)),
+            "call_spikes": int(calls.sum()),
+            "put_spikes": int((~calls).sum()),
+            "call_notional": call_dollars,
+            "put_notional": put_dollars,
+            "call_share": json_value(share),
+            "day_bias": bias,
+            "tiers": {name: int(tiers.get(name, 0)) for name in TIER_NAMES},
+            "actionable": int(kept["actionable"].sum()),
+        }
+
+
+def day_bias(call_dollars: float, put_dollars: float, config: VolumeSpikeConfig) -> tuple[float, str]:
+    """(calls' share of spike dollars, BULLISH / BEARISH / MIXED / NO_SPIKES)."""
+    total = call_dollars + put_dollars
+    if total <= 0:
+        return float("nan"), BIAS_NONE
+    share = call_dollars / total
+    if share > config.bullish_share:
+        return share, BIAS_BULLISH
+    if share < config.bearish_share:
+        return share, BIAS_BEARISH
+    return share, BIAS_MIXED
