@@ -30,14 +30,41 @@ class DataSourceError(OptionsSystemError):
     refusals for credentials, entitlement or budget are not transient.
     """
 
-    def __init__(self, message: str, *, transient: bool = False, cost_usd: float = 0.0) -> None:
+    def __init__(self, message: str, *, transient: bool = False, cost_usd: float = 0.0,
+                 code: str = "") -> None:
         super().__init__(message)
         self.transient = transient
         self.cost_usd = cost_usd
+        self.code = code  # short reason code for reports (TIMEOUT, HTTP_500, MALFORMED...)
 
 
 class SourceNotAvailableError(DataSourceError):
-    """A profile names a source this version does not have."""
+    """A profile names a source this version does not have, or one that is not set up (no key)."""
+
+
+class SourceRefusedError(DataSourceError):
+    """The source refused on purpose: credentials rejected, no entitlement, or a data budget would
+    be broken. Never retried; the message says which variable to set or which budget was hit."""
+
+    def __init__(self, message: str, *, cost_usd: float = 0.0, code: str = "REFUSED") -> None:
+        super().__init__(message, transient=False, cost_usd=cost_usd, code=code)
+
+
+class DataBudgetExceededError(SourceRefusedError):
+    """A paid request would push the day's or the month's data spend over the profile's budget;
+    it was refused before it was sent. Raise the budget in the profile or wait for the next period."""
+
+    def __init__(self, message: str, *, cost_usd: float = 0.0) -> None:
+        super().__init__(message, cost_usd=cost_usd, code="BUDGET")
+
+
+class SourceRateLimitedError(DataSourceError):
+    """HTTP 429: the source asks us to come back later. Transient; the retry waits `retry_after_s`
+    (the server's Retry-After) when that fits in the source's time limit."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, cost_usd: float = 0.0) -> None:
+        super().__init__(message, transient=True, cost_usd=cost_usd, code="RATE_LIMITED")
+        self.retry_after_s = retry_after_s
 
 
 class ChainValidationError(OptionsSystemError):

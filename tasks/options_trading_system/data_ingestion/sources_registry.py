@@ -3,13 +3,25 @@
 A source is a small class with one job: `fetch(request) -> OptionsChain` (canonical, not yet
 validated) or raise `DataSourceError`. Adding one is a new sub-package plus a line in
 `SOURCE_CLASSES`. The loader validates what a source returns, records every attempt (source,
-outcome, reason, latency, cost) and moves on when a source fails, so one dead vendor never stops
-the day's run.
+outcome, reason code, latency, cost, retries, breaker state) and moves on when a source fails,
+so one dead vendor never stops the day's run.
+
+Network sources (`DataSource.network`) are guarded (`SourceGuard`, attached by `build_sources`
+from the profile's `data_sources` section): `ChainLoader.load` does, for each source in order,
+
+1. skip it when its circuit breaker is open (outcome "skipped", with the reset time);
+2. give it a time limit (`Deadline`) for the whole attempt, retries included;
+3. call `fetch`, retrying transient failures with backoff and jitter (`retry.retry_call`);
+4. pass the chain through the data-quality gate (`validate_chain`);
+5. record the attempt and tell the breaker (a failure or a rejected chain counts, a source that
+   is not set up or refuses on purpose does not).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
+import random
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -20,13 +32,19 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from ..config_manager import PROJECT_ROOT, Profile
-from ..errors import ChainValidationError, DataSourceError, DataUnavailableError, SourceNotAvailableError
+from ..errors import (ChainValidationError, DataSourceError, DataUnavailableError, SourceNotAvailableError,
+                      SourceRefusedError)
+from .breaker import BreakerBoard, BreakerConfig, CircuitBreaker
 from .canonical import OptionsChain, validate_chain
+from .retry import Deadline, RetryOutcome, RetryPolicy, retry_call
 
 log = logging.getLogger(__name__)
 
 # name -> "module:Class"; a name listed in the profile schema but absent here is "not available".
 SOURCE_CLASSES: dict[str, str] = {
+    "barchart": "tasks.options_trading_system.data_ingestion.barchart.source:BarchartSource",
+    "databento": "tasks.options_trading_system.data_ingestion.databento.source:DatabentoSource",
+    "polygon": "tasks.options_trading_system.data_ingestion.polygon.source:PolygonSource",
     "saved": "tasks.options_trading_system.data_ingestion.saved.saved_source:SavedSource",
 }
 
@@ -35,6 +53,8 @@ OUTCOME_FAILED = "failed"
 OUTCOME_REJECTED = "rejected"        # the source answered, the chain failed validation
 OUTCOME_UNAVAILABLE = "unavailable"  # not in this version / not configured
 OUTCOME_SKIPPED = "skipped"          # e.g. circuit breaker open
+OUTCOME_REFUSED = "refused"          # credentials rejected, no entitlement, budget would be broken
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,14 @@ class ChainRequest:
     symbol: str = "NQ"
     multiplier: float = 20.0
     timeout_s: float = 20.0
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    deadline: Deadline | None = None  # set by the loader per source: the end of this attempt
+
+    def request_timeout(self) -> float:
+        """Seconds one HTTP request may wait: the per-request cap, or what is left of the deadline."""
+        if self.deadline is None:
+            return min(self.request_timeout_s, self.timeout_s)
+        return self.deadline.request_timeout(self.request_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -68,15 +96,25 @@ class SourceAttempt:
     latency_ms: float
     cost_usd: float = 0.0
     contracts: int = 0
+    code: str = ""       # short reason code: OK, TIMEOUT, CONNECTION, HTTP_500, AUTH, BUDGET, ...
+    retries: int = 0     # retries made after the first try
+    breaker: str = ""    # the source's circuit breaker after the attempt: closed/open/half_open
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class DataSource(ABC):
-    """A provider of canonical chains."""
+    """A provider of canonical chains.
+
+    `network` sources are guarded by the loader (time limit, retries, circuit breaker); a paid
+    source sets `last_cost_usd` after each successful fetch (failed ones carry it in the error).
+    """
 
     name: ClassVar[str]
+    network: ClassVar[bool] = False
+    guard: "SourceGuard | None" = None
+    last_cost_usd: float = 0.0
 
     @classmethod
     def from_context(cls, context: SourceContext) -> "DataSource":
@@ -116,12 +154,66 @@ def source_class(name: str) -> type[DataSource] | None:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def build_sources(names: Sequence[str], context: SourceContext) -> list[DataSource]:
-    """Instantiate the sources in priority order; unknown ones become `UnavailableSource`."""
+@dataclass(frozen=True)
+class SourceGuard:
+    """How the loader protects one source: its time limit, its retries, its circuit breaker.
+
+    `timeout_s` bounds the whole attempt (retries included), `request_timeout_s` each request in
+    it; `breakers` is None for sources that are never skipped (saved data). `sleep` and `rng`
+    (the jitter) are injectable for tests.
+    """
+
+    timeout_s: float | None = None
+    request_timeout_s: float | None = None
+    retry: RetryPolicy = RetryPolicy(attempts=1)
+    breakers: BreakerBoard | None = None
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    monotonic: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def from_context(cls, name: str, context: SourceContext, *, now: Callable[[], float] = time.time,
+                     sleep: Callable[[float], None] = time.sleep,
+                     rng: random.Random | None = None) -> "SourceGuard":
+        """The guard of a network source from `data_sources` (a vendor's own timeouts win)."""
+        section = context.profile.section("data_sources")
+        vendor = section.get(name, {}) or {}
+        timeout = vendor.get("timeout_s") or section.get("timeout_s")
+        request_timeout = vendor.get("request_timeout_s") or section.get("request_timeout_s")
+        return cls(timeout_s=float(timeout) if timeout else None,
+                   request_timeout_s=float(request_timeout) if request_timeout else None,
+                   retry=RetryPolicy.from_mapping(section.get("retry")),
+                   breakers=BreakerBoard(context.output_root, BreakerConfig.from_mapping(section.get("breaker")),
+                                         now=now),
+                   sleep=sleep, rng=rng or random.Random())
+
+    def breaker(self, name: str, trade_date: date) -> CircuitBreaker | None:
+        return self.breakers.breaker(name, trade_date) if self.breakers is not None else None
+
+    def scoped(self, request: ChainRequest) -> ChainRequest:
+        """The request as this source sees it: its own time limit, its deadline starting now."""
+        timeout = self.timeout_s if self.timeout_s is not None else request.timeout_s
+        request_timeout = self.request_timeout_s if self.request_timeout_s is not None else request.request_timeout_s
+        return dataclasses.replace(request, timeout_s=timeout, request_timeout_s=min(request_timeout, timeout),
+                                   deadline=Deadline(timeout, clock=self.monotonic))
+
+
+UNGUARDED = SourceGuard()
+
+
+def build_sources(names: Sequence[str], context: SourceContext, *, now: Callable[[], float] = time.time,
+                  sleep: Callable[[float], None] = time.sleep) -> list[DataSource]:
+    """Instantiate the sources in priority order; unknown ones become `UnavailableSource`.
+
+    Network sources get a `SourceGuard` from the profile (`now` is the breakers' wall clock).
+    """
     sources: list[DataSource] = []
     for name in names:
         cls = source_class(name)
-        sources.append(cls.from_context(context) if cls else UnavailableSource(name))
+        source = cls.from_context(context) if cls else UnavailableSource(name)
+        if source.network:
+            source.guard = SourceGuard.from_context(name, context, now=now, sleep=sleep)
+        sources.append(source)
     return sources
 
 
@@ -136,27 +228,65 @@ class ChainLoader:
     def load(self, request: ChainRequest) -> LoadResult:
         attempts: list[SourceAttempt] = []
         for source in self.sources:
-            started = self.clock()
-            try:
-                chain = validate_chain(source.fetch(request))
-            except SourceNotAvailableError as exc:
-                attempts.append(self._attempt(source, OUTCOME_UNAVAILABLE, str(exc), started, exc.cost_usd))
-            except DataSourceError as exc:
-                attempts.append(self._attempt(source, OUTCOME_FAILED, str(exc), started, exc.cost_usd))
-            except ChainValidationError as exc:
-                attempts.append(self._attempt(source, OUTCOME_REJECTED, str(exc), started))
-            else:
-                attempts.append(self._attempt(source, OUTCOME_SERVED, "ok", started, contracts=len(chain.frame)))
+            attempt, chain = self._try(source, request)
+            attempts.append(attempt)
+            if chain is not None:
                 return LoadResult(chain=chain, attempts=tuple(attempts))
-            log.warning("source %s: %s (%s); trying the next source", source.name,
-                        attempts[-1].outcome, attempts[-1].reason)
+            log.warning("source %s: %s (%s); trying the next source", source.name, attempt.outcome, attempt.reason)
         summary = "; ".join(f"{a.source}: {a.reason}" for a in attempts)
         raise DataUnavailableError(f"no source could serve a chain ({summary})", attempts)
 
-    def _attempt(self, source: DataSource, outcome: str, reason: str, started: float,
-                 cost: float = 0.0, contracts: int = 0) -> SourceAttempt:
+    def _try(self, source: DataSource, request: ChainRequest) -> tuple[SourceAttempt, OptionsChain | None]:
+        """One guarded attempt at one source (see the module docstring for the steps)."""
+        guard = source.guard or UNGUARDED
+        breaker = guard.breaker(source.name, request.trade_date)
+        started = self.clock()
+        if breaker is not None and not breaker.allows():
+            return self._attempt(source, OUTCOME_SKIPPED, breaker.skip_reason(), started, code="BREAKER_OPEN",
+                                 breaker=breaker.state().value), None
+        scoped = guard.scoped(request) if source.guard is not None else request
+        seen = RetryOutcome()
+        source.last_cost_usd = 0.0
+        chain: OptionsChain | None = None
+        try:
+            chain = validate_chain(retry_call(lambda: source.fetch(scoped), policy=guard.retry,
+                                              deadline=scoped.deadline, sleep=guard.sleep, rng=guard.rng,
+                                              outcome=seen, label=f"source {source.name}"))
+        except SourceNotAvailableError as exc:
+            outcome, reason, code, counts = OUTCOME_UNAVAILABLE, str(exc), exc.code or "NOT_AVAILABLE", False
+        except SourceRefusedError as exc:
+            outcome, reason, code, counts = OUTCOME_REFUSED, str(exc), exc.code or "REFUSED", False
+        except DataSourceError as exc:
+            outcome, reason, code, counts = OUTCOME_FAILED, str(exc), exc.code or "FAILED", True
+        except ChainValidationError as exc:
+            outcome, reason, code, counts = OUTCOME_REJECTED, str(exc), "VALIDATION", True
+        else:
+            outcome, reason, code, counts = OUTCOME_SERVED, "ok", "OK", False
+        cost = seen.failed_cost_usd + (source.last_cost_usd if chain is not None or outcome == OUTCOME_REJECTED else 0.0)
+        state = ""
+        if breaker is not None:
+            if outcome == OUTCOME_SERVED:
+                state = breaker.record_success().value
+            elif counts:
+                state = breaker.record_failure(f"{code}: {reason}").value
+            else:
+                state = breaker.state().value
+        attempt = self._attempt(source, outcome, reason, started, cost=cost,
+                                contracts=len(chain.frame) if chain is not None and outcome == OUTCOME_SERVED else 0,
+                                code=code, retries=seen.retries, breaker=state)
+        return attempt, (chain if outcome == OUTCOME_SERVED else None)
+
+    def _attempt(self, source: DataSource, outcome: str, reason: str, started: float, *,
+                 cost: float = 0.0, contracts: int = 0, code: str = "", retries: int = 0,
+                 breaker: str = "") -> SourceAttempt:
         latency = (self.clock() - started) * 1000.0
-        if outcome != OUTCOME_SERVED:
-            log.info("source %s %s after %.0f ms: %s", source.name, outcome, latency, reason)
-        return SourceAttempt(source=source.name, outcome=outcome, reason=reason,
-                             latency_ms=round(latency, 3), cost_usd=cost, contracts=contracts)
+        extra = f", {retries} retries" if retries else ""
+        extra += f", ${cost:.4f}" if cost else ""
+        extra += f", breaker {breaker}" if breaker else ""
+        if outcome == OUTCOME_SERVED:
+            log.info("source %s served %d contracts in %.0f ms%s", source.name, contracts, latency, extra)
+        else:
+            log.info("source %s %s [%s] after %.0f ms%s: %s", source.name, outcome, code, latency, extra, reason)
+        return SourceAttempt(source=source.name, outcome=outcome, reason=reason, latency_ms=round(latency, 3),
+                             cost_usd=round(float(cost), 6), contracts=contracts, code=code, retries=retries,
+                             breaker=breaker)

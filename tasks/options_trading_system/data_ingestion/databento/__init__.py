@@ -1,0 +1,1 @@
+"""Databento source: CME Globex (GLBX.MDP3) options on NQ futures from the historical API."""

@@ -1,0 +1,168 @@
+"""`DatabentoSource`: the NQ options chain from Databento's historical API (GLBX.MDP3).
+
+`fetch` does, inside the time limit the loader gives it:
+
+1. read the key from the variable named by `api_key_env` (absent: "not set up", no request);
+2. pick the window: the trade date's CME session (exchange calendar) from its open to the
+   earliest of its close, the run's `now` and the end of the dataset's available data, rounded
+   down to `end_granularity_minutes` so runs in the same slot reuse the cache;
+3. price and fetch the `definition` records of the NQ option products (parent symbology), keep
+   options whose underlying is an NQ future and that expire within the horizon (`parsing`);
+4. price the rest as one plan (statistics for open interest, trades or ohlcv-1d for volume and
+   last, bbo-1m or mbp-1 for the quotes, the underlying future's quotes) and refuse the whole
+   plan before sending anything when it would break the daily or monthly budget;
+5. fetch it (cached responses cost nothing), build the canonical chain, save it as a canonical
+   snapshot under `outputs/YYYYMMDD/api_data/` so the saved source can replay it.
+
+Spend is recorded per paid request in `outputs/state/data_spend.jsonl`; the attempt's cost is
+`last_cost_usd` on success and the error's `cost_usd` on failure.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import databento
+import pandas as pd
+
+from ...errors import DataSourceError, SourceNotAvailableError
+from ...output_generation.atomic import atomic_write_bytes
+from ..canonical import OptionsChain, RawCapture
+from ..data_budget import DataBudget, SpendLedger
+from ..market_hours import session_for
+from ..saved.snapshot_format import snapshot_text
+from ..sources_registry import ChainRequest, DataSource, SourceContext
+from ..vendor_config import config_from_section
+from . import parsing
+from .client import MAX_SYMBOLS_PER_REQUEST, DatabentoClient, DbnCache, RangeRequest
+from .config import DatabentoConfig
+
+log = logging.getLogger(__name__)
+
+ClientFactory = Callable[..., DatabentoClient]
+
+
+class DatabentoSource(DataSource):
+    """CME Globex options on NQ futures, priced and budgeted request by request."""
+
+    name = "databento"
+    network = True
+
+    def __init__(self, config: DatabentoConfig, *, env: Mapping[str, str], output_root: Path,
+                 calendar_name: str = "CMES", client_factory: ClientFactory = DatabentoClient) -> None:
+        self.config = config
+        self.env = env
+        self.output_root = Path(output_root)
+        self.calendar_name = calendar_name
+        self.client_factory = client_factory
+
+    @classmethod
+    def from_context(cls, context: SourceContext) -> "DatabentoSource":
+        config = config_from_section(DatabentoConfig, context.profile.section("data_sources", "databento"),
+                                     where="data_sources.databento")
+        calendar = str(context.profile.section("instrument").get("exchange_calendar", "CMES"))
+        return cls(config, env=context.env, output_root=context.output_root, calendar_name=calendar)
+
+    def fetch(self, request: ChainRequest) -> OptionsChain:
+        key = self.env.get(self.config.api_key_env, "")
+        if not key:
+            raise SourceNotAvailableError(
+                f"databento: {self.config.api_key_env} is not set; put your Databento API key (db- followed by "
+                f"29 characters) in the environment or .env to use this source", code="NO_KEY")
+        budget = DataBudget(self.name, daily_usd=self.config.daily_budget_usd,
+                            monthly_usd=self.config.monthly_budget_usd, ledger=SpendLedger.under(self.output_root),
+                            now=request.now, setting_prefix="data_sources.databento")
+        try:
+            client = self.client_factory(key, self.config, cache=DbnCache(self.output_root / self.config.cache_dir),
+                                         timeout=request.request_timeout)
+            chain = self._fetch(client, budget, request)
+        except DataSourceError as exc:
+            exc.cost_usd = budget.spent_this_run
+            raise
+        self.last_cost_usd = budget.spent_this_run
+        return chain
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _fetch(self, client: DatabentoClient, budget: DataBudget, request: ChainRequest) -> OptionsChain:
+        start, end = self._window(client, request)
+        cfg = self.config
+        definition_request = RangeRequest("definition", tuple(cfg.option_parents), "parent", start, end)
+        defs = parsing.definitions(_frame(self._get(client, budget, [definition_request])[0]))
+        options = parsing.select_options(defs, underlying_pattern=cfg.underlying_pattern,
+                                         trade_date=request.trade_date,
+                                         max_days_to_expiration=cfg.max_days_to_expiration)
+        if options.empty:
+            on_nq = int(defs["underlying"].str.match(cfg.underlying_pattern).sum()) if not defs.empty else 0
+            raise DataSourceError(
+                f"databento: no NQ options expiring within {cfg.max_days_to_expiration} days of {request.trade_date} "
+                f"among {len(defs)} definitions ({on_nq} on NQ futures) for {start:%Y-%m-%d %H:%M}..{end:%H:%M} UTC",
+                code="EMPTY")
+        underlying = str(options["underlying"].iloc[0])
+        ids = tuple(str(i) for i in options["instrument_id"])
+        quote_start = max(start, end - pd.Timedelta(minutes=cfg.quote_window_minutes))
+        chunks = [ids[i:i + MAX_SYMBOLS_PER_REQUEST] for i in range(0, len(ids), MAX_SYMBOLS_PER_REQUEST)]
+        plan = ([RangeRequest("statistics", chunk, "instrument_id", start, end) for chunk in chunks]
+                + [RangeRequest(cfg.volume_schema, chunk, "instrument_id", start, end) for chunk in chunks]
+                + [RangeRequest(cfg.quote_schema, chunk, "instrument_id", quote_start, end) for chunk in chunks]
+                + [RangeRequest(cfg.quote_schema, (underlying,), "raw_symbol", quote_start, end)])
+        stores = self._get(client, budget, plan)
+        n = len(chunks)
+        stats = pd.concat([_frame(s) for s in stores[:n]], ignore_index=True)
+        volume = pd.concat([_frame(s) for s in stores[n:2 * n]], ignore_index=True)
+        quotes = pd.concat([_frame(s) for s in stores[2 * n:3 * n]], ignore_index=True)
+        future_quotes = _frame(stores[-1])
+        price = parsing.underlying_mid(future_quotes)
+        if pd.isna(price):
+            log.info("databento: no two-sided quote for %s in the quote window; the price will come from parity",
+                     underlying)
+        chain = parsing.build_chain(options, parsing.open_interest(stats),
+                                    parsing.volume_and_last(volume, cfg.volume_schema), parsing.last_quotes(quotes),
+                                    underlying_symbol=underlying, underlying_price=price, as_of=end,
+                                    fallback_multiplier=request.multiplier)
+        return self._save(chain, request, end)
+
+    def _window(self, client: DatabentoClient, request: ChainRequest) -> tuple[pd.Timestamp, pd.Timestamp]:
+        session = session_for(self.calendar_name, request.trade_date)
+        now = pd.Timestamp(request.now)
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        candidates = [session.close, now]
+        available = client.dataset_end()
+        if available is not None:
+            candidates.append(available)
+        end = min(candidates).floor(f"{self.config.end_granularity_minutes}min")
+        if end <= session.open:
+            raise DataSourceError(
+                f"databento: no data yet for the {session.session} session (opens {session.open:%Y-%m-%d %H:%M} UTC; "
+                f"available until {min(candidates):%Y-%m-%d %H:%M} UTC)", code="EMPTY")
+        return session.open, end
+
+    def _get(self, client: DatabentoClient, budget: DataBudget,
+             requests: Sequence[RangeRequest]) -> list[databento.DBNStore]:
+        """Price every uncached request, refuse the lot if it breaks the budget, then fetch in order."""
+        prices = {r: client.cost(r) for r in requests if not client.is_cached(r)}
+        if prices:
+            what = ", ".join(sorted({r.schema for r in prices}))
+            budget.check(sum(prices.values()), f"{len(prices)} request(s) ({what})")
+        stores = []
+        for r in requests:
+            store, from_cache = client.fetch(r)
+            if not from_cache:
+                budget.record(prices.get(r, 0.0), r.describe())
+            stores.append(store)
+        return stores
+
+    def _save(self, chain: OptionsChain, request: ChainRequest, end: pd.Timestamp) -> OptionsChain:
+        """Save the chain as a canonical snapshot in the day's api_data/ (the saved source replays it)."""
+        filename = f"databento_chain_{end:%Y%m%d_%H%M%S}.json"
+        content = snapshot_text(chain).encode("utf-8")
+        path = self.output_root / request.trade_date.strftime("%Y%m%d") / "api_data" / filename
+        atomic_write_bytes(path, content)
+        log.info("databento: saved %d contracts to %s", len(chain.frame), path)
+        return OptionsChain(frame=chain.frame, meta=chain.meta, quarantine=chain.quarantine,
+                            raw=RawCapture(content=content, filename=filename))
+
+
+def _frame(store: databento.DBNStore) -> pd.DataFrame:
+    return parsing.records_frame(store.to_ndarray())

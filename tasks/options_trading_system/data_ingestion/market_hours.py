@@ -1,0 +1,74 @@
+"""Exchange hours from the `exchange_calendars` library (never hand-made tables).
+
+Used by the sources to pick a session's time window (Databento) and to tell market hours from
+closed hours (Barchart's cache lifetime). The calendar name comes from the profile
+(`instrument.exchange_calendar`, CME Globex = `CMES`).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from dataclasses import dataclass
+from datetime import date
+
+import exchange_calendars
+import pandas as pd
+
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionWindow:
+    """One trading session: its date and its open and close (UTC)."""
+
+    session: date
+    open: pd.Timestamp
+    close: pd.Timestamp
+
+
+@functools.lru_cache(maxsize=4)
+def exchange_calendar(name: str) -> exchange_calendars.ExchangeCalendar:
+    """The named calendar (loaded once per process)."""
+    try:
+        with warnings.catch_warnings():
+            # exchange_calendars 4.13 reads tz-aware Series.values, which pandas 3.1 deprecates; harmless here.
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            return exchange_calendars.get_calendar(name)
+    except exchange_calendars.errors.InvalidCalendarName as exc:
+        raise ConfigError(f"instrument.exchange_calendar: unknown calendar {name!r} (CME Globex is 'CMES')") from exc
+
+
+def session_for(calendar_name: str, trade_date: date) -> SessionWindow:
+    """The session of `trade_date`, or the last one before it when the exchange is shut that day."""
+    calendar = exchange_calendar(calendar_name)
+    day = pd.Timestamp(trade_date)
+    if day < calendar.first_session or day > calendar.last_session:
+        raise ConfigError(f"trade date {trade_date} is outside the {calendar_name} calendar "
+                          f"({calendar.first_session:%Y-%m-%d}..{calendar.last_session:%Y-%m-%d}); "
+                          f"update exchange_calendars")
+    session = day if calendar.is_session(day) else calendar.date_to_session(day, direction="previous")
+    return SessionWindow(session=session.date(), open=calendar.session_open(session),
+                         close=calendar.session_close(session))
+
+
+def is_market_open(calendar_name: str, now: pd.Timestamp) -> bool:
+    """True when the exchange is trading at `now`."""
+    calendar = exchange_calendar(calendar_name)
+    stamp = pd.Timestamp(now)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    minute = stamp.floor("min")
+    if minute < calendar.first_minute or minute > calendar.last_minute:
+        return False
+    return bool(calendar.is_open_on_minute(minute))
+
+
+def is_session(calendar_name: str, day: date) -> bool:
+    """True when the exchange trades on `day`."""
+    calendar = exchange_calendar(calendar_name)
+    stamp = pd.Timestamp(day)
+    if stamp < calendar.first_session or stamp > calendar.last_session:
+        return False
+    return bool(calendar.is_session(stamp))
