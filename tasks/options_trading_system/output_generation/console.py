@@ -40,7 +40,7 @@ def _risk(risk: AnalysisView) -> list[str]:
         return [f"Risk      : {risk.reason}"]
     return [f"Risk      : {fmt.text(risk.get('verdict'))}, call/put ratio {fmt.ratio(risk.get('call_put_ratio'))}",
             f"Zero gamma: {fmt.points(risk.get('zero_gamma_level'))}"
-            + (f" ({risk.get('zero_gamma_note')})" if risk.get("zero_gamma_note") else "")]
+            + (f" — {risk.get('zero_gamma_note')}" if risk.get("zero_gamma_note") else "")]
 
 
 def _ev(ev: AnalysisView, top_n: int) -> list[str]:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
+
+from .daily_export import EXCHANGE_TZ
+
 __all__ = ["AnalysisView", "Headline", "analysis", "headline", "ORIGIN_TEXT", "not_run_reasons"]
 
 ORIGIN_TEXT: Mapping[str | None, str] = {
@@ -75,10 +79,10 @@ def headline(document: Mapping[str, Any]) -> Headline:
     return Headline(
         title=f"NQ options daily analysis — {run['date']}",
         run_date=run["date"],
-        started_at_exchange=run["started_at_exchange"],
+        started_at_exchange=_display_time(run["started_at_exchange"], "%Y-%m-%d %H:%M:%S %Z", tz=EXCHANGE_TZ),
         profile=run["profile"]["name"],
         source=data["source"],
-        as_of=chain["as_of"],
+        as_of=_display_time(chain["as_of"], "%Y-%m-%d %H:%M:%S %Z", tz="UTC"),
         banners=tuple(data.get("banners") or ()),
         underlying_symbol=underlying["symbol"],
         underlying_price=underlying.get("price"),
@@ -98,3 +102,14 @@ def not_run_reasons(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(stage, reason) for every known stage that did not run."""
     return [(name, str(entry.get("reason"))) for name, entry in (document.get("analyses") or {}).items()
             if not entry.get("ran")]
+
+
+def _display_time(iso: str, pattern: str, tz: str | None = None) -> str:
+    """An ISO-8601 time from the export as people read it (seconds, zone name); as given if unparsable."""
+    try:
+        stamp = pd.Timestamp(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    if tz is not None:
+        stamp = stamp.tz_localize(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+    return stamp.strftime(pattern).strip()

@@ -63,7 +63,7 @@ def _risk(risk: AnalysisView, top_n: int) -> list[str]:
             f"Call/put ratio : {fmt.ratio(risk.get('call_put_ratio'))}{note} — calls "
             f"{fmt.dollars(risk.get('call_dollars_at_risk'))} vs puts {fmt.dollars(risk.get('put_dollars_at_risk'))} at risk",
             f"Zero gamma     : {fmt.points(risk.get('zero_gamma_level'))}"
-            + (f" ({risk.get('zero_gamma_note')})" if risk.get("zero_gamma_note") else ""),
+            + (f" — {risk.get('zero_gamma_note')}" if risk.get("zero_gamma_note") else ""),
             f"Net GEX        : {fmt.dollars(risk.get('total_gex'))} per 1% move",
             "", f"Battle zones (top {min(top_n, len(risk.get('top_zones') or []))} by danger):"]
     zones = list(risk.get("top_zones") or [])[:top_n]

@@ -1,0 +1,292 @@
+"""The shadow-trading report documents (plain JSON data), built only from ledger queries.
+
+- `daily_report`: one day's signals, validation rate, accuracy and false positives against the
+  targets, paper P&L with its equity curve, the per-signal outcome table, alerts, recommendations;
+- `performance_report`: one day's latency percentiles, data quality, data costs, CPU and memory;
+- `ab_report`: the two A/B arms' outcomes side by side (for a day, or the run so far);
+- `final_report`: the whole run, per-day rows, the A/B result and the pass/fail verdict.
+`shadow_report_writer` validates them against their schemas and renders the HTML.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..analysis_engine.strategies import metrics
+from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
+from ..analysis_engine.strategies.targets import check_targets, verdict
+from ..state.ledger import Ledger
+from . import shadow_advice, shadow_figures as figures
+
+REPORT_VERSION = 1
+SIGNAL_TABLE_COLUMNS = ("signal_id", "time_local", "source", "algorithm", "direction", "contract", "entry_reference",
+                        "target", "stop", "confidence", "tier", "expected_value_points", "score", "passed",
+                        "false_positive", "reasons", "order_status", "order_reason", "entry_price", "exit_reason",
+                        "resolved_local", "exit_reference", "move_points", "correct", "exit_price", "pnl_usd")
+
+
+def run_header(ledger: Ledger) -> dict[str, Any]:
+    run = ledger.run() or {}
+    request = (run.get("config") or {}).get("request", {})
+    return {"run_id": run.get("run_id"), "mode": run.get("mode"), "profile": run.get("profile"),
+            "status": run.get("status"), "data_dir": run.get("data_dir"), "price_path": run.get("price_path"),
+            "is_sample": bool(request.get("is_sample", False)), "data_note": request.get("data_note", ""),
+            "trading_days": run.get("trading_days") or []}
+
+
+def daily_report(ledger: Ledger, day: str, config: ShadowTradingConfig) -> dict[str, Any]:
+    """The paper-trading report of `day`."""
+    table = figures.signals_table(ledger, day)
+    trades = figures.trades_table(ledger, day)
+    signal_figures = metrics.signal_metrics(table)
+    trade_figures = metrics.trade_metrics(trades)
+    criteria = check_targets(signal_figures, trade_figures, config.targets)
+    summary = _summary(ledger, day)
+    quality = data_quality(ledger, day, summary, config)
+    latency = figures.latency_table(ledger, day)
+    refused = figures.refusals(ledger, day)
+    controls = [c for c in figures.controls_table(ledger, day) if c["status"] == "applied"]
+    costs = figures.costs_by_kind(ledger, day)
+    return {
+        "report": "shadow_trading_daily", "version": REPORT_VERSION, **run_header(ledger), "day": day,
+        "window": summary.get("window", {}),
+        "signals": {**signal_figures, "by_source": _by_source(table)},
+        "targets": criteria,
+        "day_verdict": verdict(criteria),
+        "trades": {**trade_figures, "refusals": refused, "equity_curve": figures.equity_points(trades)},
+        "costs": {"commission_usd": costs["commission"], "data_usd": costs["data"],
+                  "data_note": _data_cost_note(ledger)},
+        "signal_table": signal_rows(table, config.window.timezone),
+        "data_quality": quality,
+        "alerts": shadow_advice.alerts(signals=signal_figures, trades=trade_figures, quality=quality, latency=latency,
+                                       controls=controls, refusals=refused, config=config),
+        "recommendations": shadow_advice.recommendations(criteria=criteria, signals=signal_figures,
+                                                         trades=trade_figures, table=table, refusals=refused,
+                                                         quality=quality, latency=latency, config=config),
+    }
+
+
+def performance_report(ledger: Ledger, day: str, config: ShadowTradingConfig) -> dict[str, Any]:
+    """Latency, data quality, costs and process use of `day` (wall-clock figures from perf tables)."""
+    summary = _summary(ledger, day)
+    costs = figures.costs_by_kind(ledger, day)
+    signals = int(ledger.scalar("SELECT COUNT(*) FROM signals WHERE day = ?", (day,)) or 0)
+    return {
+        "report": "shadow_trading_performance", "version": REPORT_VERSION, **run_header(ledger), "day": day,
+        "latency_ms": figures.latency_table(ledger, day),
+        "data_quality": data_quality(ledger, day, summary, config),
+        "costs": {"commission_usd": costs["commission"], "data_usd": costs["data"],
+                  "data_cost_per_signal_usd": (costs["data"] / signals) if signals else None,
+                  "data_note": _data_cost_note(ledger)},
+        "process": figures.process_table(ledger, day),
+        "measured": "latency and process figures are wall-clock measurements of this machine (perf_* tables); "
+                    "data quality and costs come from the ledger's observations and costs",
+    }
+
+
+def ab_report(ledger: Ledger, config: ShadowTradingConfig, day: str | None = None) -> dict[str, Any]:
+    """Arm A vs arm B over the same events (a day, or the whole run when `day` is None)."""
+    table = figures.signals_table(ledger, day)
+    trades = figures.trades_table(ledger, day)
+    arms = {}
+    for arm in ("a", "b"):
+        name = getattr(config.ab_testing, arm)
+        source = config.signals.source(name)
+        mine = table[table["source"] == name]
+        moves = mine["move_points"].dropna().astype("float64")
+        arms[arm] = {
+            "source": name, "algorithm": source.algorithm if source else None,
+            "traded": bool(source.trade) if source else False,
+            **metrics.signal_metrics(mine),
+            "mean_move_points": float(moves.mean()) if len(moves) else None,
+            "total_move_points": float(moves.sum()) if len(moves) else None,
+            "trades": metrics.trade_metrics(trades[trades["source"] == name]),
+            "note": _arm_note(ledger, name, source.algorithm if source else None, len(mine), day),
+        }
+    a, b = arms["a"], arms["b"]
+    comparison = {
+        "accuracy_difference": _difference(b["accuracy"], a["accuracy"]),
+        "mean_move_difference_points": _difference(b["mean_move_points"], a["mean_move_points"]),
+        "accuracy_difference_ci95": _two_proportion_ci(a, b),
+        "enough_signals": min(a["resolved"], b["resolved"]) >= config.ab_testing.min_signals_per_arm,
+        "min_signals_per_arm": config.ab_testing.min_signals_per_arm,
+    }
+    comparison["reading"] = _ab_reading(a, b, comparison)
+    return {"report": "shadow_trading_ab", "version": REPORT_VERSION, **run_header(ledger),
+            "scope": day or "run", "arms": arms, "comparison": comparison}
+
+
+def final_report(ledger: Ledger, config: ShadowTradingConfig) -> dict[str, Any]:
+    """The whole run: figures, per-day rows, the A/B result, the verdict against the targets."""
+    table = figures.signals_table(ledger)
+    trades = figures.trades_table(ledger)
+    signal_figures = metrics.signal_metrics(table)
+    trade_figures = metrics.trade_metrics(trades)
+    days = figures.daily_summaries(ledger)
+    daily_pnl = days["pnl_usd"].astype("float64").tolist() if len(days) else []
+    criteria = check_targets(signal_figures, trade_figures, config.targets)
+    header = run_header(ledger)
+    latency = figures.latency_table(ledger)
+    refused = figures.refusals(ledger)
+    quality = data_quality(ledger, None, {}, config)
+    costs = figures.costs_by_kind(ledger)
+    per_day = []
+    for row in days.to_dict("records"):
+        summary = json.loads(row["summary_json"])
+        per_day.append({"day": row["day"], "signals": row["signals"], "validated": row["validated"],
+                        "resolved": row["resolved"], "correct": row["correct"],
+                        "accuracy": summary["signals"]["accuracy"], "trades": row["trades"],
+                        "pnl_usd": row["pnl_usd"], "costs_usd": row["costs_usd"]})
+    return {
+        "report": "shadow_trading_final", "version": REPORT_VERSION, **header,
+        "days_planned": len(header["trading_days"]), "days_closed": len(per_day),
+        "verdict": verdict(criteria) if len(per_day) == len(header["trading_days"]) else "INCOMPLETE",
+        "targets": criteria,
+        "signals": {**signal_figures, "by_source": _by_source(table)},
+        "trades": {**trade_figures, "sharpe": metrics.sharpe(daily_pnl), "refusals": refused,
+                   "equity_curve": figures.equity_points(trades)},
+        "costs": {"commission_usd": costs["commission"], "data_usd": costs["data"],
+                  "data_note": _data_cost_note(ledger)},
+        "days": per_day,
+        "ab_test": ab_report(ledger, config) if config.ab_testing.enabled else None,
+        "latency_ms": latency,
+        "data_quality": quality,
+        "process": figures.process_table(ledger),
+        "recommendations": shadow_advice.recommendations(criteria=criteria, signals=signal_figures,
+                                                         trades=trade_figures, table=table, refusals=refused,
+                                                         quality=quality, latency=latency, config=config),
+        "trace": "every figure is a query over this run's ledger (runs/<run_id>/ledger.sqlite): signals, "
+                 "validations, orders, fills, positions, outcomes, costs; latency and process use from perf_*",
+    }
+
+
+# --- pieces ---------------------------------------------------------------------------------
+
+def data_quality(ledger: Ledger, day: str | None, summary: Mapping[str, Any], config: ShadowTradingConfig
+                 ) -> dict[str, Any]:
+    """Completeness, staleness and quarantined rows of the observations (and the price path)."""
+    obs = figures.observations_table(ledger, day)
+    contracts = obs["contracts"].dropna().astype("float64") if len(obs) else pd.Series(dtype="float64")
+    quarantined = obs["quarantined"].dropna().astype("float64") if len(obs) else pd.Series(dtype="float64")
+    stale = obs["price_staleness_s"].dropna().astype("float64") if len(obs) else pd.Series(dtype="float64")
+    rows = contracts.sum() + quarantined.sum()
+    price = summary.get("price", {}) if summary else {}
+    notes = obs["notes"].astype("str") if len(obs) else pd.Series(dtype="str")
+    return {
+        "observations": int(len(obs)),
+        "chain_events": int((obs["kind"] == "chain").sum()) if len(obs) else 0,
+        "mbo_events": int((obs["kind"] == "mbo").sum()) if len(obs) else 0,
+        "halted_events": int(obs["halted"].sum()) if len(obs) else 0,
+        "chains_refused": int(notes.str.contains("chain refused").sum()),
+        "contracts_mean": float(contracts.mean()) if len(contracts) else None,
+        "quarantined_rows": int(quarantined.sum()),
+        "quarantine_share": float(quarantined.sum() / rows) if rows else None,
+        "missing_share_mean": _mean(obs["missing_share"]) if len(obs) else None,
+        "price_staleness_p50_s": float(np.median(stale)) if len(stale) else None,
+        "price_staleness_max_s": float(stale.max()) if len(stale) else None,
+        "stale_decisions": int((stale > config.alerts.max_price_staleness_s).sum()),
+        "price_bars": price.get("bars"),
+        "price_bars_expected": price.get("expected"),
+        "price_completeness": price.get("completeness"),
+    }
+
+
+def signal_rows(table: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
+    """The per-signal outcome table (times in the window's clock)."""
+    if table.empty:
+        return []
+    view = table.assign(
+        time_local=pd.to_datetime(table["sim_time"], utc=True).dt.tz_convert(timezone).dt.strftime("%Y-%m-%d %H:%M"),
+        resolved_local=pd.to_datetime(table["resolved_at"], utc=True).dt.tz_convert(timezone).dt.strftime("%H:%M"))
+    out = []
+    for row in view.to_dict("records"):
+        item = {c: _json(row.get(c)) for c in SIGNAL_TABLE_COLUMNS}
+        for flag in ("passed", "false_positive"):
+            item[flag] = bool(row[flag])
+        item["correct"] = None if pd.isna(row["correct"]) else bool(row["correct"])
+        item["reasons"] = list(row["reasons"])
+        out.append(item)
+    return out
+
+
+def _summary(ledger: Ledger, day: str) -> dict[str, Any]:
+    text = ledger.scalar("SELECT summary_json FROM daily_summaries WHERE day = ?", (day,))
+    return json.loads(text) if text else {}
+
+
+def _by_source(table: pd.DataFrame) -> dict[str, Any]:
+    return {str(name): metrics.signal_metrics(group) for name, group in table.groupby("source", sort=True)}
+
+
+def _data_cost_note(ledger: Ledger) -> str:
+    run = ledger.run() or {}
+    if run.get("mode") == "replay":
+        return "replay of recorded data: no data was bought during this run"
+    return "what the data sources charged, as recorded with each load"
+
+
+def _arm_note(ledger: Ledger, name: str, algorithm: str | None, count: int, day: str | None) -> str:
+    if algorithm is None:
+        return f"{name} is not a signal source of this run"
+    if count:
+        return ""
+    where = "AND day = ?" if day else ""
+    params: tuple[Any, ...] = (day,) if day else ()
+    kind = "mbo" if algorithm == "ifd_v3" else "chain"
+    seen = int(ledger.scalar(f"SELECT COUNT(*) FROM observations WHERE kind = ? {where}", (kind, *params)) or 0)
+    if seen == 0:
+        return (f"no {'MBO emissions' if kind == 'mbo' else 'chain snapshots'} reached {name}: its input is missing "
+                f"from this run's data, so it could not be judged")
+    return f"{name} saw {seen} {kind} event(s) and signalled nothing"
+
+
+def _difference(b: Any, a: Any) -> float | None:
+    return None if a is None or b is None else float(b) - float(a)
+
+
+def _two_proportion_ci(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[float] | None:
+    """95% normal-approximation interval of accuracy(B) - accuracy(A); None without outcomes."""
+    na, nb = a["resolved"], b["resolved"]
+    if not na or not nb:
+        return None
+    pa, pb = a["correct"] / na, b["correct"] / nb
+    se = math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    return [pb - pa - 1.96 * se, pb - pa + 1.96 * se]
+
+
+def _ab_reading(a: Mapping[str, Any], b: Mapping[str, Any], comparison: Mapping[str, Any]) -> str:
+    if not a["resolved"] or not b["resolved"]:
+        missing = [arm["source"] for arm in (a, b) if not arm["resolved"]]
+        return f"no resolved signal yet for {', '.join(missing)}: the arms cannot be compared"
+    ci = comparison["accuracy_difference_ci95"]
+    lead = b["source"] if comparison["accuracy_difference"] > 0 else a["source"]
+    text = (f"{b['source']} {b['accuracy'] * 100:.1f}% vs {a['source']} {a['accuracy'] * 100:.1f}% accuracy "
+            f"({b['resolved']} vs {a['resolved']} resolved)")
+    if ci is not None and (ci[0] > 0 or ci[1] < 0):
+        return text + f": {lead} is ahead beyond the 95% interval"
+    if not comparison["enough_signals"]:
+        return text + f": too few signals to tell (at least {comparison['min_signals_per_arm']} per arm needed)"
+    return text + ": the difference is within the noise (95% interval spans 0)"
+
+
+def _mean(series: pd.Series) -> float | None:
+    values = series.dropna().astype("float64")
+    return float(values.mean()) if len(values) else None
+
+
+def _json(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is pd.NaT or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+        return None
+    return value
