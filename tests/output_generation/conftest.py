@@ -31,7 +31,7 @@ import pytest
 from tasks.options_trading_system.analysis_engine.pipeline import AnalysisContext, Pipeline
 from tasks.options_trading_system.config_manager import Profile, load_profile
 from tasks.options_trading_system.daily_run import DailyRunResult
-from tasks.options_trading_system.data_ingestion.canonical import OptionsChain, RawCapture, validate_chain
+from tasks.options_trading_system.data_ingestion.canonical import RawCapture, validate_chain
 from tasks.options_trading_system.data_ingestion.sources_registry import SourceAttempt
 from tests.conftest import make_chain
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .atomic import atomic_write_bytes, atomic_write_text
-from .daily_export import (EXPORTS_DIR, LOGS_DIR, RAW_DIR, REPORTS_DIR, build_export, export_text, output_names,
+from .daily_export import (EXPORTS_DIR, LOGS_DIR, REPORTS_DIR, build_export, export_text, output_names,
                            validate_export)
 from .html_report import render_html
 from .raw_input import raw_copy
