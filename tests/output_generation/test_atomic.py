@@ -21,6 +21,16 @@ def test_write_creates_missing_folders_and_content(tmp_path: Path) -> None:
     assert _leftovers(target.parent) == []
 
 
+def test_written_files_get_the_ordinary_umask_permissions(tmp_path: Path) -> None:
+    # a report must be readable like any file the user creates, not 0600 as mkstemp leaves it
+    mask = os.umask(0o022)
+    try:
+        target = atomic_write_text(tmp_path / "report.html", "<p>ok</p>")
+    finally:
+        os.umask(mask)
+    assert target.stat().st_mode & 0o777 == atomic._CREATE_MODE
+
+
 def test_write_replaces_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "x.bin"
     target.write_bytes(b"old")

@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 __all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
 
 
+def _umask_mode() -> int:
+    """The mode `open()` would give a new file: 0o666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_CREATE_MODE = _umask_mode()
+
+
 @contextlib.contextmanager
 def atomic_open(path: Path, *, binary: bool = False, encoding: str = "utf-8") -> Iterator[IO]:
     """Open a temporary sibling of `path` for writing; on a clean exit it replaces `path`.
@@ -36,6 +46,7 @@ def atomic_open(path: Path, *, binary: bool = False, encoding: str = "utf-8") ->
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": ""})) as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), _CREATE_MODE)  # mkstemp makes 0600; reports are ordinary files
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
