@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..config_manager import CONFIG_DIR, SCHEMA_DIR, load_json_file, validate_document
 from ..errors import ConfigError
@@ -48,6 +49,7 @@ class DashboardSettings:
     refresh_s: float
     history_hours: float
     signal_rows: int
+    timezone: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,9 +62,11 @@ class MonitoringConfig:
     outputs_dir: Path
     shadow_runs_dir: Path
     monitoring_dir: Path
+    budgets_profile: str
     recent_runs: int
     run_stale_after_s: float
     uptime_window_h: float
+    latency_metric: str
     cpu_sample_s: float
     log_max_bytes: int
     log_backup_count: int
@@ -126,9 +130,11 @@ def monitoring_config_from_document(document: Mapping[str, Any], *, source: Path
         outputs_dir=_resolve(base_dir, paths["outputs_dir"]),
         shadow_runs_dir=_resolve(base_dir, paths["shadow_runs_dir"]),
         monitoring_dir=_resolve(base_dir, paths["monitoring_dir"]),
+        budgets_profile=str(document["budgets_profile"]),
         recent_runs=int(document["recent_runs"]),
         run_stale_after_s=float(document["run_stale_after_s"]),
         uptime_window_h=float(document["uptime_window_h"]),
+        latency_metric=str(document["latency_metric"]),
         cpu_sample_s=float(document["cpu_sample_s"]),
         log_max_bytes=int(document["log"]["max_bytes"]),
         log_backup_count=int(document["log"]["backup_count"]),
@@ -136,7 +142,8 @@ def monitoring_config_from_document(document: Mapping[str, Any], *, source: Path
         dashboard=DashboardSettings(host=str(board["host"]), port=int(board["port"]),
                                     refresh_s=float(board["refresh_s"]),
                                     history_hours=float(board["history_hours"]),
-                                    signal_rows=int(board["signal_rows"])),
+                                    signal_rows=int(board["signal_rows"]),
+                                    timezone=_timezone(str(board["timezone"]), source)),
         control_token_env=str(document["control"]["token_env"]),
     )
 
@@ -151,6 +158,15 @@ def _check_level_order(rule: AlertRule, source: Path) -> None:
             raise ConfigError(
                 f"{source}: $.alerts.{rule.metric}.levels: the {high_name} level {high:g} must be {direction} "
                 f"the {low_name} level {low:g} (a '{rule.when}' alert gets more severe further {rule.when})")
+
+
+def _timezone(name: str, source: Path) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{source}: $.dashboard.timezone: bad value {name!r}: expected an IANA time zone "
+                          f"such as 'America/New_York'") from exc
+    return name
 
 
 def _resolve(base_dir: Path, value: str) -> Path:
