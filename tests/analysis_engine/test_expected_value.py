@@ -142,6 +142,22 @@ def test_missing_volumes_leave_the_factor_out_and_rescale_the_rest() -> None:
     assert np.isnan(long_near["volume_factor"])
 
 
+def test_without_oi_volume_or_premium_there_is_no_probability() -> None:
+    # the distance factor alone would give p = distance x 0.15 / 0.15 ~ 0.99: not a market view
+    rows = [{"strike": k, "right": r, "last": mark, "expiration": FRONT} for k, r, _, mark, _ in ROWS]
+    chain = make_chain(rows, underlying=F)
+    stage = ExpectedValueAnalysis()
+    ctx = AnalysisContext.from_chain(chain)
+    frame = chain.frame.assign(atm_iv=0.2)
+    candidates = stage.candidates(frame, ctx)
+    reasons = stage.filter_reasons(candidates, ctx)
+    assert candidates["probability"].isna().all()
+    assert reasons.value_counts().to_dict() == {"risk above max_risk_points (150 points)": 4,
+                                                "reward/risk below min_reward_risk (1)": 1,
+                                                "probability missing (no OI, volume or premium data)": 3}
+    assert stage.summarize(frame, candidates.iloc[0:0], ctx)["missing_factors"]["LONG"] == ["oi", "volume", "premium"]
+
+
 def test_named_expirations_pool_their_strikes() -> None:
     # with the later expiration too, its 5,000 OI at 20150 dominates the max: LONG OI factor
     # = (200 x 0.8 x -0.5 + 400 x -0.5 + 5200 + 50) / 5200 = 4970 / 5200 -> 0.955769

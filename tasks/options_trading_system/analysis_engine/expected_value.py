@@ -25,7 +25,8 @@ With F the underlying price and the strikes of the front expiration (or the prof
 Missing data is never zero. Volumes (and OI) that are NaN are left out of the sums and of the max;
 a factor with no data at all is missing, and p is then the weighted sum of the factors present
 scaled by sum(all weights) / sum(present weights), so it keeps the same scale; each setup lists
-its missing factors. With several expirations the strikes are pooled and the horizon for the market
+its missing factors. With none of OI, volume and premium present there is no probability (the
+distance alone says nothing about the market) and the pairs are dropped with that reason. With several expirations the strikes are pooled and the horizon for the market
 probability is the earliest of them.
 """
 from __future__ import annotations
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LONG, SHORT = "LONG", "SHORT"
 FACTORS = ("oi", "volume", "premium", "distance")
+_COLUMNS = ("expiration", "strike", "right", "open_interest", "volume", "mark")  # what the stage reads
 _SMALL_TIME = 0.25         # sigma^2 T / L^2 below which the image series is used, else the Fourier series
 _IMAGE_TERMS = 4           # at sigma^2 T / L^2 < 0.25 the 4th image term is below erfc(8.5) ~ 1e-33
 _FOURIER_TERMS = 8         # at sigma^2 T / L^2 >= 0.25 the 8th term is below exp(-64 pi^2 / 8) ~ 1e-34
@@ -137,18 +139,20 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         labels = np.array(["",
                            f"risk above max_risk_points ({cfg.max_risk_points:g} points)",
                            f"reward/risk below min_reward_risk ({cfg.min_reward_risk:g})",
+                           "probability missing (no OI, volume or premium data)",
                            f"EV below min_ev_points ({cfg.min_ev_points:g} points)",
                            f"probability below min_probability ({cfg.min_probability:g})",
                            f"beyond top_n ({cfg.top_n}) by EV"], dtype=object)
         code = np.select(
             [candidates["risk"].to_numpy() > cfg.max_risk_points,
              candidates["reward_risk"].to_numpy() < cfg.min_reward_risk,
+             np.isnan(candidates["probability"].to_numpy()),
              ~(candidates["ev_points"].to_numpy() >= cfg.min_ev_points),
              ~(candidates["probability"].to_numpy() >= cfg.min_probability)],
-            [1, 2, 3, 4], 0)
+            [1, 2, 3, 4, 5], 0)
         passing = np.flatnonzero(code == 0)
         ranked = passing[_rank_order(candidates.iloc[passing])]
-        code[ranked[cfg.top_n:]] = 5
+        code[ranked[cfg.top_n:]] = 6
         return pd.Series(labels[code], index=candidates.index, dtype="str")
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
@@ -173,7 +177,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
                         for d, f in factors.items()},
             "missing_factors": {d: f.missing() for d, f in factors.items()},
             "missing_rule": "a factor without data is left out; the present factors' weighted sum is scaled "
-                            "by sum(all weights) / sum(present weights)",
+                            "by sum(all weights) / sum(present weights); without OI, volume and premium "
+                            "data there is no probability",
             "pairs_considered": {LONG: above * below, SHORT: below * above},
             "setups": int(len(kept)),
             "best": json_records(kept.head(1))[0] if len(kept) else None,
@@ -183,7 +188,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
               ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
         wanted = parse_expirations(self.config.expirations, "pipeline.expected_value.expirations")
-        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration)
+        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration, _COLUMNS)
         if missing:
             log.warning("expected_value: expirations %s not in the chain", [m.date().isoformat() for m in missing])
         return rows, sorted(used), missing
@@ -260,8 +265,10 @@ def _score_pairs(direction: str, target: np.ndarray, stop: np.ndarray, forward: 
     total_weight = w.oi + w.volume + w.premium + w.distance
     present_weight = sum(weight for weight, _ in present) + w.distance
     fixed = sum(weight * value for weight, value in present)
-    raw = (fixed + w.distance * distance) * (total_weight / present_weight) if present_weight > 0 \
-        else np.full(target.shape, np.nan)
+    if present and present_weight > 0:
+        raw = (fixed + w.distance * distance) * (total_weight / present_weight)
+    else:  # the distance alone says nothing about the market: no probability without OI, volume or premium
+        raw = np.full(target.shape, np.nan)
     p = np.clip(raw, config.probability_floor, config.probability_cap)
     ev = p * reward - (1.0 - p) * risk
     market = target_first_probability(forward, target, stop, horizon_iv, horizon_years)

@@ -6,7 +6,6 @@ are replaced: they use other forwards, rates and clocks).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,8 +16,6 @@ from . import black76
 from .pipeline import AnalysisContext, PipelineAnalysis
 from .stage_tools import json_value
 from ..errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
 
@@ -70,7 +67,8 @@ class GreeksAnalysis(PipelineAnalysis):
         solved = chain["iv"].notna()
         missing = chain.loc[~solved, "iv_status"].value_counts()
         front = chain[chain["expiration"] == ctx.front_expiration]
-        atm, atm_note = atm_iv(front, forward)
+        atm = float(front["atm_iv"].iloc[0]) if len(front) else float("nan")
+        atm_note = atm_iv(front, forward)[1] if np.isnan(atm) else ""
         skew, skew_note = risk_reversal(front, forward, self.config.skew_delta)
         by_expiration = chain.groupby("expiration", sort=True)["atm_iv"].first().dropna()
         return {
@@ -110,39 +108,46 @@ def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timesta
     around it, and a note when it cannot be had (NaN: F not bracketed by strikes with an IV).
 
     Per strike the out-of-the-money contract's IV is used (the call at or above F, the put at or
-    below), the other right's when the OTM one has none.
+    below; their mean at F itself), the other right's when the OTM one has none.
     """
-    smile = strike_smile(chain, forward)
+    expirations, strikes, ivs = strike_smile(chain, forward)
     out: dict[pd.Timestamp, tuple[float, str]] = {}
-    for expiration, curve in smile.groupby(level="expiration", sort=True):
-        strikes = curve.index.get_level_values("strike").to_numpy()
-        ivs = curve.to_numpy()
-        exact = np.flatnonzero(strikes == forward)
+    starts = np.flatnonzero(np.r_[True, expirations[1:] != expirations[:-1]]) if expirations.size else []
+    for start, stop in zip(starts, [*starts[1:], expirations.size]):  # one pass per expiration
+        k, v = strikes[start:stop], ivs[start:stop]
+        exact = np.flatnonzero(k == forward)
         if exact.size:
-            out[expiration] = (float(ivs[exact[0]]), "")
-        elif strikes[0] < forward < strikes[-1]:
-            out[expiration] = (float(np.interp(forward, strikes, ivs)), "")
+            value, note = float(v[exact[0]]), ""
+        elif k[0] < forward < k[-1]:
+            value, note = float(np.interp(forward, k, v)), ""
         else:
-            out[expiration] = (float("nan"), f"the forward {forward:g} is outside the strikes with an IV "
-                                             f"({strikes[0]:g}..{strikes[-1]:g})")
+            value, note = float("nan"), f"the forward {forward:g} is outside the strikes with an IV ({k[0]:g}..{k[-1]:g})"
+        out[pd.Timestamp(expirations[start])] = (value, note)
     return out
 
 
-def strike_smile(chain: pd.DataFrame, forward: float) -> pd.Series:
-    """IV per (expiration, strike), sorted; the mean over the OTM right(s) where one has an IV."""
+def strike_smile(chain: pd.DataFrame, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
+    over the OTM right(s) where one has an IV, else over the others."""
     iv = chain["iv"].to_numpy(dtype=np.float64)
-    strike = chain["strike"].to_numpy(dtype=np.float64)
-    right = chain["right"].to_numpy()
-    otm = ((right == "C") & (strike >= forward)) | ((right == "P") & (strike <= forward))
     known = ~np.isnan(iv)
-    parts = pd.DataFrame({
-        "expiration": chain["expiration"].to_numpy()[known], "strike": strike[known],
-        "otm_sum": np.where(otm, iv, 0.0)[known], "otm_n": otm[known].astype(np.float64),
-        "other_sum": np.where(otm, 0.0, iv)[known], "other_n": (~otm[known]).astype(np.float64)})
-    sums = parts.groupby(["expiration", "strike"], sort=True).sum()
+    strike = chain["strike"].to_numpy(dtype=np.float64)[known]
+    expiration = chain["expiration"].to_numpy()[known]
+    call, put = (chain["right"] == "C").to_numpy()[known], (chain["right"] == "P").to_numpy()[known]
+    iv = iv[known]
+    otm = (call & (strike >= forward)) | (put & (strike <= forward))
+    order = np.lexsort((strike, expiration))
+    strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
+    if iv.size == 0:
+        return expiration, strike, iv
+    first = np.flatnonzero(np.r_[True, (strike[1:] != strike[:-1]) | (expiration[1:] != expiration[:-1])])
+    otm_sum = np.add.reduceat(np.where(otm, iv, 0.0), first)
+    otm_n = np.add.reduceat(otm.astype(np.float64), first)
+    other_sum = np.add.reduceat(np.where(otm, 0.0, iv), first)
+    other_n = np.add.reduceat((~otm).astype(np.float64), first)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.Series(np.where(sums["otm_n"] > 0, sums["otm_sum"] / sums["otm_n"], sums["other_sum"] / sums["other_n"]),
-                         index=sums.index, name="iv")
+        smile = np.where(otm_n > 0, otm_sum / otm_n, other_sum / other_n)
+    return expiration[first], strike[first], smile
 
 
 def risk_reversal(rows: pd.DataFrame, forward: float, wing_delta: float) -> tuple[float, str]:

@@ -29,6 +29,7 @@ VERDICT_BALANCED = "BALANCED"
 VERDICT_NO_DATA = "NO_DATA"
 ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM, ZONE_DISTANT = "IMMEDIATE", "NEAR", "MEDIUM", "DISTANT"
 GEX_PER_PERCENT = 0.01  # GEX is quoted in dollars per 1% move of the underlying
+_COLUMNS = ("expiration", "strike", "right", "open_interest", "mark", "gamma")  # what the stage reads
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +157,7 @@ class RiskAnalysis(PipelineAnalysis):
     def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
               ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
         wanted = parse_expirations(self.config.expirations, "pipeline.risk.expirations")
-        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration)
+        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration, _COLUMNS)
         if missing:
             log.warning("risk: expirations %s not in the chain", [m.date().isoformat() for m in missing])
         return rows, used, missing

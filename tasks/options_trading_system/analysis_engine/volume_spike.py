@@ -30,6 +30,8 @@ from ..errors import ConfigError
 LONG, SHORT = "LONG", "SHORT"
 TIER_NAMES = ("EXTREME", "VERY_HIGH", "HIGH", "MODERATE")
 BIAS_BULLISH, BIAS_BEARISH, BIAS_MIXED, BIAS_NONE = "BULLISH", "BEARISH", "MIXED", "NO_SPIKES"
+SETUP_NOTES = ("", "at the money: the strike is the entry, no target",
+               "ITM call: strike below F, no LONG target above it", "ITM put: strike above F, no SHORT target below it")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,30 +87,28 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         stop = np.where(is_call, forward - half_way, forward + half_way)
         distance = np.abs(strike - forward) / forward
         t = cfg.tiers
-        tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], list(TIER_NAMES[:3]),
-                         TIER_NAMES[3])
-        note = np.where(otm_side, "", np.where(strike == forward, "at the money: the strike is the entry, no target",
-                                               np.where(is_call, "ITM call: strike below F, no LONG target above it",
-                                                        "ITM put: strike above F, no SHORT target below it")))
+        tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
+        note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
+        index = chain.index
         return pd.DataFrame({
-            "contract": chain["contract"].to_numpy(),
-            "expiration": chain["expiration"].to_numpy(),
+            "contract": chain["contract"],
+            "expiration": chain["expiration"],
             "strike": strike,
-            "right": chain["right"].to_numpy(),
+            "right": chain["right"],
             "volume": volume,
             "open_interest": oi,
-            "last": chain["last"].to_numpy(dtype=np.float64),
+            "last": chain["last"],
             "vol_oi": vol_oi,
             "notional": notional,
-            "tier": tier,
-            "direction": np.where(is_call, LONG, SHORT),
+            "tier": pd.Categorical.from_codes(tier, categories=TIER_NAMES),
+            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), categories=(LONG, SHORT)),
             "entry": np.full(strike.shape, forward),
             "target": np.where(otm_side, strike, np.nan),
             "stop": np.where(otm_side, stop, np.nan),
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
-            "setup_note": note,
-        })
+            "setup_note": pd.Categorical.from_codes(note, categories=SETUP_NOTES),
+        }, index=index)
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         cfg = self.config
