@@ -134,10 +134,21 @@ def test_built_from_the_profile_through_the_registry(tmp_path: Path) -> None:
     context = SourceContext(profile=profile, output_root=tmp_path / "outputs", project_root=tmp_path)
     sources = build_sources(["saved"], context)
     assert isinstance(sources[0], SavedSource)
-    assert sources[0].config == _config()  # the schema defaults
+    assert sources[0].config == _config(search_dirs=())  # the schema defaults
     result = ChainLoader(sources).load(REQUEST)
     assert result.attempts[0].outcome == OUTCOME_SERVED and result.chain.meta.is_sample
     assert isinstance(result.chain, OptionsChain) and result.chain.meta.underlying_price_origin == "source"
+
+
+def test_the_runs_own_output_root_is_searched_not_the_projects(tmp_path: Path, shared_data: Path) -> None:
+    # a run with --output-dir elsewhere replays what it saved there, never the checkout's outputs/
+    project, run_root = tmp_path / "project", tmp_path / "elsewhere"
+    _save(project, "20250625", MC6N5, shared_data / "barchart" / MC6N5)
+    _save(run_root, "20250602", MC6M5, shared_data / "barchart" / MC6M5)
+    context = SourceContext(profile=load_profile("testing", env={}), output_root=run_root / "outputs",
+                            project_root=project)
+    chain = build_sources(["saved"], context)[0].fetch(REQUEST)
+    assert len(chain.frame) == 576  # MC6M5, from the run's root; the project's newer MC6N5 is not seen
 
 
 def test_config_without_schema_defaults_is_a_config_error() -> None:

@@ -74,10 +74,11 @@ class OutputNames:
 
 
 def output_names(result: DailyRunResult, raw_filename: str | None) -> OutputNames:
-    """The run's file names: `nq_analysis_YYYYMMDD_HHMMSS` (New York time of the start)."""
+    """The run's file names: `nq_analysis_YYYYMMDD_HHMMSS`: the run's trading date (the folder's
+    date, which `--date` may set to a past day) and the New York wall time the run started."""
     stamp = pd.Timestamp(result.started_at)
     stamp = (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).tz_convert(EXCHANGE_TZ)
-    stem = f"{STEM_PREFIX}_{stamp:%Y%m%d_%H%M%S}"
+    stem = f"{STEM_PREFIX}_{result.run_date:%Y%m%d}_{stamp:%H%M%S}"
     return OutputNames(stem=stem, export_json=f"{EXPORTS_DIR}/{stem}.json",
                        report_html=f"{REPORTS_DIR}/{stem}.html", report_text=f"{REPORTS_DIR}/{stem}.txt",
                        raw_input=f"{RAW_DIR}/{raw_filename}" if raw_filename else None)

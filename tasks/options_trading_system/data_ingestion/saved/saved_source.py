@@ -2,7 +2,8 @@
 
 Order (profile section `data_sources.saved`):
 
-1. the newest capture the system saved itself, `<search_dir>/*/api_data/*.json`. "Newest" is
+1. the newest capture the system saved itself, `<root>/*/api_data/*.json`, where the roots are the
+   run's own output root (`--output-dir`, else `outputs.base_dir`) and any extra `search_dirs`. "Newest" is
    decided without opening every file: by the run-day folder name (`YYYYMMDD`, so copying or
    cloning files does not reorder them; a folder not named like a date counts by its files'
    modification day), then by file modification time. Candidates are read newest first and the
@@ -12,7 +13,8 @@ Order (profile section `data_sources.saved`):
 2. the bundled sample chain (`sample_file`), flagged `is_sample` with a note, when `use_sample`;
 3. otherwise `DataSourceError` saying where it looked.
 
-Relative `search_dirs` and `sample_file` are relative to the project root. Every served chain
+Relative `search_dirs` and `sample_file` are relative to the project root; the run's output root
+is taken as the run was given it. Every served chain
 carries a note saying how old it is against the run's trade date.
 """
 from __future__ import annotations
@@ -64,18 +66,22 @@ class SavedSource(DataSource):
 
     name = "saved"
 
-    def __init__(self, config: SavedSourceConfig, project_root: Path) -> None:
+    def __init__(self, config: SavedSourceConfig, project_root: Path, output_root: Path | None = None) -> None:
         self.config = config
         self.project_root = Path(project_root)
+        self.output_root = Path(output_root) if output_root is not None else None
 
     @classmethod
     def from_context(cls, context: SourceContext) -> "SavedSource":
         return cls(SavedSourceConfig.from_mapping(context.profile.section("data_sources", "saved")),
-                   context.project_root)
+                   context.project_root, context.output_root)
 
     @property
     def search_roots(self) -> list[Path]:
-        return [self._resolve(d) for d in self.config.search_dirs]
+        """The run's output root first, then the configured extra roots (duplicates dropped)."""
+        roots = ([self.output_root.resolve()] if self.output_root is not None else []) + \
+            [self._resolve(d).resolve() for d in self.config.search_dirs]
+        return list(dict.fromkeys(roots))
 
     @property
     def sample_path(self) -> Path:
