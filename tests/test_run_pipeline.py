@@ -1,0 +1,126 @@
+"""`run_pipeline.py` end to end, as a user runs it: exit codes, files written, schema-valid export,
+the sample-data banner, and every real Barchart capture through `--input`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EXPORT_SCHEMA = PROJECT_ROOT / "tasks" / "options_trading_system" / "output_generation" / "schemas" / \
+    "daily_export.schema.json"
+SAMPLE_BANNER = "SAMPLE DATA"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=180)
+
+
+def only(folder: Path, pattern: str) -> Path:
+    found = sorted(folder.glob(pattern))
+    assert len(found) == 1, f"expected one {pattern} in {folder}, found {[p.name for p in found]}"
+    return found[0]
+
+
+def load_valid_export(day_dir: Path) -> dict:
+    export = json.loads(only(day_dir / "analysis_exports", "*.json").read_text())
+    jsonschema.validate(export, json.loads(EXPORT_SCHEMA.read_text()))
+    return export
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One offline run on saved data: on a clean output root that is the bundled sample."""
+    cwd = tmp_path_factory.mktemp("sample_run")
+    result = run_cli("--profile", "testing", "--output-dir", str(cwd / "out"), "--date", "2025-06-02", cwd=cwd)
+    return result, cwd / "out" / "20250602"
+
+
+def test_offline_run_succeeds_and_writes_every_output(sample_run) -> None:
+    result, day_dir = sample_run
+    assert result.returncode == 0, result.stderr
+    export_file = only(day_dir / "analysis_exports", "nq_analysis_20250602_*.json")
+    stem = export_file.stem
+    assert (day_dir / "reports" / f"{stem}.html").is_file()
+    assert (day_dir / "reports" / f"{stem}.txt").is_file()
+    assert only(day_dir / "logs", "pipeline_*.log").stat().st_size > 0
+    assert list((day_dir / "api_data").iterdir()), "the raw input must be kept as received"
+    for path in (export_file, day_dir / "reports" / f"{stem}.html"):
+        assert str(path) in result.stdout  # the console lists what it wrote
+
+
+def test_sample_data_is_bannered_everywhere_it_appears(sample_run) -> None:
+    result, day_dir = sample_run
+    export = load_valid_export(day_dir)
+    assert export["data"]["is_sample"] is True
+    assert result.stdout.lstrip().startswith("***") and SAMPLE_BANNER in result.stdout.splitlines()[0]
+    assert SAMPLE_BANNER in only(day_dir / "reports", "*.html").read_text()
+    assert SAMPLE_BANNER in only(day_dir / "reports", "*.txt").read_text()
+
+
+def test_export_records_source_attempts_stage_traces_and_analyses(sample_run) -> None:
+    _, day_dir = sample_run
+    export = load_valid_export(day_dir)
+    attempts = export["data"]["attempts"]
+    assert [a["source"] for a in attempts] == ["saved"] and attempts[0]["outcome"] == "served"
+    assert [s["name"] for s in export["stages"]] == ["greeks", "risk", "expected_value", "volume_spike"]
+    assert all(s["chain_rows"] == export["chain"]["contracts"] for s in export["stages"])
+    assert export["underlying"]["price"] > 0 and export["underlying"]["origin"] in ("source", "put_call_parity")
+    spikes = export["analyses"]["volume_spike"]
+    assert spikes["ran"] is True
+
+
+def test_sources_this_version_lacks_fail_over_to_saved_data(tmp_path: Path) -> None:
+    profile = tmp_path / "offline.json"
+    profile.write_text(json.dumps({"description": "tradovate first, then saved data", "extends": "testing",
+                                   "data_sources": {"priority": ["tradovate", "saved"]}}))
+    result = run_cli("--profile", str(profile), "--output-dir", str(tmp_path / "out"), "--date", "2025-06-02",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    attempts = load_valid_export(tmp_path / "out" / "20250602")["data"]["attempts"]
+    assert attempts[0]["source"] == "tradovate" and attempts[0]["outcome"] == "unavailable"
+    assert "not available in this version" in attempts[0]["reason"]
+    assert attempts[1]["source"] == "saved" and attempts[1]["outcome"] == "served"
+
+
+@pytest.mark.parametrize("capture, contracts", [
+    ("barchart_api_MC6M5_20250602_141553.json", 576),
+    ("barchart_api_MC6N5_20250625_142402.json", 180),
+])
+def test_every_real_barchart_capture_runs_through_input(tmp_path: Path, shared_data: Path, capture: str,
+                                                        contracts: int) -> None:
+    result = run_cli("--profile", "testing", "--input", str(shared_data / "barchart" / capture),
+                     "--output-dir", str(tmp_path / "out"), "--date", "2025-06-02", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    export = load_valid_export(tmp_path / "out" / "20250602")
+    assert export["chain"]["contracts"] == contracts
+    assert export["data"]["is_sample"] is False and SAMPLE_BANNER not in result.stdout
+    # Barchart's quotes/get response has no underlying quote: the price comes from put-call parity
+    assert export["underlying"]["origin"] == "put_call_parity"
+    assert export["data"]["attempts"][0]["source"] == f"file:{capture}"
+
+
+def test_unreadable_input_file_exits_2_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "not_a_chain.json"
+    bad.write_text('{"hello": "world"}')
+    result = run_cli("--input", str(bad), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not_a_chain.json" in result.stderr
+
+
+def test_no_source_at_all_exits_3_and_lists_the_attempts(tmp_path: Path) -> None:
+    profile = tmp_path / "nothing.json"
+    profile.write_text(json.dumps({"description": "saved data without the sample", "extends": "testing",
+                                   "data_sources": {"saved": {"use_sample": False}}}))
+    result = run_cli("--profile", str(profile), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 3
+    assert "DataUnavailableError" in result.stderr and "saved: failed" in result.stderr
+
+
+if __name__ == "__main__":
+    raise SystemExit(pytest.main([__file__, "-q"]))
