@@ -111,6 +111,7 @@ class StandInServer:
             context.load_cert_chain(certfile=str(tls[0]), keyfile=str(tls[1]))
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
+        self.on_request: Callable[[Request], None] | None = None  # e.g. kill the server after the page
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -129,7 +130,11 @@ class StandInServer:
         return self
 
     def stop(self) -> None:
-        """Stop answering: hanging requests are released, the port is closed (connections refused)."""
+        """Stop answering: hanging requests are released, the port is closed (connections refused).
+
+        Safe to call twice, and from a request handler (a source killed mid-run)."""
+        if self.stopping.is_set():
+            return
         self.stopping.set()
         if self._thread is not None:
             self._httpd.shutdown()
@@ -188,6 +193,8 @@ class StandInServer:
                           {k: v for k, v in handler.headers.items()}, body)
         with self._lock:
             self.requests.append(request)
+        if self.on_request is not None:
+            self.on_request(request)
         injected = self._take_fault(split.path)
         fault = injected.fault if injected else None
         if fault is Fault.HANG:

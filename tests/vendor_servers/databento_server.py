@@ -154,8 +154,10 @@ def records_for(contract: Contract, schema: str, ts: int) -> list:
                             price=dbn.UNDEF_PRICE, quantity=int(contract.open_interest),
                             stat_type=dbn.StatType.OPEN_INTEREST)]
     if schema == "trades":
-        return [dbn.TradeMsg(publisher_id=PUBLISHER_GLBX, instrument_id=iid, ts_event=ts + i, ts_recv=ts + i,
-                             price=_fixed(price), size=int(size), action=dbn.Action.TRADE, side=dbn.Side.BID, depth=0)
+        # trades 1 ms apart after `ts`, in the order given
+        return [dbn.TradeMsg(publisher_id=PUBLISHER_GLBX, instrument_id=iid, ts_event=ts + (i + 1) * 1_000_000,
+                             ts_recv=ts + (i + 1) * 1_000_000, price=_fixed(price), size=int(size),
+                             action=dbn.Action.TRADE, side=dbn.Side.BID, depth=0)
                 for i, (price, size) in enumerate(contract.trades)]
     if schema == "ohlcv-1d":
         if not contract.trades:

@@ -6,11 +6,13 @@ closed hours (Barchart's cache lifetime). The calendar name comes from the profi
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import warnings
 from dataclasses import dataclass
 from datetime import date
+from typing import Iterator
 
 import exchange_calendars
 import pandas as pd
@@ -18,6 +20,14 @@ import pandas as pd
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_library() -> Iterator[None]:
+    """exchange_calendars 4.13 reads tz-aware `.values`, which pandas 3.1 deprecates; harmless here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(Series|DatetimeIndex)\.values returning an ndarray")
+        yield
 
 
 @dataclass(frozen=True)
@@ -33,9 +43,7 @@ class SessionWindow:
 def exchange_calendar(name: str) -> exchange_calendars.ExchangeCalendar:
     """The named calendar (loaded once per process)."""
     try:
-        with warnings.catch_warnings():
-            # exchange_calendars 4.13 reads tz-aware Series.values, which pandas 3.1 deprecates; harmless here.
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        with _quiet_library():
             return exchange_calendars.get_calendar(name)
     except exchange_calendars.errors.InvalidCalendarName as exc:
         raise ConfigError(f"instrument.exchange_calendar: unknown calendar {name!r} (CME Globex is 'CMES')") from exc
@@ -60,9 +68,10 @@ def is_market_open(calendar_name: str, now: pd.Timestamp) -> bool:
     stamp = pd.Timestamp(now)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     minute = stamp.floor("min")
-    if minute < calendar.first_minute or minute > calendar.last_minute:
-        return False
-    return bool(calendar.is_open_on_minute(minute))
+    with _quiet_library():
+        if minute < calendar.first_minute or minute > calendar.last_minute:
+            return False
+        return bool(calendar.is_open_on_minute(minute))
 
 
 def is_session(calendar_name: str, day: date) -> bool:

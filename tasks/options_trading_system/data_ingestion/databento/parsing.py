@@ -80,8 +80,11 @@ def definitions(frame: pd.DataFrame) -> pd.DataFrame:
     underlying, multiplier.
     """
     if frame.empty:
-        return pd.DataFrame(columns=["instrument_id", "raw_symbol", "asset", "instrument_class", "strike",
-                                     "expiration", "underlying", "multiplier"])
+        return pd.DataFrame({"instrument_id": pd.Series(dtype="int64"), "raw_symbol": pd.Series(dtype="str"),
+                             "asset": pd.Series(dtype="str"), "instrument_class": pd.Series(dtype="str"),
+                             "strike": pd.Series(dtype="float64"),
+                             "expiration": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "underlying": pd.Series(dtype="str"), "multiplier": pd.Series(dtype="float64")})
     latest = frame.sort_values("ts_recv", kind="stable").drop_duplicates("instrument_id", keep="last")
     if "security_update_action" in latest:
         latest = latest[latest["security_update_action"] != DELETED]
@@ -107,6 +110,8 @@ def select_options(defs: pd.DataFrame, *, underlying_pattern: str, trade_date: d
     the nearest expiration, so the chain has one forward. Adds `expiration_date` (a date).
     """
     pattern = re.compile(underlying_pattern)
+    if defs.empty:
+        return defs.assign(expiration_date=pd.Series(dtype="object"))
     options = defs[defs["instrument_class"].isin(RIGHTS)
                    & defs["underlying"].map(lambda u: bool(pattern.match(u)))
                    & defs["strike"].notna() & defs["expiration"].notna()].copy()
