@@ -1,0 +1,137 @@
+"""`run_shadow_trading.py`: command-line options in, a shadow run out.
+
+Exit codes: 0 the run completed, 130 it was interrupted (Ctrl-C or a stop control; continue it
+with --resume RUN_ID), else the error's own code (2 configuration, 3 no data, 1 other). Ctrl-C
+stops cleanly after the current event; a second Ctrl-C aborts at once.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ...errors import OptionsSystemError
+from ...logging_setup import configure_logging
+from ...state.ledger import RUN_COMPLETED
+from .shadow_run import DEFAULT_PROFILE, MAX_DAYS, RunHooks, ShadowRunRequest, start_run
+
+log = logging.getLogger("run_shadow_trading")
+
+EXIT_INTERRUPTED = 130
+
+EXAMPLES = """examples:
+  python3 scripts/make_sample_data.py week --days 5 --output outputs/sample_week
+  python3 run_shadow_trading.py --replay outputs/sample_week --days 5
+  python3 run_shadow_trading.py --replay outputs/sample_week --price-path ../shared/data/futures/NQ_1min_sample.csv
+  python3 run_shadow_trading.py --resume replay-20250602-20250610T101500
+  python3 run_shadow_trading.py --days 5                       # live: waits for each day's window
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_shadow_trading.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+        description="Shadow trading: every signal generated from market data, validated, paper-traded against the "
+                    "real price path and judged by what the market did next, for up to 7 days, live or replayed. "
+                    "Reports go to <output-dir>/YYYY-MM-DD/, the ledger and final verdict to <output-dir>/runs/<run_id>/.")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile name or path (default: {DEFAULT_PROFILE})")
+    parser.add_argument("--days", type=_days, default=None, help=f"trading days to cover, 1..{MAX_DAYS} (default: the profile's)")
+    parser.add_argument("--start", type=_date, default=None,
+                        help="first trading day, YYYY-MM-DD (default: live today, replay the first recorded day)")
+    parser.add_argument("--replay", type=Path, default=None, metavar="DIR",
+                        help="replay a recording (futures/, chains/YYYY-MM-DD/, mbo/) instead of running live")
+    parser.add_argument("--price-path", type=Path, default=None, metavar="FILE",
+                        help="with --replay: the futures price path to follow (1-minute bar CSV or DBN ohlcv/trades), "
+                             "e.g. ../shared/data/futures/NQ_1min_sample.csv")
+    parser.add_argument("--speed", type=_speed, default=None,
+                        help="replay pace in simulated seconds per real second (default: full speed)")
+    parser.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted or crashed run")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="root of the reports and runs/ (default: the profile's, outputs/shadow_trading)")
+    parser.add_argument("--run-id", default=None, help="name of a new run (default: <mode>-<first day>-<start time>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
+    stop = threading.Event()
+    previous = _install_sigint(stop)
+    bar: Any = None
+
+    def progress(total: int | None):
+        nonlocal bar
+        from tqdm import tqdm
+        bar = tqdm(total=total, unit="event", desc="shadow replay", disable=args.no_progress or args.quiet)
+        return lambda _event: bar.update(1)
+
+    hooks = RunHooks(stop=stop, progress=progress if args.replay or args.resume else None)
+    request = ShadowRunRequest(profile=args.profile, days=args.days, start=args.start, replay=args.replay,
+                               price_path=args.price_path, speed=args.speed, resume=args.resume,
+                               output_dir=args.output_dir, run_id=args.run_id)
+    try:
+        result = start_run(request, hooks)
+    except OptionsSystemError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        if bar is not None:
+            bar.close()
+        signal.signal(signal.SIGINT, previous)
+    if not args.quiet:
+        _print_summary(result)
+    return 0 if result.status == RUN_COMPLETED else EXIT_INTERRUPTED
+
+
+def _print_summary(result: Any) -> None:
+    final = result.final or {}
+    signals, trades = final.get("signals", {}), final.get("trades", {})
+    lines = [f"run {result.run_id}: {result.status}, {result.days_closed} day(s) closed, {result.events} event(s)"]
+    if final:
+        acc = signals.get("accuracy")
+        fp = signals.get("false_positive_rate")
+        lines.append(f"verdict {final['verdict']}: {signals.get('signals', 0)} signals, accuracy "
+                     f"{'n/a' if acc is None else f'{acc:.1%}'}, false positives {'n/a' if fp is None else f'{fp:.1%}'}, "
+                     f"{trades.get('trades', 0)} paper trades, net P&L ${trades.get('pnl_usd', 0.0):,.2f}")
+    lines.append(f"ledger and final results: {result.run_dir}")
+    if result.status != RUN_COMPLETED:
+        lines.append(f"continue with: python3 run_shadow_trading.py --resume {result.run_id}")
+    print("\n".join(lines))
+
+
+def _install_sigint(stop: threading.Event) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("stopping after the current event (Ctrl-C again to abort now)")
+        stop.set()
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"expected 1..{MAX_DAYS} trading days, got {text}")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def _speed(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive speed (simulated seconds per second), got {text}")
+    return value

@@ -1,0 +1,276 @@
+"""Assembling a shadow run: the profile, the days, the feed, the sources, the ledger, the reports.
+
+`start_run` is what `run_shadow_trading.py` calls. It
+1. loads the profile and freezes its `shadow_trading` section (config errors stop here);
+2. for a new run picks the trading days from the exchange calendar (`--start`, `--days`) and creates
+   `<output_dir>/runs/<run_id>/ledger.sqlite` with the run row; for `--resume` reopens that ledger
+   and takes the days, the data and the settings from the run row (a changed profile is refused);
+3. builds the feed: a `ReplayFeed` over a recording on a simulated clock, or a `LiveFeed` over the
+   profile's data sources on the real clock with `schedule`-driven cycles;
+4. runs the orchestrator, writing each day's reports when the day closes;
+5. writes every day's reports again (so a resumed run has them all) and the final results.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from ...config_manager import Profile, load_environment, load_profile
+from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
+from ...errors import ConfigError, InputFileError
+from ...output_generation import shadow_report_writer
+from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
+from .clock import Clock, RealClock, SimulatedClock
+from .cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
+from .live_feed import LiveFeed
+from .market_events import MarketFeed
+from .performance import ProcessSampler
+from .price_path import PricePath, load_price_path
+from .recording import open_recording
+from .replay_feed import ReplayFeed
+from .shadow_config import ShadowTradingConfig
+from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
+from .signals import build_signal_sources
+from .signals.base import EVENT_MBO
+from .trading_calendar import TradingCalendar, TradingDay
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROFILE = "shadow_trading"
+RUNS_DIR = "runs"
+MAX_DAYS = 7
+
+
+@dataclass(frozen=True)
+class ShadowRunRequest:
+    """What the command line asked for (None = take it from the profile or the run row)."""
+
+    profile: str = DEFAULT_PROFILE
+    days: int | None = None
+    start: date | None = None
+    replay: Path | None = None
+    price_path: Path | None = None
+    speed: float | None = None
+    resume: str | None = None
+    output_dir: Path | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShadowRunResult:
+    run_id: str
+    run_dir: Path
+    status: str
+    days_closed: int
+    events: int
+    final: Mapping[str, Any] | None = None
+    reports: tuple[Path, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class RunHooks:
+    """What tests and the CLI plug in: the clock, the cycle timer, a stop flag, progress, commits."""
+
+    clock: Clock | None = None
+    timer: CycleTimer | None = None
+    stop: threading.Event | None = None
+    after_commit: Callable[[int], None] | None = None
+    on_event: Callable[[Any], None] | None = None
+    progress: Callable[[int | None], Callable[[Any], None]] | None = None
+    env: Mapping[str, str] | None = None
+    wall_clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC")
+
+
+def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> ShadowRunResult:
+    """Run (or resume) a shadow run to completion or interruption; see the module docstring."""
+    hooks = hooks or RunHooks()
+    stop = hooks.stop or threading.Event()
+    if request.resume:
+        profile, config, ledger, run, output_dir = _reopen(request, hooks)
+    else:
+        profile, config, ledger, run, output_dir = _create(request, hooks)
+    run_dir = ledger.path.parent
+    calendar = TradingCalendar(str(profile.section("instrument").get("exchange_calendar", "CMES")), config.window)
+    days = [d for d in (calendar.day(date.fromisoformat(s)) for s in run["trading_days"]) if d is not None]
+    session = ledger.start_session(hooks.wall_clock(), resumed=bool(request.resume))
+    outcome = RunOutcome(status=run["status"], days_closed=0, events=0)
+    exit_note = "error"
+    try:
+        sources = build_signal_sources(profile, config)
+        feed = _feed(run, profile, config, days, run_dir, sources, hooks, request)
+        reporter = _reporter(ledger, config, output_dir)
+        on_event = hooks.on_event
+        if hooks.progress is not None:
+            on_event = hooks.progress(_planned(feed, days, ledger))
+        orchestrator = ShadowTradingOrchestrator(
+            config=config, ledger=ledger, feed=feed, sources=sources, days=days,
+            instrument_symbol=str(profile.section("instrument").get("symbol", "NQ")), stop=stop,
+            on_day_closed=reporter, on_event=on_event, sampler=ProcessSampler(), wall_clock=hooks.wall_clock)
+        if run["status"] != RUN_COMPLETED:
+            outcome = orchestrator.run()
+        reports: list[Path] = []
+        closed = [r["day"] for r in ledger.rows("SELECT day FROM daily_summaries ORDER BY day")]
+        for day in closed:
+            reports.extend(shadow_report_writer.write_day_reports(ledger, day, config, output_dir))
+        final, paths = shadow_report_writer.write_final_report(ledger, config, run_dir)
+        reports.extend(paths)
+        exit_note = outcome.status
+        feed.close()
+        return ShadowRunResult(run_id=run["run_id"], run_dir=run_dir, status=ledger.run()["status"],
+                               days_closed=len(closed), events=outcome.events, final=final, reports=tuple(reports))
+    finally:
+        ledger.end_session(session, hooks.wall_clock(), events=outcome.events, exit=exit_note)
+        ledger.close()
+
+
+# --- new run / resume ----------------------------------------------------------------------
+
+def _create(request: ShadowRunRequest, hooks: RunHooks
+            ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path]:
+    profile = load_profile(request.profile, env=hooks.env)
+    config = ShadowTradingConfig.from_profile(profile)
+    days_wanted = request.days if request.days is not None else config.days
+    if not 1 <= days_wanted <= MAX_DAYS:
+        raise ConfigError(f"--days {days_wanted}: a shadow run covers 1 to {MAX_DAYS} trading days")
+    output_dir = Path(request.output_dir or config.output_dir)
+    calendar = TradingCalendar(str(profile.section("instrument").get("exchange_calendar", "CMES")), config.window)
+    mode = "replay" if request.replay else "live"
+    data_note = ""
+    is_sample = False
+    price_path = None
+    if request.replay:
+        recording = open_recording(request.replay, price_path=request.price_path)
+        price_path = recording.price_path
+        is_sample = recording.is_sample
+        data_note = recording.description
+        start = request.start or _first_recorded_day(recording, calendar)
+    else:
+        if request.price_path:
+            raise ConfigError("--price-path needs --replay (live runs take prices from the data sources)")
+        clock = hooks.clock or RealClock()
+        start = request.start or clock.now().tz_convert(config.window.timezone).date()
+    days = calendar.days(start, days_wanted)
+    if len(days) < days_wanted:
+        raise ConfigError(f"only {len(days)} trading day(s) on or after {start} in the {calendar.name} calendar")
+    run_id = request.run_id or f"{mode}-{days[0].session:%Y%m%d}-{hooks.wall_clock():%Y%m%dT%H%M%S}"
+    run_dir = output_dir / RUNS_DIR / run_id
+    if (run_dir / LEDGER_FILE).exists():
+        raise ConfigError(f"run {run_id} already exists in {run_dir}; continue it with --resume {run_id}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(run_dir / LEDGER_FILE, after_commit=hooks.after_commit)
+    speed = request.speed if request.speed is not None else config.replay.speed
+    settings = {"profile": profile.masked(),
+                "request": {"replay": str(request.replay) if request.replay else None,
+                            "price_path": str(price_path) if price_path else None, "speed": speed,
+                            "days": days_wanted, "start": start.isoformat(), "is_sample": is_sample,
+                            "data_note": data_note}}
+    run = {"run_id": run_id, "mode": mode, "profile": profile.name, "config_json": json.dumps(settings, sort_keys=True),
+           "data_dir": str(request.replay) if request.replay else None,
+           "price_path": str(price_path) if price_path else None, "start_date": days[0].label, "days": len(days),
+           "trading_days_json": json.dumps([d.label for d in days]), "status": RUN_RUNNING,
+           "status_reason": "started", "status_at": iso(days[0].window_open)}
+    with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
+        tx.insert("runs", run)
+    log.info("run %s: %s over %s (%d day(s)); ledger %s", run_id, mode, ", ".join(d.label for d in days), len(days),
+             ledger.path)
+    return profile, config, ledger, ledger.run(), output_dir
+
+
+def _reopen(request: ShadowRunRequest, hooks: RunHooks
+            ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path]:
+    guess = Path(request.output_dir) if request.output_dir else None
+    if guess is None:
+        profile_for_dir = load_profile(request.profile, env=hooks.env)
+        guess = Path(ShadowTradingConfig.from_profile(profile_for_dir).output_dir)
+    path = guess / RUNS_DIR / str(request.resume) / LEDGER_FILE
+    ledger = Ledger.open_existing(path, after_commit=hooks.after_commit)
+    run = ledger.run()
+    if run is None:
+        ledger.close()
+        raise InputFileError(f"ledger {path}: it has no run row; it cannot be resumed")
+    stored = run["config"]
+    profile = load_profile(run["profile"], env=hooks.env)
+    if _comparable(profile.masked()) != _comparable(stored["profile"]):
+        ledger.close()
+        raise ConfigError(f"profile {run['profile']!r} changed since run {run['run_id']} started; a resumed run must "
+                          f"use the settings it started with (restore the profile, or start a new run)")
+    config = ShadowTradingConfig.from_profile(profile)
+    for given, name in ((request.replay, "--replay"), (request.price_path, "--price-path"), (request.days, "--days"),
+                        (request.start, "--start")):
+        if given is not None:
+            log.warning("%s is ignored with --resume: the run keeps the data and days it started with", name)
+    log.info("resuming run %s at %s", run["run_id"], ledger.progress())
+    return profile, config, ledger, run, guess
+
+
+def _comparable(masked: Mapping[str, Any]) -> str:
+    return json.dumps(masked, sort_keys=True)
+
+
+def _first_recorded_day(recording: Any, calendar: TradingCalendar) -> date:
+    if recording.days:
+        return recording.days[0]
+    if recording.price_path is not None:
+        raise ConfigError(f"--replay {recording.root}: no chain snapshots or MBO days; give --start to replay the "
+                          f"price path alone")
+    raise ConfigError(f"--replay {recording.root}: nothing recorded")
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig, days: list[TradingDay],
+          run_dir: Path, sources: list[Any], hooks: RunHooks, request: ShadowRunRequest) -> MarketFeed:
+    settings = run["config"]["request"]
+    if run["mode"] == "replay":
+        recording = open_recording(Path(run["data_dir"]), price_path=Path(run["price_path"]) if run["price_path"] else None)
+        tz = recording.price_timezone or config.replay.csv_timezone
+        prices = load_price_path(recording.price_path, csv_timezone=tz, bar_seconds=config.replay.bar_seconds,
+                                 root=str(profile.section("instrument").get("symbol", "NQ"))) \
+            if recording.price_path else PricePath.empty()
+        if len(prices) == 0:
+            log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
+        speed = request.speed if request.speed is not None else float(settings.get("speed") or 0.0)
+        clock = hooks.clock or SimulatedClock(days[0].window_open - pd.Timedelta(seconds=1), speed=speed)
+        mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
+        for source in mbo_sources:
+            source.bind(run_dir)
+        batch = None
+        if mbo_sources:
+            def batch(day: TradingDay, files: Any) -> pd.DataFrame:
+                frames = [s.replay_day(day, files) for s in mbo_sources]
+                frames = [f for f in frames if f is not None and not f.empty]
+                return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return ReplayFeed(recording, prices, clock, mbo_batch=batch)
+    clock = hooks.clock or RealClock()
+    timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
+                            else ClockCycleTimer(clock, config.live.cycle_seconds))
+    env = hooks.env if hooks.env is not None else load_environment()
+    context = SourceContext(profile=profile, output_root=Path(run_dir), env=env)
+    sources_cfg = profile.section("data_sources")
+    instrument = profile.section("instrument")
+    loader = ChainLoader(build_sources(sources_cfg.get("priority", ()), context))
+
+    def request_for(session: date, now: pd.Timestamp) -> ChainRequest:
+        return ChainRequest(trade_date=session, now=now, symbol=str(instrument.get("symbol", "NQ")),
+                            multiplier=float(instrument.get("multiplier", 20)),
+                            timeout_s=float(sources_cfg.get("timeout_s", 20)))
+
+    return LiveFeed(loader, request_for, clock, timer, Path(run_dir) / "recording")
+
+
+def _planned(feed: MarketFeed, days: list[TradingDay], ledger: Ledger) -> int | None:
+    counts = [feed.planned_events(d) for d in days]
+    return None if any(c is None for c in counts) else int(sum(c for c in counts if c is not None))
+
+
+def _reporter(ledger: Ledger, config: ShadowTradingConfig, output_dir: Path) -> Callable[[TradingDay], None]:
+    def write(day: TradingDay) -> None:
+        shadow_report_writer.write_day_reports(ledger, day.label, config, output_dir)
+    return write

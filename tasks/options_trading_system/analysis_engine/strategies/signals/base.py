@@ -1,0 +1,133 @@
+"""The signal-source interface, the idea table every source returns, and the registry.
+
+A signal is: id, time, algorithm, instrument, direction, entry reference, target, stop,
+confidence, expected value, and the data it came from. A source fills the trade idea (direction,
+levels, confidence, expected value, evidence); the orchestrator stamps the rest.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Sequence
+
+import pandas as pd
+
+from ....config_manager import Profile, validate_document
+from ....data_ingestion.canonical import OptionsChain
+from ....errors import ConfigError
+from ...pipeline import frozen_config
+from ..shadow_config import SignalSourceConfig
+
+#: columns of the table a source returns (one row per trade idea)
+SIGNAL_IDEA_COLUMNS: dict[str, str] = {
+    "contract": "object",          # the option behind the idea, if any
+    "strike": "float64",
+    "option_right": "object",      # 'C' / 'P' / None
+    "direction": "object",         # LONG / SHORT
+    "target": "float64",           # index points of the underlying future
+    "stop": "float64",
+    "confidence": "float64",       # 0..1, the algorithm's own scale (see each source)
+    "tier": "object",
+    "expected_value_points": "float64",
+    "evidence": "object",          # dict: the figures the idea came from
+}
+
+SIGNAL_SOURCE_CLASSES: dict[str, str] = {
+    "ifd_v1": "tasks.options_trading_system.analysis_engine.strategies.signals.ifd_v1_source:IfdV1SignalSource",
+    "ev": "tasks.options_trading_system.analysis_engine.strategies.signals.ev_source:EvSignalSource",
+    "ifd_v3": "tasks.options_trading_system.analysis_engine.strategies.signals.ifd_v3_source:IfdV3SignalSource",
+}
+
+EVENT_CHAIN = "chain"
+EVENT_MBO = "mbo"
+
+
+@dataclass(frozen=True)
+class SignalInput:
+    """One market event as the sources see it."""
+
+    time: pd.Timestamp
+    price: float                          # market price at decision time (the entry reference)
+    chain: OptionsChain | None = None     # validated snapshot (chain events)
+    interval_chain: pd.DataFrame | None = None  # that snapshot with `volume` = volume since the previous one
+    mbo_signals: pd.DataFrame | None = None     # what the IFD v3 engine emitted at this time (mbo events)
+
+
+class SignalSource(ABC):
+    """Turns market events into trade ideas. `event_kind` says which events it reads."""
+
+    algorithm: ClassVar[str]
+    event_kind: ClassVar[str]
+
+    def __init__(self, name: str, *, trade: bool = True) -> None:
+        self.name = name
+        self.trade = trade
+
+    @classmethod
+    @abstractmethod
+    def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "SignalSource":
+        """Build from the profile (its algorithm's section) and the source's overrides."""
+
+    @abstractmethod
+    def generate(self, event: SignalInput) -> pd.DataFrame:
+        """Trade ideas for this event (`SIGNAL_IDEA_COLUMNS`; empty when there is none)."""
+
+
+def empty_ideas() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in SIGNAL_IDEA_COLUMNS.items()})
+
+
+def source_class(algorithm: str) -> type[SignalSource]:
+    target = SIGNAL_SOURCE_CLASSES.get(algorithm)
+    if target is None:
+        raise ConfigError(f"unknown signal algorithm {algorithm!r} "
+                          f"(expected one of: {', '.join(sorted(SIGNAL_SOURCE_CLASSES))})")
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def build_signal_sources(profile: Profile, shadow: Any) -> list[SignalSource]:
+    """The profile's signal sources, in order (config errors surface here, before any data)."""
+    return [source_class(s.algorithm).from_profile(s, profile, shadow) for s in shadow.signals.sources]
+
+
+def stage_settings(profile: Profile, stage: str, schema_file: str, source: SignalSourceConfig,
+                   config_class: type) -> Any:
+    """The profile's `pipeline.<stage>` section with the source's overrides on top, validated
+    against the stage's schema and frozen into its config class."""
+    merged = _deep_merge(_thaw(profile.section("pipeline", stage)), _thaw(source.settings))
+    try:
+        validate_document(merged, schema_file, source=profile.path)
+    except ConfigError as exc:
+        raise ConfigError(f"`shadow_trading.signals.sources` {source.name!r} settings: {exc}") from exc
+    return frozen_config(config_class, merged)
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _thaw(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {k: _thaw(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_thaw(v) for v in node]
+    return node
+
+
+def ideas_frame(rows: Mapping[str, Sequence[Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Coerce a source's columns to `SIGNAL_IDEA_COLUMNS` (absent columns empty / NaN)."""
+    frame = pd.DataFrame(rows)
+    out = pd.DataFrame(index=frame.index)
+    for name, dtype in SIGNAL_IDEA_COLUMNS.items():
+        if name in frame.columns:
+            out[name] = frame[name].astype(dtype) if dtype == "float64" else frame[name].astype("object")
+        else:
+            out[name] = pd.Series(float("nan") if dtype == "float64" else None, index=frame.index, dtype=dtype)
+    return out.reset_index(drop=True)

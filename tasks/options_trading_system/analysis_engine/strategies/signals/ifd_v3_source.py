@@ -1,0 +1,123 @@
+"""IFD v3.0 signals: the enhanced MBO engine (`analysis_engine/ifd_v3/`) on the options' order flow.
+
+Replay (`replay_day`): the day's MBO files go through the engine's batch path with the baselines
+of the recorded days before it (`ifd_v3/replay.py`; the baseline store is a SQLite file in the
+run's folder, fed from the recording's `mbo/` and `mbo/history/` files); each emission becomes an
+`mbo` event at its own time. Live, the same engine runs one record at a time.
+
+An emission says which contract saw one-sided aggressive flow, the direction it implies (buying
+calls or selling puts: LONG) and a confidence that can reach 1.0. Its trade idea follows IFD
+v1.0's levels: the strike is the target when it lies on the trade's side of the price, the stop
+half that distance on the other side; flow at a strike behind the price names no target and is not
+signalled (the observation notes count it).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ....config_manager import Profile, validate_document
+from ....errors import ConfigError
+from ...ifd_v3.baselines import BaselineStore
+from ...ifd_v3.config import IFDv3Config, ifd_config_from_mapping
+from ...ifd_v3.replay import baselines_for, record_history, replay_file
+from ..shadow_config import SignalSourceConfig
+from .base import EVENT_MBO, SignalInput, SignalSource, _deep_merge, _thaw, empty_ideas, ideas_frame
+
+log = logging.getLogger(__name__)
+
+BASELINE_FILE = "ifd_v3_baselines.sqlite"
+HISTORY_DIR = "history"
+EVIDENCE_COLUMNS = ("aggressor", "pressure_ratio", "net_volume", "buy_volume", "sell_volume", "trades", "notional",
+                    "z_score", "percentile", "baseline_days", "baseline_quality", "significance", "persistence",
+                    "trend", "concentration", "anomaly", "book_imbalance")
+
+
+class IfdV3SignalSource(SignalSource):
+    """IFD v3.0 emissions as trade ideas (see the module docstring)."""
+
+    algorithm: ClassVar[str] = "ifd_v3"
+    event_kind: ClassVar[str] = EVENT_MBO
+
+    def __init__(self, name: str, config: IFDv3Config, *, trade: bool = True, tick_size: float = 0.25) -> None:
+        super().__init__(name, trade=trade)
+        self.config = config
+        self.tick_size = tick_size
+        self.baseline_path: Path | None = None
+
+    @classmethod
+    def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "IfdV3SignalSource":
+        merged = _deep_merge(_thaw(profile.section("ifd_v3")), _thaw(source.settings))
+        try:
+            validate_document(merged, "ifd_v3.schema.json", source=profile.path)
+        except ConfigError as exc:
+            raise ConfigError(f"`shadow_trading.signals.sources` {source.name!r} settings: {exc}") from exc
+        merged.pop("baseline_db", None)  # the shadow run keeps its own store in the run folder
+        known = {k: v for k, v in merged.items() if k in IFDv3Config.__dataclass_fields__}
+        return cls(source.name, ifd_config_from_mapping(known), trade=source.trade,
+                   tick_size=float(profile.section("instrument").get("tick_size", 0.25)))
+
+    def bind(self, run_dir: Path) -> None:
+        """Keep the baseline store in the run's folder (each run learns its own history)."""
+        self.baseline_path = Path(run_dir) / f"{self.name}_{BASELINE_FILE}"
+
+    def replay_day(self, day: Any, files: Sequence[Path]) -> pd.DataFrame:
+        """The engine's emissions over the day's MBO files, with baselines from the days before."""
+        if not files:
+            return pd.DataFrame()
+        folder = Path(files[0]).parent
+        patterns = [str(folder / HISTORY_DIR / "*.dbn*"), str(folder / "*.dbn*")]
+        store_path = self.baseline_path or folder / BASELINE_FILE
+        with BaselineStore(store_path) as store:
+            record_history(store, patterns, before=day.session, config=self.config, recorded_at=day.window_open)
+            table = baselines_for(store, day.session, self.config)
+        frames = [replay_file(path, self.config, baselines=table).signals for path in files]
+        emissions = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(
+            not f.empty for f in frames) else pd.DataFrame()
+        if emissions.empty:
+            return emissions
+        emissions = emissions.assign(source=self.name, time=pd.to_datetime(emissions["time"], utc=True))
+        return emissions.sort_values(["time", "signal_id"], kind="stable").reset_index(drop=True)
+
+    def generate(self, event: SignalInput) -> pd.DataFrame:
+        rows = event.mbo_signals
+        if rows is None or rows.empty or not np.isfinite(event.price):
+            return empty_ideas()
+        rows = rows[rows["source"] == self.name] if "source" in rows.columns else rows
+        if rows.empty:
+            return empty_ideas()
+        price = float(event.price)
+        strike = rows["strike"].to_numpy(dtype="float64")
+        long_ = (rows["direction"] == "LONG").to_numpy()
+        ahead = np.where(long_, strike > price, strike < price)
+        half = np.abs(strike - price) / 2.0
+        stop = np.where(long_, price - half, price + half)
+        evidence = [{"engine_signal_id": str(r["signal_id"]), "contract": str(r["contract"]),
+                     "market_making": bool(r["market_making"]), "reasons": str(r.get("reasons", "")),
+                     **{c: _plain(r.get(c)) for c in EVIDENCE_COLUMNS}} for r in rows.to_dict("records")]
+        return ideas_frame({
+            "contract": rows["contract"].astype("str").to_numpy(),
+            "strike": strike,
+            "option_right": rows["right"].to_numpy(),
+            "direction": rows["direction"].to_numpy(),
+            "target": np.where(ahead, strike, np.nan),
+            "stop": np.where(ahead, np.round(stop / self.tick_size) * self.tick_size, np.nan),
+            "confidence": rows["confidence"].to_numpy(dtype="float64"),
+            "tier": rows["tier"].astype("str").to_numpy(),
+            "expected_value_points": np.full(len(rows), np.nan),
+            "evidence": evidence,
+        })
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value if isinstance(value, (str, int, bool)) or value is None else str(value)

@@ -1,0 +1,94 @@
+"""Writing the shadow-trading reports: validate each document against its schema, then write the
+JSON and the HTML (jinja2, autoescape on) atomically.
+
+Layout (the issue's contract):
+```
+<output_dir>/YYYY-MM-DD/paper_trading/daily_report.{json,html}
+<output_dir>/YYYY-MM-DD/performance_tracking/performance.{json,html}
+<output_dir>/YYYY-MM-DD/ab_testing/ab_comparison.{json,html}      (when A/B testing is on)
+<output_dir>/runs/<run_id>/final_results.{json,html}
+```
+A document that fails its schema is a bug: `OutputValidationError`, nothing written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+from referencing import Registry, Resource
+
+from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
+from ..errors import OutputValidationError
+from ..state.ledger import Ledger
+from . import shadow_reports
+from .atomic import atomic_write_text
+from .html_report import environment
+from .shadow_charts import equity_svg
+
+log = logging.getLogger(__name__)
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+SCHEMAS = {"daily": "shadow_daily.schema.json", "performance": "shadow_performance.schema.json",
+           "ab": "shadow_ab.schema.json", "final": "shadow_final.schema.json"}
+TEMPLATES = {"daily": "shadow_daily.html.j2", "performance": "shadow_performance.html.j2",
+             "ab": "shadow_ab.html.j2", "final": "shadow_final.html.j2"}
+FOLDERS = {"daily": ("paper_trading", "daily_report"), "performance": ("performance_tracking", "performance"),
+           "ab": ("ab_testing", "ab_comparison")}
+
+
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("shadow_*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+def validate(kind: str, document: Mapping[str, Any]) -> None:
+    """Check `document` against the `kind` schema; `OutputValidationError` names the path and problem."""
+    schema = json.loads((SCHEMA_DIR / SCHEMAS[kind]).read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    validator = cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        first = errors[0]
+        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
+        raise OutputValidationError(f"{SCHEMAS[kind]}: {where}: {first.message} "
+                                    f"({len(errors)} problem(s); nothing written)")
+
+
+def write_document(kind: str, document: Mapping[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
+    """Validate, then write `<stem>.json` and `<stem>.html` under `folder`."""
+    validate(kind, document)
+    json_path = atomic_write_text(folder / f"{stem}.json", json.dumps(document, indent=1, allow_nan=False) + "\n")
+    template = environment().get_template(TEMPLATES[kind])
+    curve = (document.get("trades") or {}).get("equity_curve") if kind in ("daily", "final") else None
+    html = template.render(doc=document, equity_chart=equity_svg(curve or []))
+    html_path = atomic_write_text(folder / f"{stem}.html", html)
+    return json_path, html_path
+
+
+def write_day_reports(ledger: Ledger, day: str, config: ShadowTradingConfig, output_dir: Path) -> list[Path]:
+    """The three daily reports of `day` (A/B only when enabled)."""
+    written: list[Path] = []
+    builders = {"daily": lambda: shadow_reports.daily_report(ledger, day, config),
+                "performance": lambda: shadow_reports.performance_report(ledger, day, config)}
+    if config.ab_testing.enabled:
+        builders["ab"] = lambda: shadow_reports.ab_report(ledger, config, day)
+    for kind, build in builders.items():
+        sub, stem = FOLDERS[kind]
+        written.extend(write_document(kind, build(), Path(output_dir) / day / sub, stem))
+    log.info("wrote the %s reports under %s", day, Path(output_dir) / day)
+    return written
+
+
+def write_final_report(ledger: Ledger, config: ShadowTradingConfig, run_dir: Path) -> tuple[dict[str, Any], list[Path]]:
+    """The run's final results (verdict included) next to its ledger."""
+    document = shadow_reports.final_report(ledger, config)
+    paths = write_document("final", document, Path(run_dir), "final_results")
+    return document, list(paths)

@@ -1,0 +1,1 @@
+"""state: what must survive a crash (the shadow-trading ledger)."""
