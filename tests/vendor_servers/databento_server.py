@@ -224,7 +224,8 @@ def market_from_barchart_capture(path: Path, *, record_time: pd.Timestamp, futur
             next_id += 1
     contracts.append(Contract(instrument_id=1, raw_symbol=underlying, asset="NQ", right="F",
                               expiration=record_time + pd.Timedelta(days=30), bid=future_bid, ask=future_ask))
-    return Market(contracts=contracts, record_time=record_time, available_end=record_time + pd.Timedelta(hours=1))
+    # data available until a few minutes after the records, so a run's quote window ends near them
+    return Market(contracts=contracts, record_time=record_time, available_end=record_time + pd.Timedelta(minutes=5))
 
 
 def _cme_product(kind: str) -> str:

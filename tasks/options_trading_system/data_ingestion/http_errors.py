@@ -19,6 +19,7 @@ import email.utils
 import re
 import time
 from typing import Mapping
+from urllib.parse import urlsplit
 
 import requests
 
@@ -26,6 +27,7 @@ from ..errors import DataSourceError, SourceRateLimitedError, SourceRefusedError
 
 BODY_EXCERPT_CHARS = 200
 _TAG = re.compile(r"<[^>]*>")
+_ERRNO = re.compile(r"\[Errno -?\d+\][^)'\"]*")
 
 
 def http_status_error(source: str, status: int, *, headers: Mapping[str, str] | None = None,
@@ -49,9 +51,16 @@ def http_status_error(source: str, status: int, *, headers: Mapping[str, str] | 
     return DataSourceError(f"{source}: HTTP {status}{suffix}", transient=False, code=f"HTTP_{status}")
 
 
-def connection_error(source: str, exc: BaseException) -> DataSourceError:
-    """A transient error for a connection that failed (refused, reset, name not resolved)."""
-    return DataSourceError(f"{source}: cannot connect ({_short(exc)})", transient=True, code="CONNECTION")
+def connection_error(source: str, exc: BaseException, url: str | None = None) -> DataSourceError:
+    """A transient error for a connection that failed (refused, reset, name not resolved).
+
+    The message keeps what a trader can act on: the host and the system's reason
+    ("[Errno 111] Connection refused"), not the client library's wrapping of it.
+    """
+    found = _ERRNO.search(str(exc))
+    detail = found.group(0).strip() if found else _short(exc)
+    where = f" to {urlsplit(url).netloc}" if url else ""
+    return DataSourceError(f"{source}: cannot connect{where} ({detail})", transient=True, code="CONNECTION")
 
 
 def timeout_error(source: str, timeout_s: float, exc: BaseException | None = None) -> DataSourceError:
@@ -77,7 +86,7 @@ def requests_error(source: str, exc: requests.RequestException, timeout_s: float
     if isinstance(exc, requests.Timeout):  # ConnectTimeout is a ConnectionError too
         return timeout_error(source, timeout_s, exc)
     if isinstance(exc, requests.ConnectionError):
-        return connection_error(source, exc)
+        return connection_error(source, exc, exc.request.url if exc.request is not None else None)
     return truncated_error(source, exc)  # ChunkedEncodingError, ContentDecodingError: body cut short
 
 

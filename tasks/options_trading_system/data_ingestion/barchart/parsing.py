@@ -30,6 +30,8 @@ class PageQuote:
     symbol: str | None
     price: float
     basis: str  # "mid" / "last" / "missing": how `price` was obtained
+    bid: float = float("nan")
+    ask: float = float("nan")
 
 
 def display_number(text: object) -> float:
@@ -62,7 +64,7 @@ def page_quote(html: str) -> PageQuote:
     bid, ask, last = (display_number(data.get(k)) for k in ("bidPrice", "askPrice", "lastPrice"))
     symbol = data.get("symbol") if isinstance(data.get("symbol"), str) else None
     if bid > 0 and ask >= bid:
-        return PageQuote(symbol=symbol, price=(bid + ask) / 2.0, basis="mid")
+        return PageQuote(symbol=symbol, price=(bid + ask) / 2.0, basis="mid", bid=bid, ask=ask)
     if last > 0 and not math.isnan(last):
-        return PageQuote(symbol=symbol, price=last, basis="last")
-    return PageQuote(symbol=symbol, price=float("nan"), basis="missing")
+        return PageQuote(symbol=symbol, price=last, basis="last", bid=bid, ask=ask)
+    return PageQuote(symbol=symbol, price=float("nan"), basis="missing", bid=bid, ask=ask)

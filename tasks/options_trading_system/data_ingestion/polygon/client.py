@@ -93,13 +93,13 @@ class PolygonClient:
                 raise http_status_error(f"{SOURCE} {underlying} snapshot", status, headers=self.pool.last_headers,
                                         detail=_error_detail(str(exc)), key_env=self.config.api_key_env) from exc
             except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError subclass: first
-                raise connection_error(f"{SOURCE} {underlying} snapshot", exc) from exc
+                raise connection_error(f"{SOURCE} {underlying} snapshot", exc, self.config.base_url) from exc
             except urllib3.exceptions.TimeoutError as exc:
                 raise timeout_error(f"{SOURCE} {underlying} snapshot", self.pool.last_timeout_s, exc) from exc
             except urllib3.exceptions.ProtocolError as exc:  # body cut short, connection dropped mid-answer
                 raise truncated_error(f"{SOURCE} {underlying} snapshot", exc) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise connection_error(f"{SOURCE} {underlying} snapshot", exc) from exc
+                raise connection_error(f"{SOURCE} {underlying} snapshot", exc, self.config.base_url) from exc
             except DataSourceError:
                 raise
             except (TypeError, AttributeError, KeyError) as exc:  # JSON of the wrong shape
