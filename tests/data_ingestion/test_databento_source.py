@@ -86,6 +86,16 @@ def test_chain_from_definitions_statistics_trades_and_quotes(standin: DatabentoS
     assert chain.meta.multiplier == 20.0 and chain.meta.as_of == NOW
 
 
+def test_daily_bars_and_mbp1_quotes_give_the_same_numbers(standin: DatabentoStandIn, tmp_path: Path) -> None:
+    chain = source(standin, tmp_path, volume_schema="ohlcv-1d", quote_schema="mbp-1").fetch(REQUEST)
+    c21400 = chain.frame.set_index("contract").loc["Q1AM5 C21400"]
+    # one daily bar of the two trades (5 + 3 lots, closing at 62.5); the MBP-1 top of book 61.75 / 63.25
+    assert (c21400["volume"], c21400["last"], c21400["bid"], c21400["ask"]) == (8.0, 62.5, 61.75, 63.25)
+    schemas = {r.form()["schema"] for r in standin.requests if r.path == "/v0/timeseries.get_range"}
+    assert schemas == {"definition", "statistics", "ohlcv-1d", "mbp-1"}
+    assert chain.meta.underlying_price == pytest.approx(21450.75)
+
+
 def test_options_are_requested_by_parent_including_weekly_codes_and_then_by_instrument_id(
         standin: DatabentoStandIn, tmp_path: Path) -> None:
     source(standin, tmp_path).fetch(REQUEST)
@@ -175,6 +185,14 @@ def test_a_rejected_key_is_refused_naming_the_variable_and_not_retried(standin: 
     with pytest.raises(SourceRefusedError, match="HTTP 401.*check DATABENTO_API_KEY") as info:
         src.fetch(REQUEST)
     assert info.value.code == "AUTH" and len(standin.requests) == 1
+
+
+def test_a_key_of_the_wrong_form_is_refused_without_a_request(standin: DatabentoStandIn, tmp_path: Path) -> None:
+    src = DatabentoSource(DatabentoConfig(gateway=standin.url), env={"DATABENTO_API_KEY": "db-short"},
+                          output_root=tmp_path)
+    with pytest.raises(SourceRefusedError, match="DATABENTO_API_KEY does not look like a Databento key .* 8 characters"):
+        src.fetch(REQUEST)
+    assert standin.requests == []
 
 
 def test_spend_ledger_lines_are_json_with_what_was_bought(standin: DatabentoStandIn, tmp_path: Path) -> None:

@@ -262,7 +262,8 @@ class ChainLoader:
             outcome, reason, code, counts = OUTCOME_REJECTED, str(exc), "VALIDATION", True
         else:
             outcome, reason, code, counts = OUTCOME_SERVED, "ok", "OK", False
-        cost = seen.failed_cost_usd + (source.last_cost_usd if chain is not None or outcome == OUTCOME_REJECTED else 0.0)
+        # failed tries carry their cost in the error; a fetch that returned (served or rejected) sets last_cost_usd
+        cost = seen.failed_cost_usd + source.last_cost_usd
         state = ""
         if breaker is not None:
             if outcome == OUTCOME_SERVED:
@@ -272,9 +273,9 @@ class ChainLoader:
             else:
                 state = breaker.state().value
         attempt = self._attempt(source, outcome, reason, started, cost=cost,
-                                contracts=len(chain.frame) if chain is not None and outcome == OUTCOME_SERVED else 0,
+                                contracts=len(chain.frame) if chain is not None else 0,
                                 code=code, retries=seen.retries, breaker=state)
-        return attempt, (chain if outcome == OUTCOME_SERVED else None)
+        return attempt, chain
 
     def _attempt(self, source: DataSource, outcome: str, reason: str, started: float, *,
                  cost: float = 0.0, contracts: int = 0, code: str = "", retries: int = 0,

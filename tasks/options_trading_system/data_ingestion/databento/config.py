@@ -2,8 +2,10 @@
 `config/schema/source.databento.schema.json`, which documents each one)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+KEY_FORMAT = re.compile(r"^db-[A-Za-z0-9]{29}$")  # what Databento issues: "db-" and 29 letters/digits
 DEFAULT_GATEWAY = "https://hist.databento.com"
 NQ_OPTION_PARENTS = (
     "NQ.OPT", "QN1.OPT", "QN2.OPT", "QN3.OPT", "QN4.OPT", "QN5.OPT", "QNE.OPT",

@@ -26,7 +26,7 @@ from typing import Callable, Mapping, Sequence
 import databento
 import pandas as pd
 
-from ...errors import DataSourceError, SourceNotAvailableError
+from ...errors import DataSourceError, SourceNotAvailableError, SourceRefusedError
 from ...output_generation.atomic import atomic_write_bytes
 from ..canonical import OptionsChain, RawCapture
 from ..data_budget import DataBudget, SpendLedger
@@ -36,7 +36,7 @@ from ..sources_registry import ChainRequest, DataSource, SourceContext
 from ..vendor_config import config_from_section
 from . import parsing
 from .client import MAX_SYMBOLS_PER_REQUEST, DatabentoClient, DbnCache, RangeRequest
-from .config import DatabentoConfig
+from .config import KEY_FORMAT, DatabentoConfig
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ class DatabentoSource(DataSource):
             raise SourceNotAvailableError(
                 f"databento: {self.config.api_key_env} is not set; put your Databento API key (db- followed by "
                 f"29 characters) in the environment or .env to use this source", code="NO_KEY")
+        if not KEY_FORMAT.match(key):
+            raise SourceRefusedError(
+                f"databento: {self.config.api_key_env} does not look like a Databento key (db- followed by 29 letters "
+                f"or digits, {len(key)} characters given); copy it again from databento.com/portal/keys", code="AUTH")
         budget = DataBudget(self.name, daily_usd=self.config.daily_budget_usd,
                             monthly_usd=self.config.monthly_budget_usd, ledger=SpendLedger.under(self.output_root),
                             now=request.now, setting_prefix="data_sources.databento")
