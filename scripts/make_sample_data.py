@@ -5,12 +5,16 @@ Commands (the first argument; `chain` when omitted):
 
   chain   an NQ options chain in the canonical snapshot format
           (tasks/options_trading_system/sample_data/chain.py says how it is built)
+  mbo     a day of NQ options MBO (Databento DBN) with planted institutional flow and its
+          ground truth, plus earlier days for the IFD v3.0 baselines
+          (tasks/options_trading_system/sample_data/mbo.py says how it is built)
 
 Examples:
 
   python3 scripts/make_sample_data.py                       # rewrite data/sample/nq_options_sample.json
   python3 scripts/make_sample_data.py chain --contracts 10000 --output /tmp/nq_10k.json
   python3 scripts/make_sample_data.py chain --seed 7 --as-of 2025-06-25T18:00:00Z --output /tmp/x.json
+  python3 scripts/make_sample_data.py mbo                   # outputs/sample_mbo/nq_mbo_20250602.dbn.zst + 20 days
 
 The bundled sample (data/sample/nq_options_sample.json) is exactly the output of the first line;
 running it again reproduces the file byte for byte. A new command is a `_add_<name>` function
@@ -68,7 +72,48 @@ def _add_chain(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_chain)
 
 
-COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"chain": _add_chain}
+DEFAULT_MBO_DIR = PROJECT_ROOT / "outputs" / "sample_mbo"
+
+
+def run_mbo(args: argparse.Namespace) -> int:
+    """Generate the MBO sample day (DBN + ground truth) and its history days (IFD v3.0)."""
+    from datetime import date
+
+    from tasks.options_trading_system.sample_data.mbo import MBOSampleParams, write_sample_set
+
+    params = MBOSampleParams(seed=args.seed, trade_date=date.fromisoformat(args.date), n_events=args.events,
+                             n_strikes=args.strikes)
+    day, history = write_sample_set(args.output_dir, params, history_days=args.history_days)
+    log.info("sample day: %s (%d records); ground truth: %s; %d history days beside it",
+             day.path, day.records, day.truth_path, len(history))
+    print(day.path)
+    return 0
+
+
+def _add_mbo(subparsers: argparse._SubParsersAction) -> None:
+    from tasks.options_trading_system.sample_data.mbo import MBOSampleParams
+
+    defaults = MBOSampleParams()
+    parser = subparsers.add_parser(
+        "mbo", help="a day of NQ options MBO (Databento DBN) with planted institutional flow, for IFD v3.0",
+        description="Write a synthetic day of NQ options MBO (definitions + MBO, DBN .dbn.zst) with planted "
+                    "institutional-flow episodes (ground truth in <file>.truth.json), plus earlier days for the "
+                    "baselines (tasks/options_trading_system/sample_data/mbo.py says how they are built).")
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_MBO_DIR,
+                        help=f"folder to write (default: {DEFAULT_MBO_DIR.relative_to(PROJECT_ROOT)})")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default: {defaults.seed})")
+    parser.add_argument("--date", default=defaults.trade_date.isoformat(),
+                        help=f"trading date of the sample day (default: {defaults.trade_date})")
+    parser.add_argument("--events", type=_positive_int, default=defaults.n_events,
+                        help=f"MBO records per day (default: {defaults.n_events})")
+    parser.add_argument("--strikes", type=_positive_int, default=defaults.n_strikes,
+                        help=f"strikes (calls and puts each) around the money (default: {defaults.n_strikes})")
+    parser.add_argument("--history-days", type=int, default=20,
+                        help="earlier weekdays written for the baselines, without episodes (default: 20)")
+    parser.set_defaults(handler=run_mbo)
+
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"chain": _add_chain, "mbo": _add_mbo}
 
 
 def build_parser() -> argparse.ArgumentParser:
