@@ -81,9 +81,15 @@ class MetricsStore:
     def __init__(self, path: Path, *, retention_days: float) -> None:
         self.path = Path(path)
         self.retention_days = retention_days
+        self._written: tuple[tuple[int, int], dict[str, Any]] | None = None  # (file stamp, what we wrote)
 
     def load(self) -> dict[str, Any]:
-        """The stored document, or an empty one when there is none yet."""
+        """The stored document, or an empty one when there is none yet.
+
+        A month of samples is tens of megabytes: when the file is still exactly what this store
+        wrote last (same modification time and size), the copy in memory is used instead."""
+        if self._written is not None and self._written[0] == _stamp(self.path):
+            return self._written[1]
         document = read_json(self.path)
         if not isinstance(document, dict) or not isinstance(document.get("samples"), list):
             return {"schema_version": SCHEMA_VERSION, "updated_at": None, "retention_days": self.retention_days,
@@ -102,7 +108,17 @@ class MetricsStore:
                "samples": samples, "latest": jsonable(latest)}
         validate_output({**new, "samples": [sample]}, METRICS_SCHEMA, target=self.path)
         atomic_write_text(self.path, json.dumps(new, separators=(",", ":"), allow_nan=False))
+        self._written = (_stamp(self.path), new)
         return new
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """(modification time in ns, size) of a file; (-1, -1) when it does not exist."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return (-1, -1)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 class AlertStore:

@@ -1,0 +1,94 @@
+"""Halt and resume a running shadow run from the dashboard, with a token, through the run's ledger.
+
+The token lives only in the environment variable named in config/monitoring.json
+(`control.token_env`); with none set, control is off and says so. A request carries it as
+`Authorization: Bearer <token>`; it is compared in constant time and never logged or echoed.
+An accepted request is one control record in the run's ledger (`Ledger.request_control`); the
+orchestrator obeys it within one cycle and marks it applied, which the dashboard then shows.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, RUN_RUNNING, Ledger
+from .ledger_reader import ledger_path, read_run
+
+log = logging.getLogger(__name__)
+
+ACTIONS = (CONTROL_HALT, CONTROL_RESUME)
+MAX_REASON_CHARS = 200
+
+__all__ = ["ACTIONS", "ControlGate", "ControlRefused", "send_control"]
+
+
+class ControlRefused(Exception):
+    """A control request that cannot be carried out; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ControlGate:
+    """Who may halt/resume: whoever presents the token from `token_env`. No token: control off."""
+
+    token_env: str
+    token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, token_env: str, env: Mapping[str, str]) -> "ControlGate":
+        token = env.get(token_env) or None
+        return cls(token_env=token_env, token=token)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    def status(self) -> dict[str, Any]:
+        """For the page: on/off and, when off, how to turn it on."""
+        if self.enabled:
+            return {"enabled": True, "reason": ""}
+        return {"enabled": False, "reason": f"no control token is configured; set the environment variable "
+                                            f"{self.token_env} (or put it in .env) before starting the dashboard"}
+
+    def authorized(self, authorization: str | None) -> bool:
+        """True when the `Authorization` header is `Bearer <the token>` (constant-time compare)."""
+        if not self.enabled or not authorization:
+            return False
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            return False
+        return hmac.compare_digest(presented.strip().encode(), str(self.token).encode())
+
+
+def send_control(runs_dir: Path, run_id: str, action: str, *, reason: str, requested_by: str,
+                 now: pd.Timestamp, stale_after_s: float) -> dict[str, Any]:
+    """Write a halt/resume record to a running run's ledger; `ControlRefused` says why not."""
+    if action not in ACTIONS:
+        raise ControlRefused(404, f"unknown control action {action!r} (expected one of {', '.join(ACTIONS)})")
+    try:
+        path = ledger_path(runs_dir, run_id)
+    except Exception as exc:  # a malformed id is the caller's mistake
+        raise ControlRefused(400, str(exc)) from exc
+    if not path.is_file():
+        raise ControlRefused(404, f"no run {run_id!r} under {runs_dir}")
+    run = read_run(path, now=now, stale_after_s=stale_after_s, signal_rows=1).summary
+    if run["status"] != RUN_RUNNING:
+        raise ControlRefused(409, f"run {run_id} is {run['status']}, not running: there is nothing to {action}")
+    reason = reason.strip()[:MAX_REASON_CHARS]
+    ledger = Ledger.open_existing(path)
+    try:
+        control_id = ledger.request_control(action, reason=reason, requested_by=requested_by, requested_at=now)
+    finally:
+        ledger.close()
+    log.warning("control: %s requested for run %s by %s (record %d)%s", action, run_id, requested_by, control_id,
+                f": {reason}" if reason else "")
+    return {"control_id": control_id, "run_id": run_id, "action": action, "reason": reason,
+            "requested_at": pd.Timestamp(now).isoformat(), "requested_by": requested_by}

@@ -1,0 +1,167 @@
+"""The dashboard application: snapshot + monitor files -> view -> HTML and JSON. No sockets here.
+
+`DashboardApp.refresh` reads a fresh snapshot (the same `SnapshotCollector` the monitor uses,
+so figures move within `refresh_s` of the ledger changing), the monitor's samples and alerts,
+builds the view, and writes the static copy outputs/monitoring/dashboard.html (no script, so it
+opens anywhere). Requests reuse the newest view while it is younger than `refresh_s`.
+Templates are rendered with autoescape on: every text from data (signal and source names, alert
+messages, reasons) is escaped; only our own SVG charts are marked safe.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import jinja2
+import pandas as pd
+
+from ..output_generation.atomic import atomic_write_text
+from .collector import SnapshotCollector
+from .config import MonitoringConfig
+from .control import ControlGate, ControlRefused, send_control
+from .formatting import FILTERS
+from .store import jsonable, read_json
+from .view import build_view
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+PAGE_TEMPLATE = "dashboard.html.j2"
+FRAGMENT_TEMPLATE = "dashboard_body.html.j2"
+
+__all__ = ["DashboardApp", "environment"]
+
+
+def environment() -> jinja2.Environment:
+    """jinja2 with autoescape for every template and the dashboard's number filters."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(FILTERS)
+    env.filters["sign_class"] = lambda v: "" if v is None or v != v or v == 0 else ("pos" if v > 0 else "neg")
+    return env
+
+
+@dataclass
+class _Cached:
+    at: pd.Timestamp
+    latest: dict[str, Any]
+    history: list[dict[str, Any]]
+    alerts: dict[str, Any] | None
+    monitor_updated_at: str | None
+    view: dict[str, Any]
+
+
+class DashboardApp:
+    """Everything the server answers, from the real state. `clock` returns UTC now."""
+
+    def __init__(self, config: MonitoringConfig, collector: SnapshotCollector, gate: ControlGate, *,
+                 clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
+                 write_static: bool = True) -> None:
+        self.config = config
+        self.collector = collector
+        self.gate = gate
+        self.clock = clock
+        self.write_static = write_static
+        self.env = environment()
+        self._lock = threading.Lock()
+        self._cached: _Cached | None = None
+        self._metrics_mtime: float | None = None
+        self._metrics_doc: dict[str, Any] | None = None
+
+    @property
+    def refresh_s(self) -> float:
+        return self.config.dashboard.refresh_s
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def refresh(self) -> _Cached:
+        """Read everything afresh, rebuild the view, write the static copy; returns the new state."""
+        with self._lock:
+            now = self.clock()
+            latest = jsonable(self.collector.collect(now))
+            metrics = self._metrics()
+            start = now - pd.Timedelta(hours=self.config.dashboard.history_hours)
+            history = [s for s in metrics.get("samples", []) if pd.Timestamp(s["ts"]) >= start]
+            alerts = read_json(self.config.alerts_file)
+            view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
+                              config=self.config, now=now, live=True, control=self.gate.status())
+            self._cached = _Cached(at=now, latest=latest, history=history, alerts=alerts,
+                                   monitor_updated_at=metrics.get("updated_at"), view=view)
+            if self.write_static:
+                static = dict(view, live=False)
+                atomic_write_text(self.config.dashboard_file, self.env.get_template(PAGE_TEMPLATE).render(v=static))
+            return self._cached
+
+    def current(self) -> _Cached:
+        """The newest state, refreshed first when it is older than `refresh_s`."""
+        cached = self._cached
+        if cached is None or (self.clock() - cached.at).total_seconds() >= self.refresh_s:
+            return self.refresh()
+        return cached
+
+    def _metrics(self) -> dict[str, Any]:
+        """production_metrics.json, re-read only when the monitor has rewritten it."""
+        path = self.config.metrics_file
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return {}
+        if mtime != self._metrics_mtime:
+            self._metrics_doc = read_json(path) or {}
+            self._metrics_mtime = mtime
+        return self._metrics_doc or {}
+
+    # --- answers --------------------------------------------------------------------------------
+
+    def page_html(self) -> str:
+        return self.env.get_template(PAGE_TEMPLATE).render(v=self.current().view)
+
+    def fragment_html(self) -> str:
+        return self.env.get_template(FRAGMENT_TEMPLATE).render(v=self.current().view)
+
+    def metrics_payload(self) -> dict[str, Any]:
+        """The live snapshot and the monitor's samples of the history window."""
+        cached = self.current()
+        return {"latest": cached.latest, "samples": cached.history, "monitor_updated_at": cached.monitor_updated_at}
+
+    def alerts_payload(self) -> dict[str, Any]:
+        cached = self.current()
+        alerts = cached.alerts or {}
+        return {"health": alerts.get("health", "ok"), "updated_at": alerts.get("updated_at"),
+                "active": alerts.get("active", []), "events": alerts.get("events", []),
+                "monitor_updated_at": cached.monitor_updated_at}
+
+    def health_payload(self) -> dict[str, Any]:
+        cached = self.current()
+        view = cached.view
+        return {"status": "up", "health": view["health"], "as_of": cached.latest["ts"],
+                "active_run": cached.latest.get("active_run_id"),
+                "run_state": view["run"]["state"] if view["run"] else None,
+                "monitor_updated_at": cached.monitor_updated_at, "monitor_age_s": view["monitor"]["age_s"],
+                "control_enabled": self.gate.enabled}
+
+    def control(self, action: str, authorization: str | None, body: Mapping[str, Any],
+                client: str = "dashboard") -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON answer) for POST /api/control/<action>."""
+        if not self.gate.enabled:
+            return HTTPStatus.FORBIDDEN, {"error": f"control is off: {self.gate.status()['reason']}"}
+        if not self.gate.authorized(authorization):
+            return HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong control token (send Authorization: Bearer "
+                                                      "<token>)"}
+        run_id = str(body.get("run_id") or self.current().latest.get("active_run_id") or "")
+        if not run_id:
+            return HTTPStatus.CONFLICT, {"error": "no run is active: there is nothing to " + action}
+        try:
+            record = send_control(self.config.shadow_runs_dir, run_id, action, reason=str(body.get("reason") or ""),
+                                  requested_by=client, now=self.clock(), stale_after_s=self.config.run_stale_after_s)
+        except ControlRefused as exc:
+            return exc.status, {"error": str(exc)}
+        self.refresh()
+        what = "stops new signals and orders (open positions are still tracked)" if action == "halt" \
+            else "takes new signals and orders again"
+        return HTTPStatus.OK, {"ok": True, "record": record,
+                               "message": f"{action} requested for run {run_id}: at its next cycle the run {what}"}
