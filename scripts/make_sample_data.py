@@ -8,6 +8,8 @@ Commands (the first argument; `chain` when omitted):
   mbo     a day of NQ options MBO (Databento DBN) with planted institutional flow and its
           ground truth, plus earlier days for the IFD v3.0 baselines
           (tasks/options_trading_system/sample_data/mbo.py says how it is built)
+  week    a sample week for shadow-trading replays: price path, chain snapshots, MBO per day
+          (tasks/options_trading_system/sample_data/week.py says how it is built)
 
 Examples:
 
@@ -15,6 +17,7 @@ Examples:
   python3 scripts/make_sample_data.py chain --contracts 10000 --output /tmp/nq_10k.json
   python3 scripts/make_sample_data.py chain --seed 7 --as-of 2025-06-25T18:00:00Z --output /tmp/x.json
   python3 scripts/make_sample_data.py mbo                   # outputs/sample_mbo/nq_mbo_20250602.dbn.zst + 20 days
+  python3 scripts/make_sample_data.py --days 5              # outputs/sample_week/ for run_shadow_trading.py --replay
 
 The bundled sample (data/sample/nq_options_sample.json) is exactly the output of the first line;
 running it again reproduces the file byte for byte. A new command is a `_add_<name>` function
@@ -113,7 +116,14 @@ def _add_mbo(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_mbo)
 
 
-COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"chain": _add_chain, "mbo": _add_mbo}
+def _add_week(subparsers: argparse._SubParsersAction) -> None:
+    from tasks.options_trading_system.sample_data.week import add_week_command
+
+    add_week_command(subparsers)
+
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"chain": _add_chain, "mbo": _add_mbo,
+                                                                       "week": _add_week}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help") for a in argv):
         at = next((i for i, a in enumerate(argv) if a not in GLOBAL_FLAGS), len(argv))
-        argv.insert(at, DEFAULT_COMMAND)  # `make_sample_data.py --seed 3` means `chain --seed 3`
+        command = "week" if "--days" in argv else DEFAULT_COMMAND  # `--days 5` alone means `week --days 5`
+        argv.insert(at, command)  # `make_sample_data.py --seed 3` means `chain --seed 3`
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")

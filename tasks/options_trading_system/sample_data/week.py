@@ -408,8 +408,13 @@ def _mbo_writer():
         if not np.isfinite(price):
             price = float(bars.open[0]) if len(bars) else params.open_price
         expiry = _next_quarterly(day.session, quarterly_expiration)
+        base = mbo.MBOSampleParams()
+        session_s = (day.window_close - day.window_open).total_seconds()
+        room = max(0, int((session_s - 2 * base.edge_s) // base.episode_spacing_s))  # early closes fit fewer
+        specials = min(base.n_episodes + base.n_straddles, room)
+        straddles = min(base.n_straddles, specials // 4)
         mbo_params = dataclasses.replace(
-            mbo.MBOSampleParams(), seed=int(seed) + day.session.toordinal(), trade_date=day.session,
+            base, n_episodes=specials - straddles, n_straddles=straddles, seed=int(seed) + day.session.toordinal(), trade_date=day.session,
             session_open=day.window_open.time(), session_close=day.window_close.time(),
             underlying_symbol=underlying_future(expiry), expiration=expiry, underlying=float(round(price / 0.25) * 0.25),
             n_events=params.mbo_events)
@@ -429,3 +434,45 @@ def _next_quarterly(day: date, quarterly_expiration: Any) -> date:
         if month in (3, 6, 9, 12) and quarterly_expiration(year, month) > day:
             return quarterly_expiration(year, month)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+# --- command line (`scripts/make_sample_data.py week`) ----------------------------------------
+
+DEFAULT_WEEK_DIR = Path("outputs") / "sample_week"
+
+
+def add_week_command(subparsers: Any) -> None:
+    """Register `week` on `make_sample_data.py` (`--days N` alone also means `week`)."""
+    defaults = SampleWeekParams()
+    parser = subparsers.add_parser(
+        "week", help="a consistent sample week for shadow-trading replays (price path, chains, MBO)",
+        description="Write a sample week in the replay layout (manifest.json, futures/, chains/YYYY-MM-DD/, mbo/): "
+                    "tasks/options_trading_system/sample_data/week.py says how it is built.")
+    parser.add_argument("--days", type=int, default=defaults.days, help=f"trading days, 1..7 (default: {defaults.days})")
+    parser.add_argument("--output", type=Path, default=DEFAULT_WEEK_DIR, help=f"folder (default: {DEFAULT_WEEK_DIR})")
+    parser.add_argument("--start", type=date.fromisoformat, default=None,
+                        help=f"first session on or after this date (default: {defaults.start}; with --price-path "
+                             f"the file's first day)")
+    parser.add_argument("--price-path", type=Path, default=None,
+                        help="follow a real bar file instead of generating prices, e.g. "
+                             "../shared/data/futures/NQ_1min_sample.csv (read in place, not copied)")
+    parser.add_argument("--snapshot-minutes", type=int, default=defaults.snapshot_minutes,
+                        help=f"minutes between chain snapshots (default: {defaults.snapshot_minutes})")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default: {defaults.seed})")
+    parser.add_argument("--no-mbo", action="store_true", help="no MBO files (IFD v3.0 then has no input)")
+    parser.set_defaults(handler=run_week_command)
+
+
+def run_week_command(args: Any) -> int:
+    if not 1 <= args.days <= 7:
+        raise ValueError(f"--days {args.days}: a sample week has 1 to 7 trading days")
+    start = args.start or (date(1900, 1, 1) if args.price_path else SampleWeekParams().start)
+    params = dataclasses.replace(SampleWeekParams(), days=args.days, start=start, seed=args.seed,
+                                 snapshot_minutes=args.snapshot_minutes)
+    manifest = write_sample_week(args.output, params, price_path=args.price_path, with_mbo=not args.no_mbo)
+    days = json.loads(manifest.read_text())["days"]
+    log.info("wrote a sample week of %d day(s) (%s .. %s) to %s", len(days), days[0]["date"], days[-1]["date"],
+             args.output)
+    print(f"sample week: {len(days)} day(s) {days[0]['date']} .. {days[-1]['date']} in {args.output}; replay it with "
+          f"python3 run_shadow_trading.py --replay {args.output} --days {len(days)}")
+    return 0

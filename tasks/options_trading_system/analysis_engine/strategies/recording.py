@@ -8,7 +8,9 @@ Layout (what `scripts/make_sample_data.py week` writes; `manifest.json` is optio
                                   "price_timezone": "America/New_York", "is_sample": true, ...}
 <dir>/futures/*.csv | *.dbn[.zst]   the price path (1-minute bar CSV, or DBN ohlcv / trades)
 <dir>/chains/YYYY-MM-DD/*.json      chain snapshots (canonical snapshots or Barchart captures)
-<dir>/mbo/YYYY-MM-DD*.dbn[.zst]     the options' MBO stream of that day (IFD v3.0)
+<dir>/mbo/YYYY-MM-DD.mbo.dbn[.zst]  the options' MBO stream of that day (IFD v3.0), with its
+                                    definitions beside it (YYYY-MM-DD.definition.dbn[.zst])
+<dir>/mbo/history/*.mbo.dbn[.zst]   earlier days, only for IFD v3.0's per-strike baselines
 ```
 
 `manifest.price_path` may be absolute (e.g. the real NQ bars in ../shared/data, read in place).
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 RECORDING_FORMAT = "nq-shadow-recording/1"
 MANIFEST = "manifest.json"
 PRICE_DIR, CHAIN_DIR, MBO_DIR = "futures", "chains", "mbo"
+DEFINITION_TAG = ".definition."  # `<day>.definition.dbn.zst` holds the definitions of `<day>.mbo.dbn.zst`
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def open_recording(root: Path, *, price_path: Path | None = None) -> Recording:
     mbo: dict[date, list[Path]] = {}
     mbo_root = root / MBO_DIR
     for file in sorted(mbo_root.glob("*")) if mbo_root.is_dir() else []:
-        if file.name.lower().endswith(DBN_SUFFIXES):
+        if file.name.lower().endswith(DBN_SUFFIXES) and DEFINITION_TAG not in file.name:
             day = _name_date(file.name)
             if day is not None:
                 mbo.setdefault(day, []).append(file)

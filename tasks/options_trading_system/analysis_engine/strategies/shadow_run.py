@@ -165,10 +165,10 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
         raise ConfigError(f"run {run_id} already exists in {run_dir}; continue it with --resume {run_id}")
     run_dir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(run_dir / LEDGER_FILE, after_commit=hooks.after_commit)
-    speed = request.speed if request.speed is not None else config.replay.speed
+    # the pace (--speed) is not part of the run: a resumed replay may go at another pace
     settings = {"profile": profile.masked(),
                 "request": {"replay": str(request.replay) if request.replay else None,
-                            "price_path": str(price_path) if price_path else None, "speed": speed,
+                            "price_path": str(price_path) if price_path else None,
                             "days": days_wanted, "start": start.isoformat(), "is_sample": is_sample,
                             "data_note": data_note}}
     run = {"run_id": run_id, "mode": mode, "profile": profile.name, "config_json": json.dumps(settings, sort_keys=True),
@@ -227,7 +227,6 @@ def _first_recorded_day(recording: Any, calendar: TradingCalendar) -> date:
 
 def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig, days: list[TradingDay],
           run_dir: Path, sources: list[Any], hooks: RunHooks, request: ShadowRunRequest) -> MarketFeed:
-    settings = run["config"]["request"]
     if run["mode"] == "replay":
         recording = open_recording(Path(run["data_dir"]), price_path=Path(run["price_path"]) if run["price_path"] else None)
         tz = recording.price_timezone or config.replay.csv_timezone
@@ -236,7 +235,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
             if recording.price_path else PricePath.empty()
         if len(prices) == 0:
             log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
-        speed = request.speed if request.speed is not None else float(settings.get("speed") or 0.0)
+        speed = request.speed if request.speed is not None else config.replay.speed
         clock = hooks.clock or SimulatedClock(days[0].window_open - pd.Timedelta(seconds=1), speed=speed)
         mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
         for source in mbo_sources:

@@ -7,6 +7,7 @@ All returned times are tz-aware UTC.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -42,8 +43,13 @@ class TradingDay:
 @functools.lru_cache(maxsize=4)
 def _calendar(name: str) -> xcals.ExchangeCalendar:
     try:
-        return xcals.get_calendar(name)
-    except Exception as exc:  # exchange_calendars raises its own InvalidCalendarName
+        with warnings.catch_warnings():
+            # exchange_calendars 4.13 reads Series.values of tz-aware columns (a pandas 3.1 deprecation, its own)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            return xcals.get_calendar(name)
+    except xcals.errors.InvalidCalendarName as exc:
         raise ConfigError(f"`instrument.exchange_calendar` = {name!r} is not an exchange calendar "
                           f"(expected a name such as CMES): {exc}") from exc
 

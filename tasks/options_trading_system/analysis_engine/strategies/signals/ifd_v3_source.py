@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 BASELINE_FILE = "ifd_v3_baselines.sqlite"
 HISTORY_DIR = "history"
+MBO_PATTERN = "*.mbo.dbn*"  # MBO days (their definitions sit beside them as *.definition.dbn*)
 EVIDENCE_COLUMNS = ("aggressor", "pressure_ratio", "net_volume", "buy_volume", "sell_volume", "trades", "notional",
                     "z_score", "percentile", "baseline_days", "baseline_quality", "significance", "persistence",
                     "trend", "concentration", "anomaly", "book_imbalance")
@@ -70,7 +71,7 @@ class IfdV3SignalSource(SignalSource):
         if not files:
             return pd.DataFrame()
         folder = Path(files[0]).parent
-        patterns = [str(folder / HISTORY_DIR / "*.dbn*"), str(folder / "*.dbn*")]
+        patterns = [str(folder / HISTORY_DIR / MBO_PATTERN), str(folder / MBO_PATTERN)]
         store_path = self.baseline_path or folder / BASELINE_FILE
         with BaselineStore(store_path) as store:
             record_history(store, patterns, before=day.session, config=self.config, recorded_at=day.window_open)
