@@ -159,6 +159,14 @@ def test_no_source_price_and_no_call_put_pair_is_refused() -> None:
         validate_chain(make_chain(rows))
 
 
+def test_trade_times_of_mixed_precision_all_survive() -> None:
+    # snapshots write ISO times as pandas prints them: whole seconds beside nanoseconds
+    frame = build_chain_frame({"contract": ["a", "b"], "strike": [100.0, 100.0], "right": ["C", "P"],
+                               "source_ts": ["2025-06-02T14:10:00+00:00", "2025-06-02T14:10:00.000000001+00:00"]})
+    assert frame["source_ts"].notna().all()
+    assert frame["source_ts"].iloc[1] - frame["source_ts"].iloc[0] == pd.Timedelta(1, "ns")
+
+
 def test_validation_leaves_the_input_chain_untouched() -> None:
     chain = make_chain(_good_rows(4) + [{"contract": "neg", "expiration": EXP, "strike": 21600.0, "right": "C",
                                          "bid": -1.0, "ask": 2.0, "open_interest": 5.0}], underlying=21500.0)

@@ -19,6 +19,9 @@ def test_figures_read_as_a_trader_expects() -> None:
     assert fmt.points(21503.25) == "21,503.25"
     assert fmt.strike(21500.0) == "21,500" and fmt.strike(21512.5) == "21,512.50"
     assert fmt.dollars(-5000) == "-$5,000" and fmt.dollars(1_428_000) == "$1,428,000"
+    # data costs keep their cents: a $0.05 Databento request must not read as free
+    assert fmt.cost(0.05) == "$0.05" and fmt.cost(0.0012) == "$0.0012" and fmt.cost(0) == "$0.00"
+    assert fmt.cost(None) == fmt.MISSING
     assert fmt.dollars_compact(-23_674_505) == "-$23.7M"
     assert fmt.probability(0.6654) == "66.5%"
     assert fmt.signed_probability(0.0416) == "+4.2 pp" and fmt.signed_probability(-0.03) == "-3.0 pp"

@@ -139,7 +139,9 @@ def build_chain_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
             if pd.api.types.is_numeric_dtype(series):
                 frame[name] = pd.to_datetime(series, unit="s", utc=True, errors="coerce").astype(dtype)
             else:
-                frame[name] = pd.to_datetime(series, utc=True, errors="coerce").astype(dtype)
+                # ISO8601: mixed precisions ("14:10:00" beside "14:10:00.000000001") must all parse;
+                # pandas otherwise guesses one format from the first value and NaTs the rest
+                frame[name] = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601").astype(dtype)
         else:
             frame[name] = pd.Series(value, index=frame.index).astype("str")
     frame["right"] = frame["right"].str.upper().str[:1]

@@ -9,7 +9,7 @@ import math
 from typing import Any, Callable, Mapping
 
 __all__ = ["MISSING", "points", "strike", "dollars", "dollars_compact", "count", "percent", "probability", "signed_probability",
-           "ratio", "seconds", "millis", "text", "FILTERS"]
+           "ratio", "seconds", "millis", "text", "cost", "FILTERS"]
 
 MISSING = "n/a"
 
@@ -44,6 +44,17 @@ def dollars(value: Any) -> str:
     if number is None:
         return MISSING
     return f"-${-number:,.0f}" if number < 0 else f"${number:,.0f}"
+
+
+def cost(value: Any) -> str:
+    """Data costs, to the cent (a Databento request is often cents: $0.05, not $0); below a cent,
+    four decimals so a real cost never reads as free."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    if 0 < abs(number) < 0.005:
+        return f"${number:.4f}"
+    return f"-${-number:,.2f}" if number < 0 else f"${number:,.2f}"
 
 
 def dollars_compact(value: Any) -> str:
@@ -105,7 +116,7 @@ def text(value: Any) -> str:
 
 
 FILTERS: Mapping[str, Callable[..., str]] = {
-    "points": points, "strike": strike, "dollars": dollars, "dollars_compact": dollars_compact, "count": count,
+    "points": points, "strike": strike, "dollars": dollars, "cost": cost, "dollars_compact": dollars_compact, "count": count,
     "percent": percent, "probability": probability, "signed_probability": signed_probability, "ratio": ratio,
     "seconds": seconds, "millis": millis, "text": text,
 }

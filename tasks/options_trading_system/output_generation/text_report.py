@@ -114,7 +114,7 @@ def _spikes(spikes: AnalysisView, top_n: int) -> list[str]:
 def _sources(document: Mapping[str, Any]) -> list[str]:
     return _section("DATA SOURCES (every attempt, in order)") + table(document["data"]["attempts"], [
         ("source", lambda a: fmt.text(a.get("source")), "<"), ("outcome", lambda a: fmt.text(a.get("outcome")), "<"),
-        ("latency", lambda a: fmt.millis(a.get("latency_ms")), ">"), ("cost", lambda a: fmt.dollars(a.get("cost_usd")), ">"),
+        ("latency", lambda a: fmt.millis(a.get("latency_ms")), ">"), ("cost", lambda a: fmt.cost(a.get("cost_usd")), ">"),
         ("contracts", lambda a: fmt.count(a.get("contracts")), ">"), ("reason", lambda a: fmt.text(a.get("reason")), "<")])
 
 
