@@ -36,6 +36,7 @@ STAGE_CLASSES: dict[str, str] = {
     "risk": "tasks.options_trading_system.analysis_engine.risk:RiskAnalysis",
     "expected_value": "tasks.options_trading_system.analysis_engine.expected_value:ExpectedValueAnalysis",
     "volume_spike": "tasks.options_trading_system.analysis_engine.volume_spike:VolumeSpikeAnalysis",
+    "institutional_flow_v3": "tasks.options_trading_system.analysis_engine.ifd_v3.stage:InstitutionalFlowV3Analysis",
 }
 
 

@@ -21,6 +21,8 @@ class SampleSet:
     folder: Path
     day: SampleDay
     history: list[SampleDay]
+    trade_date: date = SAMPLE_DATE
+    history_days: int = HISTORY_DAYS
 
     @property
     def history_pattern(self) -> str:
