@@ -146,8 +146,10 @@ def build_run(runs_dir: Path, *, run_id: str = RUN_ID, status: str = "running", 
     path = runs_dir / run_id / LEDGER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(path)
-    config = {"targets": {"min_accuracy": 0.5, "max_false_positive_rate": 0.45, "min_win_rate": 0.45,
-                          "max_drawdown_usd": 1000}}
+    # runs.config_json holds the merged profile the run started with (and the request), as run_shadow_trading writes it
+    config = {"profile": {"shadow_trading": {"targets": {"min_accuracy": 0.5, "max_false_positive_rate": 0.45,
+                                                         "min_win_rate": 0.45, "max_drawdown_usd": 1000}}},
+              "request": {"mode": "replay", "days": 2}}
     try:
         with ledger.transaction(day=DAY1, event_index=0, sim_time=t("2023-11-20T14:30:00")) as tx:
             tx.insert("runs", {"run_id": run_id, "mode": "replay", "profile": "shadow_trading",

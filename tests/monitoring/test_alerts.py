@@ -41,6 +41,7 @@ def test_a_crossed_threshold_fires_once_however_many_samples_stay_above_it() -> 
     assert events[0].ts == "2025-06-02T14:01:00+00:00"
     assert events[0].message == "data spend today is $6.50, at or above the warning level $6.40"
     assert active["daily_cost_usd"].value == 7.9          # the open alert shows the latest value
+    assert active["daily_cost_usd"].message == "data spend today is $7.90, at or above the warning level $6.40"
     assert active["daily_cost_usd"].since == "2025-06-02T14:01:00+00:00"
 
 

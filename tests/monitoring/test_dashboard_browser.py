@@ -92,6 +92,10 @@ def test_page_shows_the_ledger_figures_and_charts_without_console_errors(kit, se
     assert text(p, "#signals-today") == "2" and text(p, "#signals-total") == "5"
     assert text(p, "#accuracy") == "50.0%"
     assert text(p, "#false-positive-rate") == "33.3%"
+    expect(p.locator("#shadow-run")).to_contain_text("target ≥ 50% · 4 resolved")   # the run's own targets
+    expect(p.locator("#shadow-run")).to_contain_text("target ≤ 45% · 1 of 4 validated")
+    assert p.locator("tr[data-signal-id='s3'] td").last.inner_text() == "not traded"
+    assert p.locator("tr[data-signal-id='s4'] td").last.inner_text() == "open"
     assert text(p, "#net-pnl") == "+$105.25" and text(p, "#unrealized-pnl") == "+$20.00"
     assert text(p, "#active-run") == "replay-2023w47" and text(p, "#run-state") == "running"
     assert text(p, "#spend-today") == "$3.10" and text(p, "#spend-today-pct") == "38.8%"   # 3.10 of 8

@@ -85,6 +85,28 @@ def test_a_sample_holds_exactly_what_the_ledger_exports_spend_and_breakers_hold(
     assert latest["exports"]["newest"]["source"] == "barchart"
 
 
+def test_a_refused_signal_shows_why_it_was_not_traded(kit) -> None:
+    run = kit.run()
+
+    def refuse(tx) -> None:
+        tx.insert("signals", {"signal_id": "s6", "event_key": "2023-11-21#s6", "day": "2023-11-21",
+                              "sim_time": "2023-11-21T15:25:00.000000Z", "source": "ev", "algorithm": "ev",
+                              "traded_source": 1, "instrument": "MNQ", "contract": None, "strike": None,
+                              "option_right": None, "direction": "LONG", "entry_reference": 16010.0,
+                              "target": 16040.0, "stop": 15995.0, "confidence": 0.7, "tier": None,
+                              "expected_value_points": None, "evidence_json": "{}"})
+        tx.insert("orders", {"order_id": "o-s6", "signal_id": "s6", "day": "2023-11-21",
+                             "sim_time": "2023-11-21T15:25:00.000000Z", "instrument": "MNQ", "side": "BUY",
+                             "quantity": 1, "order_type": "market", "purpose": "entry", "status": "refused",
+                             "reason": "POSITION_LIMIT: open=3, limit=3"})
+    run.write(refuse)
+    monitor_for(kit, SteppedClock(NOW)).sample_once()
+    newest = stored(kit)["latest"]["run"]["signals"][0]
+    assert (newest["signal_id"], newest["traded"], newest["refusal"], newest["pnl_usd"]) == \
+        ("s6", False, "POSITION_LIMIT: open=3, limit=3", None)
+    assert stored(kit)["samples"][0]["run"]["signals_today"] == 3
+
+
 def test_samples_older_than_thirty_days_are_pruned(kit) -> None:
     clock = SteppedClock(NOW)
     monitor = monitor_for(kit, clock)

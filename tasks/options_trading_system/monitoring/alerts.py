@@ -157,8 +157,9 @@ def evaluate_alerts(rules: Sequence[AlertRule], observations: Mapping[str, Obser
             message = _crossing_message(rule, level, value, threshold)
             still_open[rule.metric] = replace(current, severity=level, threshold=threshold, value=value, message=message)
             events.append(_event(now, EASED, rule.metric, level, current, value, threshold, message))
-        else:
-            still_open[rule.metric] = replace(current, value=value)
+        else:  # same severity: no event, but the open alert shows the latest value
+            still_open[rule.metric] = replace(current, value=value, message=_crossing_message(
+                rule, current.severity, value, current.threshold))
     return still_open, events
 
 

@@ -198,7 +198,8 @@ def _time_axis(t0: int, t1: int, x_of: Callable[[int], np.ndarray], timezone: st
     left, right, top, bottom = _box(layout)
     out = [f'<line x1="{left}" x2="{right}" y1="{bottom:.1f}" y2="{bottom:.1f}" stroke="{AXIS_COLOR}"/>']
     span_s = (t1 - t0) / 1e9
-    fmt = "%H:%M:%S" if span_s < 600 else "%H:%M" if span_s < 2 * 86400 else "%m-%d"
+    fmt = "%H:%M:%S" if span_s < 600 else "%H:%M" if span_s < 12 * 3600 else "%m-%d %H:%M" if span_s < 7 * 86400 \
+        else "%m-%d"
     for t in np.linspace(t0, t1, 5):
         x = float(x_of(int(t)))
         label = pd.Timestamp(int(t), tz="UTC").tz_convert(timezone).strftime(fmt)

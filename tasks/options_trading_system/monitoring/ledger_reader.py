@@ -109,7 +109,9 @@ SELECT s.signal_id, s.day, s.sim_time, s.source, s.algorithm, s.traded_source, s
        s.direction, s.entry_reference, s.target, s.stop, s.confidence, s.tier,
        v.score AS validation_score, v.passed, v.false_positive,
        o.correct, o.exit_reason, o.pnl_usd, o.resolved_at, o.position_id AS outcome_position,
-       p.status AS position_status
+       p.status AS position_status,
+       (SELECT r.reason FROM orders r WHERE r.signal_id = s.signal_id AND r.status = 'refused'
+        ORDER BY r.sim_time DESC, r.order_id DESC LIMIT 1) AS refusal
 FROM signals s
 LEFT JOIN validations v ON v.signal_id = s.signal_id
 LEFT JOIN outcomes o ON o.signal_id = s.signal_id
@@ -288,7 +290,8 @@ def _signal_rows(signals: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
             "confidence": s["confidence"], "validation_score": s["validation_score"], "validation": validation,
             "false_positive": bool(s["false_positive"]) if not _missing(s["false_positive"]) else None,
             "outcome": _outcome(s), "correct": None if _missing(s["correct"]) else bool(s["correct"]),
-            "pnl_usd": s["pnl_usd"],
+            "pnl_usd": s["pnl_usd"], "traded": s["position_status"] is not None and not _missing(s["position_status"]),
+            "refusal": None if _missing(s["refusal"]) else s["refusal"],
         })
     return rows
 
@@ -302,8 +305,9 @@ def _outcome(signal: Mapping[str, Any]) -> str:
 
 
 def _targets(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's pass/fail targets as the run was configured (the run's config, not today's file)."""
-    targets = config.get("targets") or (config.get("shadow_trading") or {}).get("targets") or {}
+    """The run's pass/fail targets as the run was configured (`runs.config_json`: the merged profile
+    the run started with, so a later edit of the profile file does not move the goalposts)."""
+    targets = ((config.get("profile") or {}).get("shadow_trading") or {}).get("targets") or {}
     return {"min_accuracy": targets.get("min_accuracy"),
             "max_false_positive_rate": targets.get("max_false_positive_rate"),
             "min_win_rate": targets.get("min_win_rate"), "max_drawdown_usd": targets.get("max_drawdown_usd")}
