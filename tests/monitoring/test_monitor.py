@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.monitoring.collector import SnapshotCollector
-from tasks.options_trading_system.monitoring.monitor import ProductionMonitor
+from tasks.options_trading_system.monitoring.monitor import ProductionMonitor, attach_rotating_log
 from tasks.options_trading_system.monitoring.sources_reader import Budgets
 from tasks.options_trading_system.monitoring.system import SystemProbe
 
@@ -184,6 +185,21 @@ def test_command_line_once_writes_metrics_alerts_and_a_log(kit) -> None:
     assert document["samples"][0]["run"]["pnl_total_usd"] == 105.25
     assert alerts_file(kit)["health"] == "ok"
     assert "sample " in (kit.outputs / "monitoring" / "monitor.log").read_text()
+
+
+def test_monitor_log_rotates_at_its_configured_size(kit) -> None:
+    config = kit.config(log={"max_bytes": 1024, "backup_count": 2})
+    handler = attach_rotating_log(config)
+    try:
+        for n in range(60):
+            logging.getLogger("tasks.options_trading_system.monitoring.test").warning("line %03d %s", n, "x" * 40)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    logs = sorted(p.name for p in (kit.outputs / "monitoring").glob("monitor.log*"))
+    assert logs == ["monitor.log", "monitor.log.1", "monitor.log.2"]          # two backups kept, no more
+    assert all(p.stat().st_size <= 1024 for p in (kit.outputs / "monitoring").glob("monitor.log*"))
+    assert "line 059" in (kit.outputs / "monitoring" / "monitor.log").read_text()
 
 
 def test_command_line_refuses_a_bad_configuration_with_exit_code_2(tmp_path: Path) -> None:
