@@ -23,6 +23,7 @@ from ..state.ledger import Ledger
 from . import shadow_advice, shadow_figures as figures
 
 REPORT_VERSION = 1
+MAX_NOTES = 20  # the latest observation notes shown per report (the ledger keeps them all)
 SIGNAL_TABLE_COLUMNS = ("signal_id", "time_local", "source", "algorithm", "direction", "contract", "entry_reference",
                         "target", "stop", "confidence", "tier", "expected_value_points", "score", "passed",
                         "false_positive", "reasons", "order_status", "order_reason", "entry_price", "exit_reason",
@@ -192,6 +193,8 @@ def data_quality(ledger: Ledger, day: str | None, summary: Mapping[str, Any], co
         "price_bars": price.get("bars"),
         "price_bars_expected": price.get("expected"),
         "price_completeness": price.get("completeness"),
+        "notes": [{"time": str(t), "note": str(n)} for t, n in
+                  zip(obs["sim_time"], notes) if n][-MAX_NOTES:] if len(obs) else [],
     }
 
 

@@ -15,6 +15,7 @@ from tasks.options_trading_system.analysis_engine.strategies.cycle_timer import 
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
 from tasks.options_trading_system.data_ingestion import sources_registry
 from tasks.options_trading_system.data_ingestion.canonical import OptionsChain
+from tasks.options_trading_system.data_ingestion.mbo.dbn_file import MBOFile
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture
 from tasks.options_trading_system.data_ingestion.sources_registry import ChainRequest, DataSource, SourceContext
 from tasks.options_trading_system.errors import DataSourceError
@@ -82,6 +83,99 @@ def test_live_mode_waits_for_the_window_then_cycles_until_the_close(
     # the run kept its own recording: the chains it saw, in the replay layout
     assert len(list((result.run_dir / "recording" / "chains" / "2025-06-02").glob("*.json"))) == 13
     assert clock.waits >= 13
+
+
+class RecordedSession:
+    """Stands in for `databento.Live`: the session streams the records of a recorded MBO day (its
+    definitions first) to the callbacks from its own thread, as the gateway would."""
+
+    path: Path = Path()
+
+    def __init__(self, **settings: object) -> None:
+        self.settings = settings
+        self.callbacks: list = []
+        self.subscriptions: list[dict] = []
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def add_callback(self, record_callback, exception_callback=None) -> None:
+        self.callbacks.append(record_callback)
+
+    def add_reconnect_callback(self, callback) -> None:
+        pass
+
+    def subscribe(self, **subscription: object) -> None:
+        self.subscriptions.append(subscription)
+
+    def start(self) -> None:
+        def play() -> None:
+            for record in MBOFile(self.path).records():
+                if self._stop.is_set():
+                    return
+                for callback in self.callbacks:
+                    callback(record)
+        self._thread = threading.Thread(target=play, daemon=True)
+        self._thread.start()
+
+    def block_for_close(self, timeout: float | None = None) -> None:
+        assert self._thread is not None
+        self._thread.join(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def test_live_ifd_v3_reads_the_mbo_stream_once_per_cycle(
+        small_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    RecordedVendor.folder = small_recording
+    RecordedSession.path = small_recording / "mbo" / "2025-06-02.mbo.dbn.zst"
+    monkeypatch.setitem(sources_registry.SOURCE_CLASSES, "saved", f"{__name__}:RecordedVendor")
+    profile = {"description": "live v3 test", "extends": "shadow_trading", "data_sources": {"priority": ["saved"]},
+               "shadow_trading": {"live": {"cycle_seconds": 1800},
+                                  "signals": {"sources": [{"name": "ifd_v1", "algorithm": "ifd_v1"},
+                                                          {"name": "ifd_v3", "algorithm": "ifd_v3"}]}}}
+    (tmp_path / "live_v3.json").write_text(json.dumps(profile))
+    clock = SimulatedClock(pd.Timestamp("2025-06-02 13:00", tz="UTC"))
+    result = start_run(ShadowRunRequest(profile=str(tmp_path / "live_v3.json"), days=1, start=OPEN.date(),
+                                        output_dir=tmp_path / "out", run_id="live_v3"),
+                       RunHooks(clock=clock, timer=ClockCycleTimer(clock, 1800), mbo_client_factory=RecordedSession,
+                                env={"DATABENTO_API_KEY": "db-" + "a" * 29}))
+    assert result.status == "completed"
+    ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
+    try:
+        mbo = ledger.rows("SELECT event_key, sim_time FROM observations WHERE kind = 'mbo' ORDER BY event_index")
+        cycles = {r["sim_time"] for r in ledger.rows("SELECT sim_time FROM observations WHERE kind = 'chain'")}
+        assert mbo and all(r["sim_time"] in cycles for r in mbo)   # emissions are read at a cycle
+        # every IFD v3.0 signal was emitted by the engine before the cycle that took it
+        for row in ledger.rows("SELECT sim_time, evidence_json FROM signals WHERE source = 'ifd_v3'"):
+            assert json.loads(row["evidence_json"])["engine_signal_id"]
+        taken = ledger.scalar("SELECT SUM(signals) FROM observations WHERE kind = 'mbo'") or 0
+        noted = " ".join(r["notes"] for r in ledger.rows("SELECT notes FROM observations WHERE kind = 'mbo'"))
+        assert taken > 0 or "not signalled" in noted
+    finally:
+        ledger.close()
+
+
+def test_without_a_databento_key_ifd_v3_is_noted_not_faked(small_recording: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    RecordedVendor.folder = small_recording
+    monkeypatch.setitem(sources_registry.SOURCE_CLASSES, "saved", f"{__name__}:RecordedVendor")
+    profile = {"description": "live without key", "extends": "shadow_trading", "data_sources": {"priority": ["saved"]},
+               "shadow_trading": {"live": {"cycle_seconds": 7200}}}
+    (tmp_path / "nokey.json").write_text(json.dumps(profile))
+    clock = SimulatedClock(OPEN)
+    result = start_run(ShadowRunRequest(profile=str(tmp_path / "nokey.json"), days=1, start=OPEN.date(),
+                                        output_dir=tmp_path / "out", run_id="nokey"),
+                       RunHooks(clock=clock, timer=ClockCycleTimer(clock, 7200), env={}))
+    ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
+    try:
+        assert ledger.scalar("SELECT COUNT(*) FROM signals WHERE source = 'ifd_v3'") == 0
+        notes = ledger.scalar("SELECT notes FROM observations WHERE kind = 'chain' LIMIT 1")
+        assert "ifd_v3: no live MBO stream" in notes and "DATABENTO_API_KEY" in notes
+    finally:
+        ledger.close()
+    ab = json.loads((tmp_path / "out" / "2025-06-02" / "ab_testing" / "ab_comparison.json").read_text())
+    assert ab["arms"]["b"]["signals"] == 0 and "could not be judged" in ab["arms"]["b"]["note"]
 
 
 def test_the_schedule_timer_stops_without_waiting_when_asked() -> None:

@@ -3,7 +3,8 @@
 Each cycle is one `chain` event: the loader tries the sources in the profile's order (failover,
 retries, attempts with their costs), the chain is validated, and the underlying price it carries
 becomes a point of the day's price path at the chain's own time (a quote's time, so staleness
-shows). Every chain and the price points are saved under the run's `recording/` folder in the
+shows). IFD v3.0 sources read a live MBO stream (`live_mbo.py`); what their engines emitted by a
+cycle's time becomes an `mbo` event right after that cycle's `chain` event. Every chain and the price points are saved under the run's `recording/` folder in the
 replay layout, so a live run can be resumed after a restart (the previous snapshot of the day is
 read back) and replayed later through the very same code.
 """
@@ -14,7 +15,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ from ...errors import ChainValidationError, DataUnavailableError, InputFileError
 from ...output_generation.atomic import atomic_write_text
 from .clock import Clock
 from .cycle_timer import CycleTimer
-from .market_events import EVENT_CHAIN, EVENT_CLOSE, EventData, MarketEvent, MarketFeed
+from .live_mbo import LiveMboChannel
+from .market_events import EVENT_CHAIN, EVENT_CLOSE, EVENT_MBO, EventData, MarketEvent, MarketFeed
 from .price_path import PricePath
 from .recording import CHAIN_DIR, PRICE_DIR
 from .trading_calendar import TradingDay
@@ -43,31 +45,55 @@ class LiveFeed(MarketFeed):
     mode = "live"
 
     def __init__(self, loader: ChainLoader, request: Callable[[date, pd.Timestamp], ChainRequest], clock: Clock,
-                 timer: CycleTimer, recording_dir: Path) -> None:
+                 timer: CycleTimer, recording_dir: Path, *, mbo_channels: Sequence[LiveMboChannel] = (),
+                 notes: Sequence[str] = ()) -> None:
         self.loader = loader
         self.request = request
         self.clock = clock
         self.timer = timer
         self.recording_dir = Path(recording_dir)
+        self.mbo_channels = list(mbo_channels)
+        self.notes = tuple(notes)
         self._prices = self._read_prices()
         self._latest: OptionsChain | None = None
+        self._emitted: dict[str, pd.DataFrame] = {}
 
     def events(self, day: TradingDay, start_index: int, stop: threading.Event) -> Iterator[MarketEvent]:
         if self.clock.now() < day.window_open:
             log.info("live: waiting for the window of %s to open at %s", day.label, day.window_open)
             if not self.clock.sleep_until(day.window_open, stop):
                 return
-        index = start_index
-        while not stop.is_set() and self.clock.now() < day.window_close:
-            yield MarketEvent(day=day.label, index=index, time=self.clock.now(), kind=EVENT_CHAIN, input="live")
-            index += 1
-            if not self.timer.wait_next(stop):
+        for channel in self.mbo_channels:
+            channel.open(day, max((day.window_close - self.clock.now()).total_seconds(), 0.0))
+        try:
+            index = start_index
+            while not stop.is_set() and self.clock.now() < day.window_close:
+                now = self.clock.now()
+                yield MarketEvent(day=day.label, index=index, time=now, kind=EVENT_CHAIN, input="live")
+                index += 1
+                emitted = self._take(now)
+                if not emitted.empty:
+                    event = MarketEvent(day=day.label, index=index, time=now, kind=EVENT_MBO, input="live MBO")
+                    self._emitted[event.key] = emitted
+                    yield event
+                    index += 1
+                if not self.timer.wait_next(stop):
+                    return
+            if stop.is_set() or not self.clock.sleep_until(day.window_close, stop):
                 return
-        if stop.is_set() or not self.clock.sleep_until(day.window_close, stop):
-            return
-        yield MarketEvent(day=day.label, index=index, time=day.window_close, kind=EVENT_CLOSE)
+            yield MarketEvent(day=day.label, index=index, time=day.window_close, kind=EVENT_CLOSE)
+        finally:
+            for channel in self.mbo_channels:
+                channel.close()
+
+    def _take(self, now: pd.Timestamp) -> pd.DataFrame:
+        frames = [channel.take(now) for channel in self.mbo_channels]
+        frames = [f for f in frames if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def load(self, event: MarketEvent) -> EventData:
+        if event.kind == EVENT_MBO:
+            return EventData(mbo_signals=self._emitted.pop(event.key, pd.DataFrame()), load_ms=0.0)
         started = time.perf_counter()
         session = date.fromisoformat(event.day)
         previous = self._previous_frame(session, event.time)
@@ -84,6 +110,7 @@ class LiveFeed(MarketFeed):
         self._save(session, event.time, chain)
         self._latest = chain
         notes = tuple(f"source {a.source}: {a.outcome} ({a.reason})" for a in result.attempts if a.outcome != "served")
+        notes += self.notes + tuple(c.note for c in self.mbo_channels if c.note)
         return EventData(chain=chain, previous=previous, cost_usd=cost, load_ms=load_ms,
                          cost_note=f"served by {served}", notes=notes)
 

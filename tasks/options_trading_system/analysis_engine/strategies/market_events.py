@@ -80,6 +80,10 @@ class MarketFeed(ABC):
     def bars(self, day: TradingDay) -> PricePath:
         """The price path of `day` known so far."""
 
+    def day_latency(self, day: TradingDay) -> dict[str, float]:
+        """Wall-clock milliseconds of per-day work done outside events (e.g. a day's IFD v3.0 replay)."""
+        return {}
+
     def planned_events(self, day: TradingDay) -> int | None:
         """How many events the day has, when known in advance (replay), for progress bars."""
         return None

@@ -72,6 +72,10 @@ class ReplayFeed(MarketFeed):
         self._plans[day.label] = events
         return events
 
+    def day_latency(self, day: TradingDay) -> dict[str, float]:
+        ms = self.mbo_batch_ms.get(day.label)
+        return {} if ms is None else {"algorithm:ifd_v3 (day replay)": ms}
+
     def planned_events(self, day: TradingDay) -> int | None:
         return len(self.plan(day))
 

@@ -415,6 +415,8 @@ class ShadowTradingOrchestrator:
     # --- end of day ------------------------------------------------------------------------
 
     def _close_day(self, day: TradingDay, event: MarketEvent) -> None:
+        for metric, ms in self.feed.day_latency(day).items():
+            self.ledger.add_latency(day.label, event.key, metric, ms)
         followers = self._open_followers(day)
         if not followers.empty:
             followers = _with_follow_columns(followers)

@@ -20,9 +20,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import databento
 import pandas as pd
 
 from ...config_manager import Profile, load_environment, load_profile
+from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
 from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
 from ...errors import ConfigError, InputFileError
 from ...output_generation import shadow_report_writer
@@ -30,6 +32,7 @@ from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
 from .clock import Clock, RealClock, SimulatedClock
 from .cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
 from .live_feed import LiveFeed
+from .live_mbo import LiveMboChannel
 from .market_events import MarketFeed
 from .performance import ProcessSampler
 from .price_path import PricePath, load_price_path
@@ -85,6 +88,7 @@ class RunHooks:
     on_event: Callable[[Any], None] | None = None
     progress: Callable[[int | None], Callable[[Any], None]] | None = None
     env: Mapping[str, str] | None = None
+    mbo_client_factory: Callable[..., Any] | None = None  # databento.Live unless a test gives a stand-in
     wall_clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC")
 
 
@@ -261,7 +265,29 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
                             multiplier=float(instrument.get("multiplier", 20)),
                             timeout_s=float(sources_cfg.get("timeout_s", 20)))
 
-    return LiveFeed(loader, request_for, clock, timer, Path(run_dir) / "recording")
+    channels, notes = _live_mbo_channels(sources, env, hooks)
+    return LiveFeed(loader, request_for, clock, timer, Path(run_dir) / "recording", mbo_channels=channels,
+                    notes=notes)
+
+
+def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHooks
+                       ) -> tuple[list[LiveMboChannel], list[str]]:
+    """A live MBO channel per IFD v3.0 source; without a key the source is noted as unfed, not faked."""
+    channels: list[LiveMboChannel] = []
+    notes: list[str] = []
+    for source in (s for s in sources if s.event_kind == EVENT_MBO):
+        try:
+            key = api_key(source.config.live, env)
+        except ConfigError as exc:
+            notes.append(f"{source.name}: no live MBO stream, so no IFD v3.0 signal ({exc})")
+            continue
+        factory = hooks.mbo_client_factory or databento.Live
+
+        def make_feed(sink: Any, on_gap: Any, source: Any = source, key: str = key, factory: Any = factory) -> Any:
+            return LiveMBOFeed(source.config.live, key=key, sink=sink, on_gap=on_gap, client_factory=factory)
+
+        channels.append(LiveMboChannel(source, make_feed, baseline_db=source.baseline_db))
+    return channels, notes
 
 
 def _planned(feed: MarketFeed, days: list[TradingDay], ledger: Ledger) -> int | None:

@@ -49,6 +49,7 @@ class IfdV3SignalSource(SignalSource):
         self.config = config
         self.tick_size = tick_size
         self.baseline_path: Path | None = None
+        self.baseline_db: Path | None = None
 
     @classmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "IfdV3SignalSource":
@@ -57,10 +58,13 @@ class IfdV3SignalSource(SignalSource):
             validate_document(merged, "ifd_v3.schema.json", source=profile.path)
         except ConfigError as exc:
             raise ConfigError(f"`shadow_trading.signals.sources` {source.name!r} settings: {exc}") from exc
-        merged.pop("baseline_db", None)  # the shadow run keeps its own store in the run folder
+        # replays keep their own baseline store in the run folder; live reads the IFD v3.0 tools' store
+        baseline_db = merged.pop("baseline_db", None)
         known = {k: v for k, v in merged.items() if k in IFDv3Config.__dataclass_fields__}
-        return cls(source.name, ifd_config_from_mapping(known), trade=source.trade,
-                   tick_size=float(profile.section("instrument").get("tick_size", 0.25)))
+        built = cls(source.name, ifd_config_from_mapping(known), trade=source.trade,
+                    tick_size=float(profile.section("instrument").get("tick_size", 0.25)))
+        built.baseline_db = Path(baseline_db) if baseline_db else None
+        return built
 
     def bind(self, run_dir: Path) -> None:
         """Keep the baseline store in the run's folder (each run learns its own history)."""

@@ -1,0 +1,115 @@
+"""Shadow-trading reports: figures equal to ledger queries, schemas that refuse a bad document,
+HTML that escapes what it did not write, alerts and recommendations that carry their numbers."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks.options_trading_system.analysis_engine.strategies.shadow_config import ShadowTradingConfig
+from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
+from tasks.options_trading_system.errors import OutputValidationError
+from tasks.options_trading_system.output_generation import shadow_advice, shadow_report_writer, shadow_reports
+from tasks.options_trading_system.output_generation.shadow_charts import equity_svg
+from tasks.options_trading_system.sample_data.week import SampleWeekParams, write_sample_week
+from tasks.options_trading_system.state.ledger import Ledger
+
+CONFIG = ShadowTradingConfig()
+DAY = "2025-06-02"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("shadow_reports")
+    write_sample_week(base / "week", SampleWeekParams(days=1, snapshot_minutes=30, episodes_per_day=3),
+                      with_mbo=False)
+    result = start_run(ShadowRunRequest(replay=base / "week", days=1, output_dir=base / "out", run_id="r"),
+                       RunHooks())
+    return result.run_dir
+
+
+def test_daily_figures_are_ledger_queries(run: Path) -> None:
+    ledger = Ledger.open_existing(run / "ledger.sqlite")
+    try:
+        doc = shadow_reports.daily_report(ledger, DAY, CONFIG)
+        signals = ledger.scalar("SELECT COUNT(*) FROM signals WHERE day = ?", (DAY,))
+        passed = ledger.scalar("SELECT COUNT(*) FROM validations v JOIN signals s USING (signal_id) "
+                               "WHERE s.day = ? AND v.passed = 1", (DAY,))
+        pnl = ledger.scalar("SELECT SUM(pnl_usd) FROM outcomes WHERE day = ?", (DAY,))
+        assert doc["signals"]["signals"] == signals == len(doc["signal_table"])
+        assert doc["signals"]["validation_rate"] == pytest.approx(passed / signals)
+        assert doc["trades"]["pnl_usd"] == pytest.approx(pnl)
+        assert doc["trades"]["equity_curve"][-1]["equity_usd"] == pytest.approx(pnl)
+        assert {c["name"] for c in doc["targets"]} >= {"accuracy", "false_positive_rate"}
+        assert doc["costs"]["data_usd"] == 0.0 and "no data was bought" in doc["costs"]["data_note"]
+    finally:
+        ledger.close()
+
+
+def test_the_ab_report_says_why_an_arm_without_input_cannot_be_judged(run: Path) -> None:
+    ab = json.loads((run.parents[1] / DAY / "ab_testing" / "ab_comparison.json").read_text())
+    assert ab["arms"]["b"]["source"] == "ifd_v3" and ab["arms"]["b"]["signals"] == 0
+    assert "MBO" in ab["arms"]["b"]["note"] and "could not be judged" in ab["arms"]["b"]["note"]
+    assert ab["comparison"]["accuracy_difference"] is None
+
+
+def test_a_document_that_breaks_its_schema_is_not_written(run: Path, tmp_path: Path) -> None:
+    doc = json.loads((run.parents[1] / DAY / "paper_trading" / "daily_report.json").read_text())
+    doc["signals"]["accuracy"] = "high"
+    with pytest.raises(OutputValidationError, match=r"\$\.signals\.accuracy"):
+        shadow_report_writer.write_document("daily", doc, tmp_path, "daily_report")
+    assert not list(tmp_path.iterdir())
+
+
+def test_html_escapes_text_from_data(run: Path, tmp_path: Path) -> None:
+    doc = json.loads((run.parents[1] / DAY / "paper_trading" / "daily_report.json").read_text())
+    hostile = '<script>alert("x")</script>'
+    doc = copy.deepcopy(doc)
+    doc["alerts"].append({"level": "warning", "code": "TEST", "message": hostile})
+    doc["recommendations"].append(hostile)
+    if doc["signal_table"]:
+        doc["signal_table"][0]["reasons"].append(hostile)
+    _, html_path = shadow_report_writer.write_document("daily", doc, tmp_path, "daily_report")
+    html = html_path.read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_recommendations_follow_from_the_numbers() -> None:
+    criteria = [{"name": "false_positive_rate", "status": "fail"}, {"name": "accuracy", "status": "pass"}]
+    out = shadow_advice.recommendations(criteria=criteria, signals={"resolved": 3, "false_positive_rate": 0.6,
+                                                                    "validated": 3},
+                                        trades={"trades": 0}, table=_empty_table(), refusals={}, quality={},
+                                        latency={}, config=CONFIG)
+    text = " ".join(out)
+    assert "only 3 resolved signal(s) against the 10" in text
+    assert "false-positive rate 60.0% is above the 45.0% limit" in text and "now 0.6" in text
+    assert not any("qualify for limited live" in r for r in out)
+
+
+def test_alerts_name_the_threshold_they_crossed() -> None:
+    alerts = shadow_advice.alerts(signals={}, trades={"trades": 4, "pnl_usd": -750.0},
+                                  quality={"observations": 10, "stale_decisions": 2, "price_staleness_max_s": 900.0,
+                                           "quarantine_share": 0.2},
+                                  latency={"cycle": {"p95": 2500.0}}, controls=[], refusals={"POSITION_LIMIT": 3},
+                                  config=CONFIG)
+    codes = [a["code"] for a in alerts]
+    assert codes[0] == "DAILY_LOSS" and {"STALE_PRICE", "QUARANTINE", "SLOW_CYCLE", "LIMIT_REFUSALS"} <= set(codes)
+    assert "-$750 is beyond the $500 daily loss alert" in alerts[0]["message"]
+
+
+def test_the_equity_curve_has_one_point_per_trade_after_the_start() -> None:
+    svg = str(equity_svg([{"time": "t1", "equity_usd": 50.0}, {"time": "<t2>", "equity_usd": -20.0}]))
+    assert svg.count('class="point"') == 3 and "&lt;t2&gt;" in svg and "<t2>" not in svg
+    assert "No closed paper trade" in str(equity_svg([]))
+
+
+def _empty_table():
+    import pandas as pd
+    return pd.DataFrame(columns=["source", "correct", "passed", "technical", "market_context", "time_of_day",
+                                 "history"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(pytest.main([__file__, "-q"]))
