@@ -200,11 +200,13 @@ def _time_axis(t0: int, t1: int, x_of: Callable[[int], np.ndarray], timezone: st
     span_s = (t1 - t0) / 1e9
     fmt = "%H:%M:%S" if span_s < 600 else "%H:%M" if span_s < 12 * 3600 else "%m-%d %H:%M" if span_s < 7 * 86400 \
         else "%m-%d"
-    for t in np.linspace(t0, t1, 5):
+    ticks = np.linspace(t0, t1, 5)
+    for i, t in enumerate(ticks):
         x = float(x_of(int(t)))
         label = pd.Timestamp(int(t), tz="UTC").tz_convert(timezone).strftime(fmt)
+        anchor = "start" if i == 0 else "end" if i == len(ticks) - 1 else "middle"  # edge labels stay inside
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom:.1f}" y2="{bottom + 4:.1f}" stroke="{AXIS_COLOR}"/>')
-        out.append(f'<text x="{x:.1f}" y="{bottom + 16:.1f}" text-anchor="middle" font-size="10" '
+        out.append(f'<text x="{x:.1f}" y="{bottom + 16:.1f}" text-anchor="{anchor}" font-size="10" '
                    f'fill="{TEXT_COLOR}">{escape(label)}</text>')
     zone = pd.Timestamp(t1, tz="UTC").tz_convert(timezone).tzname()
     out.append(f'<text x="{right:.1f}" y="{bottom + 32:.1f}" text-anchor="end" font-size="10" '
