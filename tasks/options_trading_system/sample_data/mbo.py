@@ -1,8 +1,9 @@
 """A synthetic day of NQ options MBO (Databento DBN) with planted institutional-flow episodes.
 
-Nothing here is market data. A file holds, like a Databento GLBX.MDP3 download of definitions +
-MBO: DBN metadata, one InstrumentDefMsg per contract (NQM5 calls and puts on a strike grid), then
-the day's MBOMsg records, all built with databento_dbn. How the day is made:
+Nothing here is market data. A day is written as Databento delivers GLBX.MDP3 history, one schema
+per file, every record built with databento_dbn: `<name>.definition.dbn.zst` (one InstrumentDefMsg
+per contract: NQM5 calls and puts on a strike grid), `<name>.mbo.dbn.zst` (the day's MBOMsg
+records) and `<name>.truth.json` (the planted episodes). How the day is made:
 
 - **Books**: the session opens with a snapshot per contract (R clear, then adds flagged
   F_SNAPSHOT, F_LAST on the last). Then market makers add orders a few ticks either side of a
@@ -16,11 +17,12 @@ the day's MBOMsg records, all built with databento_dbn. How the day is made:
 - **Institutional episodes** (`n_episodes`): one near-the-money contract, one aggressor side,
   `episode_contracts` contracts in prints of `episode_print` contracts over `episode_seconds`,
   against market makers who refill the side being hit. Ground truth (start, end, contract,
-  strike, right, side, contracts, kind 'institutional') is written beside the file.
+  strike, right, side, contracts, kind 'institutional') goes into the truth file.
 - **Straddle decoys** (`n_straddles`): call and put of one strike bought together, print for
   print; ground truth kind 'straddle' (market making: IFD v3.0 should discount, not signal).
 - **Timestamps**: events arrive as a Poisson stream sized to `n_events` records; ts_recv =
-  ts_event + a small latency, strictly increasing.
+  ts_event + a small latency, shared by the records of a packet and increasing from packet to
+  packet.
 
 Everything comes from one seeded numpy Generator, so a seed and parameters give the same file.
 History days for the baselines are the same generator with no episodes (`write_history`).

@@ -3,14 +3,12 @@ it (numbers worked out in each test), the market-making filter discounts a strad
 cooldown, and the streaming path giving the same signals as the batch path."""
 from __future__ import annotations
 
-import dataclasses
 
 import databento_dbn as dbn
 import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.ifd_v3 import counters as C
 from tasks.options_trading_system.analysis_engine.ifd_v3.config import CapacityConfig, IFDv3Config, SignalsConfig
 from tasks.options_trading_system.analysis_engine.ifd_v3.engine import IFDv3Engine
 

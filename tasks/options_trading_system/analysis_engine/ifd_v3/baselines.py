@@ -25,8 +25,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .jit import kernel
 from ...errors import DataSourceError
+from .jit import kernel
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .jit import kernel, kernel_inline
 from .config import IFDv3Config, TiersConfig
+from .jit import kernel, kernel_inline
 
 LOW = "LOW"
 

@@ -25,25 +25,26 @@ import logging
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import databento_dbn
 import numpy as np
 import pandas as pd
 
-from .jit import kernel
+from ...errors import OptionsSystemError
 from . import counters as C
 from . import flow_metrics as flow
 from . import order_book as ob
-from ...errors import OptionsSystemError
 from .baselines import KEY, BaselineArrays, baseline_arrays, percentile, zscore
-from .config import NS_PER_S, IFDv3Config
 from .confidence import ConfidenceParams, anomaly, combine, concentration, confidence_params, persistence, \
     significance, trend
-from .definitions import empty_definitions, future_root, options_on
+from .config import NS_PER_S, IFDv3Config
+from .definitions import definitions_from_records, empty_definitions, future_root, options_on
 from .events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_MODIFY, ACTION_TRADE, F_LAST, F_SNAPSHOT, \
     PRICE_UNIT, UNDEF_PRICE, EventColumns, SingleEventBuffer, columns_from_ndarray
+from .jit import kernel
 from .market_making import NO_PAIR, pair_index, straddle_like
 from .signals import (F_ANO, F_ASK, F_ASK_REST, F_BASE_DAYS, F_BASE_MEAN, F_BASE_STD, F_BID, F_BID_REST, F_BUY,
                       F_CON, F_CONFIDENCE, F_IMBALANCE, F_MARKET, F_MM_OTHER, F_MM_OWN, F_NET, F_NOTIONAL, F_PCT,
-                      F_PER, F_PERSIST_HITS, F_PRESSURE, F_QUALITY, F_RAW, F_RECENT_NET, F_SELL, F_SIG, F_TRADES,
+                      F_PER, F_PERSIST_HITS, F_PRESSURE, F_QUALITY, F_RAW, F_SELL, F_SIG, F_TRADES,
                       F_TRE, F_UNKNOWN, F_Z, S_DIRECTION, S_INST, S_MM, S_TS, SignalBuffer, empty_signals, grown,
                       new_signal_buffer, signal_table)
 
@@ -206,7 +207,6 @@ def _evaluate(ts: np.int64, inst: int, f: flow.FlowState, st: InstrumentState, b
     r[F_MM_OWN] = own
     r[F_MM_OTHER] = other
     r[F_PERSIST_HITS] = hits
-    r[F_RECENT_NET] = recent_net
 
 
 @kernel
@@ -369,8 +369,6 @@ class IFDv3Engine:
     def on_record(self, record: Any) -> int:
         """Any live record: definitions are registered, MBO goes through `on_event`, the rest is
         counted (symbol mappings, system messages...)."""
-        import databento_dbn
-
         if isinstance(record, databento_dbn.MBOMsg):
             self._flush_definitions()
             return self.on_event(record)
@@ -382,8 +380,6 @@ class IFDv3Engine:
 
     def _flush_definitions(self) -> None:
         if self._pending_definitions:
-            from .definitions import definitions_from_records
-
             records, self._pending_definitions = self._pending_definitions, []
             self.add_definitions(definitions_from_records(records))
 

@@ -21,9 +21,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .jit import kernel
 from . import counters as C
 from .events import SIDE_ASK, SIDE_BID
+from .jit import kernel
 
 NO_BUCKET = -1
 

@@ -8,6 +8,7 @@ orders are deleted as often as they are added. The table is kept at most half fu
 from __future__ import annotations
 
 import numpy as np
+
 from .jit import kernel, kernel_inline
 
 EMPTY = -1

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .jit import kernel
 from .flow_metrics import FlowState, advance
+from .jit import kernel
 
 NO_PAIR = -1
 

@@ -18,11 +18,11 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from .jit import kernel, kernel_inline
 from . import counters as C
 from . import hash_index
 from .events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_FILL, ACTION_MODIFY, ACTION_NONE, \
     ACTION_TRADE, PRICE_UNIT, SIDE_ASK, SIDE_BID, UNDEF_PRICE
+from .jit import kernel, kernel_inline
 
 BID = 0
 ASK = 1

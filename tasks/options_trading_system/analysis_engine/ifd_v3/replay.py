@@ -32,6 +32,7 @@ from .flow_metrics import window_samples
 log = logging.getLogger(__name__)
 
 TRADE_FIELDS = ("ts_recv", "instrument_id", "side", "size", "price")
+TRADE_DTYPE = np.dtype([("ts_recv", "i8"), ("instrument_id", "i8"), ("side", "u1"), ("size", "i8"), ("price", "i8")])
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,7 @@ def baselines_for(store: BaselineStore, day: date, config: IFDv3Config) -> pd.Da
 def _trades_of(chunk: np.ndarray) -> np.ndarray:
     mask = np.ascontiguousarray(chunk["action"]).view(np.uint8) == ACTION_TRADE
     picked = chunk[mask]
-    out = np.empty(len(picked), dtype=[("ts_recv", "i8"), ("instrument_id", "i8"), ("side", "u1"),
-                                       ("size", "i8"), ("price", "i8")])
+    out = np.empty(len(picked), dtype=TRADE_DTYPE)
     out["ts_recv"] = picked["ts_recv"]
     out["instrument_id"] = picked["instrument_id"]
     out["side"] = np.ascontiguousarray(picked["side"]).view(np.uint8)
@@ -149,7 +149,4 @@ def _trades_of(chunk: np.ndarray) -> np.ndarray:
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return _trades_of(np.zeros(0, dtype=[("ts_recv", "u8"), ("instrument_id", "u4"), ("action", "S1"),
-                                             ("side", "S1"), ("size", "u4"), ("price", "i8")]))
-    return np.concatenate(parts)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=TRADE_DTYPE)

@@ -24,8 +24,8 @@ N_INT = 4
 # float64 columns
 (F_CONFIDENCE, F_RAW, F_SIG, F_PER, F_TRE, F_CON, F_ANO, F_BUY, F_SELL, F_UNKNOWN, F_TRADES, F_NOTIONAL,
  F_PRESSURE, F_NET, F_MARKET, F_Z, F_PCT, F_QUALITY, F_BASE_DAYS, F_BASE_MEAN, F_BASE_STD, F_BID, F_ASK,
- F_BID_REST, F_ASK_REST, F_IMBALANCE, F_MM_OWN, F_MM_OTHER, F_PERSIST_HITS, F_RECENT_NET) = range(30)
-N_FLOAT = 30
+ F_BID_REST, F_ASK_REST, F_IMBALANCE, F_MM_OWN, F_MM_OTHER, F_PERSIST_HITS) = range(29)
+N_FLOAT = 29
 
 SIGNAL_COLUMNS: tuple[str, ...] = (
     "signal_id", "algorithm", "time", "ts", "instrument_id", "contract", "root", "underlying", "expiration",

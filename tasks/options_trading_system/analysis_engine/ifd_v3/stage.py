@@ -20,7 +20,6 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
