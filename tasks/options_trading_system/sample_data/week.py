@@ -414,10 +414,10 @@ def _mbo_writer():
         specials = min(base.n_episodes + base.n_straddles, room)
         straddles = min(base.n_straddles, specials // 4)
         mbo_params = dataclasses.replace(
-            base, n_episodes=specials - straddles, n_straddles=straddles, seed=int(seed) + day.session.toordinal(), trade_date=day.session,
-            session_open=day.window_open.time(), session_close=day.window_close.time(),
-            underlying_symbol=underlying_future(expiry), expiration=expiry, underlying=float(round(price / 0.25) * 0.25),
-            n_events=params.mbo_events)
+            base, n_episodes=specials - straddles, n_straddles=straddles, seed=int(seed) + day.session.toordinal(),
+            trade_date=day.session, session_open=day.window_open.time(), session_close=day.window_close.time(),
+            underlying_symbol=underlying_future(expiry), expiration=expiry,
+            underlying=float(round(price / 0.25) * 0.25), n_events=params.mbo_events)
         if not state["history"] and params.mbo_history_days:
             mbo.write_history(folder / "history", mbo_params, params.mbo_history_days, prefix="history")
             state["history"] = True

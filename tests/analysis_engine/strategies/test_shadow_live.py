@@ -80,9 +80,12 @@ def test_live_mode_waits_for_the_window_then_cycles_until_the_close(
         assert stale == pytest.approx(1800.0)   # 14:00 cycle, newest snapshot 13:30
     finally:
         ledger.close()
-    # the run kept its own recording: the chains it saw, in the replay layout
+    # the run kept its own recording: the chains it saw and the prices, in the replay layout, so it replays
     assert len(list((result.run_dir / "recording" / "chains" / "2025-06-02").glob("*.json"))) == 13
     assert clock.waits >= 13
+    replayed = start_run(ShadowRunRequest(profile=str(live_profile), replay=result.run_dir / "recording", days=1,
+                                          output_dir=tmp_path / "replayed", run_id="replayed"), RunHooks())
+    assert replayed.status == "completed" and replayed.final["signals"]["signals"] > 0
 
 
 class RecordedSession:

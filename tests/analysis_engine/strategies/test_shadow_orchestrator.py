@@ -77,6 +77,36 @@ def test_every_signal_is_validated_and_resolved_and_every_trade_traces_to_fills(
         ledger.close()
 
 
+def test_option_trades_buy_the_signals_contract_and_mark_the_exit_with_black76(
+        small_recording: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "options.json"
+    profile.write_text(json.dumps({"description": "options", "extends": "shadow_trading",
+                                   "shadow_trading": {"execution": {"instrument": "option"}}}))
+    request = ShadowRunRequest(profile=str(profile), replay=small_recording, days=1, output_dir=tmp_path,
+                               run_id="options")
+    result = start_run(request, RunHooks())
+    ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
+    try:
+        rows = ledger.rows("SELECT s.strike AS signal_strike, s.direction, p.option_strike, p.option_right, p.option_iv, "
+                           "p.entry_price, p.exit_price, p.exit_price_origin, p.multiplier, o.pnl_usd, f.price AS fill, "
+                           "f.reference_price AS ask FROM positions p JOIN signals s USING (signal_id) "
+                           "JOIN outcomes o ON o.position_id = p.position_id "
+                           "JOIN fills f ON f.order_id = p.signal_id || '/entry'")
+        assert rows
+        for r in rows:
+            # a call for a LONG, a put for a SHORT; IFD signals at their own strike
+            assert r["option_right"] == ("C" if r["direction"] == "LONG" else "P")
+            if r["signal_strike"] is not None:
+                assert r["option_strike"] == r["signal_strike"]
+            assert r["fill"] == pytest.approx(r["ask"] + 0.25)       # bought at the ask plus one tick
+            assert r["multiplier"] == 20 and r["exit_price_origin"] == "black76_at_entry_iv"
+            if r["exit_price"] is not None:
+                expected = (r["exit_price"] - r["entry_price"]) * 20 - 2 * 2.5
+                assert r["pnl_usd"] == pytest.approx(expected)
+    finally:
+        ledger.close()
+
+
 def test_a_halt_is_obeyed_at_the_next_cycle_and_open_positions_are_still_followed(
         small_recording: Path, tmp_path: Path) -> None:
     halted_at: dict[str, object] = {}

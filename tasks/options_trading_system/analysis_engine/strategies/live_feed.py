@@ -4,9 +4,10 @@ Each cycle is one `chain` event: the loader tries the sources in the profile's o
 retries, attempts with their costs), the chain is validated, and the underlying price it carries
 becomes a point of the day's price path at the chain's own time (a quote's time, so staleness
 shows). IFD v3.0 sources read a live MBO stream (`live_mbo.py`); what their engines emitted by a
-cycle's time becomes an `mbo` event right after that cycle's `chain` event. Every chain and the price points are saved under the run's `recording/` folder in the
-replay layout, so a live run can be resumed after a restart (the previous snapshot of the day is
-read back) and replayed later through the very same code.
+cycle's time becomes an `mbo` event right after that cycle's `chain` event. Every chain and the
+price points are saved under the run's `recording/` folder in the replay layout, so a live run can
+be resumed after a restart (the previous snapshot of the day is read back) and replayed later
+through the very same code.
 """
 from __future__ import annotations
 
@@ -142,8 +143,10 @@ class LiveFeed(MarketFeed):
             self._write_prices()
 
     def _write_prices(self) -> None:
+        """The observed prices as a bar CSV (`timestamp` with its UTC offset), replayable later."""
         frame = self._prices.to_frame()
-        text = frame.assign(start=frame["start"].map(lambda t: t.isoformat())).drop(columns=["end"]).to_csv(index=False)
+        out = frame.assign(timestamp=frame["start"].map(lambda t: t.isoformat()))
+        text = out[["timestamp", "open", "high", "low", "close", "volume"]].to_csv(index=False)
         atomic_write_text(self.recording_dir / PRICE_DIR / LIVE_PRICES, text)
 
     def _read_prices(self) -> PricePath:
@@ -151,7 +154,7 @@ class LiveFeed(MarketFeed):
         if not path.is_file():
             return PricePath.empty("live")
         frame = pd.read_csv(path)
-        frame["start"] = pd.to_datetime(frame["start"], utc=True)
+        frame["start"] = pd.to_datetime(frame["timestamp"], utc=True)
         return PricePath.from_frame(frame, bar_seconds=0, source="live")
 
     def _saved(self, session: date, before: pd.Timestamp) -> list[Path]:

@@ -3,9 +3,10 @@
 Entries are market orders at the market price at decision time plus slippage (ticks of 0.25
 point against us) and commission per contract per side. Exits: a target is a resting limit and
 fills at the target; a stop and the session-end exit are market orders and pay slippage. The
-traded instrument comes from the profile: NQ or MNQ futures (the futures price), or the option
-itself, bought at its ask and sold at a Black-76 mark (the option's implied volatility at entry,
-the underlying at exit; the chain is only seen at snapshots, so this is a model mark, and says so).
+traded instrument comes from the profile: NQ or MNQ futures (the futures price), or an option (a
+call for a LONG, a put for a SHORT), bought at its ask and sold at a Black-76 mark (the option's
+implied volatility at entry, the underlying at exit; the chain is only seen at snapshots, so this is
+a model mark, and says so).
 Position limits are guards: a refusal is a recorded decision with a reason code and the numbers.
 """
 from __future__ import annotations

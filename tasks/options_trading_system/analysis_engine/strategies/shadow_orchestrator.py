@@ -36,6 +36,7 @@ import pandas as pd
 from ...data_ingestion.canonical import OptionsChain
 from ...state.ledger import (CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED,
                              RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso)
+from .. import black76
 from ..pipeline import AnalysisContext
 from . import metrics
 from .market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
@@ -469,29 +470,34 @@ def day_summary(ledger: Ledger, day: str) -> dict[str, Any]:
 
 
 def option_quote(chain: OptionsChain, signal: dict[str, Any], at: pd.Timestamp) -> EntryQuote:
-    """The option a signal trades: its own contract, else the front-expiration call (LONG) or put
-    (SHORT) nearest the entry; bought at the ask (the mark when there is no ask). IV by Black-76
-    from the mark, for the model exit mark."""
-    from .. import black76
-
+    """The option a signal trades: a call for a LONG, a put for a SHORT, at the signal's own strike
+    and expiration when the chain lists them (else the front expiration listing that strike), and
+    for a signal without a strike the front-expiration option nearest the entry. Bought at the ask
+    (the mark when there is no ask); its IV by Black-76 from the mark, for the model exit mark."""
     frame = chain.frame
-    contract = signal.get("contract")
-    if isinstance(contract, str) and (frame["contract"] == contract).any():
-        row = frame[frame["contract"] == contract].iloc[0]
-    else:
-        right = "C" if signal["direction"] == "LONG" else "P"
-        front = frame[(frame["expiration"] == frame["expiration"].min()) & (frame["right"] == right)]
+    right = "C" if signal["direction"] == "LONG" else "P"
+    candidates = frame[frame["right"] == right]
+    strike = _float(signal.get("strike"))
+    evidence = json.loads(signal.get("evidence_json") or "{}")
+    rows = candidates.iloc[0:0]
+    if np.isfinite(strike):
+        rows = candidates[candidates["strike"] == strike].sort_values("expiration", kind="stable")
+        wanted = evidence.get("expiration")
+        if wanted and (rows["expiration"] == pd.Timestamp(wanted)).any():
+            rows = rows[rows["expiration"] == pd.Timestamp(wanted)]
+    if rows.empty:
+        front = candidates[candidates["expiration"] == candidates["expiration"].min()]
         if front.empty:
             return EntryQuote(price=float("nan"))
-        row = front.iloc[int(np.argmin(np.abs(front["strike"].to_numpy() - float(signal["entry_reference"]))))]
+        nearest = int(np.argmin(np.abs(front["strike"].to_numpy() - float(signal["entry_reference"]))))
+        rows = front.iloc[[nearest]]
+    row = rows.iloc[0]
     ask = float(row["ask"]) if pd.notna(row["ask"]) and row["ask"] > 0 else float(row["mark"])
-    ctx = AnalysisContext.from_chain(chain)
-    years = float(ctx.years_to(pd.Timestamp(row["expiration"])))
+    years = float(AnalysisContext.from_chain(chain).years_to(pd.Timestamp(row["expiration"])))
     iv = float(black76.implied_vol(float(row["mark"]), float(signal["entry_reference"]), float(row["strike"]),
-                                   years, row["right"] == "C"))
-    return EntryQuote(price=ask, contract=str(row["contract"]), strike=float(row["strike"]),
-                      is_call=row["right"] == "C", iv=iv, years=years,
-                      expiration=pd.Timestamp(row["expiration"]).date().isoformat())
+                                   years, right == "C"))
+    return EntryQuote(price=ask, contract=str(row["contract"]), strike=float(row["strike"]), is_call=right == "C",
+                      iv=iv, years=years, expiration=pd.Timestamp(row["expiration"]).date().isoformat())
 
 
 def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:

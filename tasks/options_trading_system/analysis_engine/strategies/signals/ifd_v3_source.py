@@ -102,6 +102,7 @@ class IfdV3SignalSource(SignalSource):
         half = np.abs(strike - price) / 2.0
         stop = np.where(long_, price - half, price + half)
         evidence = [{"engine_signal_id": str(r["signal_id"]), "contract": str(r["contract"]),
+                     "expiration": _day(r.get("expiration")),
                      "market_making": bool(r["market_making"]), "reasons": str(r.get("reasons", "")),
                      **{c: _plain(r.get(c)) for c in EVIDENCE_COLUMNS}} for r in rows.to_dict("records")]
         return ideas_frame({
@@ -116,6 +117,11 @@ class IfdV3SignalSource(SignalSource):
             "expected_value_points": np.full(len(rows), np.nan),
             "evidence": evidence,
         })
+
+
+def _day(value: Any) -> str | None:
+    """An expiration as YYYY-MM-DD (None when the emission has none)."""
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
 def _plain(value: Any) -> Any:
