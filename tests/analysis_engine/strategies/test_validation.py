@@ -76,7 +76,10 @@ def test_time_of_day_is_read_in_exchange_time_and_flags_the_opening_minutes() ->
     early = _signal(sim_time=pd.Timestamp("2025-06-02 13:40", tz="UTC"))  # 09:40 New York
     out = validate_signals(pd.DataFrame([early]), _market(), _history([]), CONFIG).iloc[0]
     assert out["time_of_day"] == 0.0
-    assert bool(out["false_positive"])          # any criterion at 0 flags the signal
+    # any criterion at 0 flags the signal, and a flagged signal does not pass even with a good score:
+    # (0.35 + 0.25 x 0.6667 + 0) / 0.75 = 0.6889 >= 0.6
+    assert out["score"] == pytest.approx(0.6889, abs=1e-4)
+    assert bool(out["false_positive"]) and not bool(out["passed"])
     assert "09:40 America/New_York: 10 min after the open" in " ".join(out["reasons"])
 
 

@@ -10,9 +10,11 @@ Four criteria, each scored 0..1 over the whole table of an event's signals at on
 4. history: win rate of the most recent resolved signals of the same source and direction.
 
 A criterion with no data (no quote, no history yet) is left out and the others re-weighted. The
-validity score is the weighted mean; a signal passes at `min_score` with its levels right; it is
-flagged a likely false positive below `false_positive_below` or when any criterion scores 0. Every
-shortfall becomes a reason with the numbers. Pure: tables in, table out.
+validity score is the weighted mean. A signal is flagged a likely false positive below
+`false_positive_below`, when any criterion scores 0 (inside the opening minutes, a spread at the
+limit, a source whose recent signals all failed...) or when its levels are wrong; it passes at
+`min_score` unless flagged. Every shortfall becomes a reason with the numbers. Pure: tables in,
+table out.
 """
 from __future__ import annotations
 
@@ -65,8 +67,9 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
         score = np.where(weight_sum > 0, np.nansum(scores * weights, axis=1) / weight_sum, np.nan)
     out["score"] = score
     any_zero = (present & (scores <= 0.0)).any(axis=1)
-    out["passed"] = (score >= config.min_score) & levels_ok
-    out["false_positive"] = (np.nan_to_num(score, nan=0.0) < config.false_positive_below) | any_zero | ~levels_ok
+    false_positive = (np.nan_to_num(score, nan=0.0) < config.false_positive_below) | any_zero | ~levels_ok
+    out["passed"] = (score >= config.min_score) & ~false_positive
+    out["false_positive"] = false_positive
     out["reasons"] = reasons
     return out
 
