@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from . import formatting as fmt
 from .daily_report import DailyOutputs
 from ..daily_run import DailyRunResult
-from .report_view import AnalysisView, headline
+from .report_view import AnalysisView, exchange_time, headline
 
 __all__ = ["console_summary", "summary_lines"]
 
@@ -30,6 +30,8 @@ def summary_lines(document: Mapping[str, Any], outputs: DailyOutputs, *, top_n: 
     lines += _risk(view.risk)
     lines += _ev(view.ev, top_n)
     lines += _spikes(view.spikes, top_n)
+    if view.flow.ran:  # IFD v3.0 needs an MBO file: shown only in runs whose profile has the stage
+        lines += _flow(view.flow, top_n)
     lines.append("Written   :")
     lines += [f"  {path}" for path in outputs.files()]
     return lines
@@ -63,4 +65,19 @@ def _spikes(spikes: AnalysisView, top_n: int) -> list[str]:
         lines.append(f"  {fmt.text(s.get('contract'))} {fmt.text(s.get('direction'))} vol/OI {fmt.ratio(s.get('vol_oi'))} "
                      f"{fmt.dollars(s.get('notional'))} {fmt.text(s.get('tier'))}"
                      + (" actionable" if s.get("actionable") else ""))
+    return lines
+
+
+def _flow(flow: AnalysisView, top_n: int) -> list[str]:
+    if flow.get("status") != "ok":
+        return [f"IFD v3.0  : {fmt.text(flow.get('status'))}"]
+    tiers = ", ".join(f"{tier} {n}" for tier, n in (flow.get("tiers") or {}).items())
+    baseline = flow.get("baseline") or {}
+    lines = [f"IFD v3.0  : {fmt.count(flow.get('signal_count'))} signals" + (f" ({tiers})" if tiers else "")
+             + f", baseline {fmt.count(baseline.get('days_available'))} of {fmt.count(baseline.get('lookback_days'))} days"]
+    for s in list(flow.rows)[:top_n]:
+        lines.append(f"  {exchange_time(s.get('time'))} {fmt.text(s.get('contract'))} {fmt.text(s.get('direction'))} "
+                     f"confidence {fmt.ratio(s.get('confidence'))} {fmt.text(s.get('tier'))}  net "
+                     f"{fmt.count(s.get('net_volume'))} ({fmt.text(s.get('aggressor'))} aggressor) "
+                     f"{fmt.dollars(s.get('notional'))}  z {fmt.ratio(s.get('z_score'))}")
     return lines

@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import charts, formatting
-from .report_view import headline, not_run_reasons
+from .report_view import exchange_time, headline, not_run_reasons
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(formatting.FILTERS)
+    env.filters["exchange_time"] = exchange_time
     return env
 
 

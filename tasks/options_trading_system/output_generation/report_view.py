@@ -13,7 +13,7 @@ import pandas as pd
 
 from .daily_export import EXCHANGE_TZ
 
-__all__ = ["AnalysisView", "Headline", "analysis", "headline", "ORIGIN_TEXT", "not_run_reasons"]
+__all__ = ["AnalysisView", "Headline", "analysis", "headline", "ORIGIN_TEXT", "not_run_reasons", "exchange_time"]
 
 ORIGIN_TEXT: Mapping[str | None, str] = {
     "source": "quoted by the data source",
@@ -58,6 +58,7 @@ class Headline:
     ev: AnalysisView
     spikes: AnalysisView
     greeks: AnalysisView
+    flow: AnalysisView
     warnings: Sequence[str]
 
 
@@ -94,6 +95,7 @@ def headline(document: Mapping[str, Any]) -> Headline:
         ev=analysis(document, "expected_value"),
         spikes=analysis(document, "volume_spike"),
         greeks=analysis(document, "greeks"),
+        flow=analysis(document, "institutional_flow_v3"),
         warnings=tuple(document.get("warnings") or ()),
     )
 
@@ -102,6 +104,11 @@ def not_run_reasons(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(stage, reason) for every known stage that did not run."""
     return [(name, str(entry.get("reason"))) for name, entry in (document.get("analyses") or {}).items()
             if not entry.get("ran")]
+
+
+def exchange_time(iso: Any) -> str:
+    """A signal's ISO-8601 time as New York wall-clock time, HH:MM:SS ('n/a' when missing)."""
+    return "n/a" if iso in (None, "") else _display_time(str(iso), "%H:%M:%S", tz=EXCHANGE_TZ)
 
 
 def _display_time(iso: str, pattern: str, tz: str | None = None) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from . import formatting as fmt
-from .report_view import AnalysisView, headline, not_run_reasons
+from .report_view import AnalysisView, exchange_time, headline, not_run_reasons
 
 __all__ = ["render_text", "table"]
 
@@ -41,6 +41,7 @@ def render_text(document: Mapping[str, Any], *, top_n: int) -> str:
     out += _risk(view.risk, top_n)
     out += _ev(view.ev, top_n)
     out += _spikes(view.spikes, top_n)
+    out += _flow(view.flow, top_n)
     out += _sources(document)
     out += _chain(document)
     out += _pipeline(document)
@@ -109,6 +110,27 @@ def _spikes(spikes: AnalysisView, top_n: int) -> list[str]:
         ("tier", lambda s: fmt.text(s.get("tier")), "<"), ("dir", lambda s: fmt.text(s.get("direction")), "<"),
         ("target", lambda s: fmt.points(s.get("target")), ">"), ("stop", lambda s: fmt.points(s.get("stop")), ">"),
         ("actionable", lambda s: "yes" if s.get("actionable") else "no", "<")])
+
+
+def _flow(flow: AnalysisView, top_n: int) -> list[str]:
+    out = _section("IFD v3.0 institutional flow (MBO)")
+    if not flow.ran:
+        return out + [str(flow.reason)]
+    if flow.get("status") != "ok":
+        return out + [fmt.text(flow.get("status"))]
+    baseline, engine = flow.get("baseline") or {}, flow.get("engine") or {}
+    out.append(f"{fmt.text(flow.get('mbo_file'))}: {fmt.count(engine.get('events'))} MBO events, "
+               f"{fmt.count(flow.get('signal_count'))} signals; baseline {fmt.count(baseline.get('days_available'))} "
+               f"of {fmt.count(baseline.get('lookback_days'))} days (data quality {fmt.percent(baseline.get('data_quality'))})")
+    rows = list(flow.rows)[:top_n]
+    if not rows:
+        return out + ["  no signal above the profile's confidence threshold"]
+    return out + table(rows, [
+        ("time NY", lambda s: exchange_time(s.get("time")), "<"), ("contract", lambda s: fmt.text(s.get("contract")), "<"),
+        ("dir", lambda s: fmt.text(s.get("direction")), "<"), ("conf", lambda s: fmt.ratio(s.get("confidence")), ">"),
+        ("tier", lambda s: fmt.text(s.get("tier")), "<"), ("buy", lambda s: fmt.count(s.get("buy_volume")), ">"),
+        ("sell", lambda s: fmt.count(s.get("sell_volume")), ">"), ("notional", lambda s: fmt.dollars(s.get("notional")), ">"),
+        ("z", lambda s: fmt.ratio(s.get("z_score")), ">"), ("MM", lambda s: "yes" if s.get("market_making") else "no", "<")])
 
 
 def _sources(document: Mapping[str, Any]) -> list[str]:

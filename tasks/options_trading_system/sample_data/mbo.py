@@ -47,7 +47,7 @@ from ..analysis_engine import black76
 from ..data_ingestion.mbo.dbn_file import day_stem, definition_path_for
 
 __all__ = ["MBOSampleParams", "Contract", "Episode", "SampleDay", "contracts_for", "write_sample_day",
-           "write_history", "write_sample_set", "truth_path_for", "read_truth", "match_signals", "KIND_INSTITUTIONAL", "KIND_STRADDLE"]
+           "write_history", "write_sample_set", "truth_path_for", "is_sample_day", "read_truth", "match_signals", "KIND_INSTITUTIONAL", "KIND_STRADDLE"]
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,16 @@ def write_sample_set(folder: Path | str, params: MBOSampleParams = MBOSamplePara
 def truth_path_for(path: Path) -> Path:
     """`x.mbo.dbn.zst` -> `x.truth.json`."""
     return path.with_name(day_stem(path) + TRUTH_SUFFIX)
+
+
+def is_sample_day(path: Path | str) -> bool:
+    """Whether an MBO file is one of this generator's sample days (its truth file says so), so
+    every report built on it can say it is not the market."""
+    truth = truth_path_for(Path(path))
+    try:
+        return bool(json.loads(truth.read_text(encoding="utf-8")).get("is_sample"))
+    except (OSError, ValueError):
+        return False
 
 
 def read_truth(path: Path | str) -> list[Episode]:

@@ -53,6 +53,7 @@ def test_the_stage_finds_the_planted_flow_and_records_the_day(sample_set: Any, t
     kept, summary = run(stage)
     assert tuple(summary) == SUMMARY_KEYS
     assert summary["status"] == "ok" and summary["trade_date"] == "2025-06-02"
+    assert summary["sample_input"] is True  # a generated day says so (its truth file), for the banner
     score = match_signals(kept, sample_set.day.episodes, tolerance_s=300)
     assert score["recall"] >= 0.8 and score["precision"] >= 0.8
     assert summary["signal_count"] == len(kept) and sum(summary["tiers"].values()) == len(kept)
@@ -67,6 +68,16 @@ def test_the_stage_finds_the_planted_flow_and_records_the_day(sample_set: Any, t
     assert summary["baseline"]["data_quality"] == 1.0
     with BaselineStore(db) as store:
         assert sample_set.trade_date in store.recorded_days()  # the analysed day is now history
+
+
+def test_relative_history_patterns_are_found_beside_the_mbo_file(sample_set: Any, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the working directory holds no MBO files
+    stage = stage_from_profile({"mbo_file": str(sample_set.day.path), "baseline_db": str(tmp_path / "b.sqlite"),
+                                "history_files": ["nq_mbo_*.mbo.dbn.zst"], "record_baselines": False,
+                                "engine": {"baseline": {"lookback_days": sample_set.history_days}}})
+    _, summary = run(stage)
+    assert summary["baseline"]["days_available"] == sample_set.history_days
 
 
 def test_a_first_day_without_history_states_its_data_quality(sample_set: Any, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -30,12 +31,14 @@ from .baselines import BaselineStore
 from .config import IFDv3Config
 from .replay import baselines_for, record_history, replay_file
 from .signals import SIGNAL_COLUMNS, empty_signals
+from ...sample_data.mbo import is_sample_day
 
 log = logging.getLogger(__name__)
 
 STATUS_OK = "ok"
 STATUS_NO_FILE = "no MBO file given: run with --mbo FILE (a Databento MBO .dbn/.dbn.zst of one day)"
-SUMMARY_KEYS = ("status", "mbo_file", "trade_date", "signal_count", "tiers", "signals", "engine", "baseline")
+SUMMARY_KEYS = ("status", "mbo_file", "sample_input", "trade_date", "signal_count", "tiers", "signals", "engine",
+                "baseline")
 # columns of a signal in summarize()["signals"] (the full table is the stage's opportunities)
 SUMMARY_SIGNAL_COLUMNS = ("signal_id", "time", "contract", "strike", "right", "aggressor", "direction",
                           "confidence", "tier", "market_making", "buy_volume", "sell_volume", "net_volume",
@@ -75,7 +78,7 @@ class InstitutionalFlowV3Analysis(PipelineAnalysis):
         engine_cfg = cfg.engine
         day = _trade_date_of(cfg.mbo_file)
         with BaselineStore(cfg.baseline_db) as store:
-            added = record_history(store, cfg.history_files, before=day, config=engine_cfg,
+            added = record_history(store, history_patterns(cfg), before=day, config=engine_cfg,
                                    recorded_at=self.clock(), chunk_events=cfg.chunk_events)
             table = baselines_for(store, day, engine_cfg)
             result = replay_file(cfg.mbo_file, engine_cfg, baselines=table, chunk_events=cfg.chunk_events)
@@ -102,6 +105,13 @@ class InstitutionalFlowV3Analysis(PipelineAnalysis):
         return self._summary
 
 
+def history_patterns(cfg: InstitutionalFlowV3Config) -> list[str]:
+    """`history_files` as globs: a relative pattern is relative to the MBO file's folder, where
+    earlier days of the same feed sit (wherever the user generated or downloaded them)."""
+    folder = Path(cfg.mbo_file).parent
+    return [pattern if Path(pattern).is_absolute() else str(folder / pattern) for pattern in cfg.history_files]
+
+
 def _trade_date_of(path: str) -> date:
     from ...data_ingestion.mbo.dbn_file import MBOFile
 
@@ -115,6 +125,8 @@ def _summary(status: str, cfg: InstitutionalFlowV3Config, trade_date: date | Non
     return {
         "status": status,
         "mbo_file": cfg.mbo_file,
+        # generated MBO (scripts/make_sample_data.py mbo) is bannered like the sample chain
+        "sample_input": bool(cfg.mbo_file) and is_sample_day(cfg.mbo_file),
         "trade_date": trade_date.isoformat() if trade_date else None,
         "signal_count": int(len(signals)),
         "tiers": {str(k): int(v) for k, v in tiers.items()},
