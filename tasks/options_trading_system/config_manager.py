@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import jsonschema
 from dotenv import dotenv_values
@@ -235,7 +235,7 @@ def _substitute_env(document: dict[str, Any], env: Mapping[str, str],
                 return default
             file = _origin(origins, path, leaf)
             raise ConfigError(
-                f"{_display(file)}: {_json_path(path)}: environment variable {var} is not set "
+                f"{_display(file)}: {json_path(path)}: environment variable {var} is not set "
                 f"(set it in the environment or in .env, or write ${{{var}:-default}})"
             )
 
@@ -283,10 +283,10 @@ def _describe_error(error: jsonschema.ValidationError, origins: Mapping[JsonPath
         allowed = sorted((error.schema.get("properties") or {}).keys())
         unknown = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, Mapping) else []
         bad = unknown[0] if unknown else "?"
-        return (f"{_display(_origin(origins, (*path, bad), leaf))}: {_json_path((*path, bad))}: unknown key {bad!r} "
+        return (f"{_display(_origin(origins, (*path, bad), leaf))}: {json_path((*path, bad))}: unknown key {bad!r} "
                 f"(expected one of: {', '.join(allowed)})")
     if error.validator == "required":
-        return f"{_display(file)}: {_json_path(path)}: {error.message}"
+        return f"{_display(file)}: {json_path(path)}: {error.message}"
     what = f"{error.instance!r}" if not isinstance(error.instance, (dict, list)) else type(error.instance).__name__
     reason = error.message
     if error.validator == "type":
@@ -296,7 +296,7 @@ def _describe_error(error: jsonschema.ValidationError, origins: Mapping[JsonPath
     elif error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         reason = f"expected {error.validator} {error.validator_value}"
     hint = f" ({expected})" if expected else ""
-    return f"{_display(file)}: {_json_path(path)}: bad value {what}: {reason}{hint}"
+    return f"{_display(file)}: {json_path(path)}: bad value {what}: {reason}{hint}"
 
 
 def _fill_defaults(instance: Any, schema: Mapping[str, Any], registry: Registry) -> None:
@@ -354,7 +354,8 @@ def _origin(origins: Mapping[JsonPath, Path], path: JsonPath, leaf: Path) -> Pat
     return leaf
 
 
-def _json_path(path: JsonPath) -> str:
+def json_path(path: Iterable[Any]) -> str:
+    """`$.a.b[2]` for a key path, as JSON Schema error messages and this project's errors name places."""
     out = "$"
     for key in path:
         out += f"[{key}]" if isinstance(key, int) else f".{key}"

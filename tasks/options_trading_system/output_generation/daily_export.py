@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..analysis_engine.pipeline import STAGE_CLASSES
 from ..analysis_engine.stage_tools import json_records, json_value
-from ..config_manager import PROJECT_ROOT
+from ..config_manager import PROJECT_ROOT, json_path
 from ..daily_run import DailyRunResult
 from ..errors import OutputValidationError
 
@@ -244,14 +244,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         or error.validator in ("anyOf", "oneOf", "allOf", "$ref") else f"{error.validator} {error.validator_value!r}"
     expected = error.schema.get("description") if isinstance(error.schema, Mapping) else None
     hint = f" (expected: {expected})" if expected else ""
-    return f"{_json_path(error.absolute_path)}: bad value {value}: fails {rule}{hint}"
-
-
-def _json_path(path: Any) -> str:
-    out = "$"
-    for key in path:
-        out += f"[{key}]" if isinstance(key, int) else f".{key}"
-    return out
+    return f"{json_path(error.absolute_path)}: bad value {value}: fails {rule}{hint}"
 
 
 def _display(path: Path) -> str:
