@@ -184,3 +184,17 @@ def test_one_record_at_a_time_equals_the_batch() -> None:
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_trades_of_unscored_instruments_do_not_dilute_concentration() -> None:
+    """A future (undefined here, id 999) trading 10,000 contracts in the same window is not option
+    flow: the call is still the only scored option trading, so concentration stays 1 and the score
+    is the same 1.0 as without it."""
+    future = [(5 + 10 * k, 999, "A", 2_000, 21_500.0, True) for k in range(5)]
+    rows = sorted(CAMPAIGN + future, key=lambda r: r[0])
+    signals, engine = run(rows, quality=1.0)
+    assert signals["contract"].tolist() == ["NQM5 C21500"]
+    assert signals["concentration"].iloc[0] == pytest.approx(1.0)
+    assert signals["market_volume"].iloc[0] == 55
+    assert signals["confidence"].iloc[0] == pytest.approx(1.0)
+    assert engine.stats()["counts"]["undefined_instrument_trades"] == 5

@@ -6,8 +6,10 @@
    packet end needs room for signals; if not, return the index so Python grows the table and
    calls again with the same event (nothing was touched);
 2. `order_book.book_apply`: the book changes (add, cancel, modify, clear; trade/fill counted);
-3. a trade (action T) goes into the contract's rolling window (`flow_metrics.add_trade`) with
-   its aggressor side, size and notional (price x size x the definition's multiplier);
+3. a trade (action T) of a scored option goes into the contract's rolling window and the
+   market-wide ring (`flow_metrics.add_trade`) with its aggressor side, size and notional (price x
+   size x the definition's multiplier); trades of anything else (a future, another product, an
+   undefined id) are only counted, so they cannot dilute `concentration`;
 4. the instrument is marked touched in the current packet;
 5. at F_LAST (packet end, the only moment the book is consistent): every touched book is checked
    (best bid < best ask) and its top published; every touched contract that traded and is a
@@ -235,10 +237,11 @@ def run_events(ts: np.ndarray, inst: np.ndarray, oid: np.ndarray, price: np.ndar
         mark = TOUCHED
         if a == ACTION_TRADE:
             mark = TOUCHED | TRADED
-            bucket = ts[i] // kp.slice_ns
-            notional = price[i] / PRICE_UNIT * size[i] * st.multiplier[k]
-            flow.add_trade(f, k, bucket, np.int64(side[i]), size[i], notional, counters)
-            if not st.scored[k]:
+            if st.scored[k]:  # only scored options feed the windows and the market ring (concentration)
+                bucket = ts[i] // kp.slice_ns
+                notional = price[i] / PRICE_UNIT * size[i] * st.multiplier[k]
+                flow.add_trade(f, k, bucket, np.int64(side[i]), size[i], notional, counters)
+            else:
                 counters[C.UNDEFINED_TRADES] += 1
         elif a != ACTION_ADD and a != ACTION_CANCEL and a != ACTION_MODIFY and a != ACTION_CLEAR:
             mark = 0

@@ -3,7 +3,8 @@
 The window (default 5 minutes) is a ring of slices (default 10 s) per instrument: a trade adds to
 the slice of its time; moving to a later slice clears the slices that fell out of the window. Sums
 are recomputed from the ring when read (no running totals, so nothing drifts). A ring shared by all
-instruments holds the market's total aggressor volume, the denominator of `concentration`.
+instruments holds the market's total aggressor volume, the denominator of `concentration` (the
+engine feeds only scored options, so a future or another product in the same feed is not in it).
 
 Measurements (per window):
 - buy / sell volume: trades whose aggressor side is B / A; side N goes to `unknown`;
