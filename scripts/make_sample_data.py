@@ -16,7 +16,7 @@ Examples:
   python3 scripts/make_sample_data.py                       # rewrite data/sample/nq_options_sample.json
   python3 scripts/make_sample_data.py chain --contracts 10000 --output /tmp/nq_10k.json
   python3 scripts/make_sample_data.py chain --seed 7 --as-of 2025-06-25T18:00:00Z --output /tmp/x.json
-  python3 scripts/make_sample_data.py mbo                   # outputs/sample_mbo/nq_mbo_20250602.dbn.zst + 20 days
+  python3 scripts/make_sample_data.py mbo                   # outputs/sample_mbo/nq_mbo_20250602.mbo.dbn.zst + 20 days
   python3 scripts/make_sample_data.py --days 5              # outputs/sample_week/ for run_shadow_trading.py --replay
 
 The bundled sample (data/sample/nq_options_sample.json) is exactly the output of the first line;
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of contracts, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
     return value
 
 
