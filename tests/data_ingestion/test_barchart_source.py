@@ -15,6 +15,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
 
+from tasks.options_trading_system.data_ingestion.barchart.client import BarchartClient  # noqa: E402
 from tasks.options_trading_system.data_ingestion.barchart.config import BarchartConfig  # noqa: E402
 from tasks.options_trading_system.data_ingestion.barchart.parsing import page_quote  # noqa: E402
 from tasks.options_trading_system.data_ingestion.barchart.source import BarchartSource  # noqa: E402
@@ -101,6 +102,37 @@ def test_a_page_without_the_xsrf_cookie_fails_with_a_reason(standin: BarchartSta
     with pytest.raises(DataSourceError, match="set no XSRF-TOKEN cookie") as info:
         source(standin, tmp_path).fetch(MARKET_OPEN)
     assert info.value.code == "MALFORMED"
+
+
+class RecordingClient(BarchartClient):
+    """The real client, remembering whether its session was closed."""
+
+    made: list["RecordingClient"] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.closed = False
+        RecordingClient.made.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+
+@pytest.mark.parametrize("fault", [None, Fault.HTTP_500])
+def test_the_session_is_closed_after_a_fetch_that_served_or_failed(standin: BarchartStandIn, tmp_path: Path,
+                                                                   fault: Fault | None) -> None:
+    RecordingClient.made = []
+    if fault is not None:
+        standin.inject(fault, path_prefix="/proxies/")
+    src = BarchartSource(BarchartConfig(base_url=standin.url), output_root=tmp_path, client_factory=RecordingClient)
+    if fault is None:
+        src.fetch(MARKET_OPEN)
+    else:
+        with pytest.raises(DataSourceError):
+            src.fetch(MARKET_OPEN)
+    (client,) = RecordingClient.made
+    assert client.closed
 
 
 def test_page_quote_falls_back_to_last_then_to_missing() -> None:

@@ -14,6 +14,7 @@ from polygon import RESTClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
 
 from tasks.options_trading_system.data_ingestion.canonical import validate_chain  # noqa: E402
+from tasks.options_trading_system.data_ingestion.polygon.client import PolygonClient  # noqa: E402
 from tasks.options_trading_system.data_ingestion.polygon.config import PolygonConfig  # noqa: E402
 from tasks.options_trading_system.data_ingestion.polygon.source import PolygonSource  # noqa: E402
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture  # noqa: E402
@@ -100,6 +101,22 @@ def test_more_pages_than_allowed_is_refused_not_analysed_half(standin: PolygonSt
     with pytest.raises(DataSourceError, match="more than 1 pages") as info:
         source(standin, tmp_path, max_pages=1).fetch(REQUEST)
     assert info.value.code == "TOO_LARGE"
+
+
+def test_the_connection_pool_is_closed_even_when_the_chain_is_refused(standin: PolygonStandIn,
+                                                                     tmp_path: Path) -> None:
+    made: list[PolygonClient] = []
+
+    def factory(*args: object, **kwargs: object) -> PolygonClient:
+        made.append(PolygonClient(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    src = PolygonSource(PolygonConfig(base_url=standin.url, max_pages=1), env={"POLYGON_API_KEY": KEY},
+                        output_root=tmp_path, client_factory=factory)
+    with pytest.raises(DataSourceError, match="more than 1 pages"):
+        src.fetch(REQUEST)
+    (client,) = made
+    assert client.pool.requests == 2 and len(client.pool.pools) == 0   # pages read, then every pool closed
 
 
 def test_a_rejected_key_is_refused_naming_the_variable(standin: PolygonStandIn, tmp_path: Path) -> None:

@@ -40,12 +40,15 @@ class BarchartAnswer:
 
 
 class BarchartClient:
-    """One session (cookies) per fetch; `timeout()` gives each request's timeout in seconds."""
+    """One session (cookies) per fetch; `timeout()` gives each request's timeout in seconds.
+
+    `close()` releases the session's connections when the client made the session itself."""
 
     def __init__(self, config: BarchartConfig, *, timeout: Callable[[], float],
                  session: requests.Session | None = None) -> None:
         self.config = config
         self.timeout = timeout
+        self._owns_session = session is None
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": config.user_agent, "Accept-Language": "en-US,en;q=0.9"})
 
@@ -69,6 +72,10 @@ class BarchartClient:
             raise malformed_error(SOURCE, f"quotes API answer for {root} (not JSON)", exc) from exc
         return BarchartAnswer(page_url=page_url, page_html=page.text, api_url=api_url, payload=payload,
                               content=answer.content)
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
 
     def _get(self, url: str, what: str, headers: dict[str, str]) -> requests.Response:
         timeout = self.timeout()

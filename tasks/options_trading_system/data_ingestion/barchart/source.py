@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -70,8 +71,8 @@ class BarchartSource(DataSource):
         cached = self._cached(choice, request)
         if cached is not None:
             return cached
-        client = self.client_factory(self.config, timeout=request.request_timeout)
-        answer = client.fetch(choice.root, choice.series.underlying_symbol)
+        with contextlib.closing(self.client_factory(self.config, timeout=request.request_timeout)) as client:
+            answer = client.fetch(choice.root, choice.series.underlying_symbol)
         return self._capture(answer, choice, request)
 
     # --- steps ------------------------------------------------------------------------------

@@ -80,6 +80,10 @@ class PolygonClient:
                                    cert_reqs="CERT_REQUIRED", retries=False)
         self.rest.client = self.pool
 
+    def close(self) -> None:
+        """Close the pool's connections (the source calls it when the chain is read or has failed)."""
+        self.pool.clear()
+
     def snapshot_chain(self, underlying: str, params: dict[str, Any]) -> Iterator[OptionContractSnapshot]:
         """Every contract of the chain snapshot, following `next_url` pages (lazily)."""
         iterator = self.rest.list_snapshot_options_chain(underlying, params=params)

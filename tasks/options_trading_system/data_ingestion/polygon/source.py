@@ -8,6 +8,7 @@ under `outputs/YYYYMMDD/api_data/` so the saved source can replay it.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -54,18 +55,20 @@ class PolygonSource(DataSource):
                 f"polygon: {self.config.api_key_env} is not set; put your Polygon API key in the environment or .env "
                 f"to use this source", code="NO_KEY")
         cfg = self.config
-        client = self.client_factory(key, cfg, timeout=request.request_timeout)
         params = {"expiration_date.gte": request.trade_date.isoformat(),
                   "expiration_date.lte": (request.trade_date + timedelta(days=cfg.max_days_to_expiration)).isoformat(),
                   "limit": cfg.page_limit}
         items = []
-        for item in client.snapshot_chain(cfg.underlying, params):
-            items.append(item)
-            if client.pool.requests > cfg.max_pages:
-                raise DataSourceError(
-                    f"polygon: the {cfg.underlying} chain needs more than {cfg.max_pages} pages of {cfg.page_limit} "
-                    f"(data_sources.polygon.max_pages); refusing an incomplete chain", code="TOO_LARGE")
-        log.info("polygon: %d contracts of %s in %d page(s)", len(items), cfg.underlying, client.pool.requests)
+        with contextlib.closing(self.client_factory(key, cfg, timeout=request.request_timeout)) as client:
+            for item in client.snapshot_chain(cfg.underlying, params):
+                items.append(item)
+                if client.pool.requests > cfg.max_pages:
+                    raise DataSourceError(
+                        f"polygon: the {cfg.underlying} chain needs more than {cfg.max_pages} pages of "
+                        f"{cfg.page_limit} (data_sources.polygon.max_pages); refusing an incomplete chain",
+                        code="TOO_LARGE")
+            pages = client.pool.requests
+        log.info("polygon: %d contracts of %s in %d page(s)", len(items), cfg.underlying, pages)
         chain = build_proxy_chain(items, underlying=cfg.underlying, as_of=request.now)
         return self._save(chain, request)
 
