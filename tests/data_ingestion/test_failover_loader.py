@@ -18,7 +18,7 @@ from tasks.options_trading_system.data_ingestion.retry import RetryPolicy
 from tasks.options_trading_system.data_ingestion.sources_registry import (
     OUTCOME_FAILED, OUTCOME_REFUSED, OUTCOME_REJECTED, OUTCOME_SERVED, OUTCOME_SKIPPED, OUTCOME_UNAVAILABLE,
     ChainLoader, ChainRequest, DataSource, SourceContext, SourceGuard, build_sources)
-from tasks.options_trading_system.errors import (DataBudgetExceededError, DataSourceError, DataUnavailableError,
+from tasks.options_trading_system.errors import (ConfigError, DataBudgetExceededError, DataSourceError, DataUnavailableError,
                                                  SourceNotAvailableError)
 
 REQUEST = ChainRequest(trade_date=date(2025, 6, 2), now=pd.Timestamp("2025-06-02T14:00:00Z"))
@@ -141,6 +141,22 @@ def test_a_source_that_is_not_set_up_does_not_trip_its_breaker(tmp_path: Path) -
     for _ in range(3):
         attempt = ChainLoader([source, Static()]).load(REQUEST).attempts[0]
         assert (attempt.outcome, attempt.code, attempt.breaker) == (OUTCOME_UNAVAILABLE, "NO_KEY", "closed")
+
+
+def test_a_source_that_crashes_is_recorded_as_failed_and_the_next_source_serves(tmp_path: Path) -> None:
+    source = guarded(Scripted("barchart", [KeyError("strike")] * 5), guard(tmp_path, Wall(), threshold=1))
+    result = ChainLoader([source, Static()]).load(REQUEST)
+    crashed, served = result.attempts
+    assert (crashed.outcome, crashed.code, crashed.retries, crashed.breaker) == (OUTCOME_FAILED, "UNEXPECTED", 0, "open")
+    assert "unexpected KeyError: 'strike'" in crashed.reason and source.calls == 1   # a bug is not retried
+    assert served.outcome == OUTCOME_SERVED and result.chain.meta.source == "saved"
+
+
+def test_a_config_error_inside_a_source_stops_the_run(tmp_path: Path) -> None:
+    source = guarded(Scripted("barchart", [ConfigError("data_sources.barchart.root: 'XX' is not an NQ option root")]),
+                     guard(tmp_path, Wall()))
+    with pytest.raises(ConfigError, match="is not an NQ option root"):
+        ChainLoader([source, Static()]).load(REQUEST)
 
 
 def test_cost_of_failed_tries_and_of_the_serving_try_add_up(tmp_path: Path) -> None:

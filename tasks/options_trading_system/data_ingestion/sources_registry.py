@@ -14,7 +14,9 @@ from the profile's `data_sources` section): `ChainLoader.load` does, for each so
 3. call `fetch`, retrying transient failures with backoff and jitter (`retry.retry_call`);
 4. pass the chain through the data-quality gate (`validate_chain`);
 5. record the attempt and tell the breaker (a failure or a rejected chain counts, a source that
-   is not set up or refuses on purpose does not).
+   is not set up or refuses on purpose does not). Any other exception a source raises (a bug, an
+   answer its parser did not expect) is logged with its traceback and recorded as a failure
+   (code UNEXPECTED), so the next source still serves; only a `ConfigError` stops the run.
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from ..config_manager import PROJECT_ROOT, Profile
-from ..errors import (ChainValidationError, DataSourceError, DataUnavailableError, SourceNotAvailableError,
-                      SourceRefusedError)
+from ..errors import (ChainValidationError, ConfigError, DataSourceError, DataUnavailableError,
+                      SourceNotAvailableError, SourceRefusedError)
 from .breaker import BreakerBoard, BreakerConfig, CircuitBreaker
 from .canonical import OptionsChain, validate_chain
 from .retry import Deadline, RetryOutcome, RetryPolicy, retry_call
@@ -260,6 +262,14 @@ class ChainLoader:
             outcome, reason, code, counts = OUTCOME_FAILED, str(exc), exc.code or "FAILED", True
         except ChainValidationError as exc:
             outcome, reason, code, counts = OUTCOME_REJECTED, str(exc), "VALIDATION", True
+        except ConfigError:
+            raise  # the profile is wrong: stop the run (exit 2) rather than fail over
+        except Exception as exc:  # a source's own bug (an answer its parser did not expect): fail over, loudly
+            log.exception("source %s raised an unexpected %s; recorded as a failure, trying the next source",
+                          source.name, type(exc).__name__)
+            outcome, reason, code, counts = (OUTCOME_FAILED, f"unexpected {type(exc).__name__}: {exc} "
+                                             "(a bug in this source's code; the traceback is in the run's log)",
+                                             "UNEXPECTED", True)
         else:
             outcome, reason, code, counts = OUTCOME_SERVED, "ok", "OK", False
         # failed tries carry their cost in the error; a fetch that returned (served or rejected) sets last_cost_usd
