@@ -262,10 +262,7 @@ def obtain_chain(source: str, *, file: Path | None, api_data: Path, profile_name
     else:
         profile = load_profile(profile_name)
         context = SourceContext(profile=profile, output_root=output_root, env=load_environment())
-        instrument = profile.section("instrument")
-        request = ChainRequest(trade_date=run_date, now=now, symbol=str(instrument.get("symbol", "NQ")),
-                               multiplier=float(instrument.get("multiplier", 20)),
-                               timeout_s=float(profile.section("data_sources").get("timeout_s", 20)))
+        request = ChainRequest.from_profile(profile, trade_date=run_date, now=now)
         loaded = ChainLoader(build_sources([source], context)).load(request)
         chain, origin = loaded.chain, f"live ({loaded.attempts[-1].latency_ms:.0f} ms, ${loaded.attempts[-1].cost_usd:.2f})"
     chain = validate_chain(chain)

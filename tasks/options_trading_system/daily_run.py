@@ -75,15 +75,10 @@ def run_daily(profile: Profile, *, run_date: date, output_root: Path, input_path
             source=f"file:{input_path.name}", outcome=OUTCOME_SERVED, reason="--input",
             latency_ms=round((clock() - t0) * 1000, 3), contracts=len(chain.frame)),)
     else:
-        sources_cfg = profile.section("data_sources")
         context = SourceContext(profile=profile, output_root=output_root,
                                 env=env if env is not None else load_environment())
-        loader = ChainLoader(build_sources(sources_cfg.get("priority", ()), context), clock=clock)
-        request = ChainRequest(trade_date=run_date, now=started_at,
-                               symbol=str(instrument.get("symbol", "NQ")),
-                               multiplier=float(instrument.get("multiplier", 20)),
-                               timeout_s=float(sources_cfg.get("timeout_s", 20)))
-        loaded = loader.load(request)
+        loader = ChainLoader(build_sources(profile.section("data_sources").get("priority", ()), context), clock=clock)
+        loaded = loader.load(ChainRequest.from_profile(profile, trade_date=run_date, now=started_at))
         chain, attempts = loaded.chain, loaded.attempts
     load_seconds = clock() - t0
     ctx = AnalysisContext.from_chain(chain, tick_size=float(instrument.get("tick_size", 0.25)))

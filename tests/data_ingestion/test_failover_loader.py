@@ -191,6 +191,14 @@ def test_build_sources_guards_network_sources_with_the_profile_settings(tmp_path
     assert scoped.timeout_s == 3 and scoped.request_timeout_s == 3 and scoped.deadline.seconds == 3
 
 
+def test_the_runs_request_takes_instrument_and_time_limits_from_the_profile() -> None:
+    profile = load_profile("all_sources", env={}, overrides={
+        "instrument": {"symbol": "MNQ", "multiplier": 2}, "data_sources": {"timeout_s": 12, "request_timeout_s": 4}})
+    request = ChainRequest.from_profile(profile, trade_date=REQUEST.trade_date, now=REQUEST.now)
+    assert (request.symbol, request.multiplier, request.timeout_s, request.request_timeout_s) == ("MNQ", 2.0, 12.0, 4.0)
+    assert (request.trade_date, request.now, request.deadline) == (REQUEST.trade_date, REQUEST.now, None)
+
+
 @pytest.mark.parametrize("cls, variable", [(DatabentoSource, "DATABENTO_API_KEY"), (PolygonSource, "POLYGON_API_KEY")])
 def test_a_keyed_source_without_its_key_says_which_variable_to_set(tmp_path: Path, cls: type, variable: str) -> None:
     profile = load_profile("all_sources", env={})

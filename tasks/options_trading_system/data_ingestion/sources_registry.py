@@ -71,6 +71,15 @@ class ChainRequest:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     deadline: Deadline | None = None  # set by the loader per source: the end of this attempt
 
+    @classmethod
+    def from_profile(cls, profile: Profile, *, trade_date: date, now: pd.Timestamp) -> "ChainRequest":
+        """The request of a run of `profile`: its instrument and its `data_sources` time limits."""
+        instrument, sources = profile.section("instrument"), profile.section("data_sources")
+        return cls(trade_date=trade_date, now=now, symbol=str(instrument.get("symbol", "NQ")),
+                   multiplier=float(instrument.get("multiplier", 20.0)),
+                   timeout_s=float(sources.get("timeout_s", 20.0)),
+                   request_timeout_s=float(sources.get("request_timeout_s", DEFAULT_REQUEST_TIMEOUT_S)))
+
     def request_timeout(self) -> float:
         """Seconds one HTTP request may wait: the per-request cap, or what is left of the deadline."""
         if self.deadline is None:
