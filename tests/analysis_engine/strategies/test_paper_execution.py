@@ -52,5 +52,18 @@ def test_options_are_bought_at_the_ask_and_marked_with_black76_at_exit() -> None
     assert pd.isna(broker.exit_price("LONG", "stop", 21000.0, quote=EntryQuote(price=5.0, contract="x"))[0])
 
 
+def test_the_slippage_an_exit_records_is_the_slippage_its_price_paid() -> None:
+    # futures: a target is a resting limit (no slippage); a stop is a market order (one tick)
+    assert (MNQ.exit_is_limit("target"), MNQ.exit_slippage("target")) == (True, 0.0)
+    assert (MNQ.exit_is_limit("stop"), MNQ.exit_slippage("stop")) == (False, 0.25)
+    # an option has no resting order at the futures target: even its target exit is a market sale
+    broker = PaperBroker(ExecutionConfig(instrument="option", slippage_ticks=2))
+    quote = EntryQuote(price=50.0, contract="C21100", strike=21100.0, is_call=True, iv=0.2, years=5 / 365)
+    assert (broker.exit_is_limit("target"), broker.exit_slippage("target")) == (False, 0.5)
+    price, _ = broker.exit_price("LONG", "target", 21150.0, quote=quote, years_at_exit=4 / 365)
+    mark = float(black76.price(21150.0, 21100.0, 4 / 365, 0.2, True))
+    assert price == pytest.approx(mark - broker.exit_slippage("target"))
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

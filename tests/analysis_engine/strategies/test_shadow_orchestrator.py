@@ -103,6 +103,13 @@ def test_option_trades_buy_the_signals_contract_and_mark_the_exit_with_black76(
             if r["exit_price"] is not None:
                 expected = (r["exit_price"] - r["entry_price"]) * 20 - 2 * 2.5
                 assert r["pnl_usd"] == pytest.approx(expected)
+        # every option exit is a market sale of the option: its fill row records the tick it paid
+        # and is measured against the option's mark (not the futures level): price = mark - slippage
+        exits = ledger.rows("SELECT o.order_type, f.slippage_points, f.price, f.reference_price FROM orders o "
+                            "JOIN fills f USING (order_id) WHERE o.purpose LIKE 'exit:%' AND f.price IS NOT NULL")
+        assert exits and all((e["order_type"], e["slippage_points"]) == ("market", 0.25) for e in exits)
+        for e in exits:
+            assert e["price"] == pytest.approx(max(e["reference_price"] - 0.25, 0.0))
     finally:
         ledger.close()
 

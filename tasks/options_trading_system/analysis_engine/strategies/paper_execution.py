@@ -1,12 +1,13 @@
 """Paper execution: what a validated signal would have cost and earned, with nothing faked.
 
 Entries are market orders at the market price at decision time plus slippage (ticks of 0.25
-point against us) and commission per contract per side. Exits: a target is a resting limit and
-fills at the target; a stop and the session-end exit are market orders and pay slippage. The
+point against us) and commission per contract per side. Futures exits: a target is a resting limit
+and fills at the target; a stop and the session-end exit are market orders and pay slippage. The
 traded instrument comes from the profile: NQ or MNQ futures (the futures price), or an option (a
 call for a LONG, a put for a SHORT), bought at its ask and sold at a Black-76 mark (the option's
 implied volatility at entry, the underlying at exit; the chain is only seen at snapshots, so this is
-a model mark, and says so).
+a model mark, and says so). An option has no resting order at the futures level, so every option
+exit, a target included, is a market sale that pays slippage (`exit_slippage`).
 Position limits are guards: a refusal is a recorded decision with a reason code and the numbers.
 """
 from __future__ import annotations
@@ -67,16 +68,33 @@ class PaperBroker:
             return quote.price + slip
         return quote.price + slip if direction == "LONG" else quote.price - slip
 
+    def exit_is_limit(self, exit_reason: str) -> bool:
+        """True when the exit is a resting limit filled at its level: a futures target. Option exits
+        and stops / session ends are market orders."""
+        return exit_reason == "target" and not self.trades_options
+
+    def exit_slippage(self, exit_reason: str) -> float:
+        """Points of slippage the exit pays (what `exit_price` applies and the fill row records)."""
+        return 0.0 if self.exit_is_limit(exit_reason) else self.config.slippage_points
+
+    def exit_quote(self, exit_reference: float, *, quote: EntryQuote | None = None,
+                   years_at_exit: float = float("nan")) -> float:
+        """The traded instrument's price at the exit before slippage: the futures level itself, or
+        the option's Black-76 mark there (NaN when the option has no implied volatility)."""
+        if not self.trades_options:
+            return float(exit_reference)
+        if quote is None or not np.isfinite(quote.iv):
+            return float("nan")
+        return float(black76.price(exit_reference, quote.strike, max(years_at_exit, 0.0), quote.iv, quote.is_call))
+
     def exit_price(self, direction: str, exit_reason: str, exit_reference: float, *, quote: EntryQuote | None = None,
                    years_at_exit: float = float("nan")) -> tuple[float, str]:
-        """(fill price, origin) of the exit. Targets fill at the level; other exits pay slippage."""
-        slip = 0.0 if exit_reason == "target" else self.config.slippage_points
+        """(fill price, origin) of the exit: `exit_quote` net of `exit_slippage`."""
+        slip = self.exit_slippage(exit_reason)
+        price = self.exit_quote(exit_reference, quote=quote, years_at_exit=years_at_exit)
         if self.trades_options:
-            if quote is None or not np.isfinite(quote.iv):
-                return float("nan"), EXIT_ORIGIN_BLACK76
-            mark = float(black76.price(exit_reference, quote.strike, max(years_at_exit, 0.0), quote.iv, quote.is_call))
-            return max(mark - self.config.slippage_points, 0.0), EXIT_ORIGIN_BLACK76
-        return (exit_reference - slip if direction == "LONG" else exit_reference + slip), EXIT_ORIGIN_MARKET
+            return (max(price - slip, 0.0) if np.isfinite(price) else float("nan")), EXIT_ORIGIN_BLACK76
+        return (price - slip if direction == "LONG" else price + slip), EXIT_ORIGIN_MARKET
 
     def pnl(self, direction: str, entry: float, exit: float) -> tuple[float, float, float]:
         """(points, dollars net of both commissions, commissions) of one closed position."""

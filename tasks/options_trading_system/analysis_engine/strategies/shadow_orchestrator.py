@@ -229,20 +229,23 @@ class ShadowTradingOrchestrator:
             years_at_exit = _years_between(at, row["option_expiration"])
         price, origin = self.broker.exit_price(row["direction"], hit.exit_reason, float(hit.exit_reference),
                                                quote=quote, years_at_exit=years_at_exit)
+        # what the fill is measured against, in the traded instrument's own price (an option's mark,
+        # not the futures level: that one is the outcome's exit_reference)
+        reference = self.broker.exit_quote(float(hit.exit_reference), quote=quote, years_at_exit=years_at_exit)
         points, dollars, commissions = self.broker.pnl(row["direction"], float(row["entry_price"]), price)
         position_id = row["position_id"]
         quantity = int(row["quantity"])
         exit_side = "SELL" if self.broker.order_side(row["direction"]) == "BUY" else "BUY"
         order_id = f"{hit.signal_id}/exit"
-        order_type = "limit" if hit.exit_reason == "target" else "market"
+        order_type = "limit" if self.broker.exit_is_limit(hit.exit_reason) else "market"
         tx.insert("orders", {"order_id": order_id, "signal_id": hit.signal_id, "day": day.label, "sim_time": iso(at),
                              "instrument": row["position_contract"] or self.config.execution.instrument,
                              "side": exit_side, "quantity": quantity, "order_type": order_type,
                              "purpose": f"exit:{hit.exit_reason}", "status": "filled", "reason": ""})
-        slippage = 0.0 if hit.exit_reason == "target" else self.config.execution.slippage_points
+        slippage = self.broker.exit_slippage(hit.exit_reason)
         commission = self.config.execution.commission * quantity
         tx.insert("fills", {"fill_id": f"{order_id}/fill", "order_id": order_id, "day": day.label, "sim_time": iso(at),
-                            "price": price, "quantity": quantity, "reference_price": hit.exit_reference,
+                            "price": price, "quantity": quantity, "reference_price": reference,
                             "slippage_points": slippage, "commission_usd": commission})
         tx.insert("costs", {"cost_id": f"{order_id}/commission", "day": day.label, "sim_time": iso(at),
                             "kind": "commission", "amount_usd": commission, "ref": order_id, "note": ""})
