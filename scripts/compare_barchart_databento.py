@@ -64,6 +64,16 @@ class Thresholds:
     top_n: int = 25                   # rows of the largest differences shown in the HTML
 
 
+THRESHOLD_HELP = {
+    "min_coverage": "verdict: least share of the union of contracts present in both",
+    "oi_tolerance": "verdict: relative open-interest difference per strike still counted as equal",
+    "min_oi_agreement": "verdict: least share of strikes (OI known in both) within --oi-tolerance",
+    "price_tolerance": "verdict: index points of mark difference still counted as equal",
+    "min_price_agreement": "verdict: least share of contracts (mark known in both) within --price-tolerance",
+    "top_n": "rows of the largest differences shown in the HTML",
+}
+
+
 @dataclass
 class Comparison:
     """What `compare_chains` found; `per_strike` and `prices` are tables, the rest JSON-able."""
@@ -272,17 +282,16 @@ def obtain_chain(source: str, *, file: Path | None, api_data: Path, profile_name
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--date", help="trading date YYYY-MM-DD (default: today in New York)")
     parser.add_argument("--profile", default="all_sources", help="profile for live fetches (default all_sources)")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs"), help="output root (default outputs)")
     parser.add_argument("--barchart-file", type=Path, help="a Barchart capture to use instead of saved/live data")
     parser.add_argument("--databento-file", type=Path, help="a Databento capture to use instead of saved/live data")
-    defaults = Thresholds()
-    for name, value in defaults.__dict__.items():
+    for name, value in Thresholds().__dict__.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value,
-                            help=f"verdict threshold {name} (default {value})")
+                            help=f"{THRESHOLD_HELP[name]} (default {value})")
     return parser
 
 

@@ -45,7 +45,7 @@ def parse_fault(text: str) -> tuple[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--dir", type=Path, default=ROOT / "outputs" / "standins",
                         help="where the profile and the certificate are written (default outputs/standins)")
     parser.add_argument("--shared-data", type=Path, default=ROOT.parent / "shared" / "data",
