@@ -105,6 +105,15 @@ def test_the_equity_curve_has_one_point_per_trade_after_the_start() -> None:
     assert "No closed paper trade" in str(equity_svg([]))
 
 
+def test_a_trade_without_a_pnl_is_not_a_zero_point_on_the_equity_curve() -> None:
+    import pandas as pd
+    from tasks.options_trading_system.output_generation.shadow_figures import equity_points
+    trades = pd.DataFrame({"signal_id": ["a", "b", "c"], "pnl_usd": [50.0, None, -20.0],
+                           "exit_time": ["t1", "t2", "t3"]})
+    assert equity_points(trades) == [{"time": "t1", "equity_usd": 50.0}, {"time": "t3", "equity_usd": 30.0}]
+    assert equity_points(trades.iloc[0:0]) == []
+
+
 def _empty_table():
     import pandas as pd
     return pd.DataFrame(columns=["source", "correct", "passed", "technical", "market_context", "time_of_day",

@@ -114,10 +114,13 @@ def daily_summaries(ledger: Ledger) -> pd.DataFrame:
 
 
 def equity_points(trades: pd.DataFrame) -> list[dict[str, Any]]:
-    """Cumulative net P&L after each closed trade (time, equity)."""
-    pnl = trades["pnl_usd"].astype("float64").fillna(0.0).to_numpy() if len(trades) else np.zeros(0)
-    equity = metrics.equity_curve(pnl)
-    return [{"time": str(t), "equity_usd": float(e)} for t, e in zip(trades["exit_time"], equity)]
+    """Cumulative net P&L after each closed trade (time, equity). A trade whose P&L is missing
+    (no exit price) is left out, as `metrics.trade_metrics` leaves it out: it is not a $0 trade."""
+    if not len(trades):
+        return []
+    known = trades[trades["pnl_usd"].notna()]
+    equity = metrics.equity_curve(known["pnl_usd"].astype("float64"))
+    return [{"time": str(t), "equity_usd": float(e)} for t, e in zip(known["exit_time"], equity)]
 
 
 def _num(value: Any) -> float | None:
