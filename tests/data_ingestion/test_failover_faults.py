@@ -34,7 +34,7 @@ from tasks.options_trading_system.data_ingestion.sources_registry import (  # no
 from tests.vendor_servers.barchart_server import BarchartStandIn  # noqa: E402
 from tests.vendor_servers.base import Fault, StandInServer, closed_port  # noqa: E402
 from tests.vendor_servers.databento_server import Contract, DatabentoStandIn, hand_market  # noqa: E402
-from tests.vendor_servers.fixtures import tls_pair, trusted_tls  # noqa: E402,F401
+from tests.vendor_servers.fixtures import tls_pair  # noqa: E402,F401
 from tests.vendor_servers.polygon_server import PolygonStandIn  # noqa: E402
 
 ATTEMPTS = 2

@@ -264,13 +264,3 @@ def closed_port() -> int:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
 
-
-def run_until(predicate: Callable[[], bool], timeout_s: float = 5.0, step_s: float = 0.02) -> bool:
-    """Poll `predicate` until true or `timeout_s` passes (bounded wait for tests)."""
-    waited = 0.0
-    while waited < timeout_s:
-        if predicate():
-            return True
-        threading.Event().wait(step_s)
-        waited += step_s
-    return predicate()
