@@ -44,14 +44,19 @@ def observe(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], *, 
 def uptime(history: Sequence[Mapping[str, Any]], current: tuple[bool, bool], *, now: pd.Timestamp,
            window_h: float) -> tuple[float, int]:
     """(percent up, samples counted) over the window; samples with no run expected do not count."""
-    start = pd.Timestamp(now) - pd.Timedelta(hours=window_h)
+    end = pd.Timestamp(now)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    start = end - pd.Timedelta(hours=window_h)
     flags = [current]
-    for sample in history:
-        ts = pd.to_datetime(sample.get("ts"), utc=True, errors="coerce")
-        if pd.isna(ts) or ts < start or ts > pd.Timestamp(now):
-            continue
-        run = sample.get("run") or {}
-        flags.append((bool(run.get("expected")), bool(run.get("up"))))
+    if history:
+        # one vectorized parse: a 30-day file holds 43,200 samples, parsed one by one that took ~25 s a sample
+        stamps = pd.to_datetime(pd.Series([s.get("ts") for s in history], dtype="object"), utc=True,
+                                errors="coerce", format="ISO8601")
+        inside = (stamps.notna() & (stamps >= start) & (stamps <= end)).to_numpy()
+        for sample, counted in zip(history, inside):
+            if counted:
+                run = sample.get("run") or {}
+                flags.append((bool(run.get("expected")), bool(run.get("up"))))
     expected = [up for is_expected, up in flags if is_expected]
     if not expected:
         return NAN, 0
