@@ -57,6 +57,12 @@ OUTCOME_UNAVAILABLE = "unavailable"  # not in this version / not configured
 OUTCOME_SKIPPED = "skipped"          # e.g. circuit breaker open
 OUTCOME_REFUSED = "refused"          # credentials rejected, no entitlement, budget would be broken
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
+CAPTURE_SUBDIR = "api_data"
+
+
+def capture_folder(output_root: Path, trade_date: date) -> Path:
+    """`<output root>/YYYYMMDD/api_data/`: where a source saves what it fetched (the saved source replays it)."""
+    return Path(output_root) / trade_date.strftime("%Y%m%d") / CAPTURE_SUBDIR
 
 
 @dataclass(frozen=True)

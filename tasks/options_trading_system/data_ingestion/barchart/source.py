@@ -29,7 +29,7 @@ from ...output_generation.atomic import atomic_write_bytes
 from ..canonical import OptionsChain, RawCapture
 from ..market_hours import is_market_open
 from ..saved.barchart_format import barchart_capture_document, is_barchart_capture, parse_barchart_capture
-from ..sources_registry import ChainRequest, DataSource, SourceContext
+from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder
 from ..vendor_config import config_from_section
 from .client import BarchartAnswer, BarchartClient
 from .config import BarchartConfig
@@ -136,7 +136,7 @@ class BarchartSource(DataSource):
             raise
 
     def _api_data(self, request: ChainRequest) -> Path:
-        return self.output_root / request.trade_date.strftime("%Y%m%d") / "api_data"
+        return capture_folder(self.output_root, request.trade_date)
 
 
 def _has_rows(data: Any) -> bool:

@@ -27,12 +27,11 @@ import databento
 import pandas as pd
 
 from ...errors import DataSourceError, SourceNotAvailableError, SourceRefusedError
-from ...output_generation.atomic import atomic_write_bytes
-from ..canonical import OptionsChain, RawCapture
+from ..canonical import OptionsChain
 from ..data_budget import DataBudget, SpendLedger
 from ..market_hours import session_for
-from ..saved.snapshot_format import snapshot_text
-from ..sources_registry import ChainRequest, DataSource, SourceContext
+from ..saved.snapshot_format import save_snapshot_capture
+from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder
 from ..vendor_config import config_from_section
 from . import parsing
 from .client import MAX_SYMBOLS_PER_REQUEST, DatabentoClient, DbnCache, RangeRequest
@@ -159,13 +158,8 @@ class DatabentoSource(DataSource):
 
     def _save(self, chain: OptionsChain, request: ChainRequest, end: pd.Timestamp) -> OptionsChain:
         """Save the chain as a canonical snapshot in the day's api_data/ (the saved source replays it)."""
-        filename = f"databento_chain_{end:%Y%m%d_%H%M%S}.json"
-        content = snapshot_text(chain).encode("utf-8")
-        path = self.output_root / request.trade_date.strftime("%Y%m%d") / "api_data" / filename
-        atomic_write_bytes(path, content)
-        log.info("databento: saved %d contracts to %s", len(chain.frame), path)
-        return OptionsChain(frame=chain.frame, meta=chain.meta, quarantine=chain.quarantine,
-                            raw=RawCapture(content=content, filename=filename))
+        return save_snapshot_capture(chain, capture_folder(self.output_root, request.trade_date),
+                                     f"databento_chain_{end:%Y%m%d_%H%M%S}.json")
 
 
 def _frame(store: databento.DBNStore) -> pd.DataFrame:

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ...errors import DataSourceError, SourceNotAvailableError
-from ...output_generation.atomic import atomic_write_bytes
-from ..canonical import OptionsChain, RawCapture
-from ..saved.snapshot_format import snapshot_text
-from ..sources_registry import ChainRequest, DataSource, SourceContext
+from ..canonical import OptionsChain
+from ..saved.snapshot_format import save_snapshot_capture
+from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder
 from ..vendor_config import config_from_section
 from .client import PolygonClient
 from .config import PolygonConfig
@@ -75,10 +74,5 @@ class PolygonSource(DataSource):
     def _save(self, chain: OptionsChain, request: ChainRequest) -> OptionsChain:
         """Save the chain as a canonical snapshot in the day's api_data/ (the saved source replays it)."""
         symbol = self.config.underlying.replace(":", "")
-        filename = f"polygon_{symbol}_chain_{request.now:%Y%m%d_%H%M%S}.json"
-        content = snapshot_text(chain).encode("utf-8")
-        path = self.output_root / request.trade_date.strftime("%Y%m%d") / "api_data" / filename
-        atomic_write_bytes(path, content)
-        log.info("polygon: saved %d contracts to %s", len(chain.frame), path)
-        return OptionsChain(frame=chain.frame, meta=chain.meta, quarantine=chain.quarantine,
-                            raw=RawCapture(content=content, filename=filename))
+        return save_snapshot_capture(chain, capture_folder(self.output_root, request.trade_date),
+                                     f"polygon_{symbol}_chain_{request.now:%Y%m%d_%H%M%S}.json")

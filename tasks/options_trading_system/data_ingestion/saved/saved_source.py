@@ -31,12 +31,11 @@ import pandas as pd
 
 from ...errors import ChainValidationError, ConfigError, DataSourceError, InputFileError
 from ..canonical import OptionsChain, validate_chain
-from ..sources_registry import ChainRequest, DataSource, SourceContext
+from ..sources_registry import CAPTURE_SUBDIR, ChainRequest, DataSource, SourceContext
 from .formats import is_sidecar, read_capture
 
 log = logging.getLogger(__name__)
 
-CAPTURE_SUBDIR = "api_data"
 CAPTURE_GLOB = "*.json"
 DAY_FOLDER = re.compile(r"^\d{8}$")
 EXCHANGE_TZ = "America/New_York"  # the trading day a capture belongs to is New York's

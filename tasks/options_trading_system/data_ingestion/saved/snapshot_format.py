@@ -14,6 +14,7 @@ and read back is still flagged as sample.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ...errors import DataSourceError, InputFileError
-from ...output_generation.atomic import atomic_write_text
+from ...output_generation.atomic import atomic_write_bytes, atomic_write_text
 from ..canonical import CHAIN_COLUMNS, ChainMeta, OptionsChain, RawCapture, build_chain_frame
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,14 @@ def write_snapshot(chain: OptionsChain, path: Path) -> Path:
     atomic_write_text(Path(path), snapshot_text(chain))
     log.info("wrote snapshot of %d contracts to %s", len(chain.frame), path)
     return Path(path)
+
+
+def save_snapshot_capture(chain: OptionsChain, folder: Path, filename: str) -> OptionsChain:
+    """Save `chain` as `folder/filename` (atomically); return it with those bytes as its raw input."""
+    content = snapshot_text(chain).encode("utf-8")
+    atomic_write_bytes(Path(folder) / filename, content)
+    log.info("saved a snapshot of %d contracts (%s) to %s", len(chain.frame), chain.meta.source, Path(folder) / filename)
+    return dataclasses.replace(chain, raw=RawCapture(content=content, filename=filename))
 
 
 def parse_snapshot(document: Mapping[str, Any], raw: RawCapture | None = None, *,
