@@ -173,7 +173,7 @@ def write_sample_week(out_dir: Path, params: SampleWeekParams = SampleWeekParams
 def _days_with_bars(calendar: TradingCalendar, bars: PricePath, params: SampleWeekParams) -> list[TradingDay]:
     """Sessions from `params.start` (or the path's first day) whose window has price bars."""
     first = pd.Timestamp(int(bars.start[0]), tz="UTC").tz_convert(LOCAL_TZ).date() if len(bars) else params.start
-    start = max(first, params.start) if params.start > first else first
+    start = max(first, params.start)
     out = []
     for day in calendar.days(start, params.days + 10):
         inside = bars.between(day.window_open, day.window_close)

@@ -120,10 +120,6 @@ def iso(ts: pd.Timestamp | None) -> str | None:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_iso(text: str | None) -> pd.Timestamp | None:
-    return None if text is None else pd.Timestamp(text)
-
-
 def clean(value: Any) -> Any:
     """A value SQLite stores as written: numpy scalars unwrapped, NaN/NaT as NULL."""
     if value is None:
@@ -287,10 +283,6 @@ class Ledger:
         run["config"] = json.loads(run.pop("config_json"))
         run["trading_days"] = json.loads(run.pop("trading_days_json"))
         return run
-
-    def tables(self) -> list[str]:
-        return [r["name"] for r in self.rows("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
 
 
 def dump_state(path: Path, *, ignore_columns: Mapping[str, Iterable[str]] | None = None) -> dict[str, list[tuple]]:

@@ -31,7 +31,7 @@ class Clock(ABC):
 
 
 class RealClock(Clock):
-    """Wall-clock time. `sleeper(seconds)` is injectable for tests of the waiting logic."""
+    """Wall-clock time. `now()` is injectable for tests of the waiting logic."""
 
     def __init__(self, *, now: Callable[[], pd.Timestamp] | None = None) -> None:
         self._now = now or (lambda: pd.Timestamp.now(tz="UTC"))

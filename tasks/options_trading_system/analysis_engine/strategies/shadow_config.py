@@ -212,7 +212,7 @@ class ShadowTradingConfig:
         signals_section = dict(section.get("signals", {}))
         sources = tuple(SignalSourceConfig(name=str(s["name"]), algorithm=str(s["algorithm"]),
                                            trade=bool(s.get("trade", True)),
-                                           settings=MappingProxyType(_thaw(s.get("settings", {}))))
+                                           settings=MappingProxyType(thaw(s.get("settings", {}))))
                         for s in signals_section.pop("sources", ()))
         signals = frozen_config(SignalsConfig, signals_section)
         if sources:
@@ -265,9 +265,10 @@ def _replace(config: ShadowTradingConfig, **changes: Any) -> ShadowTradingConfig
     return dataclasses.replace(config, **changes)
 
 
-def _thaw(node: Any) -> Any:
+def thaw(node: Any) -> Any:
+    """A plain, mutable copy (dicts and lists) of a frozen profile node (mappings and tuples)."""
     if isinstance(node, Mapping):
-        return {k: _thaw(v) for k, v in node.items()}
+        return {k: thaw(v) for k, v in node.items()}
     if isinstance(node, (list, tuple)):
-        return [_thaw(v) for v in node]
+        return [thaw(v) for v in node]
     return node

@@ -33,7 +33,7 @@ from .clock import Clock, RealClock, SimulatedClock
 from .cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
 from .live_feed import LiveFeed
 from .live_mbo import LiveMboChannel
-from .market_events import MarketFeed
+from .market_events import EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
 from .price_path import PricePath, load_price_path
 from .recording import open_recording
@@ -41,7 +41,6 @@ from .replay_feed import ReplayFeed
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
-from .signals.base import EVENT_MBO
 from .trading_calendar import TradingCalendar, TradingDay
 
 log = logging.getLogger(__name__)
@@ -106,13 +105,14 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     session = ledger.start_session(hooks.wall_clock(), resumed=bool(request.resume))
     outcome = RunOutcome(status=run["status"], days_closed=0, events=0)
     exit_note = "error"
+    feed: MarketFeed | None = None
     try:
         sources = build_signal_sources(profile, config)
         feed = _feed(run, profile, config, days, run_dir, sources, hooks, request)
         reporter = _reporter(ledger, config, output_dir)
         on_event = hooks.on_event
         if hooks.progress is not None:
-            on_event = hooks.progress(_planned(feed, days, ledger))
+            on_event = hooks.progress(_planned(feed, days))
         orchestrator = ShadowTradingOrchestrator(
             config=config, ledger=ledger, feed=feed, sources=sources, days=days,
             instrument_symbol=str(profile.section("instrument").get("symbol", "NQ")), stop=stop,
@@ -126,10 +126,11 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
         final, paths = shadow_report_writer.write_final_report(ledger, config, run_dir)
         reports.extend(paths)
         exit_note = outcome.status
-        feed.close()
         return ShadowRunResult(run_id=run["run_id"], run_dir=run_dir, status=ledger.run()["status"],
                                days_closed=len(closed), events=outcome.events, final=final, reports=tuple(reports))
     finally:
+        if feed is not None:
+            feed.close()
         ledger.end_session(session, hooks.wall_clock(), events=outcome.events, exit=exit_note)
         ledger.close()
 
@@ -290,7 +291,7 @@ def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHoo
     return channels, notes
 
 
-def _planned(feed: MarketFeed, days: list[TradingDay], ledger: Ledger) -> int | None:
+def _planned(feed: MarketFeed, days: list[TradingDay]) -> int | None:
     counts = [feed.planned_events(d) for d in days]
     return None if any(c is None for c in counts) else int(sum(c for c in counts if c is not None))
 

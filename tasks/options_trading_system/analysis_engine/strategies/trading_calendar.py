@@ -36,9 +36,6 @@ class TradingDay:
     def label(self) -> str:
         return self.session.isoformat()
 
-    def contains(self, ts: pd.Timestamp) -> bool:
-        return self.window_open <= ts < self.window_close
-
 
 @functools.lru_cache(maxsize=4)
 def _calendar(name: str) -> xcals.ExchangeCalendar:

@@ -17,7 +17,7 @@ from ....config_manager import Profile, validate_document
 from ....data_ingestion.canonical import OptionsChain
 from ....errors import ConfigError
 from ...pipeline import frozen_config
-from ..shadow_config import SignalSourceConfig
+from ..shadow_config import SignalSourceConfig, thaw
 
 #: columns of the table a source returns (one row per trade idea)
 SIGNAL_IDEA_COLUMNS: dict[str, str] = {
@@ -38,9 +38,6 @@ SIGNAL_SOURCE_CLASSES: dict[str, str] = {
     "ev": "tasks.options_trading_system.analysis_engine.strategies.signals.ev_source:EvSignalSource",
     "ifd_v3": "tasks.options_trading_system.analysis_engine.strategies.signals.ifd_v3_source:IfdV3SignalSource",
 }
-
-EVENT_CHAIN = "chain"
-EVENT_MBO = "mbo"
 
 
 @dataclass(frozen=True)
@@ -96,7 +93,7 @@ def stage_settings(profile: Profile, stage: str, schema_file: str, source: Signa
                    config_class: type) -> Any:
     """The profile's `pipeline.<stage>` section with the source's overrides on top, validated
     against the stage's schema and frozen into its config class."""
-    merged = _deep_merge(_thaw(profile.section("pipeline", stage)), _thaw(source.settings))
+    merged = _deep_merge(thaw(profile.section("pipeline", stage)), thaw(source.settings))
     try:
         validate_document(merged, schema_file, source=profile.path)
     except ConfigError as exc:
@@ -111,14 +108,6 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
         else:
             base[key] = value
     return base
-
-
-def _thaw(node: Any) -> Any:
-    if isinstance(node, Mapping):
-        return {k: _thaw(v) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return [_thaw(v) for v in node]
-    return node
 
 
 def ideas_frame(rows: Mapping[str, Sequence[Any]] | pd.DataFrame) -> pd.DataFrame:

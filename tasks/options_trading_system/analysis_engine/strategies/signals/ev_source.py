@@ -15,8 +15,9 @@ from ....config_manager import Profile
 from ...expected_value import ExpectedValueAnalysis, ExpectedValueConfig
 from ...greeks import GreeksAnalysis, GreeksConfig
 from ...pipeline import AnalysisContext, Pipeline
+from ..market_events import EVENT_CHAIN
 from ..shadow_config import SignalSourceConfig
-from .base import EVENT_CHAIN, SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
+from .base import SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
 
 EVIDENCE_COLUMNS = ("reward", "risk", "reward_risk", "probability", "ev_points", "ev_dollars", "oi_factor",
                     "volume_factor", "premium_factor", "distance_factor", "market_probability", "edge")

@@ -20,8 +20,9 @@ import pandas as pd
 from ....config_manager import Profile
 from ...pipeline import AnalysisContext
 from ...volume_spike import VolumeSpikeAnalysis, VolumeSpikeConfig
+from ..market_events import EVENT_CHAIN
 from ..shadow_config import SignalSourceConfig
-from .base import EVENT_CHAIN, SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
+from .base import SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
 
 
 class IfdV1SignalSource(SignalSource):

@@ -25,8 +25,9 @@ from ....errors import ConfigError
 from ...ifd_v3.baselines import BaselineStore
 from ...ifd_v3.config import IFDv3Config, ifd_config_from_mapping
 from ...ifd_v3.replay import baselines_for, record_history, replay_file
-from ..shadow_config import SignalSourceConfig
-from .base import EVENT_MBO, SignalInput, SignalSource, _deep_merge, _thaw, empty_ideas, ideas_frame
+from ..market_events import EVENT_MBO
+from ..shadow_config import SignalSourceConfig, thaw
+from .base import SignalInput, SignalSource, _deep_merge, empty_ideas, ideas_frame
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class IfdV3SignalSource(SignalSource):
 
     @classmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "IfdV3SignalSource":
-        merged = _deep_merge(_thaw(profile.section("ifd_v3")), _thaw(source.settings))
+        merged = _deep_merge(thaw(profile.section("ifd_v3")), thaw(source.settings))
         try:
             validate_document(merged, "ifd_v3.schema.json", source=profile.path)
         except ConfigError as exc:
