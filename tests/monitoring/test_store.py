@@ -64,5 +64,34 @@ def test_alerts_file_keeps_open_alerts_and_the_history_of_changes(tmp_path: Path
     assert store.load() == ({}, [])
 
 
+def test_the_file_is_exactly_the_compact_json_of_the_document_across_appends_prunes_and_restarts(
+        tmp_path: Path) -> None:
+    # the store re-encodes only the new sample; the bytes must still be those of json.dumps of the whole
+    path = tmp_path / "production_metrics.json"
+    store = MetricsStore(path, retention_days=30)
+    days = ["2025-05-01", "2025-05-20", "2025-06-01", "2025-06-02"]
+    for day in days[:3]:
+        doc = store.append(sample(f"{day}T14:00:00+00:00", 1.5), {"day": day}, pd.Timestamp(f"{day}T14:00:00Z"))
+        assert path.read_text() == json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    restarted = MetricsStore(path, retention_days=30)          # a new process: nothing cached, read from disk
+    doc = restarted.append(sample("2025-06-02T14:00:00+00:00", 2.5), {"day": "x"}, pd.Timestamp("2025-06-02T14:00:00Z"))
+    assert path.read_text() == json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    assert [s["ts"][:10] for s in json.loads(path.read_text())["samples"]] == days[1:]   # May 1 pruned
+    doc = restarted.append(sample("2025-06-20T14:00:00+00:00", 3.5), {}, pd.Timestamp("2025-06-20T14:00:00Z"))
+    assert path.read_text() == json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    assert [s["ts"][:10] for s in doc["samples"]] == ["2025-06-01", "2025-06-02", "2025-06-20"]   # May 20 pruned
+
+
+def test_a_file_changed_by_someone_else_is_read_again_before_appending(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    store = MetricsStore(path, retention_days=30)
+    store.append(sample("2025-06-02T14:00:00+00:00", 1.0), {}, pd.Timestamp("2025-06-02T14:00:00Z"))
+    other = MetricsStore(path, retention_days=30)               # a second monitor writing the same file
+    other.append(sample("2025-06-02T14:01:00+00:00", 2.0), {}, pd.Timestamp("2025-06-02T14:01:00Z"))
+    doc = store.append(sample("2025-06-02T14:02:00+00:00", 3.0), {}, pd.Timestamp("2025-06-02T14:02:00Z"))
+    assert [s["spend"]["today_usd"] for s in doc["samples"]] == [1.0, 2.0, 3.0]
+    assert path.read_text() == json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

@@ -12,12 +12,18 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-__all__ = ["prune_older_than"]
+__all__ = ["prune_older_than", "young_mask"]
 
 
 def prune_older_than(records: Sequence[Mapping[str, Any]], now: pd.Timestamp, days: float,
                      *, key: str = "ts") -> list[Mapping[str, Any]]:
     """Records with `key` at or after `now - days`; unreadable timestamps are dropped with a warning."""
+    return [record for record, kept in zip(records, young_mask(records, now, days, key=key)) if kept]
+
+
+def young_mask(records: Sequence[Mapping[str, Any]], now: pd.Timestamp, days: float,
+               *, key: str = "ts") -> list[bool]:
+    """Per record, True when `prune_older_than` keeps it (so a caller can filter a parallel list too)."""
     if not records:
         return []
     cutoff = _utc(now) - pd.Timedelta(days=days)
@@ -26,8 +32,7 @@ def prune_older_than(records: Sequence[Mapping[str, Any]], now: pd.Timestamp, da
     unreadable = int(stamps.isna().sum())
     if unreadable:
         log.warning("dropped %d record(s) whose %r is not an ISO-8601 time", unreadable, key)
-    keep = (stamps >= cutoff).to_numpy()
-    return [record for record, kept in zip(records, keep) if kept]
+    return (stamps >= cutoff).tolist()
 
 
 def _utc(ts: pd.Timestamp) -> pd.Timestamp:

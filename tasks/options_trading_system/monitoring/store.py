@@ -2,14 +2,17 @@
 
 Both are validated against their schema (monitoring/schemas/) before they are written, and
 written atomically, so the dashboard never reads half a file. Missing figures are JSON null.
-To keep a 30-day file (43,200 one-minute samples) cheap to rewrite, a write validates the
-envelope with the new sample only: older samples were validated when they were written.
+To keep a 30-day file (43,200 one-minute samples, ~50 MB) cheap to rewrite, a write validates the
+envelope with the new sample only (older samples were validated when they were written), and
+each sample is JSON-encoded once: the text of the samples already written is kept in memory and
+joined with the new one, so the file is byte for byte what `json.dumps` of the whole document gives.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -20,7 +23,7 @@ import pandas as pd
 from ..errors import OutputValidationError
 from ..output_generation.atomic import atomic_write_text
 from .alerts import ActiveAlert, AlertEvent, health_of
-from .retention import prune_older_than
+from .retention import prune_older_than, young_mask
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +78,30 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Written:
+    """What this store last wrote: the file's stamp, the document, and each sample's JSON text."""
+
+    stamp: tuple[int, int]
+    document: dict[str, Any]
+    encoded_samples: list[str]
+
+
 class MetricsStore:
     """production_metrics.json: append a sample, prune by age, keep the latest full snapshot."""
 
     def __init__(self, path: Path, *, retention_days: float) -> None:
         self.path = Path(path)
         self.retention_days = retention_days
-        self._written: tuple[tuple[int, int], dict[str, Any]] | None = None  # (file stamp, what we wrote)
+        self._written: _Written | None = None
 
     def load(self) -> dict[str, Any]:
         """The stored document, or an empty one when there is none yet.
 
         A month of samples is tens of megabytes: when the file is still exactly what this store
         wrote last (same modification time and size), the copy in memory is used instead."""
-        if self._written is not None and self._written[0] == _stamp(self.path):
-            return self._written[1]
+        if self._written is not None and self._written.stamp == _stamp(self.path):
+            return self._written.document
         document = read_json(self.path)
         if not isinstance(document, dict) or not isinstance(document.get("samples"), list):
             return {"schema_version": SCHEMA_VERSION, "updated_at": None, "retention_days": self.retention_days,
@@ -99,17 +111,34 @@ class MetricsStore:
     def append(self, sample: Mapping[str, Any], latest: Mapping[str, Any], now: pd.Timestamp) -> dict[str, Any]:
         """Add `sample`, drop samples older than the retention, store `latest`; returns the document."""
         document = self.load()
+        written = self._written if self._written is not None and self._written.document is document else None
         sample = jsonable(sample)
-        samples = prune_older_than([*document["samples"], sample], now, self.retention_days)
-        dropped = len(document["samples"]) + 1 - len(samples)
+        candidates = [*document["samples"], sample]
+        keep = young_mask(candidates, now, self.retention_days)
+        samples = [s for s, kept in zip(candidates, keep) if kept]
+        dropped = len(candidates) - len(samples)
         if dropped:
             log.info("pruned %d sample(s) older than %g days", dropped, self.retention_days)
         new = {"schema_version": SCHEMA_VERSION, "updated_at": sample["ts"], "retention_days": self.retention_days,
                "samples": samples, "latest": jsonable(latest)}
         validate_output({**new, "samples": [sample]}, METRICS_SCHEMA, target=self.path)
-        atomic_write_text(self.path, json.dumps(new, separators=(",", ":"), allow_nan=False))
-        self._written = (_stamp(self.path), new)
+        old_text = written.encoded_samples if written is not None else [_encode(s) for s in document["samples"]]
+        encoded = [text for text, kept in zip([*old_text, _encode(sample)], keep) if kept]
+        atomic_write_text(self.path, _document_text(new, encoded))
+        self._written = _Written(stamp=_stamp(self.path), document=new, encoded_samples=encoded)
         return new
+
+
+def _encode(value: Any) -> str:
+    """Compact, strict JSON (the form production_metrics.json is written in)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _document_text(document: Mapping[str, Any], encoded_samples: Sequence[str]) -> str:
+    """`_encode(document)`, with the samples' text given already encoded (same bytes, less work)."""
+    parts = (f"{_encode(key)}:" + ("[" + ",".join(encoded_samples) + "]" if key == "samples" else _encode(value))
+             for key, value in document.items())
+    return "{" + ",".join(parts) + "}"
 
 
 def _stamp(path: Path) -> tuple[int, int]:
