@@ -48,6 +48,21 @@ def test_daily_figures_are_ledger_queries(run: Path) -> None:
         ledger.close()
 
 
+def test_the_final_report_adds_up_the_days_price_coverage(run: Path) -> None:
+    ledger = Ledger.open_existing(run / "ledger.sqlite")
+    try:
+        day = json.loads(ledger.scalar("SELECT summary_json FROM daily_summaries WHERE day = ?", (DAY,)))["price"]
+        quality = shadow_reports.final_report(ledger, CONFIG)["data_quality"]
+    finally:
+        ledger.close()
+    # one replayed day of 1-minute bars over 09:30-16:00: 390 expected, all of them present
+    assert day["expected"] == 390 and day["bars"] == 390
+    assert (quality["price_bars"], quality["price_bars_expected"], quality["price_completeness"]) == (390, 390, 1.0)
+    assert shadow_reports.run_price_coverage([]) == {}
+    live = shadow_reports.run_price_coverage([{"price": {"bars": 12, "expected": None}}])
+    assert live == {"bars": 12, "expected": None, "completeness": None}
+
+
 def test_the_ab_report_says_why_an_arm_without_input_cannot_be_judged(run: Path) -> None:
     ab = json.loads((run.parents[1] / DAY / "ab_testing" / "ab_comparison.json").read_text())
     assert ab["arms"]["b"]["source"] == "ifd_v3" and ab["arms"]["b"]["signals"] == 0

@@ -133,15 +133,17 @@ def final_report(ledger: Ledger, config: ShadowTradingConfig) -> dict[str, Any]:
     header = run_header(ledger)
     latency = figures.latency_table(ledger)
     refused = figures.refusals(ledger)
-    quality = data_quality(ledger, None, {}, config)
     costs = figures.costs_by_kind(ledger)
     per_day = []
+    summaries = []
     for row in days.to_dict("records"):
         summary = json.loads(row["summary_json"])
+        summaries.append(summary)
         per_day.append({"day": row["day"], "signals": row["signals"], "validated": row["validated"],
                         "resolved": row["resolved"], "correct": row["correct"],
                         "accuracy": summary["signals"]["accuracy"], "trades": row["trades"],
                         "pnl_usd": row["pnl_usd"], "costs_usd": row["costs_usd"]})
+    quality = data_quality(ledger, None, {"price": run_price_coverage(summaries)}, config)
     return {
         "report": "shadow_trading_final", "version": REPORT_VERSION, **header,
         "days_planned": len(header["trading_days"]), "days_closed": len(per_day),
@@ -196,6 +198,17 @@ def data_quality(ledger: Ledger, day: str | None, summary: Mapping[str, Any], co
         "notes": [{"time": str(t), "note": str(n)} for t, n in
                   zip(obs["sim_time"], notes) if n][-MAX_NOTES:] if len(obs) else [],
     }
+
+
+def run_price_coverage(summaries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The closed days' price-path coverage added up: bars inside the windows against the bars
+    expected (None when any day has no expected count, e.g. live); empty before the first close."""
+    prices = [summary.get("price") or {} for summary in summaries]
+    if not prices:
+        return {}
+    bars = sum(int(p.get("bars") or 0) for p in prices)
+    expected = None if any(p.get("expected") is None for p in prices) else sum(int(p["expected"]) for p in prices)
+    return {"bars": bars, "expected": expected, "completeness": bars / expected if expected else None}
 
 
 def signal_rows(table: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
