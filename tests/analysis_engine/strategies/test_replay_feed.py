@@ -67,6 +67,14 @@ def test_a_refused_snapshot_is_an_error_text_not_a_crash(small_recording: Path, 
     assert data.chain is None and "103000.json" in data.chain_error
 
 
+def test_a_planned_snapshot_missing_from_the_recording_is_named(small_recording: Path) -> None:
+    from dataclasses import replace
+    feed = _feed(small_recording)
+    event = replace(feed.plan(DAY)[1], input="999999.json")   # as if the file had been renamed since the plan
+    with pytest.raises(InputFileError, match=r"2025-06-02#00001 expects the snapshot 2025-06-02/999999.json"):
+        feed.load(event)
+
+
 def test_a_missing_recording_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no such directory"):
         open_recording(tmp_path / "nothing")

@@ -96,7 +96,12 @@ class ReplayFeed(MarketFeed):
         if event.kind != EVENT_CHAIN:
             return EventData()
         refs = self._day_refs(event.day)
-        position = next(i for i, ref in enumerate(refs) if ref.path.name == event.input and ref.time == event.time)
+        position = next((i for i, ref in enumerate(refs) if ref.path.name == event.input and ref.time == event.time),
+                        None)
+        if position is None:  # the plan came from this recording: only a recording changed under a resume does this
+            raise InputFileError(f"--replay {self.recording.root}: event {event.key} expects the snapshot "
+                                 f"{event.day}/{event.input} taken at {event.time.isoformat()}, which the recording no "
+                                 f"longer has; resume a replay with the recording it started with")
         chain = self._chain(refs[position].path)
         load_ms = _ms(started)
         previous = None
@@ -110,10 +115,9 @@ class ReplayFeed(MarketFeed):
                          cost_note="replay: recorded data, nothing bought")
 
     def latest_chain(self, at: pd.Timestamp) -> OptionsChain | None:
-        day = at.tz_convert("UTC")
         candidates: list[SnapshotRef] = []
         for refs in self.recording.snapshots.values():
-            candidates.extend(r for r in refs if r.time <= at and (day - r.time) < pd.Timedelta(days=1))
+            candidates.extend(r for r in refs if r.time <= at and (at - r.time) < pd.Timedelta(days=1))
         if not candidates:
             return None
         newest = max(candidates, key=lambda r: (r.time, r.path.name))
