@@ -4,8 +4,9 @@ Every state change is one transaction, and every transaction also moves the run'
 (`progress`: day, event index, simulated time, transaction count), so after a crash the run
 resumes at the event it was in and re-derives the rest from these rows. Rows carry simulated
 (market) times only, and ids are built from the day and the event index, so a replay gives the
-same rows every time. Wall-clock measurements (latency, CPU, memory, process sessions) live in
-the `perf_*` tables, which are the only tables a "same ledger" comparison leaves out.
+same rows every time (the run's own name aside: the default run id carries its wall-clock start).
+Wall-clock measurements (latency, CPU, memory, process sessions) live in the `perf_*` tables,
+which are the only tables a "same ledger" comparison leaves out.
 
 Times are text, UTC, fixed width: `2023-11-20T14:45:00.000000Z` (sorts as time). Missing
 numbers are NULL (never 0). The schema is documented in docs/shadow_trading.md.
