@@ -108,6 +108,41 @@ def test_a_refused_signal_shows_why_it_was_not_traded(kit) -> None:
     assert stored(kit)["samples"][0]["run"]["signals_today"] == 3
 
 
+def test_an_open_option_position_is_valued_as_the_option_it_is_not_as_a_future(kit) -> None:
+    # last futures price 16,010 at 2023-11-21 15:30 UTC; both options expired the day before, so their
+    # Black-76 value is intrinsic: the 16,000 call is worth 10 points, the 16,050 put 40 points.
+    run = kit.run()
+
+    def options(tx) -> None:
+        for sid, direction, right, strike, premium, iv in (("o1", "LONG", "C", 16000.0, 4.0, 0.2),
+                                                           ("o2", "SHORT", "P", 16050.0, 25.0, 0.2),
+                                                           ("o3", "LONG", "C", 16100.0, 3.0, None)):
+            tx.insert("signals", {"signal_id": sid, "event_key": f"2023-11-21#{sid}", "day": "2023-11-21",
+                                  "sim_time": "2023-11-21T15:25:00.000000Z", "source": "ifd_v3",
+                                  "algorithm": "ifd_v3", "traded_source": 1, "instrument": "option",
+                                  "contract": f"NQZ3 {right}{strike:g}", "strike": strike, "option_right": right,
+                                  "direction": direction, "entry_reference": 16010.0, "target": 16040.0,
+                                  "stop": 15995.0, "confidence": 0.7, "tier": None, "expected_value_points": None,
+                                  "evidence_json": "{}"})
+            tx.insert("positions", {"position_id": f"p-{sid}", "signal_id": sid, "source": "ifd_v3",
+                                    "day": "2023-11-21", "instrument": f"NQZ3 {right}{strike:g}",
+                                    "contract": f"NQZ3 {right}{strike:g}", "direction": direction, "quantity": 1,
+                                    "multiplier": 20.0, "entry_time": "2023-11-21T15:25:00.000000Z",
+                                    "entry_price": premium, "target": 16040.0, "stop": 15995.0,
+                                    "option_strike": strike, "option_right": right, "option_iv": iv,
+                                    "option_expiration": "2023-11-20", "status": "open"})
+    run.write(options)
+    monitor_for(kit, SteppedClock(NOW)).sample_once()
+    run_detail = stored(kit)["latest"]["run"]
+    by_id = {p["signal_id"]: p for p in run_detail["positions"]}
+    assert by_id["s4"]["unrealized_pnl_usd"] == 20.0                     # the MNQ future, unchanged
+    assert by_id["o1"]["unrealized_pnl_usd"] == pytest.approx(120.0)      # (10 - 4) x $20, bought call
+    assert by_id["o2"]["unrealized_pnl_usd"] == pytest.approx(300.0)      # (40 - 25) x $20: a bought put gains
+    assert by_id["o1"]["mark_origin"] == "black76_at_entry_iv" and by_id["s4"]["mark_origin"] == "last_price"
+    assert by_id["o3"]["unrealized_pnl_usd"] is None                      # no IV recorded: missing, not a guess
+    assert run_detail["totals"]["unrealized_pnl_usd"] is None             # a partial sum would mislead
+
+
 def test_samples_older_than_thirty_days_are_pruned(kit) -> None:
     clock = SteppedClock(NOW)
     monitor = monitor_for(kit, clock)

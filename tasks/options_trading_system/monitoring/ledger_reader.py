@@ -28,7 +28,9 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from ..analysis_engine import black76
 from ..analysis_engine.strategies.metrics import percentiles, signal_metrics, trade_metrics
+from ..analysis_engine.strategies.paper_execution import EXIT_ORIGIN_BLACK76
 from ..errors import InputFileError
 from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, LEDGER_FILE, RUN_RUNNING
 from .system import process_uptime_s
@@ -39,6 +41,10 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 STATE_RUNNING, STATE_HALTED, STATE_STALLED = "running", "halted", "stalled"
 # A process may be created a moment before it writes its session row; more than this apart is another process.
 PID_START_TOLERANCE_S = 120.0
+# An open option is valued as the shadow trader values it at its exit: expiration day, 16:00 New York.
+EXCHANGE_TZ = "America/New_York"
+OPTION_SETTLE_HOUR = 16
+SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
 __all__ = ["LedgerReadError", "RunReading", "find_ledgers", "ledger_path", "read_run", "STATE_HALTED",
            "STATE_RUNNING", "STATE_STALLED"]
@@ -127,7 +133,7 @@ WHERE o.pnl_usd IS NOT NULL
 
 OPEN_POSITIONS_SQL = """
 SELECT position_id, signal_id, source, instrument, contract, direction, quantity, multiplier, entry_time,
-       entry_price, target, stop
+       entry_price, target, stop, option_strike, option_right, option_iv, option_expiration
 FROM positions WHERE exit_time IS NULL ORDER BY entry_time, position_id
 """
 
@@ -242,16 +248,36 @@ def _latency(db: sqlite3.Connection, day: str | None) -> dict[str, dict[str, Any
 
 
 def _open_positions(frame: pd.DataFrame, last_price: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Open positions valued at the last observed futures price: a futures position at that price
+    (sign by direction); an option position (always bought: a call for a LONG, a put for a SHORT)
+    at the Black-76 mark the shadow trader exits options at (its entry IV, the futures price, the
+    time left to its expiration at that price's time), missing when the ledger lacks an input."""
     if frame.empty:
         return []
     price = float(last_price["price"]) if last_price else np.nan
-    sign = np.where(frame["direction"].str.upper().isin(["LONG", "BUY", "BULLISH"]), 1.0, -1.0)
+    price_time = last_price["sim_time"] if last_price else None
+    is_option = frame["option_right"].isin(["C", "P"]).to_numpy()
+    sign = np.where(is_option | frame["direction"].str.upper().isin(["LONG", "BUY", "BULLISH"]).to_numpy(), 1.0, -1.0)
     entry = pd.to_numeric(frame["entry_price"], errors="coerce").to_numpy(dtype="float64")
-    unrealized = (price - entry) * sign * frame["quantity"].to_numpy(dtype="float64") * \
+    mark = np.where(is_option, _option_marks(frame, price, price_time), price)
+    unrealized = (mark - entry) * sign * frame["quantity"].to_numpy(dtype="float64") * \
         frame["multiplier"].to_numpy(dtype="float64")
-    out = frame.assign(last_price=price, unrealized_pnl_usd=unrealized,
-                       price_time=last_price["sim_time"] if last_price else None)
+    out = frame.assign(last_price=price, mark=mark, unrealized_pnl_usd=unrealized, price_time=price_time,
+                       mark_origin=np.where(is_option, EXIT_ORIGIN_BLACK76, "last_price"))
     return out.to_dict(orient="records")
+
+
+def _option_marks(frame: pd.DataFrame, price: float, price_time: str | None) -> np.ndarray:
+    """Black-76 value of each row's option at futures `price` observed at `price_time` (NaN: no input)."""
+    at = pd.Timestamp(price_time) if price_time else pd.NaT
+    expiry = pd.to_datetime(frame["option_expiration"], errors="coerce")
+    settle = expiry.dt.tz_localize(EXCHANGE_TZ) + pd.Timedelta(hours=OPTION_SETTLE_HOUR)
+    seconds = (settle - at).dt.total_seconds().to_numpy(dtype="float64") if at is not pd.NaT \
+        else np.full(len(frame), np.nan)
+    years = np.maximum(seconds, 0.0) / SECONDS_PER_YEAR
+    return black76.price(price, pd.to_numeric(frame["option_strike"], errors="coerce").to_numpy(dtype="float64"),
+                         years, pd.to_numeric(frame["option_iv"], errors="coerce").to_numpy(dtype="float64"),
+                         (frame["option_right"] == "C").to_numpy())
 
 
 def _equity(trades: pd.DataFrame) -> list[dict[str, Any]]:
