@@ -106,6 +106,12 @@ class OptionsChain:
         return {str(k): int(v) for k, v in self.quarantine["reason"].value_counts().items()}
 
 
+def as_utc(stamp: Any) -> pd.Timestamp:
+    """`stamp` as a UTC timestamp; a naive one is taken to be UTC already."""
+    stamp = pd.Timestamp(stamp)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def empty_chain() -> pd.DataFrame:
     """A zero-row frame with the canonical columns and dtypes."""
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in CHAIN_COLUMNS.items()})

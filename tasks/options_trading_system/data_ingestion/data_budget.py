@@ -22,6 +22,7 @@ from typing import Iterator
 import pandas as pd
 
 from ..errors import DataBudgetExceededError
+from .canonical import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,12 @@ class SpendLedger:
                 yield entry
 
     def totals(self, source: str, now: pd.Timestamp) -> SpendTotals:
-        now = _utc(now)
+        now = as_utc(now)
         day = month = 0.0
         for entry in self.entries():
             if entry.get("source") != source:
                 continue
-            at = _utc(entry["at"])
+            at = as_utc(entry["at"])
             if (at.year, at.month) == (now.year, now.month):
                 month += entry["cost_usd"]
                 if at.date() == now.date():
@@ -77,7 +78,7 @@ class SpendLedger:
 
     def append(self, source: str, cost_usd: float, what: str, at: pd.Timestamp) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"at": _utc(at).isoformat(), "source": source, "cost_usd": round(float(cost_usd), 6),
+        line = json.dumps({"at": as_utc(at).isoformat(), "source": source, "cost_usd": round(float(cost_usd), 6),
                            "what": what}) + "\n"
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)
@@ -94,7 +95,7 @@ class DataBudget:
         self.daily_usd = float(daily_usd)
         self.monthly_usd = float(monthly_usd)
         self.ledger = ledger
-        self.now = _utc(now)
+        self.now = as_utc(now)
         self.setting_prefix = setting_prefix  # e.g. data_sources.databento, named in refusals
         self.spent_this_run = 0.0
 
@@ -121,8 +122,3 @@ class DataBudget:
             return
         self.ledger.append(self.source, cost_usd, what, self.now)
         self.spent_this_run += float(cost_usd)
-
-
-def _utc(stamp: pd.Timestamp) -> pd.Timestamp:
-    stamp = pd.Timestamp(stamp)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

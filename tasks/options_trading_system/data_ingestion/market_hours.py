@@ -18,6 +18,7 @@ import exchange_calendars
 import pandas as pd
 
 from ..errors import ConfigError
+from .canonical import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,7 @@ def session_for(calendar_name: str, trade_date: date) -> SessionWindow:
 def is_market_open(calendar_name: str, now: pd.Timestamp) -> bool:
     """True when the exchange is trading at `now`."""
     calendar = exchange_calendar(calendar_name)
-    stamp = pd.Timestamp(now)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    minute = stamp.floor("min")
+    minute = as_utc(now).floor("min")
     with _quiet_library():
         if minute < calendar.first_minute or minute > calendar.last_minute:
             return False

@@ -19,6 +19,7 @@ from datetime import date, time
 import pandas as pd
 
 from ...errors import ConfigError
+from ..canonical import as_utc
 from ..market_hours import is_session
 from ..saved.barchart_symbols import FUTURES_ROOT, MONTH_CODES, OptionSeries, decode_root
 
@@ -58,8 +59,7 @@ def choose_root(*, root: str, trade_date: date, now: pd.Timestamp, expiry_time: 
                               f"(NQ<month><year>, MQ1-6/MC1-9/MM1-9<month><year>, e.g. MC6M25), or use \"auto\"")
         return RootChoice(root, series, f"root {root} set in the profile ({series.kind}, expires {series.expiration})")
     cutoff = _time(expiry_time)
-    stamp = pd.Timestamp(now)
-    local_now = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).tz_convert(EXPIRY_TZ)
+    local_now = as_utc(now).tz_convert(EXPIRY_TZ)
     best: tuple[tuple[date, int], str, OptionSeries] | None = None
     for candidate in candidate_roots(trade_date):
         series = decode_root(candidate, trade_date)

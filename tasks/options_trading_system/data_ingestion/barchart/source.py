@@ -22,11 +22,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import pandas as pd
-
 from ...errors import DataSourceError
 from ...output_generation.atomic import atomic_write_bytes
-from ..canonical import OptionsChain, RawCapture
+from ..canonical import OptionsChain, RawCapture, as_utc
 from ..market_hours import is_market_open
 from ..saved.barchart_format import barchart_capture_document, is_barchart_capture, parse_barchart_capture
 from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder
@@ -88,7 +86,7 @@ class BarchartSource(DataSource):
                                   f"{choice.series.expiration}); the series may not be listed yet or has expired",
                                   code="EMPTY")
         quote = page_quote(answer.page_html)
-        captured_at = _utc(request.now)
+        captured_at = as_utc(request.now)
         document = barchart_capture_document(
             payload, captured_at=captured_at, expiration=choice.series.expiration,
             underlying_symbol=quote.symbol or choice.series.underlying_symbol,
@@ -108,7 +106,7 @@ class BarchartSource(DataSource):
         folder = self._api_data(request)
         if not folder.is_dir():
             return None
-        now = _utc(request.now)
+        now = as_utc(request.now)
         ttl = self.config.cache_ttl_open_s if is_market_open(self.calendar_name, now) else self.config.cache_ttl_closed_s
         captures = sorted((p for p in folder.glob(f"barchart_api_{choice.root}_*.json") if CAPTURE_NAME.match(p.name)),
                           reverse=True)
@@ -121,7 +119,7 @@ class BarchartSource(DataSource):
                 continue
             if not is_barchart_capture(document):
                 continue
-            age = (now - pd.Timestamp(document["captured_at"])).total_seconds()
+            age = (now - as_utc(document["captured_at"])).total_seconds()
             if 0 <= age <= ttl:
                 log.info("barchart: reusing %s (%.0f s old, cache lifetime %.0f s)", path.name, age, ttl)
                 return self._parse(document, RawCapture(content=content, filename=path.name))
@@ -143,8 +141,3 @@ def _has_rows(data: Any) -> bool:
     if isinstance(data, Mapping):
         return any(isinstance(rows, list) and rows for rows in data.values())
     return isinstance(data, list) and bool(data)
-
-
-def _utc(stamp: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(stamp)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -26,6 +26,7 @@ from databento.common.error import BentoError, BentoHttpError
 
 from ...errors import DataSourceError
 from ...output_generation.atomic import atomic_write_bytes
+from ..canonical import as_utc
 from ..http_errors import http_status_error, malformed_error, requests_error, truncated_error
 from .config import DatabentoConfig
 
@@ -98,10 +99,9 @@ class DatabentoClient:
         if end is None:
             return None
         try:
-            stamp = pd.Timestamp(end)
+            return as_utc(end)
         except (TypeError, ValueError) as exc:
             raise malformed_error(SOURCE, "dataset range", f"end {end!r}: {exc}") from exc
-        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
     def is_cached(self, request: RangeRequest) -> bool:
         return self.cache.path(request.key(self.config.dataset), request.schema).is_file()

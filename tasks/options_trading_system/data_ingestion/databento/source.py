@@ -27,7 +27,7 @@ import databento
 import pandas as pd
 
 from ...errors import DataSourceError, SourceNotAvailableError, SourceRefusedError
-from ..canonical import OptionsChain
+from ..canonical import OptionsChain, as_utc
 from ..data_budget import DataBudget, SpendLedger
 from ..market_hours import session_for
 from ..saved.snapshot_format import save_snapshot_capture
@@ -128,9 +128,7 @@ class DatabentoSource(DataSource):
 
     def _window(self, client: DatabentoClient, request: ChainRequest) -> tuple[pd.Timestamp, pd.Timestamp]:
         session = session_for(self.calendar_name, request.trade_date)
-        now = pd.Timestamp(request.now)
-        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-        candidates = [session.close, now]
+        candidates = [session.close, as_utc(request.now)]
         available = client.dataset_end()
         if available is not None:
             candidates.append(available)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataSourceError
-from ..canonical import ChainMeta, OptionsChain, RawCapture, build_chain_frame
+from ..canonical import ChainMeta, OptionsChain, RawCapture, as_utc, build_chain_frame
 from .barchart_symbols import decode_root, underlying_future
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,8 @@ def barchart_capture_document(payload: Mapping[str, Any], *, captured_at: pd.Tim
                               underlying_price: float | None = None, multiplier: float | None = None,
                               request: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Wrap a raw response in the capture envelope (what a live Barchart source should save)."""
-    stamp = pd.Timestamp(captured_at)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     document: dict[str, Any] = {"format": CAPTURE_FORMAT, "source": SOURCE_NAME,
-                                "captured_at": stamp.isoformat()}
+                                "captured_at": as_utc(captured_at).isoformat()}
     optional = {"expiration": expiration.isoformat() if expiration else None,
                 "underlying_symbol": underlying_symbol,
                 "underlying_price": underlying_price if underlying_price is not None
