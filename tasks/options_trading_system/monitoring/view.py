@@ -37,7 +37,6 @@ def build_view(latest: Mapping[str, Any], *, history: Sequence[Mapping[str, Any]
     alerts = alerts or {}
     monitor_age = None if not monitor_updated_at else (now - pd.Timestamp(monitor_updated_at)).total_seconds()
     sources = dict(latest.get("sources") or {})
-    sources.setdefault("rows", sources.get("by_source") or [])
     sources["rows"] = sources.get("by_source") or []
     run_detail = latest.get("run") or {}
     latency = (run_detail.get("latency") or {}).get(config.latency_metric) or {}
