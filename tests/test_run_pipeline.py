@@ -113,6 +113,12 @@ def test_unreadable_input_file_exits_2_naming_the_file(tmp_path: Path) -> None:
     assert "not_a_chain.json" in result.stderr
 
 
+def test_verbose_and_quiet_together_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    result = run_cli("-v", "-q", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_no_source_at_all_exits_3_and_lists_the_attempts(tmp_path: Path) -> None:
     profile = tmp_path / "nothing.json"
     profile.write_text(json.dumps({"description": "saved data without the sample", "extends": "testing",

@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="root of the dated output folders (default: the profile's outputs.base_dir, 'outputs')")
     parser.add_argument("--date", metavar="YYYY-MM-DD",
                         help="trading date of the run and its output folder (default: today in New York)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to the console")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the paths written")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="log progress to the console")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print only the paths written")
     return parser
 
 
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.list_profiles:
         rows = list_profiles()
-        width = max(len(name) for name, _ in rows)
+        width = max((len(name) for name, _ in rows), default=0)
         for name, description in rows:
             print(f"{name:<{width}}  {description}")
         return 0
