@@ -52,10 +52,18 @@ class LiveMboChannel:
     def open(self, day: TradingDay, seconds: float) -> None:
         """Start the day's session (for at most `seconds`) with a fresh engine."""
         self.close()
-        self.engine = IFDv3Engine(self.source.config, baselines=self._baselines(day.session))
+        engine = IFDv3Engine(self.source.config, baselines=self._baselines(day.session))
+        self.engine = engine
         self._taken, self._held = 0, pd.DataFrame()
-        self._feed = self.make_feed(self._sink, self.engine.note_gap)
-        self._thread = threading.Thread(target=self._run, args=(seconds,), name=f"mbo-{self.name}", daemon=True)
+
+        def sink(record: Any) -> None:  # bound to this day's engine: a late record of an old session goes nowhere
+            with self._lock:
+                engine.on_record(record)
+
+        self._feed = self.make_feed(sink, engine.note_gap)
+        # the thread gets its own feed: a close() racing its start cannot hand it None
+        self._thread = threading.Thread(target=self._run, args=(self._feed, seconds), name=f"mbo-{self.name}",
+                                        daemon=True)
         self._thread.start()
         log.info("IFD v3.0 %s: live MBO session open for %s", self.name, day.label)
 
@@ -84,14 +92,9 @@ class LiveMboChannel:
             self._thread.join(JOIN_TIMEOUT_S)
         self._feed, self._thread = None, None
 
-    def _sink(self, record: Any) -> None:
-        with self._lock:
-            assert self.engine is not None
-            self.engine.on_record(record)
-
-    def _run(self, seconds: float) -> None:
+    def _run(self, feed: Any, seconds: float) -> None:
         try:
-            self._feed.run(timeout_s=seconds)
+            feed.run(timeout_s=seconds)
         except Exception as exc:  # the session failing must not stop the shadow run: it is noted instead
             self.note = f"IFD v3.0 {self.name}: live MBO session ended: {exc}"
             log.error(self.note)
