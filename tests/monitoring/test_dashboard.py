@@ -1,6 +1,7 @@
 """The dashboard server over HTTP: JSON endpoints, control with and without the token, escaping, binding."""
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -141,6 +142,24 @@ def test_a_loopback_dashboard_answers_only_to_loopback_host_names(kit, serve) ->
     request = urllib.request.Request(served.url + "health", headers={"Host": f"localhost:{port}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 200
+
+
+def test_a_control_request_with_a_bad_content_length_is_refused_without_waiting_for_a_body(kit, serve) -> None:
+    run = kit.run()
+    served = serve(kit.config())
+    for length in ("-1", "ten"):
+        connection = http.client.HTTPConnection("127.0.0.1", served.server.port, timeout=10)
+        try:
+            connection.putrequest("POST", "/api/control/halt")
+            connection.putheader("Authorization", f"Bearer {TOKEN}")
+            connection.putheader("Content-Length", length)
+            connection.endheaders()                               # no body, connection left open
+            answer = connection.getresponse()
+            assert answer.status == 400, length
+            assert "is not a byte count" in json.loads(answer.read())["error"]
+        finally:
+            connection.close()
+    assert run.controls() == []                                   # nothing reached the run's ledger
 
 
 def test_command_line_refuses_a_configured_public_host_without_host_flag(kit) -> None:

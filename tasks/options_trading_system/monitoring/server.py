@@ -161,7 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith(prefix):
             self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {path}"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():  # a negative length would read until the client hangs up
+            self._json(HTTPStatus.BAD_REQUEST, {"error": f"Content-Length {declared!r} is not a byte count"})
+            return
+        length = int(declared)
         if length > MAX_BODY_BYTES:
             self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"request body over {MAX_BODY_BYTES} bytes"})
             return
