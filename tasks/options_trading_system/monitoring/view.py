@@ -45,6 +45,7 @@ def build_view(latest: Mapping[str, Any], *, history: Sequence[Mapping[str, Any]
     system.update({
         "latency_p50_ms": latency.get("p50"), "latency_p95_ms": latency.get("p95"),
         "latency_p99_ms": latency.get("p99"), "latency_count": latency.get("count"),
+        "latency_metric": config.latency_metric,
         "uptime_pct": ((last_sample.get("metrics") or {}).get("uptime_pct") or {}).get("value"),
         "run_uptime_s": (run_detail.get("process") or {}).get("uptime_s"),
         "monitor_uptime_s": (last_sample.get("system") or {}).get("process_uptime_s"),
