@@ -70,6 +70,14 @@ def test_env_vars_fill_values_from_environment_then_dotenv_then_default(tmp_path
     assert load_profile(path, env={**env, "NQ_TIMEOUT": "3"}).section("outputs")["base_dir"] == "from_dotenv"
 
 
+def test_an_env_value_with_leading_zeros_stays_a_string(tmp_path: Path) -> None:
+    path = write_profile(tmp_path, "p", {"description": "x", "extends": "barchart_only",
+                                         "data_sources": {"tradovate": {"account": "${NQ_ACCOUNT}", "cid": "${NQ_CID}"}}})
+    tradovate = load_profile(path, env={"NQ_ACCOUNT": "00123", "NQ_CID": "0"}).section("data_sources", "tradovate")
+    assert tradovate["account"] == "00123"    # an identifier, not the number 123 (nor a JSON error)
+    assert tradovate["cid"] == 0
+
+
 def test_unknown_key_names_file_path_and_the_allowed_keys(tmp_path: Path) -> None:
     path = write_profile(tmp_path, "bad", {"description": "x", "extends": "barchart_only",
                                            "pipeline": {"risk": {"top_zonez": 3}}})

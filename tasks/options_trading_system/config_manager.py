@@ -40,7 +40,8 @@ NON_PROFILE_FILES = frozenset({"monitoring.json"})
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_KEY = re.compile(r"(api_?key|secret|token|password|passwd|credential)", re.IGNORECASE)
-_NUMBER_OR_BOOL = re.compile(r"^(-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false)$")
+# a JSON number (no leading zeros: "0123" is an identifier and stays a string) or a JSON boolean
+_NUMBER_OR_BOOL = re.compile(r"^(-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?|true|false)$")
 MASK = "********"
 
 JsonPath = tuple[Any, ...]
