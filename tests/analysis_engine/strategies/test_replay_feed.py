@@ -75,6 +75,14 @@ def test_a_planned_snapshot_missing_from_the_recording_is_named(small_recording:
         feed.load(event)
 
 
+def test_a_resumed_replay_clock_starts_where_the_ledger_stopped() -> None:
+    from tasks.options_trading_system.analysis_engine.strategies.shadow_run import replay_clock_start
+    second = TradingCalendar("CMES", WindowConfig()).day(pd.Timestamp("2025-06-03").date())
+    assert replay_clock_start([DAY, second], None) == DAY.window_open - pd.Timedelta(seconds=1)
+    # stopped at the first day's close: a paced resume goes on from there, not from the first open again
+    assert replay_clock_start([DAY, second], "2025-06-02T20:00:00.000000Z") == DAY.window_close
+
+
 def test_a_missing_recording_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no such directory"):
         open_recording(tmp_path / "nothing")

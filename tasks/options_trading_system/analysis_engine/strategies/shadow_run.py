@@ -108,7 +108,7 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     feed: MarketFeed | None = None
     try:
         sources = build_signal_sources(profile, config)
-        feed = _feed(run, profile, config, days, run_dir, sources, hooks, request)
+        feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"])
         reporter = _reporter(ledger, config, output_dir)
         on_event = hooks.on_event
         if hooks.progress is not None:
@@ -231,7 +231,8 @@ def _first_recorded_day(recording: Any, calendar: TradingCalendar) -> date:
 # --- feeds ---------------------------------------------------------------------------------
 
 def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig, days: list[TradingDay],
-          run_dir: Path, sources: list[Any], hooks: RunHooks, request: ShadowRunRequest) -> MarketFeed:
+          run_dir: Path, sources: list[Any], hooks: RunHooks, request: ShadowRunRequest,
+          resumed_at: str | None) -> MarketFeed:
     if run["mode"] == "replay":
         recording = open_recording(Path(run["data_dir"]), price_path=Path(run["price_path"]) if run["price_path"] else None)
         tz = recording.price_timezone or config.replay.csv_timezone
@@ -241,7 +242,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         if len(prices) == 0:
             log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
         speed = request.speed if request.speed is not None else config.replay.speed
-        clock = hooks.clock or SimulatedClock(days[0].window_open - pd.Timedelta(seconds=1), speed=speed)
+        clock = hooks.clock or SimulatedClock(replay_clock_start(days, resumed_at), speed=speed)
         mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
         for source in mbo_sources:
             source.bind(run_dir)
@@ -269,6 +270,14 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
     channels, notes = _live_mbo_channels(sources, env, hooks)
     return LiveFeed(loader, request_for, clock, timer, Path(run_dir) / "recording", mbo_channels=channels,
                     notes=notes)
+
+
+def replay_clock_start(days: list[TradingDay], resumed_at: str | None) -> pd.Timestamp:
+    """Where a replay's simulated clock starts: just before the first window, or for a resumed
+    run at the ledger's last simulated time, so a paced (--speed) resume does not first wait out
+    the days already done."""
+    first = days[0].window_open - pd.Timedelta(seconds=1)
+    return max(first, pd.Timestamp(resumed_at)) if resumed_at else first
 
 
 def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHooks
