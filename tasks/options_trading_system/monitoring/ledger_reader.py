@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis_engine import black76
-from ..analysis_engine.strategies.metrics import percentiles, signal_metrics, trade_metrics
+from ..analysis_engine.strategies.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
 from ..analysis_engine.strategies.paper_execution import EXIT_ORIGIN_BLACK76
 from ..errors import InputFileError
 from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, LEDGER_FILE, RUN_RUNNING
@@ -284,9 +284,8 @@ def _equity(trades: pd.DataFrame) -> list[dict[str, Any]]:
     """Cumulative net P&L after each closed trade, in the order they closed."""
     if trades.empty:
         return []
-    ordered = trades.sort_values(["exit_time", "signal_id"], kind="stable")
-    return [{"ts": ts, "pnl_usd": float(v)}
-            for ts, v in zip(ordered["exit_time"], np.cumsum(ordered["pnl_usd"].to_numpy(dtype="float64")))]
+    ordered = trades.sort_values(["exit_time", "signal_id"], kind="stable")  # the order trade_metrics uses
+    return [{"ts": ts, "pnl_usd": float(v)} for ts, v in zip(ordered["exit_time"], equity_curve(ordered["pnl_usd"]))]
 
 
 def _daily(signals: pd.DataFrame, trades: pd.DataFrame) -> list[dict[str, Any]]:
