@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..data_ingestion.canonical import as_utc
 from ..errors import OptionsSystemError
 from .config import MonitoringConfig
 from .exports_reader import read_latest_exports
@@ -35,7 +36,7 @@ class SnapshotCollector:
 
     def collect(self, now: pd.Timestamp) -> dict[str, Any]:
         """The snapshot at `now` (UTC)."""
-        now = _utc(now)
+        now = as_utc(now)
         problems: list[str] = []
         readings = self._runs(now, problems)
         active = next((r for r in readings if r.summary["status"] == "running"), None)
@@ -95,8 +96,3 @@ class SnapshotCollector:
                     "monthly_budget_usd": self.budgets.total_monthly_usd, "daily_pct": None, "monthly_pct": None,
                     "requests_today": None, "budgets_profile": self.budgets.profile, "by_source": []}
         return spend_summary(spend, self.budgets, now)
-
-
-def _utc(ts: pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -31,6 +31,7 @@ import pandas as pd
 from ..analysis_engine import black76
 from ..analysis_engine.strategies.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
 from ..analysis_engine.strategies.paper_execution import EXIT_ORIGIN_BLACK76
+from ..data_ingestion.canonical import as_utc
 from ..errors import InputFileError
 from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, LEDGER_FILE, RUN_RUNNING
 from .system import process_uptime_s
@@ -82,7 +83,7 @@ def read_run(path: Path, *, now: pd.Timestamp, stale_after_s: float, signal_rows
     """Read one ledger into figures. Raises `LedgerReadError` when it cannot be read."""
     try:
         with _read_only(path) as db:
-            return _read(db, Path(path), now=_utc(now), stale_after_s=stale_after_s, signal_rows=signal_rows)
+            return _read(db, Path(path), now=as_utc(now), stale_after_s=stale_after_s, signal_rows=signal_rows)
     except sqlite3.Error as exc:
         raise LedgerReadError(f"ledger {path}: cannot be read ({exc})") from exc
 
@@ -374,8 +375,3 @@ def _sum_or_none(values: list[Any]) -> float | None:
     if any(_missing(v) for v in values):
         return None
     return float(sum(float(v) for v in values))
-
-
-def _utc(ts: pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -10,6 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from ..data_ingestion.canonical import as_utc
+
 log = logging.getLogger(__name__)
 
 __all__ = ["prune_older_than", "young_mask"]
@@ -26,15 +28,10 @@ def young_mask(records: Sequence[Mapping[str, Any]], now: pd.Timestamp, days: fl
     """Per record, True when `prune_older_than` keeps it (so a caller can filter a parallel list too)."""
     if not records:
         return []
-    cutoff = _utc(now) - pd.Timedelta(days=days)
+    cutoff = as_utc(now) - pd.Timedelta(days=days)
     stamps = pd.to_datetime(pd.Series([r.get(key) for r in records], dtype="object"), utc=True, errors="coerce",
                             format="ISO8601")
     unreadable = int(stamps.isna().sum())
     if unreadable:
         log.warning("dropped %d record(s) whose %r is not an ISO-8601 time", unreadable, key)
     return (stamps >= cutoff).tolist()
-
-
-def _utc(ts: pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
