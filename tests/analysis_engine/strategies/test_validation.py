@@ -53,6 +53,19 @@ def test_a_good_signal_scores_each_criterion_and_passes() -> None:
     assert any("spread 10.0% of mid" in r for r in out["reasons"])
 
 
+def test_a_stop_inside_ordinary_noise_is_flagged_whatever_its_score() -> None:
+    # entry 100, min_risk_pct 0.05% -> stops closer than 0.05 points are noise; this one is 0.04 away
+    tight = _signal(target=110.0, stop=99.96)
+    out = validate_signals(pd.DataFrame([tight]), _market(), _history([1, 1, 0, 1, 0, 1]), CONFIG).iloc[0]
+    assert out["score"] > CONFIG.min_score              # the score alone would have passed it
+    assert bool(out["false_positive"]) and not bool(out["passed"])
+    assert "stop 0.04 points away, inside ordinary noise (under 0.05% of the entry, 0.05 points)" in out["reasons"]
+    # at NQ's scale: entry 21,500 -> the limit is 10.75 points; a 15-point stop is not flagged
+    nq = _signal(entry_reference=21500.0, target=21550.0, stop=21485.0, strike=21550.0)
+    ok = validate_signals(pd.DataFrame([nq]), _market(), _history([1, 1, 0, 1, 0, 1]), CONFIG).iloc[0]
+    assert not any("ordinary noise" in r for r in ok["reasons"])
+
+
 def test_levels_on_the_wrong_side_fail_and_are_flagged() -> None:
     out = validate_signals(pd.DataFrame([_signal(direction="SHORT")]), _market(), _history([]), CONFIG).iloc[0]
     assert out["technical"] == 0.0

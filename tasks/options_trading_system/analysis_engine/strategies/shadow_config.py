@@ -95,6 +95,7 @@ class ValidationConfig:
     false_positive_below: float = 0.45
     min_reward_risk: float = 1.0
     max_risk_points: float = 150.0
+    min_risk_pct: float = 0.0005
     min_confidence: MinConfidence = MinConfidence()
     max_spread_pct: float = 0.15
     near_money_pct: float = 0.01

@@ -54,7 +54,7 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
         out["reasons"] = pd.Series(dtype="object")
         return out
     reasons = [[] for _ in range(len(signals))]
-    technical, levels_ok = _technical(signals, config, reasons)
+    technical, levels_ok, stop_in_noise = _technical(signals, config, reasons)
     out["technical"] = technical
     out["market_context"] = _market_context(signals, market, config, reasons)
     out["time_of_day"] = _time_of_day(signals, market, config, reasons)
@@ -67,7 +67,8 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
         score = np.where(weight_sum > 0, np.nansum(scores * weights, axis=1) / weight_sum, np.nan)
     out["score"] = score
     any_zero = (present & (scores <= 0.0)).any(axis=1)
-    false_positive = (np.nan_to_num(score, nan=0.0) < config.false_positive_below) | any_zero | ~levels_ok
+    false_positive = (np.nan_to_num(score, nan=0.0) < config.false_positive_below) | any_zero | ~levels_ok \
+        | stop_in_noise
     out["passed"] = (score >= config.min_score) & ~false_positive
     out["false_positive"] = false_positive
     out["reasons"] = reasons
@@ -75,7 +76,9 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
 
 
 def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[list[str]]
-               ) -> tuple[np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Levels, reward/risk, risk size and confidence; also which stops sit inside ordinary noise
+    (closer than `min_risk_pct` of the entry), flagged as likely false positives by the caller."""
     sign = signals["direction"].map(DIRECTION_SIGN).to_numpy(dtype="float64")
     entry = signals["entry_reference"].to_numpy(dtype="float64")
     target = signals["target"].to_numpy(dtype="float64")
@@ -93,6 +96,7 @@ def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[li
         confidence >= minimum,
     ]).astype("float64")
     technical = np.where(levels_ok, checks.mean(axis=1), 0.0)
+    stop_in_noise = levels_ok & (risk < config.min_risk_pct * entry)
     for i in range(len(signals)):
         side = "above" if sign[i] > 0 else "below"
         if not levels_ok[i]:
@@ -111,7 +115,10 @@ def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[li
         if not checks[i, 2]:
             shown = "missing" if np.isnan(confidence[i]) else f"{confidence[i]:.2f}"
             reasons[i].append(f"confidence {shown} below {minimum[i]:.2f} for {signals['algorithm'].iat[i]}")
-    return technical, levels_ok
+        if stop_in_noise[i]:
+            reasons[i].append(f"stop {risk[i]:g} points away, inside ordinary noise (under "
+                              f"{config.min_risk_pct:.2%} of the entry, {config.min_risk_pct * entry[i]:.2f} points)")
+    return technical, levels_ok, stop_in_noise
 
 
 def relative_spread(chain: pd.DataFrame) -> pd.Series:
