@@ -22,12 +22,12 @@ from abc import ABC
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
+from ..expiry import years_to_settlement
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,9 @@ class AnalysisContext:
                    multiplier=float(chain.meta.multiplier), front_expiration=front_expiration(chain.frame),
                    tick_size=tick_size)
 
-    def years_to(self, expiration: pd.Series | pd.Timestamp) -> Any:
-        """Year fraction from `as_of` to each expiration's settlement (16:00 New York on that day)."""
-        settle = pd.to_datetime(expiration).tz_localize("America/New_York") if isinstance(expiration, pd.Timestamp) \
-            else pd.to_datetime(expiration).dt.tz_localize("America/New_York")
-        settle = settle + pd.Timedelta(hours=16)
-        delta = settle - self.as_of
-        seconds = delta.total_seconds() if isinstance(delta, pd.Timedelta) else delta.dt.total_seconds()
-        return np.maximum(seconds, 0.0) / (365.0 * 24 * 3600)
+    def years_to(self, expiration: Any) -> Any:
+        """Year fraction from `as_of` to each expiration's settlement (`expiry.years_to_settlement`)."""
+        return years_to_settlement(expiration, self.as_of)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ..analysis_engine.strategies.metrics import equity_curve, percentiles, sign
 from ..analysis_engine.strategies.paper_execution import EXIT_ORIGIN_BLACK76
 from ..data_ingestion.canonical import as_utc
 from ..errors import InputFileError
+from ..expiry import years_to_settlement
 from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, LEDGER_FILE, RUN_RUNNING
 from .system import process_uptime_s
 
@@ -42,10 +43,8 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 STATE_RUNNING, STATE_HALTED, STATE_STALLED = "running", "halted", "stalled"
 # A process may be created a moment before it writes its session row; more than this apart is another process.
 PID_START_TOLERANCE_S = 120.0
-# An open option is valued as the shadow trader values it at its exit: expiration day, 16:00 New York.
-EXCHANGE_TZ = "America/New_York"
-OPTION_SETTLE_HOUR = 16
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
+# An open option is valued as the shadow trader values it at its exit, with the same clock
+# (`expiry.years_to_settlement`: expiration day, 16:00 New York).
 
 __all__ = ["LedgerReadError", "RunReading", "find_ledgers", "ledger_path", "read_run", "STATE_HALTED",
            "STATE_RUNNING", "STATE_STALLED"]
@@ -271,11 +270,8 @@ def _open_positions(frame: pd.DataFrame, last_price: Mapping[str, Any] | None) -
 def _option_marks(frame: pd.DataFrame, price: float, price_time: str | None) -> np.ndarray:
     """Black-76 value of each row's option at futures `price` observed at `price_time` (NaN: no input)."""
     at = pd.Timestamp(price_time) if price_time else pd.NaT
-    expiry = pd.to_datetime(frame["option_expiration"], errors="coerce")
-    settle = expiry.dt.tz_localize(EXCHANGE_TZ) + pd.Timedelta(hours=OPTION_SETTLE_HOUR)
-    seconds = (settle - at).dt.total_seconds().to_numpy(dtype="float64") if at is not pd.NaT \
+    years = years_to_settlement(frame["option_expiration"], at) if at is not pd.NaT \
         else np.full(len(frame), np.nan)
-    years = np.maximum(seconds, 0.0) / SECONDS_PER_YEAR
     return black76.price(price, pd.to_numeric(frame["option_strike"], errors="coerce").to_numpy(dtype="float64"),
                          years, pd.to_numeric(frame["option_iv"], errors="coerce").to_numpy(dtype="float64"),
                          (frame["option_right"] == "C").to_numpy())

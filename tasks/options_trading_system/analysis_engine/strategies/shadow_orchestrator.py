@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ...data_ingestion.canonical import OptionsChain
+from ...expiry import years_to_settlement
 from ...state.ledger import (CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED,
                              RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso)
 from .. import black76
@@ -225,7 +226,7 @@ class ShadowTradingOrchestrator:
             quote = EntryQuote(price=float(row["entry_price"]), contract=row["position_contract"],
                                strike=float(row["option_strike"]), is_call=row["option_right"] == "C",
                                iv=_float(row["option_iv"]))
-            years_at_exit = _years_between(at, row["option_expiration"])
+            years_at_exit = years_to_settlement(row["option_expiration"], at)
         price, origin = self.broker.exit_price(row["direction"], hit.exit_reason, float(hit.exit_reference),
                                                quote=quote, years_at_exit=years_at_exit)
         # what the fill is measured against, in the traded instrument's own price (an option's mark,
@@ -563,13 +564,6 @@ def _missing_share(chain: OptionsChain) -> float | None:
         return None
     columns = ["bid", "ask", "volume", "open_interest"]
     return float(frame[columns].isna().to_numpy().mean())
-
-
-def _years_between(at: pd.Timestamp, expiration: Any) -> float:
-    if not isinstance(expiration, str):
-        return float("nan")
-    settle = pd.Timestamp(expiration).tz_localize("America/New_York") + pd.Timedelta(hours=16)
-    return max((settle - at).total_seconds(), 0.0) / (365.0 * 24 * 3600)
 
 
 def _float(value: Any) -> float:
