@@ -111,7 +111,6 @@ def write_sample_week(out_dir: Path, params: SampleWeekParams = SampleWeekParams
                       price_path: Path | None = None, with_mbo: bool = True) -> Path:
     """Write a sample week under `out_dir`; returns the manifest path."""
     out_dir = Path(out_dir)
-    rng = np.random.default_rng(params.seed)
     calendar = TradingCalendar(params.calendar, params.window)
     real = None
     if price_path is not None:

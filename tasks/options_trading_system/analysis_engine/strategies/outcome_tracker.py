@@ -34,7 +34,7 @@ def resolve(followers: pd.DataFrame, bars: PricePath, *, stop_first: bool = True
     target = followers["target"].to_numpy(dtype="float64")[:, None]
     stop = followers["stop"].to_numpy(dtype="float64")[:, None]
     start = followers["start_ns"].to_numpy(dtype="int64")[:, None]
-    high, low, opening = bars.high[None, :], bars.low[None, :], bars.open[None, :]
+    high, low = bars.high[None, :], bars.low[None, :]
     eligible = bars.start[None, :] >= start
     long = sign > 0
     hit_target = eligible & np.where(long, high >= target, low <= target)

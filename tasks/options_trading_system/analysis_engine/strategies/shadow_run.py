@@ -246,13 +246,11 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
         for source in mbo_sources:
             source.bind(run_dir)
-        batch = None
-        if mbo_sources:
-            def batch(day: TradingDay, files: Any) -> pd.DataFrame:
-                frames = [s.replay_day(day, files) for s in mbo_sources]
-                frames = [f for f in frames if f is not None and not f.empty]
-                return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return ReplayFeed(recording, prices, clock, mbo_batch=batch)
+        def mbo_batch(day: TradingDay, files: Any) -> pd.DataFrame:
+            frames = [s.replay_day(day, files) for s in mbo_sources]
+            frames = [f for f in frames if f is not None and not f.empty]
+            return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return ReplayFeed(recording, prices, clock, mbo_batch=mbo_batch if mbo_sources else None)
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
                             else ClockCycleTimer(clock, config.live.cycle_seconds))
