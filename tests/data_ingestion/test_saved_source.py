@@ -140,6 +140,16 @@ def test_built_from_the_profile_through_the_registry(tmp_path: Path) -> None:
     assert isinstance(result.chain, OptionsChain) and result.chain.meta.underlying_price_origin == "source"
 
 
+def test_a_past_run_date_is_served_its_own_days_capture_not_a_later_one(tmp_path: Path, shared_data: Path) -> None:
+    barchart = shared_data / "barchart"
+    _save(tmp_path, "20250601", MC6N5, barchart / MC6N5)   # before the run date (2025-06-05)
+    _save(tmp_path, "20250610", MC6M5, barchart / MC6M5)   # after it: newer, but from the future
+    chain = SavedSource(_config(use_sample=False), tmp_path).fetch(REQUEST)
+    assert len(chain.frame) == 180  # MC6N5, saved on 2025-06-01
+    later = ChainRequest(trade_date=date(2025, 6, 12), now=pd.Timestamp("2025-06-12T14:00:00Z"))
+    assert len(SavedSource(_config(use_sample=False), tmp_path).fetch(later).frame) == 576  # newest again
+
+
 def test_the_runs_own_output_root_is_searched_not_the_projects(tmp_path: Path, shared_data: Path) -> None:
     # a run with --output-dir elsewhere replays what it saved there, never the checkout's outputs/
     project, run_root = tmp_path / "project", tmp_path / "elsewhere"

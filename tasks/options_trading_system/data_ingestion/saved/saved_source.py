@@ -2,14 +2,16 @@
 
 Order (profile section `data_sources.saved`):
 
-1. the newest capture the system saved itself, `<root>/*/api_data/*.json`, where the roots are the
-   run's own output root (`--output-dir`, else `outputs.base_dir`) and any extra `search_dirs`. "Newest" is
-   decided without opening every file: by the run-day folder name (`YYYYMMDD`, so copying or
-   cloning files does not reorder them; a folder not named like a date counts by its files'
-   modification day), then by file modification time. Candidates are read newest first and the
-   first one that reads *and* passes the chain gate wins; unreadable or refused files are skipped
-   with a logged warning, sidecars (`*_metadata.json`) are not captures, and a capture flagged as
-   sample data is skipped (it is the sample, not the market);
+1. the newest capture the system saved itself, `<root>/*/api_data/*.json`, where the roots are
+   the run's own output root (`--output-dir`, else `outputs.base_dir`) and any extra
+   `search_dirs`. "Newest" is decided without opening every file: by the run-day folder name
+   (`YYYYMMDD`, so copying or cloning files does not reorder them; a folder not named like a date
+   counts by its files' modification day), then by file modification time. Captures of the run's
+   trade date or earlier come before later ones, so a past `--date` is analysed with the data of
+   its own time. Candidates are read in that order and the first one that reads *and* passes the
+   chain gate wins; unreadable or refused files are skipped with a logged warning, sidecars
+   (`*_metadata.json`) are not captures, and a capture flagged as sample data is skipped (it is
+   the sample, not the market);
 2. the bundled sample chain (`sample_file`), flagged `is_sample` with a note, when `use_sample`;
 3. otherwise `DataSourceError` saying where it looked.
 
@@ -87,7 +89,7 @@ class SavedSource(DataSource):
         return self._resolve(self.config.sample_file)
 
     def fetch(self, request: ChainRequest) -> OptionsChain:
-        for path in self.captures():
+        for path in self.captures(on_or_before=request.trade_date):
             chain = self._usable_capture(path)
             if chain is not None:
                 note = f"saved capture {self._display(path)}: {_age(chain, request.trade_date)}"
@@ -99,10 +101,17 @@ class SavedSource(DataSource):
                                   "(data_sources.saved.use_sample = false)")
         return self._sample(request, where)
 
-    def captures(self) -> list[Path]:
-        """Capture candidates under every search root, newest first (see the module docstring)."""
+    def captures(self, on_or_before: date | None = None) -> list[Path]:
+        """Capture candidates under every search root, newest first (see the module docstring).
+
+        With `on_or_before` (the run's trade date), captures of that day or earlier come first, so
+        replaying a past date never analyses data from after it while such data exists; later
+        captures follow (their note says how far after the run date they are)."""
         found = {p.resolve(): p for root in self.search_roots for p in _candidates(root)}
-        return sorted(found.values(), key=_recency, reverse=True)
+        newest_first = sorted(found.values(), key=_recency, reverse=True)
+        if on_or_before is None:
+            return newest_first
+        return sorted(newest_first, key=lambda path: _recency(path)[0] > on_or_before)  # stable
 
     def _usable_capture(self, path: Path) -> OptionsChain | None:
         try:
