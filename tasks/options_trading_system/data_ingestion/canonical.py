@@ -112,6 +112,17 @@ def as_utc(stamp: Any) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def number_or_nan(value: Any) -> float:
+    """A vendor's or a file's number as a float; NaN when it is missing (None), a bool, or not a
+    number at all. Missing is NaN, never 0."""
+    if value is None or isinstance(value, bool):
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def empty_chain() -> pd.DataFrame:
     """A zero-row frame with the canonical columns and dtypes."""
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in CHAIN_COLUMNS.items()})

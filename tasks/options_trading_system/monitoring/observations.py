@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from ..data_ingestion.canonical import number_or_nan
 from .alerts import Observation
 
 NAN = float("nan")
@@ -32,12 +33,12 @@ def observe(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], *, 
     spend = latest.get("spend") or {}
     up_pct, up_count = uptime(history, _run_flags(latest), now=now, window_h=uptime_window_h)
     return {
-        "signal_accuracy": Observation(_num(totals.get("accuracy")), int(totals.get("resolved") or 0)),
-        "latency_p95_ms": Observation(_num(latency.get("p95")), int(latency.get("count") or 0)),
-        "error_rate": Observation(_num(sources.get("error_rate")), int(sources.get("attempts") or 0)),
-        "daily_cost_usd": Observation(_num(spend.get("today_usd")), 0 if spend.get("today_usd") is None else 1),
+        "signal_accuracy": Observation(number_or_nan(totals.get("accuracy")), int(totals.get("resolved") or 0)),
+        "latency_p95_ms": Observation(number_or_nan(latency.get("p95")), int(latency.get("count") or 0)),
+        "error_rate": Observation(number_or_nan(sources.get("error_rate")), int(sources.get("attempts") or 0)),
+        "daily_cost_usd": Observation(number_or_nan(spend.get("today_usd")), 0 if spend.get("today_usd") is None else 1),
         "uptime_pct": Observation(up_pct, up_count),
-        "monthly_budget_pct": Observation(_num(spend.get("monthly_pct")), 0 if spend.get("monthly_pct") is None else 1),
+        "monthly_budget_pct": Observation(number_or_nan(spend.get("monthly_pct")), 0 if spend.get("monthly_pct") is None else 1),
     }
 
 
@@ -108,5 +109,3 @@ def _run_flags(latest: Mapping[str, Any]) -> tuple[bool, bool]:
     return expected, bool(expected and run.get("up"))
 
 
-def _num(value: Any) -> float:
-    return NAN if value is None else float(value)

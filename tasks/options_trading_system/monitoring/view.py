@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from ..data_ingestion.canonical import number_or_nan
 from ..output_generation.charts import CALL_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, PUT_COLOR, BarSeries
 from .charts import Line, Reference, category_chart, time_chart
 from .config import MonitoringConfig
@@ -136,7 +137,7 @@ def _charts(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], con
     times = [s.get("ts") for s in history]
 
     def series(section: str, key: str) -> list[float]:
-        return [_float((s.get(section) or {}).get(key)) for s in history]
+        return [number_or_nan((s.get(section) or {}).get(key)) for s in history]
 
     spend = latest.get("spend") or {}
     daily_budget = spend.get("daily_budget_usd")
@@ -181,5 +182,3 @@ def _charts(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], con
     }
 
 
-def _float(value: Any) -> float:
-    return float("nan") if value is None else float(value)

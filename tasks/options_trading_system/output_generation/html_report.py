@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import jinja2
 from markupsafe import Markup
 
+from ..data_ingestion.canonical import number_or_nan
 from . import charts, formatting
 from .report_view import exchange_time, headline, not_run_reasons
 
@@ -52,25 +53,21 @@ def render_html(document: Mapping[str, Any]) -> str:
                 strikes, _floats(by_strike.get("call_oi"), strikes), _floats(by_strike.get("put_oi"), strikes),
                 _floats(by_strike.get("call_dollars_at_risk"), strikes),
                 _floats(by_strike.get("put_dollars_at_risk"), strikes),
-                underlying_price=_float(view.underlying_price))
+                underlying_price=number_or_nan(view.underlying_price))
             gex = _floats(by_strike.get("gex"), strikes)
             if any(math.isfinite(v) for v in gex):
                 gex_chart = charts.gamma_exposure_chart(
                     strikes, gex,
-                    zero_gamma_level=_float(risk.get("zero_gamma_level")),
-                    underlying_price=_float(view.underlying_price))
+                    zero_gamma_level=number_or_nan(risk.get("zero_gamma_level")),
+                    underlying_price=number_or_nan(view.underlying_price))
     template = environment().get_template(TEMPLATE_NAME)
     return template.render(doc=document, view=view, oi_chart=oi_chart, gex_chart=gex_chart,
                            not_run=not_run_reasons(document), chart_colors=_chart_colors())
 
 
-def _float(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
 def _floats(values: Any, like: list[Any]) -> list[float]:
     """A by-strike array as floats (None -> NaN), padded with NaN to the strikes' length."""
-    out = [_float(v) for v in (values or [])]
+    out = [number_or_nan(v) for v in (values or [])]
     return out + [float("nan")] * (len(like) - len(out))
 
 

@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ...data_ingestion.canonical import OptionsChain
+from ...data_ingestion.canonical import OptionsChain, number_or_nan
 from ...expiry import years_to_settlement
 from ...state.ledger import (CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED,
                              RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso)
@@ -225,7 +225,7 @@ class ShadowTradingOrchestrator:
         if self.broker.trades_options and isinstance(row["option_right"], str):
             quote = EntryQuote(price=float(row["entry_price"]), contract=row["position_contract"],
                                strike=float(row["option_strike"]), is_call=row["option_right"] == "C",
-                               iv=_float(row["option_iv"]))
+                               iv=number_or_nan(row["option_iv"]))
             years_at_exit = years_to_settlement(row["option_expiration"], at)
         price, origin = self.broker.exit_price(row["direction"], hit.exit_reason, float(hit.exit_reference),
                                                quote=quote, years_at_exit=years_at_exit)
@@ -480,7 +480,7 @@ def option_quote(chain: OptionsChain, signal: dict[str, Any], at: pd.Timestamp) 
     frame = chain.frame
     right = "C" if signal["direction"] == "LONG" else "P"
     candidates = frame[frame["right"] == right]
-    strike = _float(signal.get("strike"))
+    strike = number_or_nan(signal.get("strike"))
     evidence = json.loads(signal.get("evidence_json") or "{}")
     rows = candidates.iloc[0:0]
     if np.isfinite(strike):
@@ -564,13 +564,6 @@ def _missing_share(chain: OptionsChain) -> float | None:
         return None
     columns = ["bid", "ask", "volume", "open_interest"]
     return float(frame[columns].isna().to_numpy().mean())
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _json_default(value: Any) -> Any:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataSourceError
-from ..canonical import ChainMeta, OptionsChain, RawCapture, build_chain_frame
+from ..canonical import ChainMeta, OptionsChain, RawCapture, build_chain_frame, number_or_nan
 
 SOURCE = "polygon"
 RIGHTS = {"call": "C", "put": "P"}
@@ -35,15 +35,6 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _float(value: Any) -> float:
-    if value is None or isinstance(value, bool):
-        return float("nan")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def snapshot_columns(snapshots: Sequence[Any]) -> dict[str, list[Any]]:
     """Canonical columns from Polygon snapshot items (`OptionContractSnapshot` or the same as dicts)."""
     columns: dict[str, list[Any]] = {name: [] for name in (
@@ -52,17 +43,17 @@ def snapshot_columns(snapshots: Sequence[Any]) -> dict[str, list[Any]]:
     for item in snapshots:
         columns["contract"].append(_get(item, "details", "ticker"))
         columns["expiration"].append(_get(item, "details", "expiration_date"))
-        columns["strike"].append(_float(_get(item, "details", "strike_price")))
+        columns["strike"].append(number_or_nan(_get(item, "details", "strike_price")))
         columns["right"].append(RIGHTS.get(str(_get(item, "details", "contract_type")).lower()))
-        columns["bid"].append(_float(_get(item, "last_quote", "bid")))
-        columns["ask"].append(_float(_get(item, "last_quote", "ask")))
-        last = _float(_get(item, "last_trade", "price"))
-        columns["last"].append(last if not np.isnan(last) else _float(_get(item, "day", "close")))
-        columns["volume"].append(_float(_get(item, "day", "volume")))
-        columns["open_interest"].append(_float(_get(item, "open_interest")))
-        columns["iv"].append(_float(_get(item, "implied_volatility")))
-        columns["delta"].append(_float(_get(item, "greeks", "delta")))
-        columns["gamma"].append(_float(_get(item, "greeks", "gamma")))
+        columns["bid"].append(number_or_nan(_get(item, "last_quote", "bid")))
+        columns["ask"].append(number_or_nan(_get(item, "last_quote", "ask")))
+        last = number_or_nan(_get(item, "last_trade", "price"))
+        columns["last"].append(last if not np.isnan(last) else number_or_nan(_get(item, "day", "close")))
+        columns["volume"].append(number_or_nan(_get(item, "day", "volume")))
+        columns["open_interest"].append(number_or_nan(_get(item, "open_interest")))
+        columns["iv"].append(number_or_nan(_get(item, "implied_volatility")))
+        columns["delta"].append(number_or_nan(_get(item, "greeks", "delta")))
+        columns["gamma"].append(number_or_nan(_get(item, "greeks", "gamma")))
         ns = _get(item, "last_trade", "sip_timestamp") or _get(item, "last_quote", "last_updated")
         columns["source_ts"].append(pd.Timestamp(int(ns), unit="ns", tz="UTC") if ns else pd.NaT)
     return columns
@@ -71,9 +62,9 @@ def snapshot_columns(snapshots: Sequence[Any]) -> dict[str, list[Any]]:
 def underlying_facts(snapshots: Iterable[Any]) -> tuple[float, pd.Timestamp | None]:
     """The underlying's price (price, or value for an index) and its time, from the first item that has one."""
     for item in snapshots:
-        price = _float(_get(item, "underlying_asset", "price"))
+        price = number_or_nan(_get(item, "underlying_asset", "price"))
         if np.isnan(price):
-            price = _float(_get(item, "underlying_asset", "value"))
+            price = number_or_nan(_get(item, "underlying_asset", "value"))
         if not np.isnan(price):
             ns = _get(item, "underlying_asset", "last_updated")
             return price, (pd.Timestamp(int(ns), unit="ns", tz="UTC") if ns else None)
@@ -89,7 +80,7 @@ def build_proxy_chain(snapshots: Sequence[Any], *, underlying: str, as_of: pd.Ti
     root = underlying.split(":", 1)[-1]
     columns["root"] = [root] * len(snapshots)
     columns["source_ts"] = pd.Series(pd.to_datetime(columns["source_ts"], utc=True))
-    sizes = pd.Series([_float(_get(s, "details", "shares_per_contract")) for s in snapshots]).dropna()
+    sizes = pd.Series([number_or_nan(_get(s, "details", "shares_per_contract")) for s in snapshots]).dropna()
     if sizes.empty:
         raise DataSourceError(f"{SOURCE}: the {underlying} snapshot states no contract size "
                               f"(details.shares_per_contract); cannot value it", code="MALFORMED")

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataSourceError
-from ..canonical import ChainMeta, OptionsChain, RawCapture, as_utc, build_chain_frame
+from ..canonical import ChainMeta, OptionsChain, RawCapture, as_utc, build_chain_frame, number_or_nan
 from .barchart_symbols import decode_root, underlying_future
 
 log = logging.getLogger(__name__)
@@ -199,13 +199,7 @@ def _number(row: Mapping[str, Any], raw: Mapping[str, Any], field_name: str) -> 
     display = row.get(field_name)
     if isinstance(display, str) and display.strip() == MISSING_DISPLAY:
         return float("nan")
-    value = raw.get(field_name)
-    if value is None or isinstance(value, bool):
-        return float("nan")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
+    return number_or_nan(raw.get(field_name))
 
 
 def _expirations(roots: list[str], facts: CaptureFacts, reference: date, label: str
