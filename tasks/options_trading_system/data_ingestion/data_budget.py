@@ -64,17 +64,13 @@ class SpendLedger:
                 yield entry
 
     def totals(self, source: str, now: pd.Timestamp) -> SpendTotals:
-        now = as_utc(now)
-        day = month = 0.0
-        for entry in self.entries():
-            if entry.get("source") != source:
-                continue
-            at = as_utc(entry["at"])
-            if (at.year, at.month) == (now.year, now.month):
-                month += entry["cost_usd"]
-                if at.date() == now.date():
-                    day += entry["cost_usd"]
-        return SpendTotals(day_usd=day, month_usd=month)
+        entries = [entry for entry in self.entries() if entry.get("source") == source]
+        if not entries:
+            return SpendTotals(day_usd=0.0, month_usd=0.0)
+        frame = pd.DataFrame(entries)
+        today, this_month = budget_periods(frame["at"], now)
+        return SpendTotals(day_usd=float(frame.loc[today, "cost_usd"].sum()),
+                           month_usd=float(frame.loc[this_month, "cost_usd"].sum()))
 
     def append(self, source: str, cost_usd: float, what: str, at: pd.Timestamp) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +80,17 @@ class SpendLedger:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def budget_periods(at: pd.Series, now: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """Which spend times fall in `now`'s budget day and budget month: (today, this_month) masks.
+
+    Budgets count UTC days and months. This is the one place that says so: the budget check and
+    the monitor's spend figures both use it, so they cannot disagree."""
+    now = as_utc(now)
+    at = pd.to_datetime(at, utc=True)
+    this_month = (at.dt.year == now.year) & (at.dt.month == now.month)
+    return this_month & (at.dt.day == now.day), this_month
 
 
 class DataBudget:

@@ -21,7 +21,7 @@ from ..analysis_engine.strategies.metrics import percentiles
 from ..config_manager import Profile
 from ..data_ingestion.breaker import STATE_FILE as BREAKER_FILE
 from ..data_ingestion.breaker import BreakerStore
-from ..data_ingestion.data_budget import SpendLedger
+from ..data_ingestion.data_budget import SpendLedger, budget_periods
 from ..data_ingestion.sources_registry import OUTCOME_SERVED
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,7 @@ def read_spend(outputs_dir: Path) -> pd.DataFrame:
 
 def spend_summary(spend: pd.DataFrame, budgets: Budgets, now: pd.Timestamp) -> dict[str, Any]:
     """Today's and this month's spend (UTC, as the budget counts it) against the budgets, per source too."""
-    now = pd.Timestamp(now).tz_convert("UTC")
-    this_month = (spend["at"].dt.year == now.year) & (spend["at"].dt.month == now.month)
-    today = this_month & (spend["at"].dt.day == now.day)
+    today, this_month = budget_periods(spend["at"], now)
     day_total = float(spend.loc[today, "cost_usd"].sum())
     month_total = float(spend.loc[this_month, "cost_usd"].sum())
     names = sorted(set(budgets.daily_usd) | set(budgets.monthly_usd) | set(spend["source"]))
