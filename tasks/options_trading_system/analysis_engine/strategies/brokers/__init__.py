@@ -1,0 +1,24 @@
+"""Broker adapters, registered by name: the profile's `broker.name` picks one.
+
+Adding a broker: a module (or sub-package) here with a `Broker` subclass, and a line in
+`BROKER_CLASSES`. Entries are import paths, so a broker's SDK is imported only when it is chosen.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ..execution.broker import Broker
+
+#: name -> "module:Class" (relative to this package)
+BROKER_CLASSES: dict[str, str] = {}
+
+
+def broker_class(name: str) -> type[Broker]:
+    """The Broker subclass registered as `name`; a ValueError naming the known ones otherwise."""
+    try:
+        target = BROKER_CLASSES[name]
+    except KeyError:
+        raise ValueError(f"unknown broker {name!r}: expected one of {', '.join(sorted(BROKER_CLASSES)) or '(none)'}")
+    module_name, _, cls_name = target.partition(":")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, cls_name)
