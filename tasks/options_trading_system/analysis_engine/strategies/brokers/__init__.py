@@ -10,7 +10,9 @@ import importlib
 from ..execution.broker import Broker
 
 #: name -> "module:Class" (relative to this package)
-BROKER_CLASSES: dict[str, str] = {}
+BROKER_CLASSES: dict[str, str] = {
+    "tradovate": "tradovate:TradovateBroker",
+}
 
 
 def broker_class(name: str) -> type[Broker]:
