@@ -26,6 +26,10 @@ from ...execution.broker import BrokerError
 from .config import TradovateConfig
 
 log = logging.getLogger(__name__)
+#: the websockets library's own logger for our connections: frames carry the access token, so it
+#: never logs at DEBUG (where websockets writes every frame), whatever the root level is
+_FRAMES = logging.getLogger(f"{__name__}.frames")
+_FRAMES.setLevel(logging.INFO)
 
 _SYNC_ID = 1
 
@@ -118,7 +122,7 @@ class TradovateSocket:
     def _session(self, *, reconnect: bool) -> None:
         timeout = self.config.server_timeout_s
         with self._connect(self.config.ws_base, open_timeout=timeout, close_timeout=1, ping_interval=None,
-                           compression=None, proxy=None) as ws:
+                           compression=None, proxy=None, logger=_FRAMES) as ws:
             self._ws = ws
             if self._stop.is_set():
                 return
