@@ -48,6 +48,8 @@ from .base import HOST, Fault, Request, Response, StandInServer
 from .tradovate_engine import MatchingEngine
 
 log = logging.getLogger(__name__)
+_FRAMES = logging.getLogger(f"{__name__}.frames")  # frames carry tokens: never logged at DEBUG
+_FRAMES.setLevel(logging.INFO)
 
 API = "/v1"
 TOKEN_LIFETIME_S = 90 * 60
@@ -117,7 +119,7 @@ class TradovateStandIn(StandInServer):
 
     def start(self) -> "TradovateStandIn":
         self._ws = serve(self._ws_session, HOST, self._ws_requested_port, ping_interval=None, compression=None,
-                         open_timeout=5, close_timeout=1)
+                         open_timeout=5, close_timeout=1, logger=_FRAMES)
         self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="tradovate-standin-ws", daemon=True)
         self._ws_thread.start()
         super().start()

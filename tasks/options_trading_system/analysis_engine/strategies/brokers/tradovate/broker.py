@@ -90,6 +90,9 @@ class TradovateBroker(Broker):
         self._fills: dict[int, dict[str, Any]] = {}        # fillId -> Fill entity
         self._positions: dict[int, dict[str, Any]] = {}    # contractId -> Position entity
         self._cash: dict[str, Any] | None = None
+        self._reported_orders: dict[int, Any] = {}         # what the event stream has said so far
+        self._reported_fills: set[int] = set()
+        self._reported_positions: dict[int, tuple[Any, Any]] = {}
         self._labels: dict[int, str] = {}                  # contractId -> the instrument we report
         self._contract_ids: dict[str, int] = {}            # symbol -> contractId
         self._connected = False
@@ -456,28 +459,32 @@ class TradovateBroker(Broker):
             return
         if entity.get("accountId") is not None and int(entity["accountId"]) != self.account_id:
             return
+        # the caches follow every source (REST reads, events, syncs); what was already *reported*
+        # is kept apart, so a REST read that comes first never swallows the event
         if entity_type == "order":
             order_id = int(entity["id"])
             with self._lock:
-                before = self._orders.get(order_id)
                 self._orders[order_id] = entity
-            if emit and (before is None or before.get("ordStatus") != entity.get("ordStatus")):
+                changed = self._reported_orders.get(order_id) != entity.get("ordStatus")
+                self._reported_orders[order_id] = entity.get("ordStatus")
+            if emit and changed:
                 self._emit(BrokerEvent(EventKind.ORDER, _time(entity.get("timestamp")) or self._now(),
                                        order=self._state(order_id)))
         elif entity_type == "fill":
             with self._lock:
-                new = int(entity["id"]) not in self._fills
                 self._fills[int(entity["id"])] = entity
+                new = int(entity["id"]) not in self._reported_fills
+                self._reported_fills.add(int(entity["id"]))
             if emit and new:
                 fill = self._fill(entity)
                 self._emit(BrokerEvent(EventKind.FILL, fill.time, fill=fill))
         elif entity_type == "position":
             contract_id = int(entity["contractId"])
+            now = (entity.get("netPos"), entity.get("netPrice"))
             with self._lock:
-                before = self._positions.get(contract_id)
                 self._positions[contract_id] = entity
-            changed = before is None or (before.get("netPos"), before.get("netPrice")) != \
-                (entity.get("netPos"), entity.get("netPrice"))
+                changed = self._reported_positions.get(contract_id) != now
+                self._reported_positions[contract_id] = now
             if emit and changed:
                 self._emit(BrokerEvent(EventKind.POSITION, _time(entity.get("timestamp")) or self._now(),
                                        position=self._position(entity)))
