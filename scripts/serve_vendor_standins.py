@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Serve local stand-ins for Barchart, Databento and Polygon, and point the pipeline at them.
+"""Serve local stand-ins for Barchart, Databento, Polygon and Tradovate, and point the pipeline at them.
 
 The stand-ins speak each vendor's protocol on 127.0.0.1 and serve the real recordings in
 ../shared/data (see tests/vendor_servers/standins.py). The script writes a profile with their
@@ -13,6 +13,11 @@ keys and their TLS certificate). Then either:
 Faults (persistent, on the vendor's data requests): down (the server is stopped), hang, http_500,
 http_429, http_401, http_403, truncate, malformed, empty, scale_1000. The run uses the stand-ins'
 trading day, 2025-06-02, and writes under --output-dir (default outputs/standins/outputs).
+
+Tradovate (REST + trading WebSocket on the real NQ minute bars, demo credentials in the printed
+environment, broker settings in <dir>/tradovate.json; its simulated clock moves with
+`POST <url>/standin/advance {"time": ISO}`) also takes: bad_login, penalty, token_expired, reject,
+partial_fill, slow, drop_socket, missed_heartbeats (e.g. --fault tradovate=penalty).
 """
 from __future__ import annotations
 
@@ -29,14 +34,15 @@ sys.path.insert(0, str(ROOT))  # the project and its tests/vendor_servers helper
 
 from tests.vendor_servers.base import Fault  # noqa: E402
 from tests.vendor_servers.standins import DEMO_DATE, start_standins  # noqa: E402
+from tests.vendor_servers.tradovate_server import TradovateFault  # noqa: E402
 
-VENDORS = ("barchart", "databento", "polygon")
+VENDORS = ("barchart", "databento", "polygon", "tradovate")
 MAX_SERVE_SECONDS = 24 * 3600
 
 
 def parse_fault(text: str) -> tuple[str, str]:
     vendor, _, fault = text.partition("=")
-    allowed = {f.value for f in Fault} | {"down"}
+    allowed = {f.value for f in Fault} | {"down"} | ({f.value for f in TradovateFault} if vendor == "tradovate" else set())
     if vendor not in VENDORS or fault not in allowed:
         raise argparse.ArgumentTypeError(f"{text!r}: expected VENDOR=FAULT with VENDOR in {', '.join(VENDORS)} "
                                          f"and FAULT in {', '.join(sorted(allowed))}")
@@ -58,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"without --run: how long to keep serving (at most {MAX_SERVE_SECONDS} s; Ctrl-C stops)")
     for vendor in VENDORS:
         parser.add_argument(f"--{vendor}-port", type=int, default=0, help=f"port of the {vendor} stand-in (0 = any free)")
+    parser.add_argument("--tradovate-ws-port", type=int, default=0,
+                        help="port of the Tradovate stand-in's WebSocket (0 = any free)")
+    parser.add_argument("--no-tradovate", action="store_true", help="do not start the Tradovate stand-in")
     return parser
 
 
@@ -66,17 +75,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.shared_data.is_dir():
         print(f"recordings not found at {args.shared_data} (--shared-data)", file=sys.stderr)
         return 2
-    standins = start_standins(args.dir, args.shared_data,
-                              ports={v: getattr(args, f"{v}_port") for v in VENDORS})
+    if args.no_tradovate and any(vendor == "tradovate" for vendor, _ in args.fault):
+        print("--fault tradovate=... needs the Tradovate stand-in (drop --no-tradovate)", file=sys.stderr)
+        return 2
+    ports = {v: getattr(args, f"{v}_port") for v in VENDORS}
+    standins = start_standins(args.dir, args.shared_data, ports={**ports, "tradovate_ws": args.tradovate_ws_port},
+                              tradovate=not args.no_tradovate)
     try:
         for vendor, fault in args.fault:
-            standins.kill(vendor) if fault == "down" else standins.inject(vendor, Fault(fault))
+            if fault == "down":
+                standins.kill(vendor)
+            else:
+                standins.inject(vendor, Fault(fault) if fault in {f.value for f in Fault} else TradovateFault(fault))
         output_dir = args.output_dir or args.dir / "outputs"
         command = [sys.executable, str(ROOT / "run_pipeline.py"), "--profile", str(standins.profile),
                    "--date", DEMO_DATE, "--output-dir", str(output_dir)]
         print("Stand-ins (127.0.0.1):")
         for name, server in standins.servers().items():
             print(f"  {name:<9} {server.url}{'  (stopped)' if server.stopping.is_set() else ''}")
+        if standins.tradovate is not None and not standins.tradovate.stopping.is_set():
+            print(f"  {'':<9} {standins.tradovate.ws_url}  (Tradovate trading WebSocket)")
+            print(f"Broker settings (the profile's broker section): {standins.broker_settings}")
         print(f"Profile: {standins.profile}")
         if args.run:
             print("Running: " + " ".join(command), flush=True)

@@ -7,7 +7,11 @@ Used by `scripts/serve_vendor_standins.py` (a demo a user can run) and by the en
   2025-06-02, re-encoded as DBN (definitions, open interest, trades, quotes) with the page's NQM25
   quote as the future's quote, so the two sources can be compared;
 - Polygon: the recorded responses of polygon's client tests (AAPL only: an `I:NDX` request gets
-  Polygon's 404, which the attempts table shows).
+  Polygon's 404, which the attempts table shows);
+- Tradovate (REST + trading WebSocket, `tradovate_server.py`): a demo account trading on the real
+  NQ minute bars (`../shared/data/futures/NQ_1min_sample.csv`), its clock moved by
+  `POST http://127.0.0.1:<port>/standin/advance {"time": ISO}`; its broker settings are written to `tradovate.json` beside the
+  profile and its demo credentials (`TRADOVATE_*`, not real ones) are in `env`.
 
 The profile (`standins.json` in the folder) extends `all_sources` and only changes base URLs and
 timeouts; keys are not in it: the stand-ins' demo keys are returned in `env` (with
@@ -31,11 +35,14 @@ from .base import Fault, StandInServer
 from .certs import make_self_signed_cert
 from .databento_server import DatabentoStandIn, market_from_barchart_capture
 from .polygon_server import PolygonStandIn
+from .tradovate_server import TradovateFault, TradovateStandIn
 
 DEMO_DATE = "2025-06-02"
 DEMO_CAPTURE = "barchart_api_MC6M5_20250602_141553.json"
 DEMO_RECORD_TIME = pd.Timestamp("2025-06-02 14:15", tz="UTC")
-DATA_PATHS = {"barchart": "/proxies/", "databento": "/v0/timeseries.get_range", "polygon": "/v3/"}
+DATA_PATHS = {"barchart": "/proxies/", "databento": "/v0/timeseries.get_range", "polygon": "/v3/",
+              "tradovate": "/v1/"}
+TRADOVATE_BARS = "futures/NQ_1min_sample.csv"
 
 
 @dataclass
@@ -45,13 +52,23 @@ class StandIns:
     polygon: PolygonStandIn
     profile: Path
     env: dict[str, str] = field(default_factory=dict)
+    tradovate: TradovateStandIn | None = None
+    broker_settings: Path | None = None
 
     def servers(self) -> dict[str, StandInServer]:
-        return {"barchart": self.barchart, "databento": self.databento, "polygon": self.polygon}
+        servers: dict[str, StandInServer] = {"barchart": self.barchart, "databento": self.databento,
+                                             "polygon": self.polygon}
+        if self.tradovate is not None:
+            servers["tradovate"] = self.tradovate
+        return servers
 
-    def inject(self, vendor: str, fault: Fault, times: int = 1_000_000) -> None:
-        """Make a vendor misbehave on its data requests (persistently by default)."""
-        self.servers()[vendor].inject(fault, times=times, path_prefix=DATA_PATHS[vendor])
+    def inject(self, vendor: str, fault: Fault | TradovateFault, times: int = 1_000_000) -> None:
+        """Make a vendor misbehave on its data requests (persistently by default); Tradovate's own
+        faults go to the requests (or WebSocket connections) they concern."""
+        if isinstance(fault, TradovateFault):
+            self.servers()[vendor].inject(fault, times=times)
+        else:
+            self.servers()[vendor].inject(fault, times=times, path_prefix=DATA_PATHS[vendor])
 
     def kill(self, vendor: str) -> None:
         self.servers()[vendor].stop()
@@ -63,8 +80,9 @@ class StandIns:
 
 def start_standins(folder: Path, shared_data: Path, *, ports: dict[str, int] | None = None,
                    timeout_s: float = 5.0, request_timeout_s: float = 2.0,
-                   data_sources: dict[str, Any] | None = None) -> StandIns:
-    """Start the three stand-ins on 127.0.0.1 and write `folder/standins.json`.
+                   data_sources: dict[str, Any] | None = None, tradovate: bool = False) -> StandIns:
+    """Start the stand-ins on 127.0.0.1 and write `folder/standins.json` (and, with `tradovate`,
+    `folder/tradovate.json`: the profile's `broker` section pointing at the Tradovate stand-in).
 
     `data_sources` is merged into the profile's section (e.g. shorter retries, a budget)."""
     folder = Path(folder)
@@ -83,8 +101,14 @@ def start_standins(folder: Path, shared_data: Path, *, ports: dict[str, int] | N
         polygon=PolygonStandIn([shared_data / "polygon" / "mocks"], key=polygon_key, port=ports.get("polygon", 0)),
         profile=folder / "standins.json",
         env={"REQUESTS_CA_BUNDLE": str(cert), "DATABENTO_API_KEY": databento_key, "POLYGON_API_KEY": polygon_key})
+    if tradovate:
+        _add_tradovate(standins, folder, shared_data, ports)
     for server in standins.servers().values():
         server.start()
+    if standins.tradovate is not None:
+        standins.broker_settings.write_text(json.dumps({
+            "name": "tradovate", "environment": "demo", "rest_url": standins.tradovate.rest_url,
+            "ws_url": standins.tradovate.ws_url}, indent=2) + "\n")
     profile = {
         "description": "All sources pointed at the local vendor stand-ins (scripts/serve_vendor_standins.py)",
         "extends": "all_sources",
@@ -101,3 +125,18 @@ def start_standins(folder: Path, shared_data: Path, *, ports: dict[str, int] | N
             else value
     standins.profile.write_text(json.dumps(profile, indent=2) + "\n")
     return standins
+
+
+def _add_tradovate(standins: StandIns, folder: Path, shared_data: Path, ports: dict[str, int]) -> None:
+    """The Tradovate stand-in on the real NQ minute bars, with throwaway demo credentials."""
+    bars = pd.read_csv(shared_data / TRADOVATE_BARS)
+    bars["time"] = pd.to_datetime(bars["timestamp"]).dt.tz_localize("America/New_York").dt.tz_convert("UTC")
+    credentials = {"name": "standin-" + secrets.token_hex(4), "password": secrets.token_urlsafe(16),
+                   "appId": "nq-options-standin", "cid": str(secrets.randbelow(9000) + 1000),
+                   "sec": secrets.token_urlsafe(24), "deviceId": secrets.token_hex(16)}
+    standins.tradovate = TradovateStandIn(bars[["time", "open", "high", "low", "close"]], credentials=credentials,
+                                          port=ports.get("tradovate", 0), ws_port=ports.get("tradovate_ws", 0))
+    standins.broker_settings = folder / "tradovate.json"
+    standins.env.update({"TRADOVATE_USERNAME": credentials["name"], "TRADOVATE_PASSWORD": credentials["password"],
+                         "TRADOVATE_CID": credentials["cid"], "TRADOVATE_SEC": credentials["sec"],
+                         "TRADOVATE_APP_ID": credentials["appId"], "TRADOVATE_DEVICE_ID": credentials["deviceId"]})
