@@ -150,3 +150,22 @@ def test_bad_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="unknown Tradovate setting"):
         TradovateConfig.from_mapping({"name": "tradovate", "enviroment": "demo"})
     assert TradovateConfig.from_mapping({"name": "tradovate", "heartbeat_s": 1.0}).heartbeat_s == 1.0
+
+
+def test_the_schema_describes_every_setting_with_its_default() -> None:
+    import dataclasses
+    import json
+
+    import jsonschema
+
+    from tests.conftest import PROJECT_ROOT
+
+    schema = json.loads((PROJECT_ROOT / "config" / "schema" / "broker.tradovate.schema.json").read_text())
+    properties = schema["properties"]
+    fields = {f.name: f.default for f in dataclasses.fields(TradovateConfig)}
+    assert set(properties) - {"name"} == set(fields)
+    assert {k: properties[k]["default"] for k in fields} == fields
+    assert all(p.get("description") for p in properties.values())
+    jsonschema.validate({"name": "tradovate", "environment": "demo", "heartbeat_s": 1.0}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "tradovate", "environment": "paper"}, schema)

@@ -40,3 +40,39 @@ def test_the_standins_serve_tradovate_with_its_settings_and_demo_credentials(tmp
     finally:
         standins.stop()
     assert "tradovate" in standins.servers()
+
+
+def _engine(rows: list[tuple[str, float, float, float, float]]):
+    from tests.vendor_servers.tradovate_engine import MatchingEngine
+
+    frame = pd.DataFrame(rows, columns=["time", "open", "high", "low", "close"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    engine = MatchingEngine(frame)
+    contract = engine.find_contract("NQZ3")
+    engine.advance_to(pd.Timestamp("2023-11-20 14:31", tz="UTC"))
+    return engine, contract["id"]
+
+
+def _long_bracket(engine, contract_id: int, stop: float, target: float) -> dict:
+    return engine.place(contract_id=contract_id, action="Buy", qty=1, order_type="Market", price=None,
+                        stop_price=None, cl_ord_id="e", brackets=[
+                            {"action": "Sell", "orderType": "Stop", "stopPrice": stop, "clOrdId": "s"},
+                            {"action": "Sell", "orderType": "Limit", "price": target, "clOrdId": "t"}])
+
+
+def test_the_engine_fills_a_stop_gapped_through_at_the_open() -> None:
+    engine, contract_id = _engine([("2023-11-20 14:30", 100, 101, 99, 100.0),
+                                   ("2023-11-20 14:31", 95, 96, 94, 95.0)])
+    ids = _long_bracket(engine, contract_id, stop=98.0, target=110.0)
+    engine.advance_to(pd.Timestamp("2023-11-20 14:32", tz="UTC"))
+    assert [(f["orderId"], f["price"]) for f in engine.fills] == [(ids["orderId"], 100.0), (ids["oso1Id"], 95.0)]
+    assert engine.orders[ids["oso2Id"]].status == "Canceled"
+    assert engine.realized_pnl == (95.0 - 100.0) * 20
+
+
+def test_the_engine_assumes_the_stop_when_one_bar_reaches_both() -> None:
+    engine, contract_id = _engine([("2023-11-20 14:30", 100, 101, 99, 100.0),
+                                   ("2023-11-20 14:31", 100, 112, 97, 105.0)])
+    ids = _long_bracket(engine, contract_id, stop=98.0, target=110.0)
+    engine.advance_to(pd.Timestamp("2023-11-20 14:32", tz="UTC"))
+    assert [(f["orderId"], f["price"]) for f in engine.fills][1] == (ids["oso1Id"], 98.0)
