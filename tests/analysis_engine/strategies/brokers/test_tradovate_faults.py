@@ -188,3 +188,44 @@ def test_no_credential_or_token_reaches_the_log(make_broker, standin: TradovateS
     assert tokens and caplog.text
     for secret in (CREDENTIALS.password, CREDENTIALS.sec, CREDENTIALS.cid, *tokens):
         assert secret not in caplog.text
+
+
+def test_cancel_a_working_bracket_leg_and_an_unknown_id(make_broker, standin: TradovateStandIn) -> None:
+    from tasks.options_trading_system.analysis_engine.strategies.execution.broker import BrokerError
+
+    broker = make_broker()
+    broker.connect()
+    standin.advance_to(DECISION)
+    reference = standin.engine.last_close()
+    broker.place_bracket(bracket("cxl-1", Side.BUY, reference - 300, reference + 300))
+    assert broker.cancel("cxl-1/target").status is OrderStatus.CANCELLED
+    assert {s.client_order_id for s in broker.working_orders()} == {"cxl-1/stop"}   # still protected
+    assert_protected(standin)
+    assert broker.cancel("cxl-1/entry").status is OrderStatus.FILLED               # finished: its state
+    with pytest.raises(BrokerError, match="no order with client order id"):
+        broker.cancel("never-sent/entry")
+
+
+def test_an_expired_token_on_reconnect_is_renewed(make_broker, standin: TradovateStandIn) -> None:
+    broker = make_broker()
+    broker.connect()
+    sessions = broker.socket.sessions
+    with standin._lock:                        # the server forgets every token (expired early)
+        standin.tokens.clear()
+    standin.cut_websockets()
+    assert wait_for(lambda: broker.socket.sessions > sessions and broker.socket.synced, 5)
+    events = broker.events()
+    assert any("authorization refused" in e.note for e in events if e.kind is EventKind.CONNECTION)
+    assert standin.count("/v1/auth/accesstokenrequest") == 2      # renewal refused -> a fresh login
+
+
+def test_a_broker_that_stays_away_is_given_up_after_bounded_reconnects(make_broker,
+                                                                       standin: TradovateStandIn) -> None:
+    broker = make_broker(reconnect_attempts=2, reconnect_wait_s=0.01, server_timeout_s=0.3)
+    broker.connect()
+    standin.stop()                              # REST and WebSocket gone: connections refused
+    assert wait_for(lambda: broker.socket.failed, 10)
+    notes = [e.note for e in broker.events() if e.kind is EventKind.CONNECTION]
+    assert notes[-1].startswith("gave up after 2 failed reconnects")
+    with pytest.raises(BrokerConnectionError):
+        broker.positions()
