@@ -155,3 +155,38 @@ def test_flatten_closes_the_position_and_cancels_its_brackets(make_broker, stand
     exit_price = nq_bars.loc[nq_bars["time"] == decision + pd.Timedelta(minutes=2), "close"].item()
     assert broker.fills()[-1].price == exit_price and broker.fills()[-1].side is Side.BUY
     assert any(s.status is OrderStatus.FILLED for s in states)
+
+
+def test_a_day_of_brackets_streams_exactly_the_standins_fills(make_broker, standin: TradovateStandIn,
+                                                              nq_bars: pd.DataFrame) -> None:
+    """Six signals over a session, the clock moved minute by minute as a replay does: the event
+    stream, the broker's fill list and the stand-in's own fills agree, and every position is
+    protected by a working stop at every minute."""
+    from .test_tradovate_faults import assert_protected
+
+    broker = make_broker()
+    broker.connect()
+    events: list = []
+    signals = {SESSION_OPEN + pd.Timedelta(minutes=m): (Side.BUY if i % 2 == 0 else Side.SELL)
+               for i, m in enumerate((15, 60, 110, 170, 230, 290))}
+    minute = SESSION_OPEN
+    for _ in range(6 * 60):                         # bounded: one session of minutes
+        minute += pd.Timedelta(minutes=1)
+        standin.advance_to(minute)
+        if minute in signals and not broker.positions():
+            side = signals[minute]
+            reference = standin.engine.last_close()
+            broker.place_bracket(bracket(f"day-{minute:%H%M}", side, reference - 8 * side.sign,
+                                         reference + 8 * side.sign))
+        assert_protected(standin)
+        events.extend(broker.events())
+    broker.flatten()
+    assert wait_for(lambda: (events.extend(broker.events()) or True) and
+                    len({e.fill.fill_id for e in events if e.kind is EventKind.FILL}) == len(standin.engine.fills))
+    streamed = sorted((e.fill.fill_id, e.fill.price, e.fill.quantity) for e in events if e.kind is EventKind.FILL)
+    listed = sorted((f.fill_id, f.price, f.quantity) for f in broker.fills())
+    at_standin = sorted((str(f["id"]), f["price"], f["qty"]) for f in standin.engine.fills)
+    assert streamed == listed == at_standin and len(at_standin) >= 8
+    assert broker.positions() == []
+    realized = broker.account().realized_pnl
+    assert realized == pytest.approx(standin.engine.realized_pnl) and realized != 0.0
