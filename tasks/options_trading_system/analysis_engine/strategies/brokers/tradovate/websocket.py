@@ -59,6 +59,7 @@ class TradovateSocket:
         self._ws: Any = None
         self.sessions = 0
         self.failed = False
+        self._was_synced = False   # the session that just ended had synced: the failure count restarts
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -116,8 +117,6 @@ class TradovateSocket:
                 wait = min(self.config.reconnect_max_wait_s, self.config.reconnect_wait_s * 2 ** max(0, failures - 1))
                 self._stop.wait(wait)
         self._synced.clear()
-
-    _was_synced = False
 
     def _session(self, *, reconnect: bool) -> None:
         timeout = self.config.server_timeout_s
