@@ -107,18 +107,9 @@ def test_a_bracket_fills_entry_then_stop_or_target_where_the_bars_say(
     assert broker.cancel(f"sig-1/{other}").status is OrderStatus.CANCELLED   # one cancelled the other
     points = (price - reference) * side.sign
     assert broker.account().realized_pnl == pytest.approx(points * 20.0)
-    assert wait_for(lambda: any(e.kind is EventKind.FILL and e.fill.client_order_id == f"sig-1/{kind}"
-                                for e in _collect(broker)))
-
-
-_seen: dict[int, list] = {}
-
-
-def _collect(broker: TradovateBroker) -> list:
-    """Every event drained so far from `broker` (events() drains, so keep them)."""
-    events = _seen.setdefault(id(broker), [])
-    events.extend(broker.events())
-    return events
+    events: list = []   # events() drains: keep what each call returns
+    assert wait_for(lambda: (events.extend(broker.events()) or True) and any(
+        e.kind is EventKind.FILL and e.fill.client_order_id == f"sig-1/{kind}" for e in events))
 
 
 def test_a_limit_entry_waits_for_its_price_and_its_brackets_wait_for_the_entry(

@@ -144,6 +144,17 @@ def test_live_is_refused_without_confirmation_and_loud_with_it(caplog: pytest.Lo
     assert demo.real_money is False and demo.config.rest_base == "https://demo.tradovateapi.com/v1"
 
 
+def test_the_profile_section_needs_the_command_line_confirmation_for_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    for field, variable in (("username", "TRADOVATE_USERNAME"), ("password", "TRADOVATE_PASSWORD"),
+                            ("cid", "TRADOVATE_CID"), ("sec", "TRADOVATE_SEC"), ("app_id", "TRADOVATE_APP_ID"),
+                            ("device_id", "TRADOVATE_DEVICE_ID")):
+        monkeypatch.setenv(variable, getattr(CREDENTIALS, field))
+    with pytest.raises(LiveTradingNotConfirmedError):
+        TradovateBroker.from_profile({"name": "tradovate", "environment": "live"})
+    assert TradovateBroker.from_profile({"name": "tradovate", "environment": "live"}, confirm_live=True).real_money
+    assert not TradovateBroker.from_profile({"name": "tradovate"}).real_money
+
+
 def test_bad_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="environment"):
         TradovateConfig(environment="paper")

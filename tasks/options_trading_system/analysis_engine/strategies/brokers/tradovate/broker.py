@@ -97,6 +97,13 @@ class TradovateBroker(Broker):
         self._contract_ids: dict[str, int] = {}            # symbol -> contractId
         self._connected = False
 
+    @classmethod
+    def from_profile(cls, section: dict[str, Any], *, confirm_live: bool = False,
+                     market_clock: Callable[[], pd.Timestamp] | None = None) -> "TradovateBroker":
+        """From the profile's `broker` section (credentials from the environment / `.env`);
+        `confirm_live` is the command line's `--confirm-live`."""
+        return cls(TradovateConfig.from_mapping(section), confirm_live=confirm_live, market_clock=market_clock)
+
     def __repr__(self) -> str:
         return f"TradovateBroker({self.config.environment}, account={self.account_name or '?'})"
 
