@@ -129,3 +129,34 @@ def test_strategies_are_built_by_name_and_unknown_names_are_refused():
     assert set(STRATEGY_CLASSES) == {"mean_reversion", "momentum", "volatility_breakout", "volatility_carry"}
     with pytest.raises(ValueError, match="unknown futures strategy 'scalper': expected one of"):
         build_strategies({"scalper": {}})
+
+
+# --- the aggregator ----------------------------------------------------------------------------
+
+from tasks.options_trading_system.analysis_engine.strategies.strategies_futures.aggregator import (  # noqa: E402
+    AggregatorSettings, SignalAggregator)
+from tasks.options_trading_system.analysis_engine.strategies.strategies_futures.base import Intent  # noqa: E402
+
+
+def intent(name, direction, confidence, minute=0):
+    sign = 1 if direction == "LONG" else -1
+    return Intent(name, T0 + minute * MIN, direction, 100.0, 100.0 - 2 * sign, 100.0 + 4 * sign, confidence, "rule")
+
+
+def test_agreeing_intents_take_the_most_confident_with_a_bonus():
+    taken, verdicts = SignalAggregator().decide([intent("momentum", "LONG", 0.5), intent("carry", "LONG", 0.7)])
+    assert taken.strategy == "carry" and taken.confidence == pytest.approx(0.8)
+    assert [v.verdict for v in verdicts] == ["taken", "agreed"]
+
+
+def test_conflicting_intents_trade_nothing():
+    taken, verdicts = SignalAggregator().decide([intent("momentum", "LONG", 0.9), intent("breakout", "SHORT", 0.2)])
+    assert taken is None and {v.verdict for v in verdicts} == {"conflict"}
+
+
+def test_cooldown_blocks_a_new_trade_until_it_has_passed():
+    agg = SignalAggregator(AggregatorSettings(cooldown_minutes=15))
+    assert agg.decide([intent("momentum", "LONG", 0.5, minute=0)])[0] is not None
+    blocked, verdicts = agg.decide([intent("momentum", "SHORT", 0.5, minute=10)])
+    assert blocked is None and verdicts[0].verdict == "cooldown"
+    assert agg.decide([intent("momentum", "SHORT", 0.5, minute=15)])[0] is not None
