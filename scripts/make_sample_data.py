@@ -10,6 +10,8 @@ Commands (the first argument; `chain` when omitted):
           (tasks/options_trading_system/sample_data/mbo.py says how it is built)
   week    a sample week for shadow-trading replays: price path, chain snapshots, MBO per day
           (tasks/options_trading_system/sample_data/week.py says how it is built)
+  ticks   sample tick sessions of the NQ future (DBN trades, ~800k a day) for tick execution
+          (tasks/options_trading_system/sample_data/ticks.py says how they are built)
 
 Examples:
 
@@ -122,8 +124,14 @@ def _add_week(subparsers: argparse._SubParsersAction) -> None:
     add_week_command(subparsers)
 
 
+def _add_ticks(subparsers: argparse._SubParsersAction) -> None:
+    from tasks.options_trading_system.sample_data.ticks import add_ticks_command
+
+    add_ticks_command(subparsers)
+
+
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {"chain": _add_chain, "mbo": _add_mbo,
-                                                                       "week": _add_week}
+                                                                       "week": _add_week, "ticks": _add_ticks}
 
 
 def build_parser() -> argparse.ArgumentParser:

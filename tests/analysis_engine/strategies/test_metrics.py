@@ -76,3 +76,18 @@ def test_percentiles_of_latency_samples() -> None:
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_sortino_divides_by_the_downside_deviation_only():
+    from tasks.options_trading_system.analysis_engine.strategies.metrics import sortino
+    daily = [100.0, -50.0, 200.0, -50.0]
+    downside = ((50.0 ** 2 + 50.0 ** 2) / 4) ** 0.5
+    assert sortino(daily) == pytest.approx(50.0 / downside * 252 ** 0.5)
+    assert sortino([10.0, 20.0]) is None  # no losing day: undefined, not infinite
+
+
+def test_calmar_is_annualised_pnl_over_max_drawdown():
+    from tasks.options_trading_system.analysis_engine.strategies.metrics import calmar
+    daily = [100.0, -150.0, 50.0, 100.0]  # equity 100, -50, 0, 100: drawdown 150
+    assert calmar(daily) == pytest.approx(25.0 * 252 / 150.0)
+    assert calmar([10.0, 20.0]) is None

@@ -9,6 +9,10 @@ Definitions (the reports say the same):
 - profit factor: gross profit / gross loss of closed trades (None when there is no loss yet);
 - max drawdown: largest fall of the cumulative net P&L from its running peak (starting at 0);
 - Sharpe: mean / standard deviation of daily net P&L x sqrt(252) (None with fewer than 2 days).
+- Sortino: mean / downside deviation of daily net P&L x sqrt(252), the downside deviation being
+  sqrt(mean(min(P&L, 0)^2)) over all days (None with fewer than 2 days or no losing day);
+- Calmar: annualised net P&L (mean daily x 252) / max drawdown of the daily equity curve (None
+  with no drawdown).
 A figure that cannot be computed is None (shown as "missing"), never 0.
 """
 from __future__ import annotations
@@ -89,13 +93,38 @@ def max_drawdown(pnl: np.ndarray) -> float:
 
 def sharpe(daily_pnl: Iterable[float]) -> float | None:
     """Annualized Sharpe of daily net P&L (dollars); None with < 2 days or no variation."""
-    values = np.asarray([v for v in daily_pnl if v is not None and not math.isnan(v)], dtype="float64")
+    values = _finite(daily_pnl)
     if values.size < 2:
         return None
     sd = float(values.std(ddof=1))
     if sd == 0:
         return None
     return float(values.mean() / sd * math.sqrt(TRADING_DAYS_PER_YEAR))
+
+
+def sortino(daily_pnl: Iterable[float]) -> float | None:
+    """Annualized Sortino of daily net P&L; None with < 2 days or no losing day."""
+    values = _finite(daily_pnl)
+    if values.size < 2:
+        return None
+    downside = float(np.sqrt(np.mean(np.minimum(values, 0.0) ** 2)))
+    if downside == 0:
+        return None
+    return float(values.mean() / downside * math.sqrt(TRADING_DAYS_PER_YEAR))
+
+
+def calmar(daily_pnl: Iterable[float]) -> float | None:
+    """Annualized daily net P&L over the max drawdown of the daily equity curve; None with no
+    days or no drawdown."""
+    values = _finite(daily_pnl)
+    drawdown = max_drawdown(values)
+    if values.size == 0 or drawdown == 0:
+        return None
+    return float(values.mean() * TRADING_DAYS_PER_YEAR / drawdown)
+
+
+def _finite(values: Iterable[float]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype="float64")
 
 
 def percentiles(samples_ms: Iterable[float]) -> dict[str, float | None]:
