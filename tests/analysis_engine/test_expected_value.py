@@ -2,6 +2,7 @@
 the filters with their reasons, missing volumes, and the market's first-passage probability."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -41,6 +42,8 @@ ROWS = [
 # premium: calls 3,100 + 6,000 + 6,000 + 1,200 = 16,300; puts 1,900 + 24,500 + 21,000 + 10,300 = 57,700
 #   x = -41,400 / 74,000 = -0.5594595; LONG (x + 1) / 2 = 0.2202703, SHORT (1 - x) / 2 = 0.7797297
 PREMIUM_LONG, PREMIUM_SHORT = (1 - 41400 / 74000) / 2, (1 + 41400 / 74000) / 2
+# the original algorithm (profiles/seed_ev): no realism checks, no collapsing
+SEED = ExpectedValueConfig(max_target_sigma=None, min_stop_sigma=0.0, collapse_duplicates=False)
 
 
 def chain_frame(volume: bool = True) -> tuple[pd.DataFrame, AnalysisContext]:
@@ -53,10 +56,11 @@ def chain_frame(volume: bool = True) -> tuple[pd.DataFrame, AnalysisContext]:
     return frame, AnalysisContext.from_chain(chain)  # atm_iv as the greeks stage would have filled it
 
 
-def run(config: ExpectedValueConfig | None = None, volume: bool = True
+def run(config: ExpectedValueConfig = SEED, volume: bool = True, prune: bool = False
         ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, dict]:
+    """The stage's steps on the hand-written chain; by default the original algorithm, every pair scored."""
     frame, ctx = chain_frame(volume)
-    stage = ExpectedValueAnalysis(config)
+    stage = ExpectedValueAnalysis(config, prune=prune)
     candidates = stage.candidates(frame, ctx)
     reasons = stage.filter_reasons(candidates, ctx)
     kept = stage.sort(candidates[reasons == ""], ctx).reset_index(drop=True)
@@ -122,10 +126,10 @@ def test_the_kept_setup_with_capped_probability_ev_and_market_view() -> None:
 
 def test_top_n_keeps_the_best_ev_and_records_the_rest() -> None:
     # with p >= 0.15 allowed, SHORT 19700/20150 (EV 255) and LONG 20500/19950 (EV 60.7) both qualify
-    _, reasons, kept, _ = run(ExpectedValueConfig(min_probability=0.15, top_n=1))
+    _, reasons, kept, _ = run(dataclasses.replace(SEED, min_probability=0.15, top_n=1))
     assert kept["target"].tolist() == [19700.0]
     assert reasons.value_counts()["beyond top_n (1) by EV"] == 1
-    _, _, both, _ = run(ExpectedValueConfig(min_probability=0.15, top_n=5))
+    _, _, both, _ = run(dataclasses.replace(SEED, min_probability=0.15, top_n=5))
     assert both["ev_points"].tolist() == sorted(both["ev_points"].tolist(), reverse=True)
     assert both["target"].tolist() == [19700.0, 20500.0]
 
@@ -146,7 +150,7 @@ def test_without_oi_volume_or_premium_there_is_no_probability() -> None:
     # the distance factor alone would give p = distance x 0.15 / 0.15 ~ 0.99: not a market view
     rows = [{"strike": k, "right": r, "last": mark, "expiration": FRONT} for k, r, _, mark, _ in ROWS]
     chain = make_chain(rows, underlying=F)
-    stage = ExpectedValueAnalysis()
+    stage = ExpectedValueAnalysis(SEED, prune=False)
     ctx = AnalysisContext.from_chain(chain)
     frame = chain.frame.assign(atm_iv=0.2)
     candidates = stage.candidates(frame, ctx)
@@ -161,7 +165,7 @@ def test_without_oi_volume_or_premium_there_is_no_probability() -> None:
 def test_named_expirations_pool_their_strikes() -> None:
     # with the later expiration too, its 5,000 OI at 20150 dominates the max: LONG OI factor
     # = (200 x 0.8 x -0.5 + 400 x -0.5 + 5200 + 50) / 5200 = 4970 / 5200 -> 0.955769
-    _, _, _, summary = run(ExpectedValueConfig(expirations=(FRONT, LATER)))
+    _, _, _, summary = run(dataclasses.replace(SEED, expirations=(FRONT, LATER)))
     assert summary["factors"]["LONG"]["oi"] == pytest.approx(4970 / 5200)
     assert summary["horizon_expiration"] == FRONT
 
