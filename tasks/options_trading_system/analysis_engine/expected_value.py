@@ -75,6 +75,10 @@ MISSING_IV_MODES = ("withhold", "flag")
 CHECKED, UNCHECKED, OFF = "checked", "unchecked", "off"  # the `realism` column
 WITHHELD = "realism unchecked (no sigma: see the summary's realism note); missing_iv is withhold"
 MARKET_VIEWS = ("edge", "out_of_reach", "disagree", "unknown")
+_COLUMN_ORDER = ("direction", "entry", "target", "stop", "reward", "risk", "reward_risk", "reward_dollars",
+                 "risk_dollars", "sigma_points", "target_sigma", "stop_sigma", "realism", "oi_factor",
+                 "volume_factor", "premium_factor", "distance_factor", "missing_factors", "probability",
+                 "ev_points", "ev_dollars", "market_probability", "edge", "market_view")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,11 +179,16 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         parts = []
         for direction in (LONG, SHORT):
             target, stop, _ = pair_grid(strikes, forward, direction, cfg, horizon.sigma_points, prune=self.prune)
-            parts.append(_score_pairs(direction, target, stop, forward, factors[direction], cfg, horizon,
-                                      ctx.multiplier))
-        table = pd.concat(parts, ignore_index=True)
-        for column in ("direction", "missing_factors", "realism", "market_view"):  # plain strings, not categories
-            table[column] = table[column].astype("str")
+            parts.append(_score_pairs(target, stop, forward, factors[direction], cfg, horizon, ctx.multiplier))
+        columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        sizes = [part["target"].size for part in parts]
+        # text columns as categoricals built once (pandas string columns are costly to build)
+        missing = [",".join(factors[d].missing()) for d in (LONG, SHORT)]
+        realism = OFF if not realism_on(cfg) else (UNCHECKED if np.isnan(horizon.sigma_points) else CHECKED)
+        labels = {"direction": _repeat_label([LONG, SHORT], sizes), "realism": _repeat_label([realism, realism], sizes),
+                  "missing_factors": _repeat_label(missing, sizes)}
+        labels["market_view"] = pd.Categorical.from_codes(columns.pop("market_view"), categories=list(MARKET_VIEWS))
+        table = pd.DataFrame({name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER})
         table["expiration"] = used[0] if used else pd.NaT
         return table
 
@@ -211,11 +220,13 @@ class ExpectedValueAnalysis(PipelineAnalysis):
             [1, 2, 3, 4, 5, 6, 7, 8], 0)
         passing = np.flatnonzero(code == 0)
         ranked = passing[_rank_order(candidates.iloc[passing])]
-        if cfg.collapse_duplicates:
-            keys = candidates.iloc[ranked][["direction", "target"]]
-            duplicate = keys.duplicated(keep="first").to_numpy()
-            code[ranked[duplicate]] = 9
-            ranked = ranked[~duplicate]
+        if cfg.collapse_duplicates:  # (direction, target) as one signed key: targets are positive prices
+            long = candidates["direction"].to_numpy()[ranked] == LONG
+            keys = np.where(long, 1.0, -1.0) * candidates["target"].to_numpy()[ranked]
+            first = np.zeros(ranked.size, dtype=bool)
+            first[np.unique(keys, return_index=True)[1]] = True  # the best-ranked row of each key
+            code[ranked[~first]] = 9
+            ranked = ranked[first]
         code[ranked[cfg.top_n:]] = 10
         return pd.Series(labels[code], index=candidates.index, dtype="str")
 
@@ -426,9 +437,9 @@ def _premium_balance(rows: pd.DataFrame) -> float:
     return float((calls - puts) / total)
 
 
-def _score_pairs(direction: str, target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
-                 config: ExpectedValueConfig, horizon: Horizon, multiplier: float) -> pd.DataFrame:
-    """Every column of the candidate table for one direction's pairs."""
+def _score_pairs(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
+                 config: ExpectedValueConfig, horizon: Horizon, multiplier: float) -> dict[str, np.ndarray]:
+    """The numeric columns of the candidate table for one direction's pairs (market_view as codes)."""
     reward, risk = np.abs(target - forward), np.abs(forward - stop)
     distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
     w = config.weights
@@ -447,36 +458,23 @@ def _score_pairs(direction: str, target: np.ndarray, stop: np.ndarray, forward: 
     sigma = horizon.sigma_points
     with np.errstate(divide="ignore", invalid="ignore"):
         target_sigma, stop_sigma = reward / sigma, risk / sigma
-    realism = OFF if not realism_on(config) else (UNCHECKED if np.isnan(sigma) else CHECKED)
     view = np.select([np.isnan(market), market < config.out_of_reach_probability,
-                      np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0)
-    return pd.DataFrame({
-        "direction": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8), categories=[direction]),
-        "entry": np.full(target.shape, forward),
-        "target": target,
-        "stop": stop,
-        "reward": reward,
-        "risk": risk,
-        "reward_risk": reward / risk,
-        "reward_dollars": reward * multiplier,
-        "risk_dollars": risk * multiplier,
-        "sigma_points": np.full(target.shape, sigma),
-        "target_sigma": target_sigma,
-        "stop_sigma": stop_sigma,
-        "realism": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8), categories=[realism]),
-        "oi_factor": np.full(target.shape, factors.oi),
-        "volume_factor": np.full(target.shape, factors.volume),
-        "premium_factor": np.full(target.shape, factors.premium),
-        "distance_factor": distance,
-        "missing_factors": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8),
-                                                     categories=[",".join(factors.missing())]),
-        "probability": p,
-        "ev_points": ev,
-        "ev_dollars": ev * multiplier,
-        "market_probability": market,
-        "edge": p - market,
-        "market_view": pd.Categorical.from_codes(view.astype(np.int8), categories=list(MARKET_VIEWS)),
-    })
+                      np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
+    full = np.full
+    return {"entry": full(target.shape, forward), "target": target, "stop": stop, "reward": reward, "risk": risk,
+            "reward_risk": reward / risk, "reward_dollars": reward * multiplier, "risk_dollars": risk * multiplier,
+            "sigma_points": full(target.shape, sigma), "target_sigma": target_sigma, "stop_sigma": stop_sigma,
+            "oi_factor": full(target.shape, factors.oi), "volume_factor": full(target.shape, factors.volume),
+            "premium_factor": full(target.shape, factors.premium), "distance_factor": distance,
+            "probability": p, "ev_points": ev, "ev_dollars": ev * multiplier, "market_probability": market,
+            "edge": p - market, "market_view": view}
+
+
+def _repeat_label(labels: list[str], sizes: list[int]) -> pd.Categorical:
+    """A categorical column: labels[i] repeated sizes[i] times."""
+    categories = list(dict.fromkeys(labels))
+    codes = np.repeat(np.array([categories.index(label) for label in labels], dtype=np.int8), sizes)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _rank_order(frame: pd.DataFrame) -> np.ndarray:
