@@ -81,7 +81,7 @@ def ev_section(document: Mapping[str, Any]) -> EvSection:
                 f" {withheld:,} setups passed the model's filters and are withheld (set "
                 f"`missing_iv: \"flag\"` to list them marked unchecked)." if withheld else "")
         else:
-            note = "No (target, stop) pair passed the profile's EV filters."
+            note = "No (target, stop) pair passed the profile's EV filters" + _why_none(document, ev) + "."
     return EvSection(ran=True, status=_status(ev, len(setups)), note=note, setups=setups)
 
 
@@ -153,6 +153,18 @@ def time_left(years: Any) -> str:
     if days >= 2:
         return f"{days:.1f} days"
     return f"{days * 24:.1f} hours"
+
+
+def _why_none(document: Mapping[str, Any], ev: AnalysisView) -> str:
+    """': 2,812 risk above ..., 58 stop inside noise ...' from the pruned pairs and the stage's trace."""
+    counts: dict[str, int] = dict(ev.get("pairs_pruned") or {})
+    for stage in document.get("stages") or ():
+        if stage.get("name") == "expected_value":
+            for reason, n in (stage.get("reasons") or {}).items():
+                counts[reason] = counts.get(reason, 0) + int(n)
+    if not counts:
+        return ""
+    return ": " + "; ".join(f"{n:,} {reason}" for reason, n in sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def _withheld(document: Mapping[str, Any]) -> int:
