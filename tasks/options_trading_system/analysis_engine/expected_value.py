@@ -147,7 +147,8 @@ class DirectionFactors:
 @dataclass(frozen=True)
 class Horizon:
     """The horizon expiration's market figures: ATM IV, years to settlement, and sigma in points
-    (F x IV x sqrt(T), NaN when it cannot be known); `note` says why a figure is missing."""
+    (F x IV x sqrt(T), NaN when it cannot be known); `iv_note` says why there is no ATM IV,
+    `realism_note` why realism cannot be applied (both empty when all is known)."""
 
     expiration: pd.Timestamp | None
     atm_iv: float
