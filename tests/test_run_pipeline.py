@@ -105,6 +105,30 @@ def test_every_real_barchart_capture_runs_through_input(tmp_path: Path, shared_d
     assert export["data"]["attempts"][0]["source"] == f"file:{capture}"
 
 
+def test_default_ev_setups_on_the_real_captures_are_reachable_or_withheld_with_the_reason(
+        tmp_path: Path, shared_data: Path) -> None:
+    # the June 25 capture: 1 sigma = 586 points over 12 days; the June 2 one was captured after its
+    # front series settled: no sigma, so no setup is shown and every report says why
+    for capture in ("barchart_api_MC6N5_20250625_142402.json", "barchart_api_MC6M5_20250602_141553.json"):
+        out = tmp_path / capture
+        result = run_cli("--input", str(shared_data / "barchart" / capture), "--output-dir", str(out), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        export = load_valid_export(only(out, "*/analysis_exports").parent)
+        ev = export["analyses"]["expected_value"]
+        text = only(out, "*/reports/*.txt").read_text()
+        html = only(out, "*/reports/*.html").read_text()
+        if ev["summary"]["realism"]["applied"]:
+            assert ev["opportunities"] and all(s["target_sigma"] <= 2.0 for s in ev["opportunities"])
+            top = ev["opportunities"][0]
+            assert f"expires {top['expiration']}, " in result.stdout and " sigma, $" in result.stdout
+            assert top["market_note"] in result.stdout and top["market_note"] in text and top["market_note"] in html
+        else:
+            assert ev["opportunities"] == []
+            assert "EV setups : none shown — realism not applied" in result.stdout
+            why = "the 2025-06-02 expiration had settled by the data's time"
+            assert why in result.stdout and why in text and why in html.replace("&#39;", "'")
+
+
 def test_unreadable_input_file_exits_2_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "not_a_chain.json"
     bad.write_text('{"hello": "world"}')

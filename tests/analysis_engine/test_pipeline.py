@@ -54,11 +54,12 @@ def test_testing_profile_runs_the_four_stages_and_traces_each() -> None:
     # risk: one OTM side per strike, four zones, no dollar floor
     assert (traces["risk"].candidates_in, traces["risk"].candidates_out, traces["risk"].reasons) == (4, 4, {})
     assert result.stage("risk").summary["total_gex"] is not None  # gamma from the greeks stage
-    # EV: 2 targets x 2 stops x 2 directions; the four with a stop 200 points away are out on risk
+    # EV: 2 targets x 2 stops x 2 directions; the four with a stop 200 points away cannot pass on
+    # risk, so they are pruned before scoring (counted in the summary, not in the trace)
     ev = traces["expected_value"]
-    assert ev.candidates_in == 8
-    assert ev.reasons["risk above max_risk_points (150 points)"] == 4
-    assert ev.candidates_out + sum(ev.reasons.values()) == 8
+    assert ev.candidates_in == 4
+    assert result.stage("expected_value").summary["pairs_pruned"] == {"risk above max_risk_points (150 points)": 4}
+    assert ev.candidates_out + sum(ev.reasons.values()) == 4
     # spike: only the 20100 call (1000 / 50 = 20, notional 1000 x 308 x 20 = $6.2M)
     spike = traces["volume_spike"]
     assert (spike.candidates_in, spike.candidates_out) == (8, 1)

@@ -44,8 +44,27 @@ def test_top_n_comes_from_the_profile(make_result, make_profile, tmp_path: Path)
     ev_setups = len(outputs.document["analyses"]["expected_value"]["opportunities"])
     assert ev_setups > 1  # the run has several setups...
     start = next(i for i, line in enumerate(lines) if line.startswith("EV setups :"))
-    assert lines[start] == f"EV setups : {ev_setups}"
-    assert lines[start + 1].startswith("  SHORT ") and lines[start + 2].startswith("Spikes")  # ...one is listed
+    assert lines[start].startswith(f"EV setups : {ev_setups} shown — targets within 2 sigma, stops beyond 0.1 sigma")
+    assert lines[start + 1].startswith("  SHORT ") and lines[start + 3].startswith("Spikes")  # ...one is listed
+
+
+def test_ev_lines_give_expiry_distances_in_points_and_sigma_dollars_and_the_market_in_words(
+        make_result, tmp_path: Path) -> None:
+    result = make_result()
+    outputs = write_daily_outputs(result, tmp_path / "20250602")
+    lines = console_summary(result, outputs).splitlines()
+    setup = outputs.document["analyses"]["expected_value"]["opportunities"][0]
+    start = next(i for i, line in enumerate(lines) if line.startswith("EV setups :"))
+    # the chain is priced at 20% IV, 4.2 days before the 2025-06-06 settlement
+    assert lines[start].endswith("to the 2025-06-06 settlement (4.2 days, ATM IV 20.0%)")
+    trade, money = lines[start + 1], lines[start + 2]
+    move = setup["target"] - setup["entry"]
+    assert f"target {setup['target']:,.0f} ({move:+,.2f} pts, {setup['target_sigma']:.2f} sigma, " \
+           f"${setup['reward_dollars']:,.0f})" in trade
+    assert f"stop {setup['stop']:,.0f} ({setup['stop'] - setup['entry']:+,.2f} pts, {setup['stop_sigma']:.2f} sigma" in trade
+    assert trade.endswith("expires 2025-06-06, 4.2 days")
+    assert money.startswith(f"        EV {setup['ev_points']:,.2f} pts = ${setup['ev_dollars']:,.0f}/contract; ")
+    assert money.endswith(setup["market_note"])
 
 
 def test_stage_not_run_says_why(make_result, make_profile, tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def test_html_shows_the_figures_a_trader_reads_first(make_result, tmp_path: Path
                                                               ("barchart", "served", "ok")]
     ev_header = [th.get_text(strip=True) for th in soup.find("h2", string="Expected-value setups")
                  .find_next("table").select("thead th")]
-    assert {"Model p", "Market p", "Edge"} <= set(ev_header)
+    assert {"Model p", "Market p", "Model vs market", "Sigma", "Expires", "EV ($/contract)"} <= set(ev_header)
     trace = [tr.find("td").get_text(strip=True) for tr in soup.find("h2", string="Pipeline").find_next("table")
              .select("tbody tr")]
     assert trace == ["greeks", "risk", "expected_value", "volume_spike"]

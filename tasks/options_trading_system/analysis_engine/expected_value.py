@@ -22,6 +22,25 @@ With F the underlying price and the strikes of the front expiration (or the prof
    driftless log-price with the horizon expiration's ATM IV over its time to expiry
    (`target_first_probability`), and the edge = model p - market p.
 
+Realism (on by default; `profiles/seed_ev` turns it off and is the algorithm above exactly). Only
+the distance factor depends on the target, so run faithfully the algorithm ranks targets 10-26
+standard deviations away with stops a few points from F first. Before ranking, with
+sigma = F x ATM IV x sqrt(T) the standard deviation of the move to the horizon expiration's
+settlement (T from `expiry.py`):
+- a target more than `max_target_sigma` sigma from F is dropped;
+- a stop closer than `min_stop_sigma` sigma is dropped (inside ordinary noise);
+- with `collapse_duplicates` only the best stop of each (direction, target) is kept;
+- without sigma (no ATM IV, or the expiration has settled) realism cannot be applied: the setups
+  are withheld with that reason (`missing_iv: "withhold"`) or kept marked "unchecked" ("flag").
+The model probability is unchanged. Each setup carries its distances in sigma and a `market_view`:
+"edge" when model and market roughly agree, "out_of_reach" when the market probability is below
+`out_of_reach_probability`, "disagree" when they differ by more than `disagreement_threshold`,
+"unknown" without a market probability; `market_note` says it in words.
+
+Pairs that cannot pass the geometric filters (risk, reward/risk, target and stop sigma) are never
+built or scored (`pair_grid`); their counts are in the summary's `pairs_pruned`. The kept setups
+are the same as scoring every pair (tests check it on the real captures).
+
 Missing data is never zero. Volumes (and OI) that are NaN are left out of the sums and of the max;
 a factor with no data at all is missing, and p is then the weighted sum of the factors present
 scaled by sum(all weights) / sum(present weights), so it keeps the same scale; each setup lists
@@ -52,6 +71,14 @@ _SMALL_TIME = 0.25         # sigma^2 T / L^2 below which the image series is use
 _IMAGE_TERMS = 4           # at sigma^2 T / L^2 < 0.25 the 4th image term is below erfc(8.5) ~ 1e-33
 _FOURIER_TERMS = 8         # at sigma^2 T / L^2 >= 0.25 the 8th term is below exp(-64 pi^2 / 8) ~ 1e-34
 _ERFC_NEGLIGIBLE = 8.0     # erfc(8) ~ 1e-29: a target this many spreads away is not reached in time
+MISSING_IV_MODES = ("withhold", "flag")
+CHECKED, UNCHECKED, OFF = "checked", "unchecked", "off"  # the `realism` column
+WITHHELD = "realism unchecked (no sigma: see the summary's realism note); missing_iv is withhold"
+MARKET_VIEWS = ("edge", "out_of_reach", "disagree", "unknown")
+_COLUMN_ORDER = ("direction", "entry", "target", "stop", "reward", "risk", "reward_risk", "reward_dollars",
+                 "risk_dollars", "sigma_points", "target_sigma", "stop_sigma", "realism", "oi_factor",
+                 "volume_factor", "premium_factor", "distance_factor", "missing_factors", "probability",
+                 "ev_points", "ev_dollars", "market_probability", "edge", "market_view")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,9 +107,21 @@ class ExpectedValueConfig:
     far_weight: float = 0.2
     off_side_modifier: float = -0.5
     top_n: int = 10
+    max_target_sigma: float | None = 2.0
+    min_stop_sigma: float = 0.1
+    collapse_duplicates: bool = True
+    missing_iv: str = "withhold"
+    disagreement_threshold: float = 0.25
+    out_of_reach_probability: float = 0.05
 
     def __post_init__(self) -> None:
         parse_expirations(self.expirations, "pipeline.expected_value.expirations")
+        if self.missing_iv not in MISSING_IV_MODES:
+            raise ConfigError(f"`pipeline.expected_value.missing_iv`: {self.missing_iv!r} is not one of "
+                              f"{', '.join(MISSING_IV_MODES)}")
+        if self.max_target_sigma is not None and not self.max_target_sigma > 0:
+            raise ConfigError(f"`pipeline.expected_value.max_target_sigma` must be positive or null (off), "
+                              f"got {self.max_target_sigma!r}")
         if not self.probability_floor <= self.probability_cap:
             raise ConfigError(f"`pipeline.expected_value.probability_floor` ({self.probability_floor:g}) must not "
                               f"exceed `pipeline.expected_value.probability_cap` ({self.probability_cap:g})")
@@ -105,6 +144,20 @@ class DirectionFactors:
         return [name for name in ("oi", "volume", "premium") if np.isnan(getattr(self, name))]
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """The horizon expiration's market figures: ATM IV, years to settlement, and sigma in points
+    (F x IV x sqrt(T), NaN when it cannot be known); `iv_note` says why there is no ATM IV,
+    `realism_note` why realism cannot be applied (both empty when all is known)."""
+
+    expiration: pd.Timestamp | None
+    atm_iv: float
+    years: float
+    sigma_points: float
+    iv_note: str
+    realism_note: str
+
+
 class ExpectedValueAnalysis(PipelineAnalysis):
     """Candidates are (target, stop) pairs; kept are the top_n setups by EV with the market's view."""
 
@@ -113,66 +166,116 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     requires: ClassVar[tuple[str, ...]] = ("greeks",)  # the ATM IV behind the market probability
     config: ExpectedValueConfig
 
+    def __init__(self, config: ExpectedValueConfig | None = None, *, prune: bool = True) -> None:
+        super().__init__(config)
+        self.prune = prune  # False scores every pair (the tests' check that pruning changes nothing)
+
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         cfg = self.config
         rows, used, _ = self._rows(chain, ctx)
         forward = ctx.underlying_price
         strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
         factors = direction_factors(rows, forward, cfg)
-        horizon_iv, horizon_years, _ = self._horizon(chain, used, ctx)
+        horizon = self._horizon(chain, used, ctx)
         parts = []
         for direction in (LONG, SHORT):
-            targets = strikes[strikes > forward] if direction == LONG else strikes[strikes < forward]
-            stops = strikes[strikes < forward] if direction == LONG else strikes[strikes > forward]
-            target = np.repeat(targets, stops.size)
-            stop = np.tile(stops, targets.size)
-            parts.append(_score_pairs(direction, target, stop, forward, factors[direction], cfg,
-                                      horizon_iv, horizon_years, ctx.multiplier))
-        table = pd.concat(parts, ignore_index=True)
-        for column in ("direction", "missing_factors"):  # categories differ per direction: plain strings
-            table[column] = table[column].astype("str")
+            target, stop, _ = pair_grid(strikes, forward, direction, cfg, horizon.sigma_points, prune=self.prune)
+            parts.append(_score_pairs(target, stop, forward, factors[direction], cfg, horizon, ctx.multiplier))
+        columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        sizes = [part["target"].size for part in parts]
+        # text columns as categoricals built once (pandas string columns are costly to build)
+        missing = [",".join(factors[d].missing()) for d in (LONG, SHORT)]
+        realism = OFF if not realism_on(cfg) else (UNCHECKED if np.isnan(horizon.sigma_points) else CHECKED)
+        labels = {"direction": _repeat_label([LONG, SHORT], sizes), "realism": _repeat_label([realism, realism], sizes),
+                  "missing_factors": _repeat_label(missing, sizes)}
+        labels["market_view"] = pd.Categorical.from_codes(columns.pop("market_view"), categories=list(MARKET_VIEWS))
+        table = pd.DataFrame({name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER})
         table["expiration"] = used[0] if used else pd.NaT
         return table
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         cfg = self.config
+        sigma_known = candidates["realism"].to_numpy() == CHECKED
+        unchecked = candidates["realism"].to_numpy() == UNCHECKED
         labels = np.array(["",
                            f"risk above max_risk_points ({cfg.max_risk_points:g} points)",
                            f"reward/risk below min_reward_risk ({cfg.min_reward_risk:g})",
+                           f"target beyond max_target_sigma ({_sigma_text(cfg.max_target_sigma)} sigma)",
+                           f"stop inside noise: closer than min_stop_sigma ({cfg.min_stop_sigma:g} sigma)",
                            "probability missing (no OI, volume or premium data)",
                            f"EV below min_ev_points ({cfg.min_ev_points:g} points)",
                            f"probability below min_probability ({cfg.min_probability:g})",
+                           WITHHELD,
+                           "same target as a better setup (collapse_duplicates)",
                            f"beyond top_n ({cfg.top_n}) by EV"], dtype=object)
+        max_sigma = np.inf if cfg.max_target_sigma is None else cfg.max_target_sigma
         code = np.select(
             [candidates["risk"].to_numpy() > cfg.max_risk_points,
              candidates["reward_risk"].to_numpy() < cfg.min_reward_risk,
+             sigma_known & (candidates["target_sigma"].to_numpy() > max_sigma),
+             sigma_known & (candidates["stop_sigma"].to_numpy() < cfg.min_stop_sigma),
              np.isnan(candidates["probability"].to_numpy()),
              ~(candidates["ev_points"].to_numpy() >= cfg.min_ev_points),
-             ~(candidates["probability"].to_numpy() >= cfg.min_probability)],
-            [1, 2, 3, 4, 5], 0)
+             ~(candidates["probability"].to_numpy() >= cfg.min_probability),
+             unchecked & (cfg.missing_iv == "withhold")],
+            [1, 2, 3, 4, 5, 6, 7, 8], 0)
         passing = np.flatnonzero(code == 0)
         ranked = passing[_rank_order(candidates.iloc[passing])]
-        code[ranked[cfg.top_n:]] = 6
+        if cfg.collapse_duplicates:  # (direction, target) as one signed key: targets are positive prices
+            long = candidates["direction"].to_numpy()[ranked] == LONG
+            keys = np.where(long, 1.0, -1.0) * candidates["target"].to_numpy()[ranked]
+            first = np.zeros(ranked.size, dtype=bool)
+            first[np.unique(keys, return_index=True)[1]] = True  # the best-ranked row of each key
+            code[ranked[~first]] = 9
+            ranked = ranked[first]
+        code[ranked[cfg.top_n:]] = 10
         return pd.Series(labels[code], index=candidates.index, dtype="str")
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        return kept.iloc[_rank_order(kept)]
+        ordered = kept.iloc[_rank_order(kept)]
+        # the words are built for the few kept setups only (never for every candidate pair)
+        return ordered.assign(market_note=market_notes(ordered, self.config))
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        cfg = self.config
         rows, used, missing = self._rows(chain, ctx)
         forward = ctx.underlying_price
-        factors = direction_factors(rows, forward, self.config)
-        horizon_iv, horizon_years, iv_note = self._horizon(chain, used, ctx)
+        factors = direction_factors(rows, forward, cfg)
+        horizon = self._horizon(chain, used, ctx)
         strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
         above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
+        pruned: dict[str, int] = {}
+        scored = 0
+        for direction in (LONG, SHORT):
+            target, _, counts = pair_grid(strikes, forward, direction, cfg, horizon.sigma_points, prune=self.prune)
+            scored += int(target.size)
+            for reason, n in counts.items():
+                pruned[reason] = pruned.get(reason, 0) + n
         return {
             "underlying_price": json_value(forward),
             "expirations": json_list(used),
             "missing_expirations": json_list(missing),
             "horizon_expiration": json_value(used[0]) if used else None,
-            "years_to_horizon": json_value(horizon_years),
-            "atm_iv": json_value(horizon_iv),
-            "atm_iv_note": iv_note,
+            "years_to_horizon": json_value(horizon.years),
+            "atm_iv": json_value(horizon.atm_iv),
+            "atm_iv_note": horizon.iv_note,
+            "sigma_points": json_value(horizon.sigma_points),
+            "sigma_definition": "F x ATM IV x sqrt(T): one standard deviation of the move to the horizon "
+                                "expiration's settlement, index points",
+            "realism": {
+                "on": realism_on(cfg),
+                "applied": realism_on(cfg) and not np.isnan(horizon.sigma_points),
+                "note": horizon.realism_note if realism_on(cfg) else "off (the original algorithm)",
+                "max_target_sigma": json_value(cfg.max_target_sigma),
+                "min_stop_sigma": json_value(cfg.min_stop_sigma),
+                "min_stop_points": json_value(cfg.min_stop_sigma * horizon.sigma_points),
+                "max_target_points": json_value(np.inf if cfg.max_target_sigma is None
+                                                else cfg.max_target_sigma * horizon.sigma_points),
+                "collapse_duplicates": cfg.collapse_duplicates,
+                "missing_iv": cfg.missing_iv,
+            },
+            "disagreement": {"threshold": cfg.disagreement_threshold,
+                             "out_of_reach_probability": cfg.out_of_reach_probability},
             "factors": {d: {"oi": json_value(f.oi), "volume": json_value(f.volume), "premium": json_value(f.premium)}
                         for d, f in factors.items()},
             "missing_factors": {d: f.missing() for d, f in factors.items()},
@@ -180,6 +283,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
                             "by sum(all weights) / sum(present weights); without OI, volume and premium "
                             "data there is no probability",
             "pairs_considered": {LONG: above * below, SHORT: below * above},
+            "pairs_scored": scored,
+            "pairs_pruned": pruned,
             "setups": int(len(kept)),
             "best": json_records(kept.head(1))[0] if len(kept) else None,
             "setups_table": json_records(kept),
@@ -194,17 +299,97 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         return rows, sorted(used), missing
 
     @staticmethod
-    def _horizon(chain: pd.DataFrame, used: list[pd.Timestamp], ctx: AnalysisContext) -> tuple[float, float, str]:
-        """(ATM IV, years to expiry, note) of the earliest expiration used (the IV from the greeks stage)."""
+    def _horizon(chain: pd.DataFrame, used: list[pd.Timestamp], ctx: AnalysisContext) -> Horizon:
+        """The earliest expiration used: its ATM IV (from the greeks stage), time and sigma."""
         if not used:
-            return float("nan"), float("nan"), "no expiration selected"
+            return Horizon(None, float("nan"), float("nan"), float("nan"), "no expiration selected",
+                           "realism not applied: no expiration selected")
         horizon = used[0]
+        day = horizon.date().isoformat()
         years = float(ctx.years_to(horizon))
         ivs = chain.loc[chain["expiration"] == horizon, "atm_iv"].dropna()
+        if years <= 0:
+            note = (f"realism not applied: the {day} expiration had settled by the data's time "
+                    f"({ctx.as_of.isoformat()}); with no time left no target can be checked for reach")
+        elif ivs.empty:
+            note = f"realism not applied: no ATM IV for {day} (see the greeks summary), so no sigma"
+        else:
+            note = ""
         if ivs.empty:
-            return float("nan"), years, (f"no ATM IV for {horizon.date().isoformat()} (see the greeks summary): "
-                                         f"no market probability")
-        return float(ivs.iloc[0]), years, ""
+            return Horizon(horizon, float("nan"), years, float("nan"),
+                           f"no ATM IV for {day} (see the greeks summary): no market probability", note)
+        iv = float(ivs.iloc[0])
+        sigma = ctx.underlying_price * iv * np.sqrt(years) if years > 0 else float("nan")
+        return Horizon(horizon, iv, years, float(sigma), "", note)
+
+
+def realism_on(config: ExpectedValueConfig) -> bool:
+    """Whether the sigma checks are on (`max_target_sigma` set or `min_stop_sigma` > 0); with them and
+    `collapse_duplicates` all off the stage is the original algorithm (`profiles/seed_ev`)."""
+    return config.max_target_sigma is not None or config.min_stop_sigma > 0
+
+
+def _sigma_text(value: float | None) -> str:
+    return "off" if value is None else f"{value:g}"
+
+
+def pair_grid(strikes: np.ndarray, forward: float, direction: str, config: ExpectedValueConfig,
+              sigma_points: float, *, prune: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """(target, stop) arrays of one direction's pairs, and how many pairs were pruned, by reason.
+
+    Unpruned: every target on the trade's side of F with every stop on the other. Pruned: only the
+    pairs that can pass the filters that depend on the pair alone (risk, reward/risk, and with a
+    known sigma the target and stop sigma), computed with the same expressions as the filters so
+    the kept setups are the same. Reasons are counted in the filters' order.
+    """
+    targets = strikes[strikes > forward] if direction == LONG else strikes[strikes < forward]
+    stops = strikes[strikes < forward] if direction == LONG else strikes[strikes > forward]
+    if not prune:
+        return np.repeat(targets, stops.size), np.tile(stops, targets.size), {}
+    reward, risk = np.abs(targets - forward), np.abs(forward - stops)
+    counts: dict[str, int] = {}
+
+    def drop(reason: str, n: int) -> None:
+        if n:
+            counts[reason] = counts.get(reason, 0) + int(n)
+
+    stop_ok = risk <= config.max_risk_points
+    drop(f"risk above max_risk_points ({config.max_risk_points:g} points)", targets.size * (~stop_ok).sum())
+    stops, risk = stops[stop_ok], risk[stop_ok]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_ok = (reward[:, None] / risk[None, :]) >= config.min_reward_risk
+    drop(f"reward/risk below min_reward_risk ({config.min_reward_risk:g})", (~ratio_ok).sum())
+    if realism_on(config) and not np.isnan(sigma_points):
+        max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
+        target_ok = ~(reward / sigma_points > max_sigma)
+        stop_far = ~(risk / sigma_points < config.min_stop_sigma)
+        drop(f"target beyond max_target_sigma ({_sigma_text(config.max_target_sigma)} sigma)",
+             (ratio_ok & ~target_ok[:, None]).sum())
+        ratio_ok = ratio_ok & target_ok[:, None]
+        drop(f"stop inside noise: closer than min_stop_sigma ({config.min_stop_sigma:g} sigma)",
+             (ratio_ok & ~stop_far[None, :]).sum())
+        ratio_ok = ratio_ok & stop_far[None, :]
+    which_target, which_stop = np.nonzero(ratio_ok)
+    return targets[which_target], stops[which_stop], counts
+
+
+def market_notes(setups: pd.DataFrame, config: ExpectedValueConfig) -> list[str]:
+    """The model-vs-market comparison of each setup in words: an edge only where the two roughly
+    agree; where the market gives the target almost no chance, or the two are far apart, it says
+    so instead of calling the difference an edge."""
+    notes = []
+    for p, market, view in zip(setups["probability"], setups["market_probability"], setups["market_view"]):
+        if view == "unknown":
+            notes.append(f"model {p:.2f} vs market n/a: no ATM IV, so no market probability to compare")
+        elif view == "out_of_reach":
+            notes.append(f"model {p:.2f} vs market {market:.2f}: the market prices this target as out of reach")
+        elif view == "disagree":
+            side = "far less" if market < p else "far more"
+            notes.append(f"model {p:.2f} vs market {market:.2f}: the market gives this target {side} chance "
+                         f"than the model; not an edge")
+        else:
+            notes.append(f"edge {100 * (p - market):+.1f} pp (model {p:.2f} vs market {market:.2f})")
+    return notes
 
 
 def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfig) -> np.ndarray:
@@ -253,10 +438,9 @@ def _premium_balance(rows: pd.DataFrame) -> float:
     return float((calls - puts) / total)
 
 
-def _score_pairs(direction: str, target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
-                 config: ExpectedValueConfig, horizon_iv: float, horizon_years: float,
-                 multiplier: float) -> pd.DataFrame:
-    """Every column of the candidate table for one direction's pairs."""
+def _score_pairs(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
+                 config: ExpectedValueConfig, horizon: Horizon, multiplier: float) -> dict[str, np.ndarray]:
+    """The numeric columns of the candidate table for one direction's pairs (market_view as codes)."""
     reward, risk = np.abs(target - forward), np.abs(forward - stop)
     distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
     w = config.weights
@@ -271,27 +455,27 @@ def _score_pairs(direction: str, target: np.ndarray, stop: np.ndarray, forward: 
         raw = np.full(target.shape, np.nan)
     p = np.clip(raw, config.probability_floor, config.probability_cap)
     ev = p * reward - (1.0 - p) * risk
-    market = target_first_probability(forward, target, stop, horizon_iv, horizon_years)
-    return pd.DataFrame({
-        "direction": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8), categories=[direction]),
-        "entry": np.full(target.shape, forward),
-        "target": target,
-        "stop": stop,
-        "reward": reward,
-        "risk": risk,
-        "reward_risk": reward / risk,
-        "oi_factor": np.full(target.shape, factors.oi),
-        "volume_factor": np.full(target.shape, factors.volume),
-        "premium_factor": np.full(target.shape, factors.premium),
-        "distance_factor": distance,
-        "missing_factors": pd.Categorical.from_codes(np.zeros(target.shape, dtype=np.int8),
-                                                     categories=[",".join(factors.missing())]),
-        "probability": p,
-        "ev_points": ev,
-        "ev_dollars": ev * multiplier,
-        "market_probability": market,
-        "edge": p - market,
-    })
+    market = target_first_probability(forward, target, stop, horizon.atm_iv, horizon.years)
+    sigma = horizon.sigma_points
+    with np.errstate(divide="ignore", invalid="ignore"):
+        target_sigma, stop_sigma = reward / sigma, risk / sigma
+    view = np.select([np.isnan(market), market < config.out_of_reach_probability,
+                      np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
+    full = np.full
+    return {"entry": full(target.shape, forward), "target": target, "stop": stop, "reward": reward, "risk": risk,
+            "reward_risk": reward / risk, "reward_dollars": reward * multiplier, "risk_dollars": risk * multiplier,
+            "sigma_points": full(target.shape, sigma), "target_sigma": target_sigma, "stop_sigma": stop_sigma,
+            "oi_factor": full(target.shape, factors.oi), "volume_factor": full(target.shape, factors.volume),
+            "premium_factor": full(target.shape, factors.premium), "distance_factor": distance,
+            "probability": p, "ev_points": ev, "ev_dollars": ev * multiplier, "market_probability": market,
+            "edge": p - market, "market_view": view}
+
+
+def _repeat_label(labels: list[str], sizes: list[int]) -> pd.Categorical:
+    """A categorical column: labels[i] repeated sizes[i] times."""
+    categories = list(dict.fromkeys(labels))
+    codes = np.repeat(np.array([categories.index(label) for label in labels], dtype=np.int8), sizes)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _rank_order(frame: pd.DataFrame) -> np.ndarray:

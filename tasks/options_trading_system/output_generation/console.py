@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from . import formatting as fmt
 from .daily_report import DailyOutputs
+from .ev_view import EvSection, ev_section
 from ..daily_run import DailyRunResult
 from .report_view import AnalysisView, exchange_time, headline
 
@@ -28,7 +29,7 @@ def summary_lines(document: Mapping[str, Any], outputs: DailyOutputs, *, top_n: 
                  f" ({fmt.count(view.quarantined)} quarantined)")
     lines.append(f"Underlying: {view.underlying_symbol} {fmt.points(view.underlying_price)} ({view.underlying_origin_text})")
     lines += _risk(view.risk)
-    lines += _ev(view.ev, top_n)
+    lines += _ev(ev_section(document), top_n)
     lines += _spikes(view.spikes, top_n)
     if view.flow.ran:  # IFD v3.0 needs an MBO file: shown only in runs whose profile has the stage
         lines += _flow(view.flow, top_n)
@@ -45,15 +46,15 @@ def _risk(risk: AnalysisView) -> list[str]:
             + (f" — {risk.get('zero_gamma_note')}" if risk.get("zero_gamma_note") else "")]
 
 
-def _ev(ev: AnalysisView, top_n: int) -> list[str]:
+def _ev(ev: EvSection, top_n: int) -> list[str]:
     if not ev.ran:
-        return [f"EV setups : {ev.reason}"]
-    lines = [f"EV setups : {len(ev.rows)}" + ("" if ev.rows else " (none passed the filters)")]
-    for s in list(ev.rows)[:top_n]:
-        lines.append(f"  {fmt.text(s.get('direction')):<5} target {fmt.strike(s.get('target'))} stop "
-                     f"{fmt.strike(s.get('stop'))}  p {fmt.probability(s.get('probability'))} vs market "
-                     f"{fmt.probability(s.get('market_probability'))}  EV {fmt.points(s.get('ev_points'))} pts "
-                     f"({fmt.dollars(s.get('ev_dollars'))})")
+        return [f"EV setups : {ev.status}"]
+    lines = [f"EV setups : {ev.status}"]
+    if ev.note:
+        lines.append(f"  {ev.note}")
+    for s in list(ev.setups)[:top_n]:
+        lines.append(f"  {s.direction:<5} target {s.target_text}  stop {s.stop_text}  expires {s.expiry_text}")
+        lines.append(f"        EV {s.ev_points} pts = {s.ev_dollars}/contract; {s.market_note}")
     return lines
 
 

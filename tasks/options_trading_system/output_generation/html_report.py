@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from ..data_ingestion.canonical import number_or_nan
 from . import charts, formatting
+from .ev_view import ev_section
 from .report_view import exchange_time, headline, not_run_reasons
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def render_html(document: Mapping[str, Any]) -> str:
                     underlying_price=number_or_nan(view.underlying_price))
     template = environment().get_template(TEMPLATE_NAME)
     return template.render(doc=document, view=view, oi_chart=oi_chart, gex_chart=gex_chart,
-                           not_run=not_run_reasons(document), chart_colors=_chart_colors())
+                           not_run=not_run_reasons(document), chart_colors=_chart_colors(),
+                           ev_view=ev_section(document))
 
 
 def _floats(values: Any, like: list[Any]) -> list[float]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from . import formatting as fmt
+from .ev_view import EvSection, ev_section
 from .report_view import AnalysisView, exchange_time, headline, not_run_reasons
 
 __all__ = ["render_text", "table"]
@@ -39,7 +40,7 @@ def render_text(document: Mapping[str, Any], *, top_n: int) -> str:
             f"Underlying  : {view.underlying_symbol} {fmt.points(view.underlying_price)} — {view.underlying_origin_text}",
             f"Contracts   : {fmt.count(view.contracts)} analysed, {fmt.count(view.quarantined)} quarantined"]
     out += _risk(view.risk, top_n)
-    out += _ev(view.ev, top_n)
+    out += _ev(ev_section(document), top_n)
     out += _spikes(view.spikes, top_n)
     out += _flow(view.flow, top_n)
     out += _sources(document)
@@ -77,21 +78,26 @@ def _risk(risk: AnalysisView, top_n: int) -> list[str]:
         ("danger", lambda z: fmt.dollars(z.get("danger")), ">")])
 
 
-def _ev(ev: AnalysisView, top_n: int) -> list[str]:
+def _ev(ev: EvSection, top_n: int) -> list[str]:
     out = _section("EXPECTED VALUE setups")
+    out.append(ev.status)
     if not ev.ran:
-        return out + [str(ev.reason)]
-    rows = list(ev.rows)[:top_n]
-    out.append(f"{len(ev.rows)} setups kept; ATM IV {fmt.percent(ev.get('atm_iv'))} behind the market probability")
+        return out
+    if ev.note:
+        out.append(ev.note)
+    rows = list(ev.setups)[:top_n]
     if not rows:
-        return out + ["  none passed the profile's EV filters"]
-    return out + table(rows, [
-        ("dir", lambda s: fmt.text(s.get("direction")), "<"), ("entry", lambda s: fmt.points(s.get("entry")), ">"),
-        ("target", lambda s: fmt.strike(s.get("target")), ">"), ("stop", lambda s: fmt.strike(s.get("stop")), ">"),
-        ("model p", lambda s: fmt.probability(s.get("probability")), ">"),
-        ("market p", lambda s: fmt.probability(s.get("market_probability")), ">"),
-        ("edge", lambda s: fmt.signed_probability(s.get("edge")), ">"),
-        ("EV pts", lambda s: fmt.points(s.get("ev_points")), ">"), ("EV $", lambda s: fmt.dollars(s.get("ev_dollars")), ">")])
+        return out
+    out += table(rows, [
+        ("#", lambda s: str(s.rank), ">"), ("dir", lambda s: s.direction, "<"),
+        ("target", lambda s: s.target, ">"), ("move", lambda s: s.target_move, ">"),
+        ("sigma", lambda s: s.target_sigma, ">"), ("stop", lambda s: s.stop, ">"),
+        ("move", lambda s: s.stop_move, ">"), ("sigma", lambda s: s.stop_sigma, ">"),
+        ("expires", lambda s: s.expiry_text, "<"),
+        ("model p", lambda s: s.model_p, ">"), ("market p", lambda s: s.market_p, ">"),
+        ("EV pts", lambda s: s.ev_points, ">"), ("EV $/contract", lambda s: s.ev_dollars, ">")])
+    out += ["", "Model vs market (and dollars per contract to target / stop):"]
+    return out + [f"  #{s.rank} {s.market_note} ({s.target_dollars} / {s.stop_dollars})" for s in rows]
 
 
 def _spikes(spikes: AnalysisView, top_n: int) -> list[str]:
