@@ -3,7 +3,7 @@
 Each run keeps one SQLite ledger (`<shadow_runs_dir>/<run_id>/ledger.sqlite`, schema in
 `state/ledger.py` and docs/shadow_trading.md). The monitor opens it read-only (`mode=ro`), so a
 running orchestrator never waits on it, and derives every figure from the rows with the shadow
-trader's own metric functions (`strategies/metrics.py`): the dashboard and the run's daily report
+trader's own metric functions (`strategies/results/metrics.py`): the dashboard and the run's daily report
 cannot disagree. Wall-clock facts (is the process alive, when did the ledger last change) come
 from `perf_sessions` and the file's modification time.
 
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from ..analysis_engine import black76
-from ..analysis_engine.strategies.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
-from ..analysis_engine.strategies.paper_execution import EXIT_ORIGIN_BLACK76
+from ..analysis_engine.strategies.results.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
+from ..analysis_engine.strategies.execution.paper import EXIT_ORIGIN_BLACK76
 from ..data_ingestion.canonical import as_utc
 from ..errors import InputFileError
 from ..expiry import years_to_settlement

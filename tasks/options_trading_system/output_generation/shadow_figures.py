@@ -2,7 +2,7 @@
 
 The reports never keep numbers of their own: each table here is one SELECT over ledger rows (for
 a day, or the whole run when `day` is None), and the metrics are computed from those rows by
-`analysis_engine/strategies/metrics.py`, the same functions the orchestrator's daily summary and
+`analysis_engine/strategies/results/metrics.py`, the same functions the orchestrator's daily summary and
 the production monitor use.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis_engine.strategies import metrics
+from ..analysis_engine.strategies.results import metrics
 from ..state.ledger import Ledger
 
 SIGNALS_SQL = """

@@ -16,9 +16,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..analysis_engine.strategies import metrics
+from ..analysis_engine.strategies.results import metrics
 from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
-from ..analysis_engine.strategies.targets import check_targets, verdict
+from ..analysis_engine.strategies.results.targets import check_targets, verdict
 from ..state.ledger import Ledger
 from . import shadow_advice, shadow_figures as figures
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.clock import SimulatedClock
-from tasks.options_trading_system.analysis_engine.strategies.cycle_timer import ClockCycleTimer, ScheduleCycleTimer
+from tasks.options_trading_system.analysis_engine.strategies.feeds.clock import SimulatedClock
+from tasks.options_trading_system.analysis_engine.strategies.feeds.cycle_timer import ClockCycleTimer, ScheduleCycleTimer
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
 from tasks.options_trading_system.data_ingestion import sources_registry
 from tasks.options_trading_system.data_ingestion.canonical import OptionsChain

@@ -38,17 +38,17 @@ from ...state.ledger import (CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COM
                              RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso)
 from .. import black76
 from ..pipeline import AnalysisContext
-from . import metrics
-from .market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
-from .outcome_tracker import close_at_session_end, move_points, resolve
-from .paper_execution import REFUSED_NO_PRICE, EntryQuote, PaperBroker
+from .results import metrics
+from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
+from .execution.outcome_tracker import close_at_session_end, move_points, resolve
+from .execution.paper import REFUSED_NO_PRICE, EntryQuote, PaperBroker
 from .performance import ProcessSampler, Stopwatch
-from .price_path import PricePath
+from .feeds.price_path import PricePath
 from .shadow_config import ShadowTradingConfig
 from .signals import SignalInput, SignalSource
 from .signals.interval_volume import with_interval_volume
-from .trading_calendar import TradingDay
-from .validation import DIRECTION_SIGN, MarketSnapshot, validate_signals
+from .feeds.trading_calendar import TradingDay
+from .signals.validation import DIRECTION_SIGN, MarketSnapshot, validate_signals
 
 log = logging.getLogger(__name__)
 

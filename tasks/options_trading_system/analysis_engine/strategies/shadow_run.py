@@ -29,19 +29,19 @@ from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, Source
 from ...errors import ConfigError, InputFileError
 from ...output_generation import shadow_report_writer
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
-from .clock import Clock, RealClock, SimulatedClock
-from .cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
-from .live_feed import LiveFeed
-from .live_mbo import LiveMboChannel
-from .market_events import EVENT_MBO, MarketFeed
+from .feeds.clock import Clock, RealClock, SimulatedClock
+from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
+from .feeds.live_feed import LiveFeed
+from .feeds.live_mbo import LiveMboChannel
+from .feeds.market_events import EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
-from .price_path import PricePath, load_price_path
-from .recording import open_recording
-from .replay_feed import ReplayFeed
+from .feeds.price_path import PricePath, load_price_path
+from .feeds.recording import open_recording
+from .feeds.replay_feed import ReplayFeed
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
-from .trading_calendar import TradingCalendar, TradingDay
+from .feeds.trading_calendar import TradingCalendar, TradingDay
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import black76
-from .shadow_config import ExecutionConfig
+from ... import black76
+from ..shadow_config import ExecutionConfig
 
 OPTION = "option"
 REFUSED_POSITION_LIMIT = "POSITION_LIMIT"

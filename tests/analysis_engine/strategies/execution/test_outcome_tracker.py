@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.outcome_tracker import close_at_session_end, resolve
-from tasks.options_trading_system.analysis_engine.strategies.price_path import PricePath
+from tasks.options_trading_system.analysis_engine.strategies.execution.outcome_tracker import close_at_session_end, resolve
+from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import PricePath
 
 T0 = pd.Timestamp("2025-06-02 14:30", tz="UTC")
 

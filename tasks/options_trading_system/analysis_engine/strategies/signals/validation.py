@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .shadow_config import ValidationConfig
+from ..shadow_config import ValidationConfig
 
 CRITERIA = ("technical", "market_context", "time_of_day", "history")
 DIRECTION_SIGN = {"LONG": 1.0, "SHORT": -1.0}

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine import black76
-from tasks.options_trading_system.analysis_engine.strategies.paper_execution import EntryQuote, PaperBroker
+from tasks.options_trading_system.analysis_engine.strategies.execution.paper import EntryQuote, PaperBroker
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import ExecutionConfig
 
 MNQ = PaperBroker(ExecutionConfig(instrument="MNQ", slippage_ticks=1, max_open_positions=3, max_open_per_source=2))

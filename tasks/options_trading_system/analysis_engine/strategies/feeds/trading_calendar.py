@@ -14,8 +14,8 @@ from datetime import date, datetime
 import exchange_calendars as xcals
 import pandas as pd
 
-from ...errors import ConfigError
-from .shadow_config import WindowConfig
+from ....errors import ConfigError
+from ..shadow_config import WindowConfig
 
 #: how far ahead of a date to look for the next sessions (covers any holiday cluster)
 LOOKAHEAD_DAYS = 30

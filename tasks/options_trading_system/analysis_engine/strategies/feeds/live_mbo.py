@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ..ifd_v3.baselines import BaselineStore
-from ..ifd_v3.engine import IFDv3Engine
-from ..ifd_v3.replay import baselines_for
+from ...ifd_v3.baselines import BaselineStore
+from ...ifd_v3.engine import IFDv3Engine
+from ...ifd_v3.replay import baselines_for
 from .trading_calendar import TradingDay
 
 log = logging.getLogger(__name__)

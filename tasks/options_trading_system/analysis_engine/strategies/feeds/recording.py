@@ -28,8 +28,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ...data_ingestion.saved.formats import is_sidecar, read_capture
-from ...errors import InputFileError
+from ....data_ingestion.saved.formats import is_sidecar, read_capture
+from ....errors import InputFileError
 from .price_path import DBN_SUFFIXES
 
 log = logging.getLogger(__name__)

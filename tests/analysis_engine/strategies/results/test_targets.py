@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import TargetsConfig
-from tasks.options_trading_system.analysis_engine.strategies.targets import check_targets, verdict
+from tasks.options_trading_system.analysis_engine.strategies.results.targets import check_targets, verdict
 
 TARGETS = TargetsConfig(min_signals=10, min_accuracy=0.5, max_false_positive_rate=0.45, min_win_rate=0.45,
                         min_profit_factor=1.2, max_drawdown_usd=1000, min_total_pnl_usd=0)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.price_path import load_price_path
+from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import load_price_path
 from tasks.options_trading_system.errors import InputFileError
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import WindowConfig
-from tasks.options_trading_system.analysis_engine.strategies.trading_calendar import TradingCalendar
+from tasks.options_trading_system.analysis_engine.strategies.feeds.trading_calendar import TradingCalendar
 from tasks.options_trading_system.errors import ConfigError
 
 CME = TradingCalendar("CMES", WindowConfig())

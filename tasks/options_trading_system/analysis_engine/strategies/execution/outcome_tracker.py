@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .price_path import PricePath
+from ..feeds.price_path import PricePath
 
 EXIT_TARGET = "target"
 EXIT_STOP = "stop"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.clock import SimulatedClock
-from tasks.options_trading_system.analysis_engine.strategies.price_path import load_price_path
-from tasks.options_trading_system.analysis_engine.strategies.recording import open_recording
-from tasks.options_trading_system.analysis_engine.strategies.replay_feed import ReplayFeed
+from tasks.options_trading_system.analysis_engine.strategies.feeds.clock import SimulatedClock
+from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import load_price_path
+from tasks.options_trading_system.analysis_engine.strategies.feeds.recording import open_recording
+from tasks.options_trading_system.analysis_engine.strategies.feeds.replay_feed import ReplayFeed
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import WindowConfig
-from tasks.options_trading_system.analysis_engine.strategies.trading_calendar import TradingCalendar
+from tasks.options_trading_system.analysis_engine.strategies.feeds.trading_calendar import TradingCalendar
 from tasks.options_trading_system.errors import InputFileError
 
 DAY = TradingCalendar("CMES", WindowConfig()).day(pd.Timestamp("2025-06-02").date())

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies import metrics
+from tasks.options_trading_system.analysis_engine.strategies.results import metrics
 
 
 def test_signal_metrics_count_accuracy_validation_and_false_positives_from_outcomes() -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import ValidationConfig
-from tasks.options_trading_system.analysis_engine.strategies.validation import MarketSnapshot, validate_signals
+from tasks.options_trading_system.analysis_engine.strategies.signals.validation import MarketSnapshot, validate_signals
 
 CONFIG = ValidationConfig()  # weights 0.35 technical, 0.25 market, 0.15 time, 0.25 history
 OPEN = pd.Timestamp("2025-06-02 13:30", tz="UTC")    # 09:30 New York

@@ -16,9 +16,9 @@ from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 
-from ...data_ingestion.canonical import OptionsChain, validate_chain
-from ...data_ingestion.saved.formats import read_capture
-from ...errors import ChainValidationError, InputFileError
+from ....data_ingestion.canonical import OptionsChain, validate_chain
+from ....data_ingestion.saved.formats import read_capture
+from ....errors import ChainValidationError, InputFileError
 from .clock import Clock
 from .market_events import (EVENT_CHAIN, EVENT_CLOSE, EVENT_MBO, KIND_ORDER, EventData, MarketEvent,
                             MarketFeed)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...errors import InputFileError
+from ....errors import InputFileError
 
 log = logging.getLogger(__name__)
 

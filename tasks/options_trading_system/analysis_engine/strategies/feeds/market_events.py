@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from ...data_ingestion.canonical import OptionsChain
+from ....data_ingestion.canonical import OptionsChain
 from .price_path import PricePath
 from .trading_calendar import TradingDay
 

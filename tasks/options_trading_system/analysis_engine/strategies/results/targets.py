@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .shadow_config import TargetsConfig
+from ..shadow_config import TargetsConfig
 
 PASS, FAIL, MISSING = "pass", "fail", "missing"
 VERDICT_PASS, VERDICT_FAIL, VERDICT_INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"

@@ -6,7 +6,7 @@ import threading
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.clock import RealClock, SimulatedClock
+from tasks.options_trading_system.analysis_engine.strategies.feeds.clock import RealClock, SimulatedClock
 
 T = pd.Timestamp("2025-06-02 13:30", tz="UTC")
 
