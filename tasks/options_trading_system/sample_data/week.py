@@ -47,7 +47,7 @@ from ..analysis_engine.strategies.shadow_config import WindowConfig
 from ..analysis_engine.strategies.feeds.trading_calendar import TradingCalendar, TradingDay
 from ..data_ingestion.canonical import ChainMeta, OptionsChain, build_chain_frame
 from ..data_ingestion.saved.snapshot_format import write_snapshot
-from ..output_generation.atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 from .chain import SampleChainParams, generate_chain, smile, tick_for, years_to_settlement
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from ....data_ingestion.saved.formats import read_capture
 from ....data_ingestion.saved.snapshot_format import write_snapshot
 from ....data_ingestion.sources_registry import ChainLoader, ChainRequest
 from ....errors import ChainValidationError, DataUnavailableError, InputFileError
-from ....output_generation.atomic import atomic_write_text
+from ....state.atomic import atomic_write_text
 from .clock import Clock
 from .cycle_timer import CycleTimer
 from .live_mbo import LiveMboChannel

@@ -11,13 +11,13 @@ Arrays are numpy (int64 nanoseconds UTC, float64 prices) so slicing and hit test
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ....data_ingestion.mbo.dbn_file import read_dbn_table
 from ....errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,10 @@ def _load_csv(path: Path, *, csv_timezone: str, bar_seconds: int) -> PricePath:
 
 
 def _load_dbn(path: Path, *, bar_seconds: int, root: str) -> PricePath:
-    import databento as db
-
     try:
-        store = db.DBNStore.from_file(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frame = store.to_df()
+        frame, schema = read_dbn_table(path)
     except Exception as exc:  # the DBN decoder raises several unrelated types
         raise InputFileError(f"price path {path}: cannot decode DBN: {exc}") from exc
-    schema = str(store.schema)
     if frame.empty:
         raise InputFileError(f"price path {path}: the DBN file holds no records")
     if "symbol" in frame.columns:

@@ -14,8 +14,10 @@ The engine's clock is `ts_recv` (when the event became known, monotonic in a fil
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 ACTION_ADD = ord("A")
@@ -101,3 +103,18 @@ class SingleEventBuffer:
 def _code(value: object) -> str:
     """'T' from Action.TRADE or from 'T' (databento_dbn returns enums; tests may pass strings)."""
     return str(getattr(value, "value", value))
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of the live stream that was lost (disconnect to reconnect)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "seconds": round(self.seconds, 6)}

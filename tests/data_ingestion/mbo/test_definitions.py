@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import zstandard
 
-from tasks.options_trading_system.analysis_engine.ifd_v3.definitions import (definitions_from_ndarray,
+from tasks.options_trading_system.data_ingestion.mbo.definitions import (definitions_from_ndarray,
                                                                              definitions_from_records, future_root,
                                                                              options_on)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.options_trading_system.output_generation import atomic
-from tasks.options_trading_system.output_generation.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from tasks.options_trading_system.state import atomic
+from tasks.options_trading_system.state.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 
 
 def _leftovers(folder: Path) -> list[str]:
