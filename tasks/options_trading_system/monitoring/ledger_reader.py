@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..analysis_engine import black76
 from ..analysis_engine.strategies.results.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
-from ..analysis_engine.strategies.execution.paper import EXIT_ORIGIN_BLACK76
+from ..analysis_engine.strategies.execution.paper_pricing import EXIT_ORIGIN_BLACK76
 from ..data_ingestion.canonical import as_utc
 from ..errors import InputFileError
 from ..expiry import years_to_settlement

@@ -12,9 +12,12 @@ differ. For each event of a day, in order (`_process`):
    inside the cooldown, validate them, and record observation + signals + validations in one
    transaction (while halted, only the observation);
 4. `_decide`: for each passed signal of a traded source, refuse it (halted, position limits,
-   no price) or fill it on paper: order + fill + position + commission, one transaction each;
-5. on the `close` event, `_close_day`: flatten what is still open at the last price of the
-   window, then write the day's summary row (one transaction) and call `on_day_closed`.
+   no price) or send it to the broker as one bracket (entry + stop + target, ids from the signal)
+   and record order + fill + position + commission from the broker's fill, one transaction each.
+   Exits (step 2) are the fills the broker reports as the price path reaches a stop or a target;
+   today the broker is `PaperBroker`, whose market the replay drives (`execution/paper.py`);
+5. on the `close` event, `_close_day`: flatten what is still open (the broker's `flatten`, at the
+   last price of the window), then write the day's summary row (one transaction) and call `on_day_closed`.
 
 Every step re-derives what is left to do from the ledger, so re-running an event after a crash
 does exactly the part that was not committed: a resumed replay ends with the same ledger as one
@@ -38,10 +41,15 @@ from ...state import queries
 from ...state.ledger import CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
+from .execution.broker import BrokerError
 from .execution.option_quote import option_quote
+from .execution.orders import Fill
+from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
+from .execution.paper import PaperBroker
+from .execution.paper_pricing import (EXIT_ORIGIN_BLACK76, EXIT_ORIGIN_MARKET, REFUSED_NO_PRICE, EntryQuote,
+                                      PaperPricing)
+from .execution.signal_orders import signal_bracket
 from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
-from .execution.outcome_tracker import close_at_session_end, move_points, resolve
-from .execution.paper import REFUSED_NO_PRICE, EntryQuote, PaperBroker
 from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
 from .shadow_config import ShadowTradingConfig
@@ -85,6 +93,9 @@ class ShadowTradingOrchestrator:
         self.on_event = on_event
         self.sampler = sampler
         self.wall_clock = wall_clock or (lambda: pd.Timestamp.now(tz="UTC"))
+        self.pricing = PaperPricing(config.execution)
+        # every entry and exit goes through the Broker interface; the replay drives the paper
+        # broker's market (set_quote / advance / mark), never the wall clock
         self.broker = PaperBroker(config.execution)
         self._bars: dict[str, PricePath] = {}
         self._events_done = 0
@@ -191,12 +202,38 @@ class ShadowTradingOrchestrator:
         followers = _with_follow_columns(followers)
         bars = self._day_bars(day)
         start = pd.Timestamp(int(followers["start_ns"].min()), tz="UTC")
-        hits = resolve(followers, bars.between(start, until),
-                       stop_first=self.config.execution.same_bar_rule == "stop_first")
-        self._record_exits(day, event, followers, hits)
+        path = bars.between(start, until)
+        hits = resolve(followers, path, stop_first=self.config.execution.same_bar_rule == "stop_first")
+        self._hand_over_positions(followers)
+        fills = self.broker.advance(path, until)
+        self._record_exits(day, event, followers, hits, fills)
 
-    def _record_exits(self, day: TradingDay, event: MarketEvent, followers: pd.DataFrame, exits: pd.DataFrame) -> None:
+    def _hand_over_positions(self, followers: pd.DataFrame) -> None:
+        """Give the paper broker the open positions it does not hold (a resumed run: the paper
+        account lives in the ledger), as the brackets they were entered with."""
+        for row in followers[followers["position_id"].map(lambda v: isinstance(v, str))].to_dict("records"):
+            entry_id = f"{row['signal_id']}/entry"
+            if self.broker.knows(entry_id):
+                continue
+            quote = self._position_quote(row)
+            bracket = signal_bracket(row["signal_id"], instrument=row["position_contract"]
+                                     or self.config.execution.instrument,
+                                     side=self.pricing.order_side(row["direction"]), quantity=int(row["quantity"]),
+                                     stop=float(row["stop"]), target=float(row["target"]))
+            self.broker.adopt(bracket, quote, pd.Timestamp(row["sim_time"]), float(row["entry_price"]))
+
+    def _position_quote(self, row: dict[str, Any] | pd.Series) -> EntryQuote:
+        """The entry quote of an open position as the ledger keeps it (what an option's exit mark needs)."""
+        if self.pricing.trades_options and isinstance(row["option_right"], str):
+            return EntryQuote(price=float(row["entry_price"]), contract=row["position_contract"],
+                              strike=float(row["option_strike"]), is_call=row["option_right"] == "C",
+                              iv=number_or_nan(row["option_iv"]), expiration=row["option_expiration"])
+        return EntryQuote(price=float(row["entry_price"]))
+
+    def _record_exits(self, day: TradingDay, event: MarketEvent, followers: pd.DataFrame, exits: pd.DataFrame,
+                      fills: list[Fill]) -> None:
         by_id = followers.set_index("signal_id")
+        fill_of = {f.client_order_id: f for f in fills}
         for hit in exits.itertuples(index=False):
             row = by_id.loc[hit.signal_id]
             at = pd.Timestamp(int(hit.exit_ns), tz="UTC")
@@ -208,35 +245,38 @@ class ShadowTradingOrchestrator:
                        "correct": correct, "pnl_points": None, "pnl_usd": None, "costs_usd": None}
             with self.ledger.transaction(day=day.label, event_index=event.index, sim_time=at) as tx:
                 if isinstance(row["position_id"], str):
-                    self._close_position(tx, day, at, hit, row, outcome)
+                    self._close_position(tx, day, at, hit, row, outcome, fill_of)
                 tx.insert("outcomes", outcome)
 
     def _close_position(self, tx: Any, day: TradingDay, at: pd.Timestamp, hit: Any, row: pd.Series,
-                        outcome: dict[str, Any]) -> None:
+                        outcome: dict[str, Any], fill_of: dict[str, Fill]) -> None:
+        leg = "exit" if hit.exit_reason == EXIT_SESSION_END else hit.exit_reason
+        fill = fill_of.get(f"{hit.signal_id}/{leg}")
+        if fill is None:
+            raise BrokerError(f"position {row['position_id']}: the market reached its {hit.exit_reason} at "
+                              f"{at.isoformat()} but the broker reported no {leg} fill")
+        price = fill.price
+        origin = EXIT_ORIGIN_BLACK76 if self.pricing.trades_options else EXIT_ORIGIN_MARKET
         quote = None
         years_at_exit = float("nan")
-        if self.broker.trades_options and isinstance(row["option_right"], str):
-            quote = EntryQuote(price=float(row["entry_price"]), contract=row["position_contract"],
-                               strike=float(row["option_strike"]), is_call=row["option_right"] == "C",
-                               iv=number_or_nan(row["option_iv"]))
+        if self.pricing.trades_options and isinstance(row["option_right"], str):
+            quote = self._position_quote(row)
             years_at_exit = years_to_settlement(row["option_expiration"], at)
-        price, origin = self.broker.exit_price(row["direction"], hit.exit_reason, float(hit.exit_reference),
-                                               quote=quote, years_at_exit=years_at_exit)
         # what the fill is measured against, in the traded instrument's own price (an option's mark,
         # not the futures level: that one is the outcome's exit_reference)
-        reference = self.broker.exit_quote(float(hit.exit_reference), quote=quote, years_at_exit=years_at_exit)
-        points, dollars, commissions = self.broker.pnl(row["direction"], float(row["entry_price"]), price)
+        reference = self.pricing.exit_quote(float(hit.exit_reference), quote=quote, years_at_exit=years_at_exit)
+        points, dollars, commissions = self.pricing.pnl(row["direction"], float(row["entry_price"]), price)
         position_id = row["position_id"]
         quantity = int(row["quantity"])
-        exit_side = "SELL" if self.broker.order_side(row["direction"]) == "BUY" else "BUY"
+        exit_side = fill.side.value
         order_id = f"{hit.signal_id}/exit"
-        order_type = "limit" if self.broker.exit_is_limit(hit.exit_reason) else "market"
+        order_type = "limit" if self.pricing.exit_is_limit(hit.exit_reason) else "market"
         write_order(tx, OrderRow(order_id=order_id, signal_id=hit.signal_id, day=day.label, sim_time=iso(at),
                                  instrument=row["position_contract"] or self.config.execution.instrument,
                                  side=exit_side, quantity=quantity, order_type=order_type,
                                  purpose=f"exit:{hit.exit_reason}", status="filled"))
-        slippage = self.broker.exit_slippage(hit.exit_reason)
-        commission = self.config.execution.commission * quantity
+        slippage = self.pricing.exit_slippage(hit.exit_reason)
+        commission = fill.commission_usd
         write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label, sim_time=iso(at),
                                price=price, quantity=quantity, reference_price=reference,
                                slippage_points=slippage, commission_usd=commission))
@@ -330,13 +370,13 @@ class ShadowTradingOrchestrator:
         pending = queries.signals_awaiting_entry(self.ledger, event.key)
         for signal in pending.to_dict("records"):
             open_positions = queries.open_positions(self.ledger)
-            reason = REFUSED_HALTED if self.halted() else self.broker.refusal(open_positions, signal["source"])
+            reason = REFUSED_HALTED if self.halted() else self.pricing.refusal(open_positions, signal["source"])
             quote = self._entry_quote(signal, event) if not reason else None
             if quote is not None and not np.isfinite(quote.price):
-                reason = f"{REFUSED_NO_PRICE}: no {'option quote' if self.broker.trades_options else 'price'} " \
+                reason = f"{REFUSED_NO_PRICE}: no {'option quote' if self.pricing.trades_options else 'price'} " \
                          f"at {event.time.isoformat()}"
             order_id = f"{signal['signal_id']}/entry"
-            side = self.broker.order_side(signal["direction"])
+            side = self.pricing.order_side(signal["direction"])
             quantity = self.config.execution.quantity
             with self.ledger.transaction(day=day.label, event_index=event.index, sim_time=event.time) as tx:
                 if reason:
@@ -346,9 +386,15 @@ class ShadowTradingOrchestrator:
                                              status="refused", reason=reason))
                     continue
                 assert quote is not None
-                instrument = self.broker.instrument_name(quote)
-                price = self.broker.entry_price(signal["direction"], quote)
-                commission = self.config.execution.commission * quantity
+                instrument = self.pricing.instrument_name(quote)
+                self.broker.set_quote(event.time, quote)
+                ack = self.broker.place_bracket(signal_bracket(
+                    signal["signal_id"], instrument=instrument, side=side, quantity=quantity,
+                    stop=float(signal["stop"]), target=float(signal["target"])))
+                entry = next(f for f in self.broker.fills(since=event.time)
+                             if f.client_order_id == ack.entry.client_order_id)
+                price = entry.price
+                commission = entry.commission_usd
                 write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                          sim_time=iso(event.time), instrument=instrument, side=side,
                                          quantity=quantity, order_type="market", purpose="entry", status="filled"))
@@ -371,7 +417,7 @@ class ShadowTradingOrchestrator:
                     option_expiration=quote.expiration if option else None))
 
     def _entry_quote(self, signal: dict[str, Any], event: MarketEvent) -> EntryQuote:
-        if not self.broker.trades_options:
+        if not self.pricing.trades_options:
             return EntryQuote(price=float(signal["entry_reference"]))
         chain = self.feed.latest_chain(event.time)
         if chain is None:
@@ -387,7 +433,10 @@ class ShadowTradingOrchestrator:
         if not followers.empty:
             followers = _with_follow_columns(followers)
             exits = close_at_session_end(followers, self._day_bars(day), day.window_close)
-            self._record_exits(day, event, followers, exits)
+            self._hand_over_positions(followers)
+            self.broker.mark(self._day_bars(day), day.window_close)
+            self.broker.flatten()
+            self._record_exits(day, event, followers, exits, list(self.broker.fills(since=day.window_close)))
         if queries.day_closed(self.ledger, day.label):
             return
         summary = day_summary(self.ledger, day.label)

@@ -1,68 +1,124 @@
-"""Paper fills: slippage in ticks against the trade, commissions per side, limits as recorded refusals."""
+"""The paper broker through the Broker interface: brackets placed and held, resends that never
+double, stops and targets filled on the price path, flatten, positions and working orders."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine import black76
-from tasks.options_trading_system.analysis_engine.strategies.execution.paper import EntryQuote, PaperBroker
+from tasks.options_trading_system.analysis_engine.strategies.brokers import broker_class
+from tasks.options_trading_system.analysis_engine.strategies.execution.broker import Broker, BrokerError
+from tasks.options_trading_system.analysis_engine.strategies.execution.orders import (EventKind, OrderStatus,
+                                                                                       Position, Side)
+from tasks.options_trading_system.analysis_engine.strategies.execution.paper import PaperBroker
+from tasks.options_trading_system.analysis_engine.strategies.execution.paper_pricing import EntryQuote
+from tasks.options_trading_system.analysis_engine.strategies.execution.signal_orders import signal_bracket
+from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import PricePath
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import ExecutionConfig
 
-MNQ = PaperBroker(ExecutionConfig(instrument="MNQ", slippage_ticks=1, max_open_positions=3, max_open_per_source=2))
+T0 = pd.Timestamp("2025-06-02 14:30", tz="UTC")  # the first of the `four_bars` (conftest.py)
 
 
-def test_entries_pay_one_tick_against_the_trade() -> None:
-    assert MNQ.entry_price("LONG", EntryQuote(price=21000.0)) == 21000.25
-    assert MNQ.entry_price("SHORT", EntryQuote(price=21000.0)) == 20999.75
+def _broker(instrument: str = "MNQ") -> PaperBroker:
+    broker = PaperBroker(ExecutionConfig(instrument=instrument, slippage_ticks=1))
+    broker.connect()
+    return broker
 
 
-def test_targets_fill_at_the_level_stops_and_session_end_pay_slippage() -> None:
-    assert MNQ.exit_price("LONG", "target", 21050.0) == (21050.0, "price_path")
-    assert MNQ.exit_price("LONG", "stop", 20980.0)[0] == 20979.75
-    assert MNQ.exit_price("SHORT", "session_end", 20980.0)[0] == 20980.25
+def _long(signal: str = "s1", stop: float = 98.0, target: float = 110.0):
+    return signal_bracket(signal, instrument="MNQ", side="BUY", quantity=1, stop=stop, target=target)
 
 
-def test_pnl_in_points_and_dollars_with_the_right_multiplier() -> None:
-    # MNQ $2/point: 49.75 points x 2 = 99.50, minus 2 sides x $0.62 = 98.26
-    points, dollars, commissions = MNQ.pnl("LONG", 21000.25, 21050.0)
-    assert (points, dollars, commissions) == (pytest.approx(49.75), pytest.approx(98.26), pytest.approx(1.24))
-    nq = PaperBroker(ExecutionConfig(instrument="NQ"))
-    # NQ $20/point: a short from 21000 covered at 21010 loses 10 x 20 = 200 plus 2 x 2.25
-    assert nq.pnl("SHORT", 21000.0, 21010.0)[1] == pytest.approx(-204.5)
+def test_paper_is_registered_by_name_and_is_a_broker() -> None:
+    assert broker_class("paper") is PaperBroker
+    assert issubclass(PaperBroker, Broker) and PaperBroker.real_money is False
 
 
-def test_position_limits_refuse_with_the_numbers() -> None:
-    three = pd.DataFrame({"source": ["ifd_v1", "ev", "ev"]})
-    assert MNQ.refusal(three, "ifd_v3") == "POSITION_LIMIT: open=3, limit=3"
-    two_ev = pd.DataFrame({"source": ["ev", "ev"]})
-    assert MNQ.refusal(two_ev, "ev") == "SOURCE_LIMIT: open=2 for ev, limit=2"
-    assert MNQ.refusal(two_ev, "ifd_v1") == ""
-    assert MNQ.refusal(pd.DataFrame({"source": []}), "ev") == ""
+def test_a_bracket_fills_its_entry_with_slippage_and_works_its_stop_and_target() -> None:
+    broker = _broker()
+    broker.set_quote(T0, EntryQuote(price=100.0))
+    ack = broker.place_bracket(_long())
+    assert ack.entry.status is OrderStatus.FILLED and ack.entry.average_price == 100.25
+    assert (ack.stop.status, ack.target.status) == (OrderStatus.WORKING, OrderStatus.WORKING)
+    assert broker.positions() == [Position("MNQ", 1, 100.25)]
+    assert {o.client_order_id for o in broker.working_orders()} == {"s1/stop", "s1/target"}
+    fills = broker.fills()
+    assert [(f.client_order_id, f.side, f.price, f.commission_usd) for f in fills] == \
+        [("s1/entry", Side.BUY, 100.25, 0.62)]
 
 
-def test_options_are_bought_at_the_ask_and_marked_with_black76_at_exit() -> None:
-    broker = PaperBroker(ExecutionConfig(instrument="option", slippage_ticks=1))
-    quote = EntryQuote(price=50.0, contract="C21100", strike=21100.0, is_call=True, iv=0.2, years=5 / 365)
-    assert broker.entry_price("LONG", quote) == 50.25
-    assert broker.order_side("SHORT") == "BUY"   # a SHORT idea buys the put
-    price, origin = broker.exit_price("LONG", "target", 21150.0, quote=quote, years_at_exit=4 / 365)
-    expected = float(black76.price(21150.0, 21100.0, 4 / 365, 0.2, True)) - 0.25
-    assert origin == "black76_at_entry_iv" and price == pytest.approx(expected)
-    # an option with no implied volatility cannot be marked: missing, not 0
-    assert pd.isna(broker.exit_price("LONG", "stop", 21000.0, quote=EntryQuote(price=5.0, contract="x"))[0])
+def test_a_resent_bracket_returns_the_same_order_and_never_doubles_the_position() -> None:
+    broker = _broker()
+    broker.set_quote(T0, EntryQuote(price=100.0))
+    first = broker.place_bracket(_long())
+    broker.set_quote(T0 + pd.Timedelta(minutes=1), EntryQuote(price=105.0))   # a resend after a timeout
+    again = broker.place_bracket(_long())
+    assert again == first
+    assert len(broker.fills()) == 1 and broker.positions() == [Position("MNQ", 1, 100.25)]
 
 
-def test_the_slippage_an_exit_records_is_the_slippage_its_price_paid() -> None:
-    # futures: a target is a resting limit (no slippage); a stop is a market order (one tick)
-    assert (MNQ.exit_is_limit("target"), MNQ.exit_slippage("target")) == (True, 0.0)
-    assert (MNQ.exit_is_limit("stop"), MNQ.exit_slippage("stop")) == (False, 0.25)
-    # an option has no resting order at the futures target: even its target exit is a market sale
-    broker = PaperBroker(ExecutionConfig(instrument="option", slippage_ticks=2))
-    quote = EntryQuote(price=50.0, contract="C21100", strike=21100.0, is_call=True, iv=0.2, years=5 / 365)
-    assert (broker.exit_is_limit("target"), broker.exit_slippage("target")) == (False, 0.5)
-    price, _ = broker.exit_price("LONG", "target", 21150.0, quote=quote, years_at_exit=4 / 365)
-    mark = float(black76.price(21150.0, 21100.0, 4 / 365, 0.2, True))
-    assert price == pytest.approx(mark - broker.exit_slippage("target"))
+def test_the_target_fills_at_its_level_on_the_price_path_and_cancels_the_stop(four_bars: PricePath) -> None:
+    broker = _broker()
+    broker.set_quote(T0, EntryQuote(price=100.0))
+    broker.place_bracket(_long(stop=98.0, target=110.0))
+    broker.events()
+    fills = broker.advance(four_bars, T0 + pd.Timedelta(minutes=4))
+    assert [(f.client_order_id, f.side, f.price, f.time) for f in fills] == \
+        [("s1/target", Side.SELL, 110.0, T0 + pd.Timedelta(minutes=3))]   # a limit: no slippage
+    assert broker.positions() == [] and broker.working_orders() == []
+    events = broker.events()
+    assert any(e.kind is EventKind.ORDER and e.order.client_order_id == "s1/stop"
+               and e.order.status is OrderStatus.CANCELLED for e in events)
+    assert broker.account().realized_pnl == pytest.approx((110.0 - 100.25) * 2 - 2 * 0.62)
+
+
+def test_a_gapped_stop_fills_at_the_open_less_slippage_and_a_tie_goes_to_the_stop(four_bars: PricePath) -> None:
+    broker = _broker()
+    broker.set_quote(T0 + pd.Timedelta(minutes=3), EntryQuote(price=96.0))
+    broker.place_bracket(_long("gap", stop=97.0, target=120.0))   # bar 3 opens at 95: through the stop
+    broker.set_quote(T0 + pd.Timedelta(minutes=1), EntryQuote(price=101.0))
+    broker.place_bracket(_long("tie", stop=100.0, target=104.0))  # bar 1 touches 100 and 104
+    fills = {f.client_order_id: f for f in broker.advance(four_bars, T0 + pd.Timedelta(minutes=4))}
+    assert fills["gap/stop"].price == 94.75
+    assert "tie/stop" in fills and fills["tie/stop"].price == 99.75
+
+
+def test_nothing_fills_on_bars_that_ended_before_the_entry_or_after_the_time_given(four_bars: PricePath) -> None:
+    broker = _broker()
+    broker.set_quote(T0, EntryQuote(price=100.0))
+    broker.place_bracket(_long(stop=98.0, target=110.0))
+    assert broker.advance(four_bars.between(T0, T0 + pd.Timedelta(minutes=2)), T0 + pd.Timedelta(minutes=2)) == []
+    assert len(broker.working_orders()) == 2
+
+
+def test_flatten_exits_at_the_last_close_less_slippage_and_cancels_the_protection(four_bars: PricePath) -> None:
+    broker = _broker()
+    broker.set_quote(T0, EntryQuote(price=100.0))
+    broker.place_bracket(_long(stop=90.0, target=120.0))
+    broker.mark(four_bars, T0 + pd.Timedelta(minutes=2))          # last bar ended 14:32: close 103
+    states = broker.flatten()
+    assert [(s.client_order_id, s.status, s.average_price) for s in states] == \
+        [("s1/exit", OrderStatus.FILLED, 102.75)]
+    assert broker.positions() == [] and broker.working_orders() == []
+    assert broker.cancel("s1/stop").status is OrderStatus.CANCELLED
+
+
+def test_an_option_bracket_buys_at_the_ask_and_sells_at_the_black76_mark(four_bars: PricePath) -> None:
+    broker = _broker("option")
+    quote = EntryQuote(price=5.0, contract="P100", strike=100.0, is_call=False, iv=0.3, years=5 / 365,
+                       expiration="2025-06-06")
+    broker.set_quote(T0, quote)
+    ack = broker.place_bracket(signal_bracket("p", instrument="P100", side="BUY", quantity=1, stop=104.0, target=99.0))
+    assert ack.entry.average_price == 5.25          # a SHORT idea buys the put at its ask
+    fills = broker.advance(four_bars, T0 + pd.Timedelta(minutes=4))
+    assert [f.client_order_id for f in fills] == ["p/target"]   # bar 0's low 99 reaches the short's target
+    years = (pd.Timestamp("2025-06-06 16:00", tz="America/New_York") - fills[0].time).total_seconds() / (365 * 86400)
+    assert fills[0].price == pytest.approx(float(black76.price(99.0, 100.0, years, 0.3, False)) - 0.25, rel=1e-3)
+
+
+def test_placing_without_a_market_quote_is_an_error_not_a_guess() -> None:
+    with pytest.raises(BrokerError, match="no market quote"):
+        _broker().place_bracket(_long())
 
 
 if __name__ == "__main__":

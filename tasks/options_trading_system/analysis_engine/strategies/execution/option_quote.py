@@ -10,7 +10,7 @@ import pandas as pd
 from ....data_ingestion.canonical import OptionsChain, number_or_nan
 from ... import black76
 from ...pipeline import AnalysisContext
-from .paper import EntryQuote
+from .paper_pricing import EntryQuote
 
 
 def option_quote(chain: OptionsChain, signal: dict[str, Any], at: pd.Timestamp) -> EntryQuote:
