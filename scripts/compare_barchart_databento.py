@@ -44,7 +44,7 @@ from tasks.options_trading_system.data_ingestion.saved.formats import read_captu
 from tasks.options_trading_system.data_ingestion.sources_registry import (ChainLoader, ChainRequest,  # noqa: E402
                                                                           SourceContext, build_sources)
 from tasks.options_trading_system.errors import OptionsSystemError  # noqa: E402
-from tasks.options_trading_system.output_generation.atomic import atomic_write_text  # noqa: E402
+from tasks.options_trading_system.state.atomic import atomic_write_text  # noqa: E402
 
 log = logging.getLogger("compare_barchart_databento")
 EXCHANGE_TZ = ZoneInfo("America/New_York")

@@ -31,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:  # runnable from a plain checkout, without an install
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from tasks.options_trading_system.analysis_engine.strategies.metrics import percentiles  # noqa: E402
+from tasks.options_trading_system.analysis_engine.strategies.results.metrics import percentiles  # noqa: E402
 from tasks.options_trading_system.sample_data.week import SampleWeekParams, write_sample_week  # noqa: E402
 
 GOAL_SECONDS = 60.0

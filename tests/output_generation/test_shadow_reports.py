@@ -26,7 +26,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_sample_week(base / "week", SampleWeekParams(days=1, snapshot_minutes=30, episodes_per_day=3),
                       with_mbo=False)
     result = start_run(ShadowRunRequest(replay=base / "week", days=1, output_dir=base / "out", run_id="r"),
-                       RunHooks())
+                       RunHooks(reports=shadow_report_writer))
     return result.run_dir
 
 

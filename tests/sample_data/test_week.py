@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.price_path import load_price_path
+from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import load_price_path
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture
 from tasks.options_trading_system.sample_data.week import SampleWeekParams, write_sample_week
 

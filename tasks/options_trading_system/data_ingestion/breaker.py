@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..output_generation.atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 import jinja2
 import pandas as pd
 
-from ..output_generation.atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 from .collector import SnapshotCollector
 from .config import MonitoringConfig
 from .control import ControlGate, ControlRefused, send_control

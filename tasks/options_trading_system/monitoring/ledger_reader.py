@@ -3,7 +3,7 @@
 Each run keeps one SQLite ledger (`<shadow_runs_dir>/<run_id>/ledger.sqlite`, schema in
 `state/ledger.py` and docs/shadow_trading.md). The monitor opens it read-only (`mode=ro`), so a
 running orchestrator never waits on it, and derives every figure from the rows with the shadow
-trader's own metric functions (`strategies/metrics.py`): the dashboard and the run's daily report
+trader's own metric functions (`strategies/results/metrics.py`): the dashboard and the run's daily report
 cannot disagree. Wall-clock facts (is the process alive, when did the ledger last change) come
 from `perf_sessions` and the file's modification time.
 
@@ -16,25 +16,26 @@ A run's state, as the dashboard shows it:
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..analysis_engine import black76
-from ..analysis_engine.strategies.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
-from ..analysis_engine.strategies.paper_execution import EXIT_ORIGIN_BLACK76
+from ..analysis_engine.strategies.results.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
+from ..analysis_engine.strategies.execution.paper_pricing import EXIT_ORIGIN_BLACK76
 from ..data_ingestion.canonical import as_utc
 from ..errors import InputFileError
 from ..expiry import years_to_settlement
-from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, LEDGER_FILE, RUN_RUNNING
+from ..state import report_queries as q
+from ..state.ledger import CONTROL_HALT, LEDGER_FILE, RUN_RUNNING
+from ..state.reading import ReadOnlyLedger, open_read_only
 from .system import process_uptime_s
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def find_ledgers(runs_dir: Path, limit: int) -> list[Path]:
 def read_run(path: Path, *, now: pd.Timestamp, stale_after_s: float, signal_rows: int) -> RunReading:
     """Read one ledger into figures. Raises `LedgerReadError` when it cannot be read."""
     try:
-        with _read_only(path) as db:
+        with open_read_only(path) as db:
             return _read(db, Path(path), now=as_utc(now), stale_after_s=stale_after_s, signal_rows=signal_rows)
     except sqlite3.Error as exc:
         raise LedgerReadError(f"ledger {path}: cannot be read ({exc})") from exc
@@ -89,90 +90,39 @@ def read_run(path: Path, *, now: pd.Timestamp, stale_after_s: float, signal_rows
 
 # --- reading ----------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=5.0)
-    try:
-        connection.execute("BEGIN")  # one consistent view of every table (a WAL read snapshot)
-        yield connection
-    finally:
-        connection.close()
-
-
-def _frame(db: sqlite3.Connection, sql: str, params: tuple = ()) -> pd.DataFrame:
-    cursor = db.execute(sql, params)
-    return pd.DataFrame.from_records(cursor.fetchall(), columns=[d[0] for d in cursor.description])
-
-
-def _row(db: sqlite3.Connection, sql: str, params: tuple = ()) -> dict[str, Any] | None:
-    cursor = db.execute(sql, params)
-    row = cursor.fetchone()
-    return None if row is None else dict(zip([d[0] for d in cursor.description], row))
-
-
-SIGNALS_SQL = """
-SELECT s.signal_id, s.day, s.sim_time, s.source, s.algorithm, s.traded_source, s.instrument, s.contract,
-       s.direction, s.entry_reference, s.target, s.stop, s.confidence, s.tier,
-       v.score AS validation_score, v.passed, v.false_positive,
-       o.correct, o.exit_reason, o.pnl_usd, o.resolved_at, o.position_id AS outcome_position,
-       p.status AS position_status,
-       (SELECT r.reason FROM orders r WHERE r.signal_id = s.signal_id AND r.status = 'refused'
-        ORDER BY r.sim_time DESC, r.order_id DESC LIMIT 1) AS refusal
-FROM signals s
-LEFT JOIN validations v ON v.signal_id = s.signal_id
-LEFT JOIN outcomes o ON o.signal_id = s.signal_id
-LEFT JOIN positions p ON p.signal_id = s.signal_id
-ORDER BY s.sim_time, s.signal_id
-"""
-
-TRADES_SQL = """
-SELECT o.signal_id, o.day, o.pnl_usd, o.pnl_points, o.costs_usd, COALESCE(p.exit_time, o.resolved_at) AS exit_time
-FROM outcomes o JOIN positions p ON p.position_id = o.position_id
-WHERE o.pnl_usd IS NOT NULL
-"""
-
-OPEN_POSITIONS_SQL = """
-SELECT position_id, signal_id, source, instrument, contract, direction, quantity, multiplier, entry_time,
-       entry_price, target, stop, option_strike, option_right, option_iv, option_expiration
-FROM positions WHERE exit_time IS NULL ORDER BY entry_time, position_id
-"""
-
-
-def _read(db: sqlite3.Connection, path: Path, *, now: pd.Timestamp, stale_after_s: float,
+def _read(db: ReadOnlyLedger, path: Path, *, now: pd.Timestamp, stale_after_s: float,
           signal_rows: int) -> RunReading:
-    run = _row(db, "SELECT run_id, mode, profile, config_json, start_date, days, trading_days_json, status, "
-                   "status_reason, status_at FROM runs")
+    run = q.run_row(db)
     if run is None:
         raise LedgerReadError(f"ledger {path}: has no run row yet (the run is starting, or this is not a run ledger)")
-    progress = _row(db, "SELECT day, event_index, sim_time, transactions FROM progress WHERE id = 1") or {}
+    progress = q.progress_row(db) or {}
     config = _json(run.pop("config_json"), {})
     day = progress.get("day")
 
-    signals = _frame(db, SIGNALS_SQL)
-    trades = _frame(db, TRADES_SQL)
+    signals = q.monitor_signals(db)
+    trades = q.monitor_trades(db)
     totals = {**signal_metrics(signals), **trade_metrics(trades)}
     today_signals = signals[signals["day"] == day] if day else signals.iloc[0:0]
     today_trades = trades[trades["day"] == day] if day else trades.iloc[0:0]
     today = {"date": day, **_pick(signal_metrics(today_signals), "signals", "resolved", "correct", "accuracy"),
              **_pick(trade_metrics(today_trades), "trades", "pnl_usd")}
 
-    open_positions = _frame(db, OPEN_POSITIONS_SQL)
-    last_price = _row(db, "SELECT price, sim_time FROM observations WHERE price IS NOT NULL "
-                          "ORDER BY sim_time DESC, event_index DESC LIMIT 1")
+    open_positions = q.open_positions(db)
+    last_price = q.last_price(db)
     positions = _open_positions(open_positions, last_price)
     totals["open_positions"] = len(open_positions)
     totals["unrealized_pnl_usd"] = _sum_or_none([p["unrealized_pnl_usd"] for p in positions])
 
-    session = _row(db, "SELECT wall_started, wall_ended, pid, exit FROM perf_sessions ORDER BY id DESC LIMIT 1")
-    first_start = _row(db, "SELECT MIN(wall_started) AS started FROM perf_sessions")
+    session = q.last_session(db)
+    first_start = q.first_session_start(db)
     process = _process(session, now)
     control = _control(db)
     changed = pd.Timestamp(_changed_at(path), unit="s", tz="UTC")
     fresh = (now - changed).total_seconds() <= stale_after_s
     state = _state(run["status"], process, fresh, control)
     latency = _latency(db, day)
-    perf = _row(db, "SELECT cpu_percent, rss_mb, wall_time FROM perf_process ORDER BY id DESC LIMIT 1") or {}
-    costs = _frame(db, "SELECT day, kind, SUM(amount_usd) AS usd FROM costs GROUP BY day, kind")
+    perf = q.last_process_sample(db) or {}
+    costs = q.costs_by_day_and_kind(db)
 
     summary = {
         "run_id": run["run_id"], "mode": run["mode"], "profile": run["profile"], "status": run["status"],
@@ -225,25 +175,23 @@ def _process(session: Mapping[str, Any] | None, now: pd.Timestamp) -> dict[str, 
             "uptime_s": round((now - started).total_seconds(), 1) if same else None, "exit": None}
 
 
-def _control(db: sqlite3.Connection) -> dict[str, Any] | None:
+def _control(db: ReadOnlyLedger) -> dict[str, Any] | None:
     """The newest control request and the halt/resume now in force (the last one applied)."""
-    last = _row(db, "SELECT control_id, command, reason, requested_by, requested_at, status, applied_at "
-                    "FROM controls ORDER BY control_id DESC LIMIT 1")
+    last = q.last_control(db)
     if last is None:
         return None
-    in_force = _row(db, "SELECT command FROM controls WHERE applied_at IS NOT NULL AND command IN (?, ?) "
-                        "ORDER BY control_id DESC LIMIT 1", (CONTROL_HALT, CONTROL_RESUME))
+    in_force = q.halt_or_resume_in_force(db)
     return {"id": last["control_id"], "action": last["command"], "reason": last["reason"],
             "requested_by": last["requested_by"], "at": last["requested_at"], "status": last["status"],
             "applied": last["applied_at"] is not None, "applied_at": last["applied_at"],
-            "in_force": in_force["command"] if in_force else None}
+            "in_force": in_force}
 
 
-def _latency(db: sqlite3.Connection, day: str | None) -> dict[str, dict[str, Any]]:
+def _latency(db: ReadOnlyLedger, day: str | None) -> dict[str, dict[str, Any]]:
     """Per latency metric the run records, percentiles over its current trading day (ms)."""
     if not day:
         return {}
-    frame = _frame(db, "SELECT metric, ms FROM perf_latency WHERE day = ?", (day,))
+    frame = q.latencies(db, day)
     return {metric: percentiles(group["ms"]) for metric, group in frame.groupby("metric", sort=True)}
 
 

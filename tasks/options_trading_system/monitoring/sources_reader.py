@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..analysis_engine.strategies.metrics import percentiles
+from ..analysis_engine.strategies.results.metrics import percentiles
 from ..config_manager import Profile
 from ..data_ingestion.breaker import STATE_FILE as BREAKER_FILE
 from ..data_ingestion.breaker import BreakerStore

@@ -21,7 +21,7 @@ import jsonschema
 import pandas as pd
 
 from ..errors import OutputValidationError
-from ..output_generation.atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 from .alerts import ActiveAlert, AlertEvent, health_of
 from .retention import prune_older_than, young_mask
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from ..state.atomic import atomic_write_bytes, atomic_write_text
 from .daily_export import (EXPORTS_DIR, LOGS_DIR, REPORTS_DIR, build_export, export_text, output_names,
                            validate_export)
 from .html_report import render_html

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
-from ..analysis_engine.strategies.targets import FAIL, MISSING
+from ..analysis_engine.strategies.results.targets import FAIL, MISSING
 from . import formatting as fmt
 
 WARNING, CRITICAL, INFO = "warning", "critical", "info"

@@ -25,7 +25,7 @@ from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
 from ..errors import OutputValidationError
 from ..state.ledger import Ledger
 from . import shadow_reports
-from .atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 from .html_report import environment
 from .shadow_charts import equity_svg
 

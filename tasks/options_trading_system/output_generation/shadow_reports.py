@@ -16,9 +16,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..analysis_engine.strategies import metrics
+from ..analysis_engine.strategies.results import metrics
 from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
-from ..analysis_engine.strategies.targets import check_targets, verdict
+from ..analysis_engine.strategies.results.targets import check_targets, verdict
+from ..state import report_queries
 from ..state.ledger import Ledger
 from . import shadow_advice, shadow_figures as figures
 
@@ -75,7 +76,7 @@ def performance_report(ledger: Ledger, day: str, config: ShadowTradingConfig) ->
     """Latency, data quality, costs and process use of `day` (wall-clock figures from perf tables)."""
     summary = _summary(ledger, day)
     costs = figures.costs_by_kind(ledger, day)
-    signals = int(ledger.scalar("SELECT COUNT(*) FROM signals WHERE day = ?", (day,)) or 0)
+    signals = report_queries.signal_count(ledger, day)
     return {
         "report": "shadow_trading_performance", "version": REPORT_VERSION, **run_header(ledger), "day": day,
         "latency_ms": figures.latency_table(ledger, day),
@@ -230,7 +231,7 @@ def signal_rows(table: pd.DataFrame, timezone: str) -> list[dict[str, Any]]:
 
 
 def _summary(ledger: Ledger, day: str) -> dict[str, Any]:
-    text = ledger.scalar("SELECT summary_json FROM daily_summaries WHERE day = ?", (day,))
+    text = report_queries.day_summary_json(ledger, day)
     return json.loads(text) if text else {}
 
 
@@ -250,10 +251,8 @@ def _arm_note(ledger: Ledger, name: str, algorithm: str | None, count: int, day:
         return f"{name} is not a signal source of this run"
     if count:
         return ""
-    where = "AND day = ?" if day else ""
-    params: tuple[Any, ...] = (day,) if day else ()
     kind = "mbo" if algorithm == "ifd_v3" else "chain"
-    seen = int(ledger.scalar(f"SELECT COUNT(*) FROM observations WHERE kind = ? {where}", (kind, *params)) or 0)
+    seen = report_queries.observation_count(ledger, kind, day)
     if seen == 0:
         return (f"no {'MBO emissions' if kind == 'mbo' else 'chain snapshots'} reached {name}: its input is missing "
                 f"from this run's data, so it could not be judged")

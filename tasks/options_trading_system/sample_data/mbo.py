@@ -44,7 +44,7 @@ import pandas as pd
 import zstandard
 
 from ..analysis_engine import black76
-from ..data_ingestion.mbo.dbn_file import day_stem, definition_path_for
+from ..data_ingestion.mbo.dbn_file import definition_path_for, is_sample_day, truth_path_for
 
 __all__ = ["MBOSampleParams", "Contract", "Episode", "SampleDay", "contracts_for", "write_sample_day",
            "write_history", "write_sample_set", "truth_path_for", "is_sample_day", "read_truth", "match_signals", "KIND_INSTITUTIONAL", "KIND_STRADDLE"]
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 PUBLISHER_GLBX = 1
 PRICE_UNIT = 1_000_000_000
 NS = 1_000_000_000
-TRUTH_SUFFIX = ".truth.json"
 KIND_INSTITUTIONAL = "institutional"
 KIND_STRADDLE = "straddle"
 
@@ -203,21 +202,6 @@ def write_sample_set(folder: Path | str, params: MBOSampleParams = MBOSamplePara
     earlier days for its baselines, all in `folder`."""
     day = write_sample_day(Path(folder) / f"{prefix}_{params.trade_date:%Y%m%d}.mbo.dbn.zst", params)
     return day, write_history(folder, params, history_days, prefix=prefix)
-
-
-def truth_path_for(path: Path) -> Path:
-    """`x.mbo.dbn.zst` -> `x.truth.json`."""
-    return path.with_name(day_stem(path) + TRUTH_SUFFIX)
-
-
-def is_sample_day(path: Path | str) -> bool:
-    """Whether an MBO file is one of this generator's sample days (its truth file says so), so
-    every report built on it can say it is not the market."""
-    truth = truth_path_for(Path(path))
-    try:
-        return bool(json.loads(truth.read_text(encoding="utf-8")).get("is_sample"))
-    except (OSError, ValueError):
-        return False
 
 
 def read_truth(path: Path | str) -> list[Episode]:

@@ -24,7 +24,7 @@ Nothing here is market data; every file is flagged as sample. What one day holds
 
 Layout: `<out>/manifest.json`, `<out>/futures/NQ_1min.csv`, `<out>/chains/YYYY-MM-DD/HHMMSS.json`
 (New York time), `<out>/mbo/YYYY-MM-DD.mbo.dbn.zst` (the recording format of
-`analysis_engine/strategies/recording.py`). One seeded generator: same arguments, same files.
+`analysis_engine/strategies/feeds/recording.py`). One seeded generator: same arguments, same files.
 """
 from __future__ import annotations
 
@@ -41,13 +41,13 @@ import numpy as np
 import pandas as pd
 
 from ..analysis_engine import black76
-from ..analysis_engine.strategies.price_path import PricePath, load_price_path
-from ..analysis_engine.strategies.recording import CHAIN_DIR, MANIFEST, MBO_DIR, PRICE_DIR, RECORDING_FORMAT
+from ..analysis_engine.strategies.feeds.price_path import PricePath, load_price_path
+from ..analysis_engine.strategies.feeds.recording import CHAIN_DIR, MANIFEST, MBO_DIR, PRICE_DIR, RECORDING_FORMAT
 from ..analysis_engine.strategies.shadow_config import WindowConfig
-from ..analysis_engine.strategies.trading_calendar import TradingCalendar, TradingDay
+from ..analysis_engine.strategies.feeds.trading_calendar import TradingCalendar, TradingDay
 from ..data_ingestion.canonical import ChainMeta, OptionsChain, build_chain_frame
 from ..data_ingestion.saved.snapshot_format import write_snapshot
-from ..output_generation.atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 from .chain import SampleChainParams, generate_chain, smile, tick_for, years_to_settlement
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import pytest
 
 from tasks.options_trading_system.analysis_engine.ifd_v3 import counters as C
 from tasks.options_trading_system.analysis_engine.ifd_v3 import flow_metrics as F
-from tasks.options_trading_system.analysis_engine.ifd_v3.events import SIDE_ASK, SIDE_BID, SIDE_NONE
+from tasks.options_trading_system.data_ingestion.mbo.events import SIDE_ASK, SIDE_BID, SIDE_NONE
 
 SLICES = 30  # a 300 s window of 10 s slices
 

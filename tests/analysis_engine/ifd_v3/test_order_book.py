@@ -13,7 +13,7 @@ import pytest
 from tasks.options_trading_system.analysis_engine.ifd_v3 import counters as C
 from tasks.options_trading_system.analysis_engine.ifd_v3.config import CapacityConfig, IFDv3Config
 from tasks.options_trading_system.analysis_engine.ifd_v3.engine import IFDv3Engine
-from tasks.options_trading_system.analysis_engine.ifd_v3.events import F_LAST
+from tasks.options_trading_system.data_ingestion.mbo.events import F_LAST
 from tasks.options_trading_system.analysis_engine.ifd_v3.order_book import OrderBook
 
 P = 1_000_000_000  # one index point in DBN fixed-point units

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.clock import SimulatedClock
-from tasks.options_trading_system.analysis_engine.strategies.cycle_timer import ClockCycleTimer, ScheduleCycleTimer
+from tasks.options_trading_system.output_generation import shadow_report_writer
+from tasks.options_trading_system.analysis_engine.strategies.feeds.clock import SimulatedClock
+from tasks.options_trading_system.analysis_engine.strategies.feeds.cycle_timer import ClockCycleTimer, ScheduleCycleTimer
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
 from tasks.options_trading_system.data_ingestion import sources_registry
 from tasks.options_trading_system.data_ingestion.canonical import OptionsChain
@@ -64,7 +65,7 @@ def test_live_mode_waits_for_the_window_then_cycles_until_the_close(
     timer = ClockCycleTimer(clock, 1800)
     result = start_run(ShadowRunRequest(profile=str(live_profile), days=1, start=OPEN.date(),
                                         output_dir=tmp_path / "out", run_id="live"),
-                       RunHooks(clock=clock, timer=timer, env={}))
+                       RunHooks(reports=shadow_report_writer, clock=clock, timer=timer, env={}))
     assert result.status == "completed" and result.days_closed == 1
     ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
     try:
@@ -84,7 +85,7 @@ def test_live_mode_waits_for_the_window_then_cycles_until_the_close(
     assert len(list((result.run_dir / "recording" / "chains" / "2025-06-02").glob("*.json"))) == 13
     assert clock.waits >= 13
     replayed = start_run(ShadowRunRequest(profile=str(live_profile), replay=result.run_dir / "recording", days=1,
-                                          output_dir=tmp_path / "replayed", run_id="replayed"), RunHooks())
+                                          output_dir=tmp_path / "replayed", run_id="replayed"), RunHooks(reports=shadow_report_writer))
     assert replayed.status == "completed" and replayed.final["signals"]["signals"] > 0
 
 
@@ -141,7 +142,7 @@ def test_live_ifd_v3_reads_the_mbo_stream_once_per_cycle(
     clock = SimulatedClock(pd.Timestamp("2025-06-02 13:00", tz="UTC"))
     result = start_run(ShadowRunRequest(profile=str(tmp_path / "live_v3.json"), days=1, start=OPEN.date(),
                                         output_dir=tmp_path / "out", run_id="live_v3"),
-                       RunHooks(clock=clock, timer=ClockCycleTimer(clock, 1800), mbo_client_factory=RecordedSession,
+                       RunHooks(reports=shadow_report_writer, clock=clock, timer=ClockCycleTimer(clock, 1800), mbo_client_factory=RecordedSession,
                                 env={"DATABENTO_API_KEY": "db-" + "a" * 29}))
     assert result.status == "completed"
     ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
@@ -169,7 +170,7 @@ def test_without_a_databento_key_ifd_v3_is_noted_not_faked(small_recording: Path
     clock = SimulatedClock(OPEN)
     result = start_run(ShadowRunRequest(profile=str(tmp_path / "nokey.json"), days=1, start=OPEN.date(),
                                         output_dir=tmp_path / "out", run_id="nokey"),
-                       RunHooks(clock=clock, timer=ClockCycleTimer(clock, 7200), env={}))
+                       RunHooks(reports=shadow_report_writer, clock=clock, timer=ClockCycleTimer(clock, 7200), env={}))
     ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
     try:
         assert ledger.scalar("SELECT COUNT(*) FROM signals WHERE source = 'ifd_v3'") == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tasks.options_trading_system.output_generation import shadow_report_writer
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
 from tasks.options_trading_system.state.ledger import Ledger, dump_state
 
@@ -17,7 +18,7 @@ IGNORE = {"runs": ["run_id"]}
 
 def _run(recording: Path, out: Path, run_id: str, **hooks) -> object:
     request = ShadowRunRequest(profile="shadow_trading", replay=recording, days=2, output_dir=out, run_id=run_id)
-    return start_run(request, RunHooks(**hooks))
+    return start_run(request, RunHooks(reports=shadow_report_writer, **hooks))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_option_trades_buy_the_signals_contract_and_mark_the_exit_with_black76(
                                    "shadow_trading": {"execution": {"instrument": "option"}}}))
     request = ShadowRunRequest(profile=str(profile), replay=small_recording, days=1, output_dir=tmp_path,
                                run_id="options")
-    result = start_run(request, RunHooks())
+    result = start_run(request, RunHooks(reports=shadow_report_writer))
     ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
     try:
         rows = ledger.rows("SELECT s.strike AS signal_strike, s.direction, p.option_strike, p.option_right, p.option_iv, "
@@ -160,7 +161,7 @@ def test_a_stop_control_interrupts_and_resume_finishes(small_recording: Path, tm
 
     first = _run(small_recording, tmp_path, "stopper", after_commit=stop_soon)
     assert first.status == "interrupted" and first.days_closed == 0
-    resumed = start_run(ShadowRunRequest(resume="stopper", output_dir=tmp_path), RunHooks())
+    resumed = start_run(ShadowRunRequest(resume="stopper", output_dir=tmp_path), RunHooks(reports=shadow_report_writer))
     assert resumed.status == "completed" and resumed.days_closed == 2
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.options_trading_system.output_generation import shadow_report_writer
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
 from tasks.options_trading_system.state.ledger import Ledger, dump_state
 
@@ -28,12 +29,13 @@ KILL_AT = """
 import os, signal, sys
 from pathlib import Path
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
+from tasks.options_trading_system.output_generation import shadow_report_writer
 kill_at = int(sys.argv[1])
 def hook(count):
     if count == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
 start_run(ShadowRunRequest(replay=Path(sys.argv[2]), days=2, output_dir=Path(sys.argv[3]), run_id=sys.argv[4]),
-          RunHooks(after_commit=hook))
+          RunHooks(reports=shadow_report_writer, after_commit=hook))
 """
 
 pytestmark = pytest.mark.slow
@@ -59,7 +61,7 @@ def uninterrupted(small_recording: Path, tmp_path_factory: pytest.TempPathFactor
             db.close()
 
     result = start_run(ShadowRunRequest(replay=small_recording, days=2, output_dir=out, run_id="reference"),
-                       RunHooks(after_commit=watch))
+                       RunHooks(reports=shadow_report_writer, after_commit=watch))
     assert result.status == "completed"
     return {"state": dump_state(path, ignore_columns=IGNORE), "counts": counts}
 

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ...data_ingestion.mbo.live_config import LiveConfig
 from ...errors import ConfigError
 
 NS_PER_S = 1_000_000_000
@@ -121,20 +122,6 @@ class CapacityConfig:
     levels: int = 16384
     instruments: int = 1024
     signals: int = 256
-
-
-@dataclass(frozen=True, kw_only=True)
-class LiveConfig:
-    """The live MBO feed (databento.Live). The key is read from `api_key_env`, never stored."""
-
-    api_key_env: str = "DATABENTO_API_KEY"
-    gateway: str = ""
-    port: int = 13000
-    dataset: str = "GLBX.MDP3"
-    symbols: tuple[str, ...] = ("NQ.OPT",)
-    stype_in: str = "parent"
-    reconnect: bool = True
-    heartbeat_interval_s: int = 30
 
 
 @dataclass(frozen=True, kw_only=True)

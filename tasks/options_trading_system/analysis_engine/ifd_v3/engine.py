@@ -24,10 +24,8 @@ same kernel. Same input, same state transitions, same signals.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import databento_dbn
 import numpy as np
 import pandas as pd
 
@@ -39,9 +37,10 @@ from .baselines import KEY, BaselineArrays, baseline_arrays, percentile, zscore
 from .confidence import ConfidenceParams, anomaly, combine, concentration, confidence_params, persistence, \
     significance, trend
 from .config import NS_PER_S, IFDv3Config
-from .definitions import definitions_from_records, empty_definitions, future_root, options_on
-from .events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_MODIFY, ACTION_TRADE, F_LAST, F_SNAPSHOT, \
-    PRICE_UNIT, UNDEF_PRICE, EventColumns, SingleEventBuffer, columns_from_ndarray
+from ...data_ingestion.mbo.dbn_file import RECORD_DEFINITION, RECORD_MBO, record_kind
+from ...data_ingestion.mbo.definitions import definitions_from_records, empty_definitions, future_root, options_on
+from ...data_ingestion.mbo.events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_MODIFY, ACTION_TRADE, F_LAST, F_SNAPSHOT, \
+    PRICE_UNIT, UNDEF_PRICE, EventColumns, Gap, SingleEventBuffer, columns_from_ndarray
 from .jit import kernel
 from .market_making import NO_PAIR, pair_index, straddle_like
 from .signals import (F_ANO, F_ASK, F_ASK_REST, F_BASE_DAYS, F_BASE_MEAN, F_BASE_STD, F_BID, F_BID_REST, F_BUY,
@@ -264,21 +263,6 @@ def run_events(ts: np.ndarray, inst: np.ndarray, oid: np.ndarray, price: np.ndar
 
 # --- the engine -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Gap:
-    """A stretch of the live stream that was lost (disconnect to reconnect)."""
-
-    start: pd.Timestamp
-    end: pd.Timestamp
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "seconds": round(self.seconds, 6)}
-
-
 class IFDv3Engine:
     """Order books + flow windows + IFD v3.0 scoring over an MBO stream.
 
@@ -372,10 +356,11 @@ class IFDv3Engine:
     def on_record(self, record: Any) -> int:
         """Any live record: definitions are registered, MBO goes through `on_event`, the rest is
         counted (symbol mappings, system messages...)."""
-        if isinstance(record, databento_dbn.MBOMsg):
+        kind = record_kind(record)
+        if kind == RECORD_MBO:
             self._flush_definitions()
             return self.on_event(record)
-        if isinstance(record, databento_dbn.InstrumentDefMsg):
+        if kind == RECORD_DEFINITION:
             self._pending_definitions.append(record)  # registered in one go before the next MBO record
             return 0
         self.other_records += 1

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import counters as C
-from .events import SIDE_ASK, SIDE_BID
+from ...data_ingestion.mbo.events import SIDE_ASK, SIDE_BID
 from .jit import kernel
 
 NO_BUCKET = -1

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import counters as C
 from . import hash_index
-from .events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_FILL, ACTION_MODIFY, ACTION_NONE, \
+from ...data_ingestion.mbo.events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_FILL, ACTION_MODIFY, ACTION_NONE, \
     ACTION_TRADE, PRICE_UNIT, SIDE_ASK, SIDE_BID, UNDEF_PRICE
 from .jit import kernel, kernel_inline
 

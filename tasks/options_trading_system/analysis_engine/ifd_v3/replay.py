@@ -24,9 +24,9 @@ import pandas as pd
 from ...data_ingestion.mbo.dbn_file import MBOFile
 from .baselines import KEY, BaselineStore, DayRecord, baseline_table
 from .config import NS_PER_S, IFDv3Config
-from .definitions import future_root, options_on
+from ...data_ingestion.mbo.definitions import future_root, options_on
 from .engine import IFDv3Engine
-from .events import ACTION_TRADE, PRICE_UNIT
+from ...data_ingestion.mbo.events import ACTION_TRADE, PRICE_UNIT
 from .flow_metrics import window_samples
 
 log = logging.getLogger(__name__)

@@ -28,10 +28,10 @@ import pandas as pd
 
 from ..pipeline import AnalysisContext, PipelineAnalysis
 from .baselines import BaselineStore
+from ...data_ingestion.mbo.dbn_file import is_sample_day
 from .config import IFDv3Config
 from .replay import baselines_for, record_history, replay_file
 from .signals import SIGNAL_COLUMNS, empty_signals
-from ...sample_data.mbo import is_sample_day
 
 log = logging.getLogger(__name__)
 

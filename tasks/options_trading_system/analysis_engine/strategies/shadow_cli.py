@@ -18,7 +18,7 @@ from typing import Any
 from ...errors import OptionsSystemError
 from ...logging_setup import configure_logging
 from ...state.ledger import RUN_COMPLETED
-from .shadow_run import DEFAULT_PROFILE, MAX_DAYS, RunHooks, ShadowRunRequest, start_run
+from .shadow_run import DEFAULT_PROFILE, MAX_DAYS, RunHooks, RunReports, ShadowRunRequest, start_run
 
 log = logging.getLogger("run_shadow_trading")
 
@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, reports: RunReports | None = None) -> int:
+    """The command; `reports` writes the reports (run_shadow_trading.py passes
+    output_generation.shadow_report_writer)."""
     args = build_parser().parse_args(argv)
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     stop = threading.Event()
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         bar = tqdm(total=total, unit="event", desc="shadow replay", disable=args.no_progress or args.quiet)
         return lambda _event: bar.update(1)
 
-    hooks = RunHooks(stop=stop, progress=progress if args.replay or args.resume else None)
+    hooks = RunHooks(reports=reports, stop=stop, progress=progress if args.replay or args.resume else None)
     request = ShadowRunRequest(profile=args.profile, days=args.days, start=args.start, replay=args.replay,
                                price_path=args.price_path, speed=args.speed, resume=args.resume,
                                output_dir=args.output_dir, run_id=args.run_id)

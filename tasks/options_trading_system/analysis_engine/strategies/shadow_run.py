@@ -18,30 +18,29 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
-import databento
 import pandas as pd
 
 from ...config_manager import Profile, load_environment, load_profile
 from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
 from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
 from ...errors import ConfigError, InputFileError
-from ...output_generation import shadow_report_writer
+from ...state import queries
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
-from .clock import Clock, RealClock, SimulatedClock
-from .cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
-from .live_feed import LiveFeed
-from .live_mbo import LiveMboChannel
-from .market_events import EVENT_MBO, MarketFeed
+from .feeds.clock import Clock, RealClock, SimulatedClock
+from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
+from .feeds.live_feed import LiveFeed
+from .feeds.live_mbo import LiveMboChannel
+from .feeds.market_events import EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
-from .price_path import PricePath, load_price_path
-from .recording import open_recording
-from .replay_feed import ReplayFeed
+from .feeds.price_path import PricePath, load_price_path
+from .feeds.recording import open_recording
+from .feeds.replay_feed import ReplayFeed
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
-from .trading_calendar import TradingCalendar, TradingDay
+from .feeds.trading_calendar import TradingCalendar, TradingDay
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,24 @@ class ShadowRunResult:
     reports: tuple[Path, ...] = field(default_factory=tuple)
 
 
+class RunReports(Protocol):
+    """Writes a run's reports from its ledger (`output_generation/shadow_report_writer.py`, passed in
+    by the CLI: the report layer sits above this one)."""
+
+    def write_day_reports(self, ledger: Ledger, day: str, config: ShadowTradingConfig,
+                          output_dir: Path) -> list[Path]: ...
+
+    def write_final_report(self, ledger: Ledger, config: ShadowTradingConfig,
+                           run_dir: Path) -> tuple[dict[str, Any], list[Path]]: ...
+
+
 @dataclass
 class RunHooks:
-    """What tests and the CLI plug in: the clock, the cycle timer, a stop flag, progress, commits."""
+    """What tests and the CLI plug in: the report writer, the clock, the cycle timer, a stop flag,
+    progress, commits. Without `reports` a run writes only its ledger (no report files, no final
+    results)."""
+
+    reports: RunReports | None = None
 
     clock: Clock | None = None
     timer: CycleTimer | None = None
@@ -109,7 +123,7 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     try:
         sources = build_signal_sources(profile, config)
         feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"])
-        reporter = _reporter(ledger, config, output_dir)
+        reporter = _reporter(hooks.reports, ledger, config, output_dir)
         on_event = hooks.on_event
         if hooks.progress is not None:
             on_event = hooks.progress(_planned(feed, days))
@@ -120,11 +134,13 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
         if run["status"] != RUN_COMPLETED:
             outcome = orchestrator.run()
         reports: list[Path] = []
-        closed = [r["day"] for r in ledger.rows("SELECT day FROM daily_summaries ORDER BY day")]
-        for day in closed:
-            reports.extend(shadow_report_writer.write_day_reports(ledger, day, config, output_dir))
-        final, paths = shadow_report_writer.write_final_report(ledger, config, run_dir)
-        reports.extend(paths)
+        closed = queries.closed_days(ledger)
+        final: dict[str, Any] = {}
+        if hooks.reports is not None:
+            for day in closed:
+                reports.extend(hooks.reports.write_day_reports(ledger, day, config, output_dir))
+            final, paths = hooks.reports.write_final_report(ledger, config, run_dir)
+            reports.extend(paths)
         exit_note = outcome.status
         return ShadowRunResult(run_id=run["run_id"], run_dir=run_dir, status=ledger.run()["status"],
                                days_closed=len(closed), events=outcome.events, final=final, reports=tuple(reports))
@@ -289,10 +305,11 @@ def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHoo
         except ConfigError as exc:
             notes.append(f"{source.name}: no live MBO stream, so no IFD v3.0 signal ({exc})")
             continue
-        factory = hooks.mbo_client_factory or databento.Live
+        # the SDK's databento.Live (LiveMBOFeed's default) unless a test gives a stand-in
+        client = {"client_factory": hooks.mbo_client_factory} if hooks.mbo_client_factory else {}
 
-        def make_feed(sink: Any, on_gap: Any, source: Any = source, key: str = key, factory: Any = factory) -> Any:
-            return LiveMBOFeed(source.config.live, key=key, sink=sink, on_gap=on_gap, client_factory=factory)
+        def make_feed(sink: Any, on_gap: Any, source: Any = source, key: str = key, client: Any = client) -> Any:
+            return LiveMBOFeed(source.config.live, key=key, sink=sink, on_gap=on_gap, **client)
 
         channels.append(LiveMboChannel(source, make_feed, baseline_db=source.baseline_db))
     return channels, notes
@@ -303,7 +320,11 @@ def _planned(feed: MarketFeed, days: list[TradingDay]) -> int | None:
     return None if any(c is None for c in counts) else int(sum(c for c in counts if c is not None))
 
 
-def _reporter(ledger: Ledger, config: ShadowTradingConfig, output_dir: Path) -> Callable[[TradingDay], None]:
+def _reporter(reports: RunReports | None, ledger: Ledger, config: ShadowTradingConfig,
+              output_dir: Path) -> Callable[[TradingDay], None] | None:
+    if reports is None:
+        return None
+
     def write(day: TradingDay) -> None:
-        shadow_report_writer.write_day_reports(ledger, day.label, config, output_dir)
+        reports.write_day_reports(ledger, day.label, config, output_dir)
     return write

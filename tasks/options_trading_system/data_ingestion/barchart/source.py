@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ...errors import DataSourceError
-from ...output_generation.atomic import atomic_write_bytes
+from ...state.atomic import atomic_write_bytes
 from ..canonical import OptionsChain, RawCapture, as_utc
 from ..market_hours import is_market_open
 from ..saved.barchart_format import barchart_capture_document, is_barchart_capture, parse_barchart_capture

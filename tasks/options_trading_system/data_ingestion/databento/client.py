@@ -25,7 +25,7 @@ import requests
 from databento.common.error import BentoError, BentoHttpError
 
 from ...errors import DataSourceError
-from ...output_generation.atomic import atomic_write_bytes
+from ...state.atomic import atomic_write_bytes
 from ..canonical import as_utc
 from ..http_errors import http_status_error, malformed_error, requests_error, truncated_error
 from .config import DatabentoConfig

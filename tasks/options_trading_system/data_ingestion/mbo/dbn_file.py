@@ -13,22 +13,26 @@ record objects one at a time, definitions first (the streaming path).
 """
 from __future__ import annotations
 
+import json
 import logging
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
 
 import databento as db
+import databento_dbn
 import numpy as np
 import pandas as pd
 
-from ...analysis_engine.ifd_v3.definitions import definitions_from_ndarray, empty_definitions
+from .definitions import definitions_from_ndarray, empty_definitions
 from ...errors import InputFileError
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".dbn", ".dbn.zst")
 MBO_TAG = ".mbo"
+TRUTH_SUFFIX = ".truth.json"  # beside a generated (sample) day: its answer key, "is_sample": true
 DEFINITION_TAG = ".definition"
 
 
@@ -40,6 +44,22 @@ def day_stem(path: Path) -> str:
             name = name[: -len(suffix)]
             break
     return name[: -len(MBO_TAG)] if name.endswith(MBO_TAG) else name
+
+
+def truth_path_for(path: Path) -> Path:
+    """`x.mbo.dbn.zst` -> `x.truth.json`: the answer key `sample_data/mbo.py` writes beside a
+    generated day."""
+    return path.with_name(day_stem(path) + TRUTH_SUFFIX)
+
+
+def is_sample_day(path: Path | str) -> bool:
+    """Whether an MBO file is one of this generator's sample days (its truth file says so), so
+    every report built on it can say it is not the market."""
+    truth = truth_path_for(Path(path))
+    try:
+        return bool(json.loads(truth.read_text(encoding="utf-8")).get("is_sample"))
+    except (OSError, ValueError):
+        return False
 
 
 def definition_path_for(path: Path) -> Path:
@@ -124,3 +144,26 @@ class MBOFile:
         if self.definition_file is not None:
             yield from db.DBNStore.from_file(self.definition_file)
         yield from self.store
+
+
+def read_dbn_table(path: Path) -> tuple[pd.DataFrame, str]:
+    """Any DBN file (ohlcv, trades...) as the SDK's table, and its schema name; the decoder's own
+    exceptions pass through (callers name the file)."""
+    store = db.DBNStore.from_file(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = store.to_df()
+    return frame, str(store.schema)
+
+
+RECORD_MBO, RECORD_DEFINITION, RECORD_OTHER = "mbo", "definition", "other"
+
+
+def record_kind(record: Any) -> str:
+    """What one live/streamed DBN record is: an MBO message, an instrument definition, or other
+    (symbol mappings, system messages), so the engine never needs the SDK's types."""
+    if isinstance(record, databento_dbn.MBOMsg):
+        return RECORD_MBO
+    if isinstance(record, databento_dbn.InstrumentDefMsg):
+        return RECORD_DEFINITION
+    return RECORD_OTHER

@@ -24,9 +24,9 @@ from typing import Any, Callable, Mapping
 import databento as db
 import pandas as pd
 
-from ...analysis_engine.ifd_v3.config import LiveConfig
-from ...analysis_engine.ifd_v3.engine import Gap
 from ...errors import ConfigError, DataSourceError
+from .events import Gap
+from .live_config import LiveConfig
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ...errors import DataSourceError, InputFileError
-from ...output_generation.atomic import atomic_write_bytes, atomic_write_text
+from ...state.atomic import atomic_write_bytes, atomic_write_text
 from ..canonical import CHAIN_COLUMNS, ChainMeta, OptionsChain, RawCapture, build_chain_frame
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from tasks.options_trading_system.analysis_engine.ifd_v3.replay import baselines
 from tasks.options_trading_system.analysis_engine.strategies.shadow_config import WindowConfig
 from tasks.options_trading_system.analysis_engine.strategies.signals import SignalInput
 from tasks.options_trading_system.analysis_engine.strategies.signals.ifd_v3_source import IfdV3SignalSource
-from tasks.options_trading_system.analysis_engine.strategies.trading_calendar import TradingCalendar
+from tasks.options_trading_system.analysis_engine.strategies.feeds.trading_calendar import TradingCalendar
 
 T = pd.Timestamp("2025-06-02 15:00", tz="UTC")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies import metrics
+from tasks.options_trading_system.analysis_engine.strategies.results import metrics
 from tasks.options_trading_system.analysis_engine.strategies.strategies_futures.evaluation import (
     Costs, Session, evaluate, walk_forward)
 from tasks.options_trading_system.data_ingestion.ticks.dbn_ticks import read_ticks

@@ -9,8 +9,9 @@ import importlib
 
 from ..execution.broker import Broker
 
-#: name -> "module:Class" (relative to this package)
+#: name -> "module:Class", relative to this package (`..execution.paper` is a sibling package's)
 BROKER_CLASSES: dict[str, str] = {
+    "paper": "..execution.paper:PaperBroker",
     "tradovate": "tradovate:TradovateBroker",
 }
 
@@ -22,5 +23,5 @@ def broker_class(name: str) -> type[Broker]:
     except KeyError:
         raise ValueError(f"unknown broker {name!r}: expected one of {', '.join(sorted(BROKER_CLASSES)) or '(none)'}")
     module_name, _, cls_name = target.partition(":")
-    module = importlib.import_module(f"{__name__}.{module_name}")
+    module = importlib.import_module(module_name if module_name.startswith(".") else f".{module_name}", __name__)
     return getattr(module, cls_name)

@@ -15,7 +15,7 @@ from ....config_manager import Profile
 from ...expected_value import ExpectedValueAnalysis, ExpectedValueConfig
 from ...greeks import GreeksAnalysis, GreeksConfig
 from ...pipeline import AnalysisContext, Pipeline
-from ..market_events import EVENT_CHAIN
+from ..feeds.market_events import EVENT_CHAIN
 from ..shadow_config import SignalSourceConfig
 from .base import SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
 

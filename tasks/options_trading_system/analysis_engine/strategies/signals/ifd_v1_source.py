@@ -20,7 +20,7 @@ import pandas as pd
 from ....config_manager import Profile
 from ...pipeline import AnalysisContext
 from ...volume_spike import VolumeSpikeAnalysis, VolumeSpikeConfig
-from ..market_events import EVENT_CHAIN
+from ..feeds.market_events import EVENT_CHAIN
 from ..shadow_config import SignalSourceConfig
 from .base import SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
 

@@ -25,7 +25,7 @@ from ....errors import ConfigError
 from ...ifd_v3.baselines import BaselineStore
 from ...ifd_v3.config import IFDv3Config, ifd_config_from_mapping
 from ...ifd_v3.replay import baselines_for, record_history, replay_file
-from ..market_events import EVENT_MBO
+from ..feeds.market_events import EVENT_MBO
 from ..shadow_config import SignalSourceConfig, thaw
 from .base import SignalInput, SignalSource, _deep_merge, empty_ideas, ideas_frame
 

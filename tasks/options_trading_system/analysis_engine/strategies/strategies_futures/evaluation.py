@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .. import metrics
+from ..results import metrics
 from ..sizing import build_sizer
 from . import build_strategies
 from .aggregator import AggregatorSettings, SignalAggregator

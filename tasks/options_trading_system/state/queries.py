@@ -1,0 +1,97 @@
+"""The ledger's named queries: every SELECT the shadow trader runs against its own ledger, by name.
+
+The orchestrator, the run assembly and the daily summary ask these instead of writing SQL inline,
+so the ledger's schema (`ledger.py`) and the questions asked of it live in one layer. A query whose
+natural answer is a table returns a DataFrame; a yes/no or a single value returns that value.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .ledger import CONTROL_HALT, CONTROL_RESUME, Ledger, iso
+
+
+def closed_days(ledger: Ledger) -> list[str]:
+    """Days whose summary row is written (closed), in date order."""
+    return [r["day"] for r in ledger.rows("SELECT day FROM daily_summaries ORDER BY day")]
+
+
+def day_closed(ledger: Ledger, day: str) -> bool:
+    return bool(ledger.scalar("SELECT 1 FROM daily_summaries WHERE day = ?", (day,)))
+
+
+def event_observed(ledger: Ledger, event_key: str) -> bool:
+    """True once the event's observation (and its signals) is committed."""
+    return bool(ledger.scalar("SELECT 1 FROM observations WHERE event_key = ?", (event_key,)))
+
+
+def pending_controls(ledger: Ledger) -> list[dict]:
+    """Controls a monitor queued and the run has not applied yet, oldest first."""
+    return [dict(r) for r in ledger.rows("SELECT control_id, command FROM controls WHERE status = 'pending' "
+                                         "ORDER BY control_id")]
+
+
+def halt_in_force(ledger: Ledger) -> bool:
+    """True while the last applied halt has not been followed by a resume."""
+    last = ledger.scalar("SELECT command FROM controls WHERE status = 'applied' AND command IN (?, ?) "
+                         "ORDER BY control_id DESC LIMIT 1", (CONTROL_HALT, CONTROL_RESUME))
+    return last == CONTROL_HALT
+
+
+def open_followers(ledger: Ledger, day: str) -> pd.DataFrame:
+    """The day's signals without an outcome yet, with their open paper position if any."""
+    return ledger.frame(
+        "SELECT s.signal_id, s.source, s.direction, s.entry_reference, s.target, s.stop, s.sim_time, "
+        "p.position_id, p.entry_price, p.contract AS position_contract, p.option_strike, p.option_right, "
+        "p.option_iv, p.option_expiration, p.quantity "
+        "FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.signal_id "
+        "LEFT JOIN positions p ON p.signal_id = s.signal_id AND p.status = 'open' "
+        "WHERE s.day = ? AND o.signal_id IS NULL ORDER BY s.signal_id", (day,))
+
+
+def recent_signals(ledger: Ledger, day: str, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+    """Signals of `day` in (since, until]: what a repeat is checked against."""
+    return ledger.frame(
+        "SELECT source, contract, direction, target, stop FROM signals WHERE day = ? AND sim_time > ? "
+        "AND sim_time <= ?", (day, iso(since), iso(until)))
+
+
+def resolved_history(ledger: Ledger, until: pd.Timestamp) -> pd.DataFrame:
+    """Judged signals (source, direction, when, correct) resolved at or before `until`."""
+    return ledger.frame(
+        "SELECT s.source, s.direction, o.resolved_at, o.correct FROM outcomes o "
+        "JOIN signals s ON s.signal_id = o.signal_id WHERE o.correct IS NOT NULL AND o.resolved_at <= ? "
+        "ORDER BY o.resolved_at, o.signal_id", (iso(until),))
+
+
+def signals_awaiting_entry(ledger: Ledger, event_key: str) -> pd.DataFrame:
+    """Passed signals of a traded source from `event_key` that have no entry order yet."""
+    return ledger.frame(
+        "SELECT s.* FROM signals s JOIN validations v ON v.signal_id = s.signal_id "
+        "LEFT JOIN orders o ON o.signal_id = s.signal_id "
+        "WHERE s.event_key = ? AND v.passed = 1 AND s.traded_source = 1 AND o.order_id IS NULL "
+        "ORDER BY s.signal_id", (event_key,))
+
+
+def open_positions(ledger: Ledger) -> pd.DataFrame:
+    """Open paper positions (their source), what position limits count."""
+    return ledger.frame("SELECT source FROM positions WHERE status = 'open'")
+
+
+def day_signal_judgements(ledger: Ledger, day: str) -> pd.DataFrame:
+    """Each signal of `day` with its validation and whether it proved correct."""
+    return ledger.frame(
+        "SELECT s.signal_id, v.passed, v.false_positive, o.correct FROM signals s "
+        "JOIN validations v ON v.signal_id = s.signal_id LEFT JOIN outcomes o ON o.signal_id = s.signal_id "
+        "WHERE s.day = ?", (day,))
+
+
+def day_closed_trades(ledger: Ledger, day: str) -> pd.DataFrame:
+    """Closed paper trades resolved on `day`: P&L, costs, exit time."""
+    return ledger.frame(
+        "SELECT o.signal_id, o.pnl_usd, o.pnl_points, o.costs_usd, o.resolved_at AS exit_time FROM outcomes o "
+        "WHERE o.day = ? AND o.position_id IS NOT NULL", (day,))
+
+
+def day_costs_usd(ledger: Ledger, day: str) -> float:
+    return float(ledger.scalar("SELECT COALESCE(SUM(amount_usd), 0) FROM costs WHERE day = ?", (day,)))
