@@ -302,7 +302,7 @@ def check_agreement(result: PipelineResult, ref: dict[str, Any]) -> None:
     ours_gex = {k: v for k, v in zip(by_strike["strike"], by_strike["gex"]) if v is not None}
     assert ours_gex.keys() == ref["gex"].keys()
     assert all(math.isclose(ours_gex[k], ref["gex"][k], rel_tol=1e-7, abs_tol=1e-3) for k in ours_gex)
-    level = risk.summary["zero_gamma_level"]
+    level = risk.summary["cumulative_gex_crossing"]
     assert (level is None and math.isnan(ref["zero_gamma"])) or math.isclose(level, ref["zero_gamma"], abs_tol=1e-6)
     ev = result.stage("expected_value")
     assert ev is not None

@@ -116,7 +116,9 @@ def test_text_report_carries_the_essentials(make_result, tmp_path: Path) -> None
     assert "run started 2025-06-02 14:45:07 EDT (New York)" in text
     assert "Verdict        : STRONG_PUT_DOMINANCE (downward pressure)" in text
     assert "Call/put ratio : 0.36 — calls $1,428,000 vs puts $3,992,000 at risk" in text
-    assert "Zero gamma     : n/a — cumulative GEX never changes sign" in text
+    assert "Zero gamma     : n/a — none within +/-10% of the underlying: total dealer GEX never changes sign" in text
+    assert "method       : total dealer GEX re-priced at 201 underlying prices (+/-10% of F in 0.1% steps)" in text
+    assert "Cumulative GEX : crosses zero at n/a (secondary figure" in text
     assert "NQM25 C21600" in text and "$2,800,000" in text and "HIGH" in text
     assert "Day bias: BULLISH (calls 100.0% of spike dollars)" in text
     assert "databento  failed" in text and "HTTP 503 from the gateway" in text

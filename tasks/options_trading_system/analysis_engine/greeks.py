@@ -37,7 +37,7 @@ class GreeksConfig:
 
 class GreeksAnalysis(PipelineAnalysis):
     """Fills `iv`, `delta`, `gamma` (NaN where no IV can be solved) and adds `years_to_expiry`,
-    `iv_status` (why an IV is missing) and `atm_iv` (the row's expiration's IV at the forward, see
+    `discount` (e^{-rT}, for stages that re-price), `iv_status` (why an IV is missing) and `atm_iv` (the row's expiration's IV at the forward, see
     `atm_iv_by_expiration`). Ranks nothing: it enriches the chain for the others."""
 
     name: ClassVar[str] = "greeks"
@@ -57,6 +57,7 @@ class GreeksAnalysis(PipelineAnalysis):
         gamma = black76.gamma(forward, strike, years, iv, cfg.risk_free_rate)
         status_text = pd.Categorical.from_codes(status.astype(np.int64), categories=IV_STATUS_CATEGORIES)
         out = chain.assign(iv=iv, delta=delta, gamma=gamma, years_to_expiry=years,
+                           discount=np.exp(-cfg.risk_free_rate * years),
                            iv_status=pd.Series(status_text, index=chain.index))
         atm = {expiration: value for expiration, (value, _) in atm_iv_by_expiration(out, forward).items()}
         out["atm_iv"] = out["expiration"].map(atm).astype("float64")
@@ -129,12 +130,17 @@ def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timesta
 def strike_smile(chain: pd.DataFrame, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
     over the OTM right(s) where one has an IV, else over the others."""
-    iv = chain["iv"].to_numpy(dtype=np.float64)
+    right = chain["right"].to_numpy(dtype=object, na_value=None)
+    return strike_smile_arrays(chain["expiration"].to_numpy(), chain["strike"].to_numpy(dtype=np.float64),
+                               chain["iv"].to_numpy(dtype=np.float64), right == "C", right == "P", forward)
+
+
+def strike_smile_arrays(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, call: np.ndarray,
+                        put: np.ndarray, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`strike_smile` on plain arrays (one entry per contract)."""
     known = ~np.isnan(iv)
-    strike = chain["strike"].to_numpy(dtype=np.float64)[known]
-    expiration = chain["expiration"].to_numpy()[known]
-    call, put = (chain["right"] == "C").to_numpy()[known], (chain["right"] == "P").to_numpy()[known]
-    iv = iv[known]
+    strike, expiration, iv = strike[known], expiration[known], iv[known]
+    call, put = call[known], put[known]
     otm = (call & (strike >= forward)) | (put & (strike <= forward))
     order = np.lexsort((strike, expiration))
     strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
@@ -148,6 +154,23 @@ def strike_smile(chain: pd.DataFrame, forward: float) -> tuple[np.ndarray, np.nd
     with np.errstate(invalid="ignore", divide="ignore"):
         smile = np.where(otm_n > 0, otm_sum / otm_n, other_sum / other_n)
     return expiration[first], strike[first], smile
+
+
+def smile_iv(expiration: np.ndarray, strike: np.ndarray, smile: tuple[np.ndarray, np.ndarray, np.ndarray]
+             ) -> np.ndarray:
+    """The smile's IV at each (expiration, strike), linear in strike between the two strikes with an
+    IV around it; NaN outside them (no extrapolation) or for an expiration without any IV."""
+    out = np.full(strike.shape, np.nan)
+    smile_exp, smile_k, smile_v = smile
+    if smile_k.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, smile_exp[1:] != smile_exp[:-1]])
+    for start, stop in zip(starts, [*starts[1:], smile_exp.size]):
+        rows = np.flatnonzero(expiration == smile_exp[start])
+        k, v = smile_k[start:stop], smile_v[start:stop]
+        inside = (strike[rows] >= k[0]) & (strike[rows] <= k[-1])
+        out[rows[inside]] = np.interp(strike[rows[inside]], k, v)
+    return out
 
 
 def risk_reversal(rows: pd.DataFrame, forward: float, wing_delta: float) -> tuple[float, str]:

@@ -73,6 +73,15 @@ def json_list(values: Iterable[Any]) -> list[Any]:
     return [json_value(v) for v in values]
 
 
+def fast_json_list(values: Iterable[Any]) -> list[Any]:
+    """`json_list`, fast for numbers: a float array becomes Python floats with NaN/inf as None in
+    one pass (a chart's hundreds of values); anything else goes through `json_value`."""
+    array = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if array.dtype.kind in "fiu":
+        return [v if v == v and v not in (math.inf, -math.inf) else None for v in array.astype(np.float64).tolist()]
+    return json_list(values)
+
+
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts, column order kept."""
     columns = {name: json_list(frame[name].tolist()) for name in frame.columns}
