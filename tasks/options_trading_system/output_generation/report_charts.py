@@ -167,6 +167,8 @@ def open_interest_figure(strikes: Sequence[float], call_oi: Sequence[float], put
                          hovertemplate="$%{y:,.0f}<extra>OTM puts at risk</extra>"), row=2, col=1)
     shapes, notes = _marker_shapes([("underlying", underlying, UNDERLYING_COLOR, "dash")], ("x", "x2"))
     fig.update_layout(**_layout("Open interest and dollars at risk", 620, barmode="group", bargap=0.15))
+    for title in fig.layout.annotations:  # panel titles to the left: the price labels sit above the middle
+        title.update(x=0, xanchor="left", font={"size": 13})
     fig.update_layout(shapes=shapes, annotations=list(fig.layout.annotations) + notes)
     fig.update_xaxes(range=_x_range(window), title_text="strike (index points)", row=2, col=1, showgrid=True,
                      gridcolor="#e5e7eb")
