@@ -53,6 +53,17 @@ def gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLik
         return df * norm_pdf(d1) / (np.asarray(forward, dtype=np.float64) * sd)
 
 
+def delta_gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike, is_call: ArrayLike,
+                rate: ArrayLike = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`delta` and `gamma` together, sharing d1 and the discount factor (the greeks stage needs both)."""
+    d1, _, sd = _d1_d2(forward, strike, years, vol)
+    df = np.exp(-np.asarray(rate, dtype=np.float64) * np.asarray(years, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma_ = df * norm_pdf(d1) / (np.asarray(forward, dtype=np.float64) * sd)
+    delta_ = np.where(np.asarray(is_call, dtype=bool), df * ndtr(d1), -df * ndtr(-d1))
+    return delta_, gamma_
+
+
 def vega(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike,
          rate: ArrayLike = 0.0) -> NDArray[np.float64]:
     """dPrice/dsigma: e^{-rT} F n(d1) sqrt(T)."""

@@ -105,6 +105,20 @@ class DirectionFactors:
         return [name for name in ("oi", "volume", "premium") if np.isnan(getattr(self, name))]
 
 
+@dataclass(frozen=True)
+class EvTables:
+    """The EV stage's per-run work (`prepare`), shared by candidates and summarize."""
+
+    rows: pd.DataFrame
+    used: list[pd.Timestamp]
+    missing: list[pd.Timestamp]
+    strikes: np.ndarray
+    factors: dict[str, DirectionFactors]
+    horizon_iv: float
+    horizon_years: float
+    iv_note: str
+
+
 class ExpectedValueAnalysis(PipelineAnalysis):
     """Candidates are (target, stop) pairs; kept are the top_n setups by EV with the market's view."""
 
@@ -113,13 +127,19 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     requires: ClassVar[tuple[str, ...]] = ("greeks",)  # the ATM IV behind the market probability
     config: ExpectedValueConfig
 
+    def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> EvTables:
+        rows, used, missing = self._rows(chain, ctx)
+        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
+        factors = direction_factors(rows, ctx.underlying_price, self.config)
+        horizon_iv, horizon_years, iv_note = self._horizon(chain, used, ctx)
+        return EvTables(rows, used, missing, strikes, factors, horizon_iv, horizon_years, iv_note)
+
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         cfg = self.config
-        rows, used, _ = self._rows(chain, ctx)
+        prepared: EvTables = self.prepared(chain, ctx)
+        used, strikes, factors = prepared.used, prepared.strikes, prepared.factors
+        horizon_iv, horizon_years = prepared.horizon_iv, prepared.horizon_years
         forward = ctx.underlying_price
-        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
-        factors = direction_factors(rows, forward, cfg)
-        horizon_iv, horizon_years, _ = self._horizon(chain, used, ctx)
         parts = []
         for direction in (LONG, SHORT):
             targets = strikes[strikes > forward] if direction == LONG else strikes[strikes < forward]
@@ -159,11 +179,10 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         return kept.iloc[_rank_order(kept)]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
-        rows, used, missing = self._rows(chain, ctx)
+        prepared: EvTables = self.prepared(chain, ctx)
+        used, missing, factors, strikes = prepared.used, prepared.missing, prepared.factors, prepared.strikes
+        horizon_iv, horizon_years, iv_note = prepared.horizon_iv, prepared.horizon_years, prepared.iv_note
         forward = ctx.underlying_price
-        factors = direction_factors(rows, forward, self.config)
-        horizon_iv, horizon_years, iv_note = self._horizon(chain, used, ctx)
-        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
         above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
         return {
             "underlying_price": json_value(forward),

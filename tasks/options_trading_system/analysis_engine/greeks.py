@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from . import black76
-from .pipeline import AnalysisContext, PipelineAnalysis
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
 from .stage_tools import json_value
 from ..errors import ConfigError
 
 IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
+_IV_STATUS_DTYPE = pd.CategoricalDtype(IV_STATUS_CATEGORIES)  # built once: its string index is costly
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,36 +47,51 @@ class GreeksAnalysis(PipelineAnalysis):
 
     def enrich(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         cfg = self.config
-        years = years_to_expiry(chain["expiration"], ctx)
-        strike = chain["strike"].to_numpy(dtype=np.float64)
-        is_call = (chain["right"] == "C").to_numpy()
+        tables = run_tables(chain, ctx)
+        years = tables.years_to_expiry(ctx)
+        strike, is_call = tables.strike, tables.is_call
         forward = ctx.underlying_price
         iv, status = black76.implied_vol_status(chain["mark"].to_numpy(dtype=np.float64), forward, strike,
                                                 years, is_call, cfg.risk_free_rate, cfg.max_iv,
                                                 min_time_value=cfg.min_time_value)
-        delta = black76.delta(forward, strike, years, iv, is_call, cfg.risk_free_rate)
-        gamma = black76.gamma(forward, strike, years, iv, cfg.risk_free_rate)
-        status_text = pd.Categorical.from_codes(status.astype(np.int64), categories=IV_STATUS_CATEGORIES)
-        out = chain.assign(iv=iv, delta=delta, gamma=gamma, years_to_expiry=years,
-                           discount=np.exp(-cfg.risk_free_rate * years),
-                           iv_status=pd.Series(status_text, index=chain.index))
-        atm = {expiration: value for expiration, (value, _) in atm_iv_by_expiration(out, forward).items()}
-        out["atm_iv"] = out["expiration"].map(atm).astype("float64")
-        return out
+        delta, gamma = black76.delta_gamma(forward, strike, years, iv, is_call, cfg.risk_free_rate)
+        status_text = pd.Categorical.from_codes(status.astype(np.int64), dtype=_IV_STATUS_DTYPE)
+        smile = strike_smile_arrays(tables.expiration, strike, iv, is_call, tables.is_put, forward)
+        atm = atm_iv_from_smile(smile, forward)
+        per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
+        codes = tables.expiration_codes
+        atm_column = np.where(codes >= 0, per_code[np.maximum(codes, 0)], np.nan)
+        return chain.assign(iv=iv, delta=delta, gamma=gamma, years_to_expiry=years,
+                            discount=np.exp(-cfg.risk_free_rate * years),
+                            iv_status=pd.Series(status_text, index=chain.index), atm_iv=atm_column)
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
-        solved = chain["iv"].notna()
-        missing = chain.loc[~solved, "iv_status"].value_counts()
-        front = chain[chain["expiration"] == ctx.front_expiration]
-        atm = float(front["atm_iv"].iloc[0]) if len(front) else float("nan")
-        atm_note = atm_iv(front, forward)[1] if np.isnan(atm) else ""
-        skew, skew_note = risk_reversal(front, forward, self.config.skew_delta)
-        by_expiration = chain.groupby("expiration", sort=True)["atm_iv"].first().dropna()
+        tables = run_tables(chain, ctx)
+        iv = chain["iv"].to_numpy(dtype=np.float64)
+        solved = ~np.isnan(iv)
+        status = chain["iv_status"].cat.codes.to_numpy()
+        counts = np.bincount(status[~solved], minlength=len(IV_STATUS_CATEGORIES))
+        front = tables.select((), ctx.front_expiration).positions
+        atm_column = chain["atm_iv"].to_numpy(dtype=np.float64)
+        atm = float(atm_column[front[0]]) if front.size else float("nan")
+        atm_note = ""
+        if np.isnan(atm):
+            smile = strike_smile_arrays(tables.expiration[front], tables.strike[front], iv[front],
+                                        tables.is_call[front], tables.is_put[front], forward)
+            atm_note = next(iter(atm_iv_from_smile(smile, forward).values()),
+                            (np.nan, "no contract of this expiration has an implied volatility"))[1]
+        delta = chain["delta"].to_numpy(dtype=np.float64)
+        skew, skew_note = risk_reversal_arrays(tables.strike[front], iv[front], delta[front], tables.is_call[front],
+                                               tables.is_put[front], forward, self.config.skew_delta)
+        codes = tables.expiration_codes
+        first_rows = np.unique(codes[codes >= 0], return_index=True)[1]
+        by_expiration = {tables.expirations[codes[codes >= 0][i]]: atm_column[codes >= 0][i] for i in first_rows}
         return {
             "contracts": int(len(chain)),
             "contracts_with_iv": int(solved.sum()),
-            "no_iv_reasons": {str(k): int(v) for k, v in missing.items() if v},
+            "no_iv_reasons": {IV_STATUS_CATEGORIES[code]: int(n) for code, n in
+                              sorted(enumerate(counts), key=lambda kv: -kv[1]) if n},
             "front_expiration": json_value(ctx.front_expiration),
             "atm_iv": json_value(atm),
             "atm_iv_note": atm_note,
@@ -83,7 +99,8 @@ class GreeksAnalysis(PipelineAnalysis):
             "skew_definition": f"IV of the {self.config.skew_delta:g}-delta put minus IV of the "
                                f"{self.config.skew_delta:g}-delta call, front expiration",
             "skew_note": skew_note,
-            "atm_iv_by_expiration": {json_value(k): json_value(v) for k, v in by_expiration.items()},
+            "atm_iv_by_expiration": {json_value(k): json_value(v) for k, v in by_expiration.items()
+                                     if not np.isnan(v)},
         }
 
 
@@ -111,7 +128,13 @@ def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timesta
     Per strike the out-of-the-money contract's IV is used (the call at or above F, the put at or
     below; their mean at F itself), the other right's when the OTM one has none.
     """
-    expirations, strikes, ivs = strike_smile(chain, forward)
+    return atm_iv_from_smile(strike_smile(chain, forward), forward)
+
+
+def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float
+                      ) -> dict[pd.Timestamp, tuple[float, str]]:
+    """`atm_iv_by_expiration` from a `strike_smile`."""
+    expirations, strikes, ivs = smile
     out: dict[pd.Timestamp, tuple[float, str]] = {}
     starts = np.flatnonzero(np.r_[True, expirations[1:] != expirations[:-1]]) if expirations.size else []
     for start, stop in zip(starts, [*starts[1:], expirations.size]):  # one pass per expiration
@@ -175,11 +198,22 @@ def smile_iv(expiration: np.ndarray, strike: np.ndarray, smile: tuple[np.ndarray
 
 def risk_reversal(rows: pd.DataFrame, forward: float, wing_delta: float) -> tuple[float, str]:
     """IV(put at -wing_delta) - IV(call at +wing_delta), each linear in delta among OTM contracts."""
-    usable = rows[rows["iv"].notna() & rows["delta"].notna()]
-    calls = usable[(usable["right"] == "C") & (usable["strike"] > forward)].sort_values("delta")
-    puts = usable[(usable["right"] == "P") & (usable["strike"] < forward)].sort_values("delta")
-    put_iv = _interp_bracketed(-wing_delta, puts["delta"].to_numpy(), puts["iv"].to_numpy())
-    call_iv = _interp_bracketed(wing_delta, calls["delta"].to_numpy(), calls["iv"].to_numpy())
+    right = rows["right"].to_numpy(dtype=object, na_value=None)
+    return risk_reversal_arrays(rows["strike"].to_numpy(dtype=np.float64), rows["iv"].to_numpy(dtype=np.float64),
+                                rows["delta"].to_numpy(dtype=np.float64), right == "C", right == "P", forward,
+                                wing_delta)
+
+
+def risk_reversal_arrays(strike: np.ndarray, iv: np.ndarray, delta: np.ndarray, call: np.ndarray, put: np.ndarray,
+                         forward: float, wing_delta: float) -> tuple[float, str]:
+    """`risk_reversal` on plain arrays (one entry per contract)."""
+    usable = ~np.isnan(iv) & ~np.isnan(delta)
+    calls = usable & call & (strike > forward)
+    puts = usable & put & (strike < forward)
+    put_order = np.argsort(delta[puts], kind="stable")
+    call_order = np.argsort(delta[calls], kind="stable")
+    put_iv = _interp_bracketed(-wing_delta, delta[puts][put_order], iv[puts][put_order])
+    call_iv = _interp_bracketed(wing_delta, delta[calls][call_order], iv[calls][call_order])
     if np.isnan(put_iv) or np.isnan(call_iv):
         side = "puts" if np.isnan(put_iv) else "calls"
         return float("nan"), f"no OTM {side} on both sides of |delta| {wing_delta:g} in the front expiration"

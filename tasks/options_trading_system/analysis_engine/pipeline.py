@@ -96,6 +96,18 @@ class RunTables:
         self.expiration_codes = codes
         self.expirations = [pd.Timestamp(u) for u in uniques]
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
+        self._years: tuple[pd.Timestamp, np.ndarray] | None = None
+
+    def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
+        """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""
+        if self._years is None or self._years[0] != ctx.as_of:
+            per_expiration = np.asarray(ctx.years_to(pd.Series(self.expirations, dtype="datetime64[ns]")),
+                                        dtype=np.float64) if self.expirations else np.zeros(0)
+            codes = self.expiration_codes
+            years = np.where(codes >= 0, per_expiration[np.maximum(codes, 0)] if per_expiration.size else np.nan,
+                             np.nan)
+            self._years = (ctx.as_of, years)
+        return self._years[1]
 
     def select(self, wanted: Sequence[pd.Timestamp], front: pd.Timestamp) -> Selection:
         """Rows of the wanted expirations (none wanted = the front one), which were used, which are absent."""
@@ -229,19 +241,31 @@ class Pipeline:
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
             candidates = stage.candidates(chain, stage_ctx)
             reasons = stage.filter_reasons(candidates, stage_ctx)
-            text = reasons.to_numpy(dtype=object)
-            keep = text == ""
+            keep, dropped = _keep_and_count(reasons)
             kept = candidates[keep] if not keep.all() else candidates
             kept = stage.sort(kept, stage_ctx).reset_index(drop=True)
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
-            dropped, counts = np.unique(text[~keep].astype(str), return_counts=True)
             trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=len(candidates),
-                               candidates_out=len(kept), seconds=elapsed,
-                               reasons={str(k): int(v) for k, v in
-                                        sorted(zip(dropped, counts), key=lambda kv: (-kv[1], kv[0]))})
+                               candidates_out=len(kept), seconds=elapsed, reasons=dropped)
             results.append(StageResult(stage.name, kept, summary, trace))
         return PipelineResult(chain=chain, stages=tuple(results))
+
+
+def _keep_and_count(reasons: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows a stage keeps (reason "") and how many it dropped per reason, most first.
+    A categorical answer (`stage_tools.reason_series`) is counted by code; plain strings by value."""
+    if isinstance(reasons.dtype, pd.CategoricalDtype):
+        labels = [str(c) for c in reasons.cat.categories]
+        codes = reasons.cat.codes.to_numpy()
+        keep = codes == labels.index("") if "" in labels else np.zeros(codes.size, dtype=bool)
+        counts = np.bincount(codes[~keep & (codes >= 0)], minlength=len(labels))
+        dropped = {labels[i]: int(n) for i, n in enumerate(counts) if n}
+    else:
+        text = reasons.to_numpy(dtype=object)
+        keep = text == ""
+        dropped = {str(k): int(v) for k, v in pd.Series(text[~keep], dtype=object).value_counts().items()}
+    return keep, dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def frozen_config(cls: type, mapping: Mapping[str, Any] | None) -> Any:

@@ -5,6 +5,7 @@ Kept apart so each stage module holds only its own analysis.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
@@ -38,6 +39,18 @@ def select_expirations(chain: pd.DataFrame, wanted: Sequence[pd.Timestamp], fron
     missing = [t for t in targets if t not in present]
     table = chain if columns is None else chain[list(columns)]
     return table[chain["expiration"].isin(used).to_numpy()], used, missing
+
+
+def reason_series(codes: np.ndarray, labels: Sequence[str], index: pd.Index) -> pd.Series:
+    """`filter_reasons`' answer from a code per row and the label of each code (labels[0] = "" keeps
+    the row): a categorical Series, which the runner counts by code instead of by string."""
+    return pd.Series(pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), dtype=_reason_dtype(tuple(labels))),
+                     index=index)
+
+
+@lru_cache(maxsize=256)
+def _reason_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(labels))  # built once per set of labels: its string index is costly
 
 
 def json_value(value: Any) -> Any:
