@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from .pipeline import AnalysisContext, PipelineAnalysis
-from .stage_tools import json_list, json_records, json_value, parse_expirations, select_expirations
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .stage_tools import json_list, json_records, json_value, parse_expirations
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
               ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
         wanted = parse_expirations(self.config.expirations, "pipeline.expected_value.expirations")
-        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration, _COLUMNS)
+        selection = run_tables(chain, ctx).select(wanted, ctx.front_expiration)
+        rows, used, missing = chain[list(_COLUMNS)].iloc[selection.positions], selection.used, selection.missing
         if missing:
             log.warning("expected_value: expirations %s not in the chain", [m.date().isoformat() for m in missing])
         return rows, sorted(used), missing

@@ -61,9 +61,9 @@ class GreeksAnalysis(PipelineAnalysis):
         per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
         codes = tables.expiration_codes
         atm_column = np.where(codes >= 0, per_code[np.maximum(codes, 0)], np.nan)
-        return chain.assign(iv=iv, delta=delta, gamma=gamma, years_to_expiry=years,
-                            discount=np.exp(-cfg.risk_free_rate * years),
-                            iv_status=pd.Series(status_text, index=chain.index), atm_iv=atm_column)
+        added = {"iv": iv, "delta": delta, "gamma": gamma, "years_to_expiry": years,
+                 "discount": np.exp(-cfg.risk_free_rate * years), "iv_status": status_text, "atm_iv": atm_column}
+        return with_columns(chain, added)
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
@@ -102,6 +102,14 @@ class GreeksAnalysis(PipelineAnalysis):
             "atm_iv_by_expiration": {json_value(k): json_value(v) for k, v in by_expiration.items()
                                      if not np.isnan(v)},
         }
+
+
+def with_columns(chain: pd.DataFrame, added: dict[str, Any]) -> pd.DataFrame:
+    """The chain with `added` columns (replacing any of the same name, in place in the column order),
+    built in one go without copying the rest: `DataFrame.assign` inserts one column at a time."""
+    data: dict[str, Any] = {name: added[name] if name in added else chain[name] for name in chain.columns}
+    data.update({name: values for name, values in added.items() if name not in data})
+    return pd.DataFrame(data, index=chain.index, copy=False)
 
 
 def years_to_expiry(expiration: pd.Series, ctx: AnalysisContext) -> np.ndarray:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from datetime import datetime
+from zoneinfo import ZoneInfo
 import logging
 import time
 import typing
@@ -34,7 +36,7 @@ import pandas as pd
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
-from ..expiry import years_to_settlement
+from ..expiry import SECONDS_PER_YEAR, SETTLEMENT_HOUR, SETTLEMENT_TZ, years_to_settlement
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,7 @@ class RunTables:
     def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
         """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""
         if self._years is None or self._years[0] != ctx.as_of:
-            per_expiration = np.asarray(ctx.years_to(pd.Series(self.expirations, dtype="datetime64[ns]")),
-                                        dtype=np.float64) if self.expirations else np.zeros(0)
+            per_expiration = _years_to_settlement(self.expirations, ctx)
             codes = self.expiration_codes
             years = np.where(codes >= 0, per_expiration[np.maximum(codes, 0)] if per_expiration.size else np.nan,
                              np.nan)
@@ -120,6 +121,23 @@ class RunTables:
             mask = np.isin(self.expiration_codes, [present[t] for t in used])
             cached = self._selections[targets] = Selection(np.flatnonzero(mask), used, missing)
         return cached
+
+
+def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext") -> np.ndarray:
+    """`expiry.years_to_settlement` of a few expirations: the same arithmetic on Python datetimes
+    (microseconds, exact in float like pandas' nanoseconds), which costs microseconds instead of
+    pandas' fixed overhead; pandas when there are many, or when `as_of` carries nanoseconds."""
+    as_of = pd.Timestamp(ctx.as_of)
+    if len(expirations) > 16 or as_of.tzinfo is None or as_of.nanosecond:
+        return np.asarray(ctx.years_to(pd.Series(expirations, dtype="datetime64[ns]")), dtype=np.float64) \
+            if expirations else np.zeros(0)
+    start = as_of.to_pydatetime()
+    zone = ZoneInfo(SETTLEMENT_TZ)
+    out = np.empty(len(expirations))
+    for i, expiration in enumerate(expirations):
+        settle = datetime(expiration.year, expiration.month, expiration.day, SETTLEMENT_HOUR, tzinfo=zone)
+        out[i] = max((settle - start).total_seconds(), 0.0) / SECONDS_PER_YEAR
+    return out
 
 
 def run_tables(chain: pd.DataFrame, ctx: AnalysisContext) -> RunTables:

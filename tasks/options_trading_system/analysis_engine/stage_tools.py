@@ -26,21 +26,6 @@ def parse_expirations(values: Sequence[str], setting: str) -> tuple[pd.Timestamp
     return tuple(out)
 
 
-def select_expirations(chain: pd.DataFrame, wanted: Sequence[pd.Timestamp], front: pd.Timestamp,
-                       columns: Sequence[str] | None = None
-                       ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
-    """Rows of the wanted expirations (none wanted = the front one), which were used, which are absent.
-
-    `columns` limits the copy to what the caller reads (the chain's text columns are costly to copy).
-    """
-    targets = list(wanted) if wanted else ([front] if not pd.isna(front) else [])
-    present = set(pd.to_datetime(chain["expiration"].dropna().unique()))
-    used = [t for t in targets if t in present]
-    missing = [t for t in targets if t not in present]
-    table = chain if columns is None else chain[list(columns)]
-    return table[chain["expiration"].isin(used).to_numpy()], used, missing
-
-
 def reason_series(codes: np.ndarray, labels: Sequence[str], index: pd.Index) -> pd.Series:
     """`filter_reasons`' answer from a code per row and the label of each code (labels[0] = "" keeps
     the row): a categorical Series, which the runner counts by code instead of by string."""
