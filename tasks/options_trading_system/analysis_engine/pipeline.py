@@ -33,6 +33,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .stage_tools import reason_series
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
@@ -205,7 +206,7 @@ class PipelineAnalysis(ABC):
         return chain.iloc[0:0]
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
-        return pd.Series("", index=candidates.index, dtype="str")
+        return reason_series(np.zeros(len(candidates), dtype=np.int64), ("",), candidates.index)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         return kept

@@ -27,7 +27,7 @@ import pandas as pd
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile_arrays
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import fast_json_list, json_records, json_value, parse_expirations
+from .stage_tools import fast_json_list, json_records, json_value, parse_expirations, reason_series
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -174,28 +174,30 @@ class RiskAnalysis(PipelineAnalysis):
         near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
         zone = np.select(near_enough, [ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM], ZONE_DISTANT)
         urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
+        danger = dollars * urgency
+        order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
         return pd.DataFrame({
-            "strike": strikes,
-            "side": np.where(strikes > ctx.underlying_price, "CALL", "PUT"),
-            "distance": distance,
-            "zone": zone,
-            "urgency": urgency,
-            "dollars_at_risk": dollars,
-            "danger": dollars * urgency,
-            "call_oi": table.call_oi[zones],
-            "put_oi": table.put_oi[zones],
-            "gex": table.gex[zones],
+            "strike": strikes[order],
+            "side": np.where(strikes > ctx.underlying_price, "CALL", "PUT")[order],
+            "distance": distance[order],
+            "zone": zone[order],
+            "urgency": urgency[order],
+            "dollars_at_risk": dollars[order],
+            "danger": danger[order],
+            "call_oi": table.call_oi[zones][order],
+            "put_oi": table.put_oi[zones][order],
+            "gex": table.gex[zones][order],
         })
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         floor = self.config.min_dollars_at_risk
         small = candidates["dollars_at_risk"].to_numpy() < floor
-        reasons = np.where(small, f"dollars at risk below min_dollars_at_risk (${floor:,.0f})", "")
-        return pd.Series(reasons, index=candidates.index, dtype="str")
+        return reason_series(small.astype(np.int64), ("", f"dollars at risk below min_dollars_at_risk (${floor:,.0f})"),
+                             candidates.index)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        order = np.lexsort((kept["strike"].to_numpy(), kept["distance"].to_numpy(), -kept["danger"].to_numpy()))
-        return kept.iloc[order]
+        """By danger (high first), then distance, then strike: the order `candidates` already made."""
+        return kept
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         cfg = self.config
