@@ -85,8 +85,10 @@ class GreeksAnalysis(PipelineAnalysis):
         skew, skew_note = risk_reversal_arrays(tables.strike[front], iv[front], delta[front], tables.is_call[front],
                                                tables.is_put[front], forward, self.config.skew_delta)
         codes = tables.expiration_codes
-        first_rows = np.unique(codes[codes >= 0], return_index=True)[1]
-        by_expiration = {tables.expirations[codes[codes >= 0][i]]: atm_column[codes >= 0][i] for i in first_rows}
+        listed = codes >= 0
+        listed_codes, listed_atm = codes[listed], atm_column[listed]
+        first_rows = np.unique(listed_codes, return_index=True)[1]
+        by_expiration = {tables.expirations[listed_codes[i]]: listed_atm[i] for i in first_rows}
         return {
             "contracts": int(len(chain)),
             "contracts_with_iv": int(solved.sum()),

@@ -89,10 +89,14 @@ class RunTables:
     columns, so row positions hold for the whole run."""
 
     def __init__(self, chain: pd.DataFrame) -> None:
-        right = chain["right"].to_numpy(dtype=object, na_value=None)
         self.rows = len(chain)
-        self.is_call = right == "C"
-        self.is_put = right == "P"
+        if self.rows > 5_000:  # the column's own comparison: a fixed cost, then fast per row
+            self.is_call = (chain["right"] == "C").to_numpy(dtype=bool, na_value=False)
+            self.is_put = (chain["right"] == "P").to_numpy(dtype=bool, na_value=False)
+        else:  # as Python objects: cheaper for a few hundred rows
+            right = chain["right"].to_numpy(dtype=object, na_value=None)
+            self.is_call = right == "C"
+            self.is_put = right == "P"
         self.strike = chain["strike"].to_numpy(dtype=np.float64)
         self.expiration = chain["expiration"].to_numpy()
         codes, uniques = pd.factorize(self.expiration, sort=True)

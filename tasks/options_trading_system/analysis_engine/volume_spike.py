@@ -96,10 +96,10 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
         return pd.DataFrame({
-            "contract": chain["contract"].to_numpy(dtype=object, na_value=None),
+            "contract": chain["contract"].array,  # the column itself, not a copy
             "expiration": tables.expiration,
             "strike": strike,
-            "right": np.where(is_call, "C", np.where(tables.is_put, "P", None)).astype(object),
+            "right": chain["right"].array,
             "volume": volume,
             "open_interest": oi,
             "last": last,
