@@ -39,7 +39,7 @@ class GreeksConfig:
 class GreeksAnalysis(PipelineAnalysis):
     """Fills `iv`, `delta`, `gamma` (NaN where no IV can be solved) and adds `years_to_expiry`,
     `discount` (e^{-rT}, for stages that re-price), `iv_status` (why an IV is missing) and `atm_iv` (the row's expiration's IV at the forward, see
-    `atm_iv_by_expiration`). Ranks nothing: it enriches the chain for the others."""
+    `atm_iv_from_smile`). Ranks nothing: it enriches the chain for the others."""
 
     name: ClassVar[str] = "greeks"
     config_class: ClassVar[type] = GreeksConfig
@@ -56,7 +56,7 @@ class GreeksAnalysis(PipelineAnalysis):
                                                 min_time_value=cfg.min_time_value)
         delta, gamma = black76.delta_gamma(forward, strike, years, iv, is_call, cfg.risk_free_rate)
         status_text = pd.Categorical.from_codes(status.astype(np.int64), dtype=_IV_STATUS_DTYPE)
-        smile = strike_smile_arrays(tables.expiration, strike, iv, is_call, tables.is_put, forward)
+        smile = strike_smile(tables.expiration, strike, iv, is_call, tables.is_put, forward)
         atm = atm_iv_from_smile(smile, forward)
         per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
         codes = tables.expiration_codes
@@ -77,12 +77,12 @@ class GreeksAnalysis(PipelineAnalysis):
         atm = float(atm_column[front[0]]) if front.size else float("nan")
         atm_note = ""
         if np.isnan(atm):
-            smile = strike_smile_arrays(tables.expiration[front], tables.strike[front], iv[front],
+            smile = strike_smile(tables.expiration[front], tables.strike[front], iv[front],
                                         tables.is_call[front], tables.is_put[front], forward)
             atm_note = next(iter(atm_iv_from_smile(smile, forward).values()),
                             (np.nan, "no contract of this expiration has an implied volatility"))[1]
         delta = chain["delta"].to_numpy(dtype=np.float64)
-        skew, skew_note = risk_reversal_arrays(tables.strike[front], iv[front], delta[front], tables.is_call[front],
+        skew, skew_note = risk_reversal(tables.strike[front], iv[front], delta[front], tables.is_call[front],
                                                tables.is_put[front], forward, self.config.skew_delta)
         codes = tables.expiration_codes
         listed = codes >= 0
@@ -114,36 +114,14 @@ def with_columns(chain: pd.DataFrame, added: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(data, index=chain.index, copy=False)
 
 
-def years_to_expiry(expiration: pd.Series, ctx: AnalysisContext) -> np.ndarray:
-    """Year fraction to each row's expiration (computed once per distinct expiration); NaN if none."""
-    codes, uniques = pd.factorize(expiration)
-    if len(uniques) == 0:
-        return np.full(len(expiration), np.nan)
-    per_expiration = np.asarray(ctx.years_to(pd.Series(uniques)), dtype=np.float64)
-    return np.where(codes >= 0, per_expiration[np.maximum(codes, 0)], np.nan)
-
-
-def atm_iv(rows: pd.DataFrame, forward: float) -> tuple[float, str]:
-    """IV at the forward for one expiration's rows (see `atm_iv_by_expiration`)."""
-    table = atm_iv_by_expiration(rows, forward)
-    if not table:
-        return float("nan"), "no contract of this expiration has an implied volatility"
-    return next(iter(table.values()))
-
-
-def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timestamp, tuple[float, str]]:
+def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float
+                      ) -> dict[pd.Timestamp, tuple[float, str]]:
     """Per expiration with any IV: the IV at the forward, linear in strike between the two strikes
     around it, and a note when it cannot be had (NaN: F not bracketed by strikes with an IV).
 
     Per strike the out-of-the-money contract's IV is used (the call at or above F, the put at or
-    below; their mean at F itself), the other right's when the OTM one has none.
+    below; their mean at F itself), the other right's when the OTM one has none (`strike_smile`).
     """
-    return atm_iv_from_smile(strike_smile(chain, forward), forward)
-
-
-def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float
-                      ) -> dict[pd.Timestamp, tuple[float, str]]:
-    """`atm_iv_by_expiration` from a `strike_smile`."""
     expirations, strikes, ivs = smile
     out: dict[pd.Timestamp, tuple[float, str]] = {}
     starts = np.flatnonzero(np.r_[True, expirations[1:] != expirations[:-1]]) if expirations.size else []
@@ -160,17 +138,10 @@ def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward:
     return out
 
 
-def strike_smile(chain: pd.DataFrame, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
-    over the OTM right(s) where one has an IV, else over the others."""
-    right = chain["right"].to_numpy(dtype=object, na_value=None)
-    return strike_smile_arrays(chain["expiration"].to_numpy(), chain["strike"].to_numpy(dtype=np.float64),
-                               chain["iv"].to_numpy(dtype=np.float64), right == "C", right == "P", forward)
-
-
-def strike_smile_arrays(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, call: np.ndarray,
+def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, call: np.ndarray,
                         put: np.ndarray, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`strike_smile` on plain arrays (one entry per contract)."""
+    """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
+    over the OTM right(s) where one has an IV, else over the others (one entry per contract in)."""
     known = ~np.isnan(iv)
     strike, expiration, iv = strike[known], expiration[known], iv[known]
     call, put = call[known], put[known]
@@ -206,17 +177,9 @@ def smile_iv(expiration: np.ndarray, strike: np.ndarray, smile: tuple[np.ndarray
     return out
 
 
-def risk_reversal(rows: pd.DataFrame, forward: float, wing_delta: float) -> tuple[float, str]:
-    """IV(put at -wing_delta) - IV(call at +wing_delta), each linear in delta among OTM contracts."""
-    right = rows["right"].to_numpy(dtype=object, na_value=None)
-    return risk_reversal_arrays(rows["strike"].to_numpy(dtype=np.float64), rows["iv"].to_numpy(dtype=np.float64),
-                                rows["delta"].to_numpy(dtype=np.float64), right == "C", right == "P", forward,
-                                wing_delta)
-
-
-def risk_reversal_arrays(strike: np.ndarray, iv: np.ndarray, delta: np.ndarray, call: np.ndarray, put: np.ndarray,
+def risk_reversal(strike: np.ndarray, iv: np.ndarray, delta: np.ndarray, call: np.ndarray, put: np.ndarray,
                          forward: float, wing_delta: float) -> tuple[float, str]:
-    """`risk_reversal` on plain arrays (one entry per contract)."""
+    """IV(put at -wing_delta) - IV(call at +wing_delta), each linear in delta among OTM contracts."""
     usable = ~np.isnan(iv) & ~np.isnan(delta)
     calls = usable & call & (strike > forward)
     puts = usable & put & (strike < forward)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
-from .greeks import smile_iv, strike_smile_arrays
+from .greeks import smile_iv, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
 from .stage_tools import fast_json_list, json_records, json_value, parse_expirations, reason_series
 from ..errors import ConfigError
@@ -305,7 +305,7 @@ def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray,
     need_smile = holds & np.isnan(iv)
     from_smile = np.zeros(rows.size, dtype=bool)
     if need_smile.any():
-        smile = strike_smile_arrays(expiration, strike, iv, is_call, is_put, forward)
+        smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
         filled = smile_iv(expiration[need_smile], strike[need_smile], smile)
         iv = iv.copy()
         iv[need_smile] = filled
