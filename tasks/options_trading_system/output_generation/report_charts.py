@@ -119,7 +119,7 @@ def _x_range(window: ChartWindow) -> list[float] | None:
 
 def _marker_shapes(markers: Sequence[tuple[str, float, str, str]], row_domains: Sequence[str] = ("paper",)
                    ) -> tuple[list[dict], list[dict]]:
-    """Vertical lines across the plot at prices (name, price, colour, dash) with labels on top."""
+    """Vertical lines across the plot at prices (name, price, colour, dash), labelled inside the top of the plot."""
     shapes, notes = [], []
     for index, (name, price, color, dash) in enumerate(markers):
         if price is None or not math.isfinite(price):
@@ -128,9 +128,9 @@ def _marker_shapes(markers: Sequence[tuple[str, float, str, str]], row_domains: 
             shapes.append({"type": "line", "xref": "x" if xref == "paper" else xref, "yref": "paper",
                            "x0": price, "x1": price, "y0": 0, "y1": 1,
                            "line": {"color": color, "width": 2, "dash": dash}})
-        notes.append({"x": price, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                      "yshift": 2 + 14 * index, "showarrow": False, "text": f"{name} {price:,.2f}",
-                      "font": {"color": color, "size": 11}})
+        notes.append({"x": price, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "top", "xanchor": "left",
+                      "xshift": 3, "yshift": -2 - 16 * index, "showarrow": False, "text": f"{name} {price:,.2f}",
+                      "bgcolor": "rgba(255,255,255,0.85)", "font": {"color": color, "size": 11}})
     return shapes, notes
 
 
