@@ -160,3 +160,17 @@ def test_filter_reasons_as_strings_or_categories_are_counted_alike() -> None:
         keep, dropped = _keep_and_count(series)
         assert keep.tolist() == [True, False, True, False, False]
         assert dropped == {"too small": 2, "too far": 1}
+
+
+def test_a_stage_called_on_its_own_gives_the_runners_figures() -> None:
+    # the runner hands each step the stage's prepared tables; without the runner they are built on demand
+    chain = small_chain()
+    ctx = AnalysisContext.from_chain(chain)
+    result = Pipeline.from_profile(load_profile("testing", env={})).run(chain.frame, ctx)
+    for stage in Pipeline.from_profile(load_profile("testing", env={})).stages[1:]:
+        candidates = stage.candidates(result.chain, ctx)
+        keep = (stage.filter_reasons(candidates, ctx).astype(str) == "").to_numpy()
+        kept = stage.sort(candidates[keep], ctx).reset_index(drop=True)
+        alone = stage.summarize(result.chain, kept, ctx)
+        assert json.dumps(alone, sort_keys=True) == json.dumps(result.stage(stage.name).summary, sort_keys=True)
+        assert kept.equals(result.stage(stage.name).opportunities)
