@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine import black76
 from tasks.options_trading_system.analysis_engine.greeks import GreeksAnalysis
 from tasks.options_trading_system.analysis_engine.pipeline import (STAGE_CLASSES, AnalysisContext, Pipeline,
-                                                                   stage_class)
+                                                                   RunTables, _keep_and_count, stage_class)
+from tasks.options_trading_system.analysis_engine.stage_tools import reason_series
+from tasks.options_trading_system.expiry import years_to_settlement
 from tasks.options_trading_system.analysis_engine.risk import RiskAnalysis
 from tasks.options_trading_system.config_manager import SCHEMA_DIR, list_profiles, load_profile
 from tasks.options_trading_system.errors import ConfigError
@@ -137,3 +140,38 @@ def test_every_stage_setting_has_a_description_and_a_default(name: str) -> None:
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_run_tables_give_each_row_the_same_year_fraction_as_the_settlement_clock() -> None:
+    # the runner's fast path (Python datetimes for a few expirations) must equal expiry.years_to_settlement
+    # to the bit, across daylight-saving changes and for an expiration already settled
+    dates = ["2025-03-07", "2025-03-10", "2025-06-02", "2025-11-03", "2025-12-19", "2026-03-20"]
+    chain = make_chain([{"expiration": d, "strike": 20000.0, "right": "C", "last": 10.0} for d in dates], underlying=F,
+                       as_of="2025-06-02T18:15:53.123456Z")
+    ctx = AnalysisContext.from_chain(chain)
+    fast = RunTables(chain.frame).years_to_expiry(ctx)
+    slow = years_to_settlement(chain.frame["expiration"], ctx.as_of)
+    assert np.array_equal(fast, slow) and fast[0] == 0.0 and fast[2] > 0
+
+
+def test_filter_reasons_as_strings_or_categories_are_counted_alike() -> None:
+    reasons = ["", "too small", "", "too far", "too small"]
+    for series in (pd.Series(reasons, dtype=object), reason_series([0, 1, 0, 2, 1], ["", "too small", "too far"],
+                                                                    pd.RangeIndex(5))):
+        keep, dropped = _keep_and_count(series)
+        assert keep.tolist() == [True, False, True, False, False]
+        assert dropped == {"too small": 2, "too far": 1}
+
+
+def test_a_stage_called_on_its_own_gives_the_runners_figures() -> None:
+    # the runner hands each step the stage's prepared tables; without the runner they are built on demand
+    chain = small_chain()
+    ctx = AnalysisContext.from_chain(chain)
+    result = Pipeline.from_profile(load_profile("testing", env={})).run(chain.frame, ctx)
+    for stage in Pipeline.from_profile(load_profile("testing", env={})).stages[1:]:
+        candidates = stage.candidates(result.chain, ctx)
+        keep = (stage.filter_reasons(candidates, ctx).astype(str) == "").to_numpy()
+        kept = stage.sort(candidates[keep], ctx).reset_index(drop=True)
+        alone = stage.summarize(result.chain, kept, ctx)
+        assert json.dumps(alone, sort_keys=True) == json.dumps(result.stage(stage.name).summary, sort_keys=True)
+        assert kept.equals(result.stage(stage.name).opportunities)

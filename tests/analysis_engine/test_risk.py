@@ -13,7 +13,7 @@ import pytest
 from tasks.options_trading_system.analysis_engine.pipeline import AnalysisContext
 from tasks.options_trading_system.analysis_engine.risk import (VERDICT_BALANCED, VERDICT_CALL, VERDICT_NO_DATA,
                                                                VERDICT_PUT, RiskAnalysis, RiskConfig,
-                                                               call_put_verdict, zero_gamma_level)
+                                                               call_put_verdict, cumulative_gex_crossing)
 from tasks.options_trading_system.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
@@ -81,13 +81,16 @@ def test_zones_below_the_dollar_floor_are_dropped_with_the_reason() -> None:
     assert [z["strike"] for z in summary["top_zones"]] == [19990.0, 20005.0]
 
 
-def test_gamma_exposure_and_the_zero_gamma_level() -> None:
+def test_gamma_exposure_by_strike_and_the_cumulative_crossing() -> None:
     # by strike: -0.8M, (19980 unknown), +8M, +3.2M, +2.4M; total 12.8M
     # cumulative: -0.8M at 19900, +7.2M at 19990 -> zero at 19900 + 90 x 0.8 / 8 = 19909
     _, _, _, summary = run()
     assert summary["total_gex"] == pytest.approx(12_800_000.0)
-    assert summary["zero_gamma_level"] == pytest.approx(19909.0)
-    assert summary["zero_gamma_crossings"] == pytest.approx([19909.0])
+    assert summary["cumulative_gex_crossing"] == pytest.approx(19909.0)
+    assert summary["cumulative_gex_crossings"] == pytest.approx([19909.0])
+    # no IV and no time to expiry in this chain: nothing to re-price, so no zero-gamma level, and it says why
+    assert summary["zero_gamma_level"] is None
+    assert summary["zero_gamma_note"].startswith("no gamma exposure: no contract has open interest, an implied vol")
     assert summary["contracts_missing_gamma_or_oi"] == 1
     by_strike = summary["by_strike"]
     assert by_strike["strike"] == [19900.0, 19980.0, 19990.0, 20005.0, 20040.0]
@@ -98,13 +101,12 @@ def test_gamma_exposure_and_the_zero_gamma_level() -> None:
     assert by_strike["gex"] == pytest.approx([-800_000.0, None, 8_000_000.0, 3_200_000.0, 2_400_000.0])
 
 
-def test_zero_gamma_level_is_missing_when_cumulative_gex_keeps_its_sign() -> None:
-    level, crossings, note = zero_gamma_level(np.array([1.0, 2.0, 3.0]), np.array([5.0, -1.0, 2.0]), 2.0)
-    assert np.isnan(level) and crossings == []
-    assert "never changes sign (stays positive" in note
+def test_cumulative_crossing_is_missing_when_cumulative_gex_keeps_its_sign() -> None:
+    crossing = cumulative_gex_crossing(np.array([1.0, 2.0, 3.0]), np.array([5.0, -1.0, 2.0]), 2.0)
+    assert np.isnan(crossing.level) and crossing.crossings == ()
+    assert "never changes sign (stays positive" in crossing.note
     # exactly zero on the strike between two signs: the level is that strike
-    level, _, _ = zero_gamma_level(np.array([1.0, 2.0, 3.0]), np.array([-4.0, 4.0, 3.0]), 2.0)
-    assert level == 2.0
+    assert cumulative_gex_crossing(np.array([1.0, 2.0, 3.0]), np.array([-4.0, 4.0, 3.0]), 2.0).level == 2.0
 
 
 def test_named_expirations_replace_the_front_one() -> None:
@@ -138,6 +140,8 @@ def test_summary_is_plain_json() -> None:
 def test_inconsistent_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="strong_put_ratio"):
         RiskConfig(strong_call_ratio=1.0, strong_put_ratio=1.5)
+    with pytest.raises(ConfigError, match="gamma_grid_step"):
+        RiskConfig(gamma_grid_span=0.05, gamma_grid_step=0.1)
     with pytest.raises(ConfigError, match="expected YYYY-MM-DD"):
         RiskConfig(expirations=("20 June",))
 

@@ -21,7 +21,9 @@ def test_summary_reads_source_price_verdict_zero_gamma_and_paths(make_result, tm
     assert lines[2] == "Underlying: NQM25 21,500.00 (quoted by the data source)"
     # 1,428,000 / 3,992,000 = 0.358
     assert lines[3] == "Risk      : STRONG_PUT_DOMINANCE (downward pressure), call/put ratio 0.36"
-    assert lines[4].startswith("Zero gamma: n/a — cumulative GEX never changes sign")
+    # puts dominate every strike: re-priced GEX stays negative across the whole +/-10% grid
+    assert lines[4].startswith("Zero gamma: n/a — none within +/-10% of the underlying: total dealer GEX never "
+                               "changes sign (stays negative); cumulative per-strike crossing n/a")
     assert "Spikes    : 1, day bias BULLISH" in lines
     assert "  NQM25 C21600 LONG vol/OI 20.00 $2,800,000 HIGH actionable" in lines
     assert len(outputs.files()) == 3  # export, HTML, text (the hand-built chain carries no raw input)

@@ -145,7 +145,7 @@ def test_rerun_replaces_files_of_the_same_name(make_result, tmp_path: Path) -> N
     second = write_daily_outputs(make_result(), day_dir)
     assert second.report_text == first.report_text
     assert second.report_text.read_text(encoding="utf-8") != "stale"
-    assert sorted(p.name for p in (day_dir / "reports").iterdir()) == [f"{STEM}.html", f"{STEM}.txt"]
+    assert sorted(p.name for p in (day_dir / "reports").iterdir()) == [f"{STEM}.html", f"{STEM}.txt", "plotly.min.js"]
 
 
 if __name__ == "__main__":

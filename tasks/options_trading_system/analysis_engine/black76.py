@@ -5,11 +5,15 @@
 """
 from __future__ import annotations
 
+import math
+
+import numba as nb
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 
 
 def _d1_d2(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike
@@ -53,6 +57,17 @@ def gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLik
         return df * norm_pdf(d1) / (np.asarray(forward, dtype=np.float64) * sd)
 
 
+def delta_gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike, is_call: ArrayLike,
+                rate: ArrayLike = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`delta` and `gamma` together, sharing d1 and the discount factor (the greeks stage needs both)."""
+    d1, _, sd = _d1_d2(forward, strike, years, vol)
+    df = np.exp(-np.asarray(rate, dtype=np.float64) * np.asarray(years, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gamma_ = df * norm_pdf(d1) / (np.asarray(forward, dtype=np.float64) * sd)
+    delta_ = np.where(np.asarray(is_call, dtype=bool), df * ndtr(d1), -df * ndtr(-d1))
+    return delta_, gamma_
+
+
 def vega(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike,
          rate: ArrayLike = 0.0) -> NDArray[np.float64]:
     """dPrice/dsigma: e^{-rT} F n(d1) sqrt(T)."""
@@ -85,6 +100,7 @@ IV_STATUS_TEXT: dict[int, str] = {
 _NEWTON_ITERATIONS = 12     # Newton converges in 3-7 steps from the start below; more means a hard case
 _BISECTION_ITERATIONS = 64  # halves the bracket to ~1e-19 of its width: below double precision
 _STEP_TOLERANCE = 1e-13     # relative change of sigma*sqrt(T) at which Newton has converged
+_QUADRATIC_STOP = 1e-8      # ... or a Newton step this small: the error left is about its square (1e-16)
 _LOG_PRICE_TOLERANCE = 2e-15  # |ln(model/market)|: the model price equals the market to rounding
 _START_FLOOR = 1e-6         # smallest start, relative to max_iv*sqrt(T) (s_c is 0 at the money)
 _AT_BOUND = 1e-12           # a root this close (relative) to max_iv*sqrt(T) means "the search hit the cap"
@@ -106,7 +122,7 @@ def implied_vol_status(price: ArrayLike, forward: ArrayLike, strike: ArrayLike, 
                        min_time_value: float = 0.0) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
     """Implied volatility and a status code per option (`IV_STATUS_TEXT` says what each means).
 
-    Method, all steps vectorized over the arrays:
+    Method (per option, in one compiled pass over the arrays, `_implied_vol_all`):
     1. Price the out-of-the-money side: an ITM price becomes the OTM price of the other right at the
        same strike by put-call parity, C - P = e^{-rT}(F - K). That OTM price is the time value;
        below `min_time_value` (index points) or outside (0, e^{-rT}F) for calls / (0, e^{-rT}K) for
@@ -120,120 +136,121 @@ def implied_vol_status(price: ArrayLike, forward: ArrayLike, strike: ArrayLike, 
          first step is at least the Corrado-Miller estimate (Brenner-Subrahmanyam when F = K).
        Every step is safeguarded by a bracket [0, max_iv*sqrt(T)] that each evaluation narrows;
        a step leaving the bracket becomes a bisection.
-    3. Entries Newton has not settled after a dozen steps are finished by bisection of their bracket;
+    3. Options Newton has not settled after a dozen steps are finished by bisection of their bracket;
        a root that ends on the upper end of the bracket means the price needs more than `max_iv`.
     The result reproduces the price to ~1e-15 relative (round trip well inside 1e-8 points).
     """
-    p, f, k, t, r = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
-                                          for v in (price, forward, strike, years, rate)))
-    call = np.broadcast_to(np.asarray(is_call, dtype=bool), p.shape)
-    shape = p.shape
-    p, f, k, t, r, call = (a.ravel() for a in (p, f, k, t, r, call))
-    iv = np.full(p.shape, np.nan)
-    status = np.full(p.shape, IV_SOLVED, dtype=np.int8)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        df = np.exp(-r * t)
-        theta = np.where(call, 1.0, -1.0)
-        otm_discounted = p - df * np.maximum(theta * (f - k), 0.0)  # the time value, index points
-        call_side = k >= f
-        upper = np.where(call_side, f, k)                            # undiscounted bound of the OTM price
-        q = otm_discounted / df
-        noise = 64.0 * np.finfo(np.float64).eps * np.maximum(np.abs(p), df * np.maximum(f, k))
-        status[~(np.isfinite(t) & (t > 0))] = IV_EXPIRED
-        status[(~np.isfinite(r))] = IV_BAD_INPUT
-        status[~(np.isfinite(f) & (f > 0) & np.isfinite(k) & (k > 0))] = IV_BAD_INPUT
-        status[~(np.isfinite(p) & (p > 0))] = IV_NO_PRICE
-        pending = status == IV_SOLVED
-        status[pending & ((otm_discounted < -noise) | (q >= upper))] = IV_ARBITRAGE
-        pending = status == IV_SOLVED
-        status[pending & ~((otm_discounted > 0) & (otm_discounted >= min_time_value))] = IV_NO_TIME_VALUE
-        pending = status == IV_SOLVED
-        idx = np.flatnonzero(pending)
-        if idx.size:
-            root_t = np.sqrt(t[idx])
-            s_max = max_iv * root_t
-            side = np.where(call_side[idx], 1.0, -1.0)
-            s = _solve_normalized(q[idx], f[idx], k[idx], side, s_max)
-            too_high = ~(s < s_max * (1.0 - _AT_BOUND))  # the search ran into max_iv
-            status[idx[too_high]] = IV_ABOVE_MAX
-            iv[idx] = np.where(too_high, np.nan, s / root_t)
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (price, forward, strike, years, rate)),
+                                 np.asarray(is_call, dtype=bool))
+    shape = arrays[0].shape
+    p, f, k, t, r = (np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays[:5])
+    call = np.ascontiguousarray(arrays[5]).ravel()
+    iv = np.empty(p.shape)
+    status = np.empty(p.shape, dtype=np.int8)
+    _implied_vol_all(p, f, k, t, r, call, float(max_iv), float(min_time_value), _NEWTON_ITERATIONS, iv, status)
     return iv.reshape(shape), status.reshape(shape)
 
 
-def _otm_price(f: NDArray[np.float64], k: NDArray[np.float64], x: NDArray[np.float64],
-               s: NDArray[np.float64], side: NDArray[np.float64]) -> NDArray[np.float64]:
+@nb.njit(cache=True, nogil=True)
+def _ndtr(x: float) -> float:
+    return 0.5 * math.erfc(-x * _INV_SQRT_2)
+
+
+@nb.njit(cache=True, nogil=True)
+def _otm_price(f: float, k: float, x: float, s: float, side: float) -> float:
     """Undiscounted Black price with total volatility s; side +1 call, -1 put."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d1 = x / s + 0.5 * s
-    return side * (f * ndtr(side * d1) - k * ndtr(side * (d1 - s)))
+    d1 = x / s + 0.5 * s
+    return side * (f * _ndtr(side * d1) - k * _ndtr(side * (d1 - s)))
 
 
-def _solve_normalized(q: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[np.float64],
-                      side: NDArray[np.float64], s_max: NDArray[np.float64]) -> NDArray[np.float64]:
-    """s = sigma*sqrt(T) with _otm_price(s) = q; NaN where q needs s >= s_max (see implied_vol_status).
-
-    The working arrays shrink as entries converge (only when at least half of them have: shrinking
-    costs a copy, and a converged entry just stays at its root meanwhile).
-    """
-    x = np.log(f / k)
-    s_c = np.sqrt(2.0 * np.abs(x))
-    # Corrado-Miller on the call-equivalent price (parity), Brenner-Subrahmanyam when F = K.
-    call_equiv = q + np.maximum(f - k, 0.0)
+@nb.njit(cache=True, nogil=True)
+def _solve_one(q: float, f: float, k: float, side: float, s_max: float, newton_iterations: int) -> float:
+    """s = sigma*sqrt(T) with _otm_price(s) = q (see implied_vol_status for the method)."""
+    x = math.log(f / k)
+    s_c = math.sqrt(2.0 * abs(x))
+    # Corrado-Miller on the call-equivalent price (parity), Brenner-Subrahmanyam when F = K
+    call_equiv = q + max(f - k, 0.0)
     half = call_equiv - 0.5 * (f - k)
-    corrado = np.sqrt(2.0 * np.pi) / (f + k) * (half + np.sqrt(np.maximum(half * half - (f - k) ** 2 / np.pi, 0.0)))
-    result = np.full(q.shape, np.nan)
-    where = np.arange(q.size)
-    s = np.minimum(np.maximum(s_c, _START_FLOOR * s_max), s_max)  # at the money s_c = 0: start just above
-    left = np.ones(q.shape, dtype=bool)      # decided at the first evaluation (at s_c)
-    lo, hi = np.zeros_like(q), s_max.copy()
-    log_q = np.log(q)
-    work = [q, f, k, x, side, log_q, lo, hi, s, left, corrado, s_max]
-    settled = np.zeros(q.shape, dtype=bool)
-    for iteration in range(_NEWTON_ITERATIONS):
-        q, f, k, x, side, log_q, lo, hi, s, left, corrado, s_max = work
+    corrado = math.sqrt(2.0 * math.pi) / (f + k) * (half + math.sqrt(max(half * half - (f - k) ** 2 / math.pi, 0.0)))
+    s = min(max(s_c, _START_FLOOR * s_max), s_max)  # at the money s_c = 0: start just above
+    lo, hi = 0.0, s_max
+    log_q = math.log(q)
+    left = True
+    for iteration in range(newton_iterations):
         d1 = x / s + 0.5 * s
-        model = side * (f * ndtr(side * d1) - k * ndtr(side * (d1 - s)))
-        g = np.log(model) - log_q
-        slope = f * _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1) / model  # d ln(price) / ds
+        model = side * (f * _ndtr(side * d1) - k * _ndtr(side * (d1 - s)))
+        g = math.log(model) - log_q if model > 0 else -math.inf
+        slope = f * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / model  # d ln(price) / ds
         above = g > 0
         if iteration == 0:  # at s_c: a model price above the market puts the root in the convex part
             left = above
-            work[9] = left
-        np.copyto(hi, s, where=above)
-        np.copyto(lo, s, where=~above)
-        new = np.where(left, 1.0 / np.sqrt(1.0 / (s * s) + 2.0 * g / (slope * s ** 3)), s - g / slope)
-        if iteration == 0:
-            new = np.where(left, new, np.fmax(new, np.minimum(corrado, s_max)))
-        outside = ~((new >= lo) & (new <= hi))
-        new = np.where(outside, 0.5 * (lo + hi), new)
-        exact = np.abs(g) <= _LOG_PRICE_TOLERANCE
-        new = np.where(exact, s, new)
-        done = exact | (np.abs(new - s) <= _STEP_TOLERANCE * new)
-        s[...] = new
-        settled = done
-        if done.all():
-            break
-        if done.mean() >= 0.5:
-            result[where[done]] = s[done]
-            keep = ~done
-            where = where[keep]
-            work = [a[keep] for a in work]
-            settled = np.zeros(where.shape, dtype=bool)
-    q, f, k, x, side, log_q, lo, hi, s, left, corrado, s_max = work
-    result[where[settled]] = s[settled]
-    rest = ~settled
-    if rest.any():
-        result[where[rest]] = _bisect(q[rest], f[rest], k[rest], x[rest], side[rest], lo[rest], hi[rest])
-    return result
-
-
-def _bisect(q: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[np.float64], x: NDArray[np.float64],
-            side: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Fallback: bisection of [lo, hi] (bracketing the root) to double precision."""
-    lo, hi = lo.copy(), hi.copy()
-    for _ in range(_BISECTION_ITERATIONS):
+        if above:
+            hi = s
+        else:
+            lo = s
+        if left:
+            new = 1.0 / math.sqrt(1.0 / (s * s) + 2.0 * g / (slope * s ** 3))
+        else:
+            new = s - g / slope
+        newton = True  # a pure Newton step (quadratic convergence), not a floor or a bisection
+        if iteration == 0 and not left:
+            floor = min(corrado, s_max)
+            if new != new or new < floor:
+                new, newton = floor, False
+        if not (new >= lo and new <= hi):
+            new, newton = 0.5 * (lo + hi), False
+        if abs(g) <= _LOG_PRICE_TOLERANCE:
+            return s
+        step = abs(new - s)
+        if step <= _STEP_TOLERANCE * new or (newton and step <= _QUADRATIC_STOP * new):
+            return new
+        s = new
+    for _ in range(_BISECTION_ITERATIONS):  # Newton did not settle: bisection of the bracket
         mid = 0.5 * (lo + hi)
-        above = _otm_price(f, k, x, mid, side) > q
-        hi = np.where(above, mid, hi)
-        lo = np.where(above, lo, mid)
+        if _otm_price(f, k, x, mid, side) > q:
+            hi = mid
+        else:
+            lo = mid
     return 0.5 * (lo + hi)
+
+
+@nb.njit(cache=True, nogil=True)
+def _implied_vol_all(p: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[np.float64], t: NDArray[np.float64],
+                     r: NDArray[np.float64], call: NDArray[np.bool_], max_iv: float, min_time_value: float,
+                     newton_iterations: int, iv: NDArray[np.float64], status: NDArray[np.int8]) -> None:
+    """implied_vol_status, one option at a time in one compiled pass (numba, cached on disk): each
+    option stops as soon as it has converged and no temporaries are made."""
+    eps64 = 64.0 * 2.220446049250313e-16
+    for i in range(p.size):
+        iv[i] = math.nan
+        pi, fi, ki, ti, ri = p[i], f[i], k[i], t[i], r[i]
+        if not (math.isfinite(pi) and pi > 0):
+            status[i] = IV_NO_PRICE
+            continue
+        if not (math.isfinite(fi) and fi > 0 and math.isfinite(ki) and ki > 0) or not math.isfinite(ri):
+            status[i] = IV_BAD_INPUT
+            continue
+        if not (math.isfinite(ti) and ti > 0):
+            status[i] = IV_EXPIRED
+            continue
+        df = math.exp(-ri * ti)
+        intrinsic = max((fi - ki) if call[i] else (ki - fi), 0.0)
+        otm_discounted = pi - df * intrinsic                 # the time value, index points
+        call_side = ki >= fi
+        upper = fi if call_side else ki                      # undiscounted bound of the OTM price
+        q = otm_discounted / df
+        noise = eps64 * max(abs(pi), df * max(fi, ki))
+        if otm_discounted < -noise or q >= upper:
+            status[i] = IV_ARBITRAGE
+            continue
+        if not (otm_discounted > 0 and otm_discounted >= min_time_value):
+            status[i] = IV_NO_TIME_VALUE
+            continue
+        root_t = math.sqrt(ti)
+        s_max = max_iv * root_t
+        s = _solve_one(q, fi, ki, 1.0 if call_side else -1.0, s_max, newton_iterations)
+        if not s < s_max * (1.0 - _AT_BOUND):            # the search ran into max_iv
+            status[i] = IV_ABOVE_MAX
+            continue
+        status[i] = IV_SOLVED
+        iv[i] = s / root_t

@@ -58,8 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from .pipeline import AnalysisContext, PipelineAnalysis
-from .stage_tools import json_list, json_records, json_value, parse_expirations, select_expirations
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .stage_tools import json_list, json_records, json_value, parse_expirations
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,18 @@ class Horizon:
     realism_note: str
 
 
+@dataclass(frozen=True)
+class EvTables:
+    """The EV stage's per-run work (`prepare`), shared by candidates and summarize."""
+
+    rows: pd.DataFrame
+    used: list[pd.Timestamp]
+    missing: list[pd.Timestamp]
+    strikes: np.ndarray
+    factors: dict[str, DirectionFactors]
+    horizon: Horizon
+
+
 class ExpectedValueAnalysis(PipelineAnalysis):
     """Candidates are (target, stop) pairs; kept are the top_n setups by EV with the market's view."""
 
@@ -170,13 +182,17 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         super().__init__(config)
         self.prune = prune  # False scores every pair (the tests' check that pruning changes nothing)
 
+    def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> EvTables:
+        rows, used, missing = self._rows(chain, ctx)
+        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
+        factors = direction_factors(rows, ctx.underlying_price, self.config)
+        return EvTables(rows, used, missing, strikes, factors, self._horizon(chain, used, ctx))
+
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         cfg = self.config
-        rows, used, _ = self._rows(chain, ctx)
+        prepared: EvTables = self.prepared(chain, ctx)
+        used, strikes, factors, horizon = prepared.used, prepared.strikes, prepared.factors, prepared.horizon
         forward = ctx.underlying_price
-        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
-        factors = direction_factors(rows, forward, cfg)
-        horizon = self._horizon(chain, used, ctx)
         parts = []
         for direction in (LONG, SHORT):
             target, stop, _ = pair_grid(strikes, forward, direction, cfg, horizon.sigma_points, prune=self.prune)
@@ -238,11 +254,10 @@ class ExpectedValueAnalysis(PipelineAnalysis):
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         cfg = self.config
-        rows, used, missing = self._rows(chain, ctx)
+        prepared: EvTables = self.prepared(chain, ctx)
+        used, missing, factors, strikes = prepared.used, prepared.missing, prepared.factors, prepared.strikes
+        horizon = prepared.horizon
         forward = ctx.underlying_price
-        factors = direction_factors(rows, forward, cfg)
-        horizon = self._horizon(chain, used, ctx)
-        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
         above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
         pruned: dict[str, int] = {}
         scored = 0
@@ -293,7 +308,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
               ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
         wanted = parse_expirations(self.config.expirations, "pipeline.expected_value.expirations")
-        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration, _COLUMNS)
+        selection = run_tables(chain, ctx).select(wanted, ctx.front_expiration)
+        rows, used, missing = chain[list(_COLUMNS)].iloc[selection.positions], selection.used, selection.missing
         if missing:
             log.warning("expected_value: expirations %s not in the chain", [m.date().isoformat() for m in missing])
         return rows, sorted(used), missing

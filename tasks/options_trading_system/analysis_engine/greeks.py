@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from . import black76
-from .pipeline import AnalysisContext, PipelineAnalysis
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
 from .stage_tools import json_value
 from ..errors import ConfigError
 
 IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
+_IV_STATUS_DTYPE = pd.CategoricalDtype(IV_STATUS_CATEGORIES)  # built once: its string index is costly
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +38,8 @@ class GreeksConfig:
 
 class GreeksAnalysis(PipelineAnalysis):
     """Fills `iv`, `delta`, `gamma` (NaN where no IV can be solved) and adds `years_to_expiry`,
-    `iv_status` (why an IV is missing) and `atm_iv` (the row's expiration's IV at the forward, see
-    `atm_iv_by_expiration`). Ranks nothing: it enriches the chain for the others."""
+    `discount` (e^{-rT}, for stages that re-price), `iv_status` (why an IV is missing) and `atm_iv` (the row's expiration's IV at the forward, see
+    `atm_iv_from_smile`). Ranks nothing: it enriches the chain for the others."""
 
     name: ClassVar[str] = "greeks"
     config_class: ClassVar[type] = GreeksConfig
@@ -46,35 +47,53 @@ class GreeksAnalysis(PipelineAnalysis):
 
     def enrich(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         cfg = self.config
-        years = years_to_expiry(chain["expiration"], ctx)
-        strike = chain["strike"].to_numpy(dtype=np.float64)
-        is_call = (chain["right"] == "C").to_numpy()
+        tables = run_tables(chain, ctx)
+        years = tables.years_to_expiry(ctx)
+        strike, is_call = tables.strike, tables.is_call
         forward = ctx.underlying_price
         iv, status = black76.implied_vol_status(chain["mark"].to_numpy(dtype=np.float64), forward, strike,
                                                 years, is_call, cfg.risk_free_rate, cfg.max_iv,
                                                 min_time_value=cfg.min_time_value)
-        delta = black76.delta(forward, strike, years, iv, is_call, cfg.risk_free_rate)
-        gamma = black76.gamma(forward, strike, years, iv, cfg.risk_free_rate)
-        status_text = pd.Categorical.from_codes(status.astype(np.int64), categories=IV_STATUS_CATEGORIES)
-        out = chain.assign(iv=iv, delta=delta, gamma=gamma, years_to_expiry=years,
-                           iv_status=pd.Series(status_text, index=chain.index))
-        atm = {expiration: value for expiration, (value, _) in atm_iv_by_expiration(out, forward).items()}
-        out["atm_iv"] = out["expiration"].map(atm).astype("float64")
-        return out
+        delta, gamma = black76.delta_gamma(forward, strike, years, iv, is_call, cfg.risk_free_rate)
+        status_text = pd.Categorical.from_codes(status.astype(np.int64), dtype=_IV_STATUS_DTYPE)
+        smile = strike_smile(tables.expiration, strike, iv, is_call, tables.is_put, forward)
+        atm = atm_iv_from_smile(smile, forward)
+        per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
+        codes = tables.expiration_codes
+        atm_column = np.where(codes >= 0, per_code[np.maximum(codes, 0)], np.nan)
+        added = {"iv": iv, "delta": delta, "gamma": gamma, "years_to_expiry": years,
+                 "discount": np.exp(-cfg.risk_free_rate * years), "iv_status": status_text, "atm_iv": atm_column}
+        return with_columns(chain, added)
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
-        solved = chain["iv"].notna()
-        missing = chain.loc[~solved, "iv_status"].value_counts()
-        front = chain[chain["expiration"] == ctx.front_expiration]
-        atm = float(front["atm_iv"].iloc[0]) if len(front) else float("nan")
-        atm_note = atm_iv(front, forward)[1] if np.isnan(atm) else ""
-        skew, skew_note = risk_reversal(front, forward, self.config.skew_delta)
-        by_expiration = chain.groupby("expiration", sort=True)["atm_iv"].first().dropna()
+        tables = run_tables(chain, ctx)
+        iv = chain["iv"].to_numpy(dtype=np.float64)
+        solved = ~np.isnan(iv)
+        status = chain["iv_status"].cat.codes.to_numpy()
+        counts = np.bincount(status[~solved], minlength=len(IV_STATUS_CATEGORIES))
+        front = tables.select((), ctx.front_expiration).positions
+        atm_column = chain["atm_iv"].to_numpy(dtype=np.float64)
+        atm = float(atm_column[front[0]]) if front.size else float("nan")
+        atm_note = ""
+        if np.isnan(atm):
+            smile = strike_smile(tables.expiration[front], tables.strike[front], iv[front],
+                                        tables.is_call[front], tables.is_put[front], forward)
+            atm_note = next(iter(atm_iv_from_smile(smile, forward).values()),
+                            (np.nan, "no contract of this expiration has an implied volatility"))[1]
+        delta = chain["delta"].to_numpy(dtype=np.float64)
+        skew, skew_note = risk_reversal(tables.strike[front], iv[front], delta[front], tables.is_call[front],
+                                               tables.is_put[front], forward, self.config.skew_delta)
+        codes = tables.expiration_codes
+        listed = codes >= 0
+        listed_codes, listed_atm = codes[listed], atm_column[listed]
+        first_rows = np.unique(listed_codes, return_index=True)[1]
+        by_expiration = {tables.expirations[listed_codes[i]]: listed_atm[i] for i in first_rows}
         return {
             "contracts": int(len(chain)),
             "contracts_with_iv": int(solved.sum()),
-            "no_iv_reasons": {str(k): int(v) for k, v in missing.items() if v},
+            "no_iv_reasons": {IV_STATUS_CATEGORIES[code]: int(n) for code, n in
+                              sorted(enumerate(counts), key=lambda kv: -kv[1]) if n},
             "front_expiration": json_value(ctx.front_expiration),
             "atm_iv": json_value(atm),
             "atm_iv_note": atm_note,
@@ -82,35 +101,28 @@ class GreeksAnalysis(PipelineAnalysis):
             "skew_definition": f"IV of the {self.config.skew_delta:g}-delta put minus IV of the "
                                f"{self.config.skew_delta:g}-delta call, front expiration",
             "skew_note": skew_note,
-            "atm_iv_by_expiration": {json_value(k): json_value(v) for k, v in by_expiration.items()},
+            "atm_iv_by_expiration": {json_value(k): json_value(v) for k, v in by_expiration.items()
+                                     if not np.isnan(v)},
         }
 
 
-def years_to_expiry(expiration: pd.Series, ctx: AnalysisContext) -> np.ndarray:
-    """Year fraction to each row's expiration (computed once per distinct expiration); NaN if none."""
-    codes, uniques = pd.factorize(expiration)
-    if len(uniques) == 0:
-        return np.full(len(expiration), np.nan)
-    per_expiration = np.asarray(ctx.years_to(pd.Series(uniques)), dtype=np.float64)
-    return np.where(codes >= 0, per_expiration[np.maximum(codes, 0)], np.nan)
+def with_columns(chain: pd.DataFrame, added: dict[str, Any]) -> pd.DataFrame:
+    """The chain with `added` columns (replacing any of the same name, in place in the column order),
+    built in one go without copying the rest: `DataFrame.assign` inserts one column at a time."""
+    data: dict[str, Any] = {name: added[name] if name in added else chain[name] for name in chain.columns}
+    data.update({name: values for name, values in added.items() if name not in data})
+    return pd.DataFrame(data, index=chain.index, copy=False)
 
 
-def atm_iv(rows: pd.DataFrame, forward: float) -> tuple[float, str]:
-    """IV at the forward for one expiration's rows (see `atm_iv_by_expiration`)."""
-    table = atm_iv_by_expiration(rows, forward)
-    if not table:
-        return float("nan"), "no contract of this expiration has an implied volatility"
-    return next(iter(table.values()))
-
-
-def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timestamp, tuple[float, str]]:
+def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float
+                      ) -> dict[pd.Timestamp, tuple[float, str]]:
     """Per expiration with any IV: the IV at the forward, linear in strike between the two strikes
     around it, and a note when it cannot be had (NaN: F not bracketed by strikes with an IV).
 
     Per strike the out-of-the-money contract's IV is used (the call at or above F, the put at or
-    below; their mean at F itself), the other right's when the OTM one has none.
+    below; their mean at F itself), the other right's when the OTM one has none (`strike_smile`).
     """
-    expirations, strikes, ivs = strike_smile(chain, forward)
+    expirations, strikes, ivs = smile
     out: dict[pd.Timestamp, tuple[float, str]] = {}
     starts = np.flatnonzero(np.r_[True, expirations[1:] != expirations[:-1]]) if expirations.size else []
     for start, stop in zip(starts, [*starts[1:], expirations.size]):  # one pass per expiration
@@ -126,15 +138,13 @@ def atm_iv_by_expiration(chain: pd.DataFrame, forward: float) -> dict[pd.Timesta
     return out
 
 
-def strike_smile(chain: pd.DataFrame, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, call: np.ndarray,
+                        put: np.ndarray, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
-    over the OTM right(s) where one has an IV, else over the others."""
-    iv = chain["iv"].to_numpy(dtype=np.float64)
+    over the OTM right(s) where one has an IV, else over the others (one entry per contract in)."""
     known = ~np.isnan(iv)
-    strike = chain["strike"].to_numpy(dtype=np.float64)[known]
-    expiration = chain["expiration"].to_numpy()[known]
-    call, put = (chain["right"] == "C").to_numpy()[known], (chain["right"] == "P").to_numpy()[known]
-    iv = iv[known]
+    strike, expiration, iv = strike[known], expiration[known], iv[known]
+    call, put = call[known], put[known]
     otm = (call & (strike >= forward)) | (put & (strike <= forward))
     order = np.lexsort((strike, expiration))
     strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
@@ -150,13 +160,33 @@ def strike_smile(chain: pd.DataFrame, forward: float) -> tuple[np.ndarray, np.nd
     return expiration[first], strike[first], smile
 
 
-def risk_reversal(rows: pd.DataFrame, forward: float, wing_delta: float) -> tuple[float, str]:
+def smile_iv(expiration: np.ndarray, strike: np.ndarray, smile: tuple[np.ndarray, np.ndarray, np.ndarray]
+             ) -> np.ndarray:
+    """The smile's IV at each (expiration, strike), linear in strike between the two strikes with an
+    IV around it; NaN outside them (no extrapolation) or for an expiration without any IV."""
+    out = np.full(strike.shape, np.nan)
+    smile_exp, smile_k, smile_v = smile
+    if smile_k.size == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, smile_exp[1:] != smile_exp[:-1]])
+    for start, stop in zip(starts, [*starts[1:], smile_exp.size]):
+        rows = np.flatnonzero(expiration == smile_exp[start])
+        k, v = smile_k[start:stop], smile_v[start:stop]
+        inside = (strike[rows] >= k[0]) & (strike[rows] <= k[-1])
+        out[rows[inside]] = np.interp(strike[rows[inside]], k, v)
+    return out
+
+
+def risk_reversal(strike: np.ndarray, iv: np.ndarray, delta: np.ndarray, call: np.ndarray, put: np.ndarray,
+                         forward: float, wing_delta: float) -> tuple[float, str]:
     """IV(put at -wing_delta) - IV(call at +wing_delta), each linear in delta among OTM contracts."""
-    usable = rows[rows["iv"].notna() & rows["delta"].notna()]
-    calls = usable[(usable["right"] == "C") & (usable["strike"] > forward)].sort_values("delta")
-    puts = usable[(usable["right"] == "P") & (usable["strike"] < forward)].sort_values("delta")
-    put_iv = _interp_bracketed(-wing_delta, puts["delta"].to_numpy(), puts["iv"].to_numpy())
-    call_iv = _interp_bracketed(wing_delta, calls["delta"].to_numpy(), calls["iv"].to_numpy())
+    usable = ~np.isnan(iv) & ~np.isnan(delta)
+    calls = usable & call & (strike > forward)
+    puts = usable & put & (strike < forward)
+    put_order = np.argsort(delta[puts], kind="stable")
+    call_order = np.argsort(delta[calls], kind="stable")
+    put_iv = _interp_bracketed(-wing_delta, delta[puts][put_order], iv[puts][put_order])
+    call_iv = _interp_bracketed(wing_delta, delta[calls][call_order], iv[calls][call_order])
     if np.isnan(put_iv) or np.isnan(call_iv):
         side = "puts" if np.isnan(put_iv) else "calls"
         return float("nan"), f"no OTM {side} on both sides of |delta| {wing_delta:g} in the front expiration"

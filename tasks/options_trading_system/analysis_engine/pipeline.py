@@ -1,20 +1,28 @@
 """The analysis pipeline: named stages in the profile's order, run over the canonical chain.
 
-A stage is a `PipelineAnalysis`. The runner (`Pipeline.run`) does, for each stage in order:
+A stage is a `PipelineAnalysis`. The runner (`Pipeline.run`) first builds the run's shared
+`RunTables` once (the chain's text columns as numpy masks, the rows of each set of expirations a
+stage asks for), then does, for each stage in order:
 
 1. `enrich(chain, ctx)`: add columns to the chain (never drops rows; later stages see them);
-2. `candidates(chain, ctx)`: the stage's opportunity table (strikes, setups, spikes...);
-3. `filter_reasons(candidates, ctx)`: one reason per row, "" keeps it; reasons are counted;
-4. `sort(kept, ctx)`: rank what is kept;
-5. `summarize(chain, kept, ctx)`: the stage's JSON-able figures for the report.
+2. `prepare(chain, ctx)`: the stage's per-run work that the next steps share (its rows, per-strike
+   tables...), computed once and handed to them as `ctx.prepared`;
+3. `candidates(chain, ctx)`: the stage's opportunity table (strikes, setups, spikes...);
+4. `filter_reasons(candidates, ctx)`: one reason per row, "" keeps it; reasons are counted;
+5. `sort(kept, ctx)`: rank what is kept;
+6. `summarize(chain, kept, ctx)`: the stage's JSON-able figures for the report.
 
 and records a `StageTrace` (rows in/out, time, reasons). Stages never do I/O and never see the
 runner. Adding a stage is a new module plus a line in `STAGE_CLASSES` (and its schema file).
+A stage called outside the runner (tests) gets the same figures: `ctx.tables` and `ctx.prepared`
+are then built on demand (`run_tables`, `prepared`).
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
+from datetime import datetime
+from zoneinfo import ZoneInfo
 import logging
 import time
 import typing
@@ -22,12 +30,14 @@ from abc import ABC
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
+from .stage_tools import reason_series
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
-from ..expiry import years_to_settlement
+from ..expiry import SECONDS_PER_YEAR, SETTLEMENT_HOUR, SETTLEMENT_TZ, years_to_settlement
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,8 @@ class AnalysisContext:
     multiplier: float
     front_expiration: pd.Timestamp
     tick_size: float = 0.25
+    tables: "RunTables | None" = None  # the run's shared tables (built by the runner, once)
+    prepared: Any = None                 # what the running stage's `prepare` returned
 
     @classmethod
     def from_chain(cls, chain: OptionsChain, tick_size: float = 0.25) -> "AnalysisContext":
@@ -59,6 +71,84 @@ class AnalysisContext:
     def years_to(self, expiration: Any) -> Any:
         """Year fraction from `as_of` to each expiration's settlement (`expiry.years_to_settlement`)."""
         return years_to_settlement(expiration, self.as_of)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows of some expirations: positions in the chain, which expirations were used, which are absent."""
+
+    positions: np.ndarray
+    used: list[pd.Timestamp]
+    missing: list[pd.Timestamp]
+
+
+class RunTables:
+    """Per-run tables every stage shares, built once from the chain: `is_call`/`is_put` as numpy
+    masks (comparing a pandas string column costs more than most of the arithmetic), the expiration
+    of each row, and the rows of each set of expirations asked for (memoized). Enrichment only adds
+    columns, so row positions hold for the whole run."""
+
+    def __init__(self, chain: pd.DataFrame) -> None:
+        self.rows = len(chain)
+        if self.rows > 5_000:  # the column's own comparison: a fixed cost, then fast per row
+            self.is_call = (chain["right"] == "C").to_numpy(dtype=bool, na_value=False)
+            self.is_put = (chain["right"] == "P").to_numpy(dtype=bool, na_value=False)
+        else:  # as Python objects: cheaper for a few hundred rows
+            right = chain["right"].to_numpy(dtype=object, na_value=None)
+            self.is_call = right == "C"
+            self.is_put = right == "P"
+        self.strike = chain["strike"].to_numpy(dtype=np.float64)
+        self.expiration = chain["expiration"].to_numpy()
+        codes, uniques = pd.factorize(self.expiration, sort=True)
+        self.expiration_codes = codes
+        self.expirations = [pd.Timestamp(u) for u in uniques]
+        self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
+        self._years: tuple[pd.Timestamp, np.ndarray] | None = None
+
+    def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
+        """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""
+        if self._years is None or self._years[0] != ctx.as_of:
+            per_expiration = _years_to_settlement(self.expirations, ctx)
+            codes = self.expiration_codes
+            years = np.where(codes >= 0, per_expiration[np.maximum(codes, 0)] if per_expiration.size else np.nan,
+                             np.nan)
+            self._years = (ctx.as_of, years)
+        return self._years[1]
+
+    def select(self, wanted: Sequence[pd.Timestamp], front: pd.Timestamp) -> Selection:
+        """Rows of the wanted expirations (none wanted = the front one), which were used, which are absent."""
+        targets = tuple(wanted) if wanted else ((front,) if not pd.isna(front) else ())
+        cached = self._selections.get(targets)
+        if cached is None:
+            present = {e: i for i, e in enumerate(self.expirations)}
+            used = [t for t in targets if t in present]
+            missing = [t for t in targets if t not in present]
+            mask = np.isin(self.expiration_codes, [present[t] for t in used])
+            cached = self._selections[targets] = Selection(np.flatnonzero(mask), used, missing)
+        return cached
+
+
+def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext") -> np.ndarray:
+    """`expiry.years_to_settlement` of a few expirations: the same arithmetic on Python datetimes
+    (microseconds, exact in float like pandas' nanoseconds), which costs microseconds instead of
+    pandas' fixed overhead; pandas when there are many, or when `as_of` carries nanoseconds."""
+    as_of = pd.Timestamp(ctx.as_of)
+    if len(expirations) > 16 or as_of.tzinfo is None or as_of.nanosecond:
+        return np.asarray(ctx.years_to(pd.Series(expirations, dtype="datetime64[ns]")), dtype=np.float64) \
+            if expirations else np.zeros(0)
+    start = as_of.to_pydatetime()
+    zone = ZoneInfo(SETTLEMENT_TZ)
+    out = np.empty(len(expirations))
+    for i, expiration in enumerate(expirations):
+        settle = datetime(expiration.year, expiration.month, expiration.day, SETTLEMENT_HOUR, tzinfo=zone)
+        out[i] = max((settle - start).total_seconds(), 0.0) / SECONDS_PER_YEAR
+    return out
+
+
+def run_tables(chain: pd.DataFrame, ctx: AnalysisContext) -> RunTables:
+    """The run's shared tables: the runner's (`ctx.tables`), or built now for a stage called on its own."""
+    tables = ctx.tables
+    return tables if tables is not None and tables.rows == len(chain) else RunTables(chain)
 
 
 @dataclass(frozen=True)
@@ -108,11 +198,19 @@ class PipelineAnalysis(ABC):
     def enrich(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         return chain
 
+    def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> Any:
+        """Per-run work the later steps share (computed once, handed to them as `ctx.prepared`)."""
+        return None
+
+    def prepared(self, chain: pd.DataFrame, ctx: AnalysisContext) -> Any:
+        """`ctx.prepared` when the runner prepared this run, else `prepare` now (a step called on its own)."""
+        return ctx.prepared if ctx.prepared is not None else self.prepare(chain, ctx)
+
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         return chain.iloc[0:0]
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
-        return pd.Series("", index=candidates.index, dtype="str")
+        return reason_series(np.zeros(len(candidates), dtype=np.int64), ("",), candidates.index)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         return kept
@@ -156,22 +254,41 @@ class Pipeline:
 
     def run(self, chain: pd.DataFrame, ctx: AnalysisContext) -> PipelineResult:
         results: list[StageResult] = []
+        base: AnalysisContext | None = None
         for index, stage in enumerate(self.stages, start=1):
-            log.info("(stage %d of %d) %s", index, len(self.stages), stage.name)
+            log.debug("(stage %d of %d) %s", index, len(self.stages), stage.name)
             started = self.clock()
-            chain = stage.enrich(chain, ctx)
-            candidates = stage.candidates(chain, ctx)
-            reasons = stage.filter_reasons(candidates, ctx)
-            keep = (reasons == "").to_numpy()
-            kept = stage.sort(candidates[keep], ctx).reset_index(drop=True)
-            summary = stage.summarize(chain, kept, ctx)
+            if base is None:  # the shared tables, built once (their time counts in the first stage's)
+                base = dataclasses.replace(ctx, tables=RunTables(chain), prepared=None)
+            chain = stage.enrich(chain, base)
+            stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
+            candidates = stage.candidates(chain, stage_ctx)
+            reasons = stage.filter_reasons(candidates, stage_ctx)
+            keep, dropped = _keep_and_count(reasons)
+            kept = candidates[keep] if not keep.all() else candidates
+            kept = stage.sort(kept, stage_ctx).reset_index(drop=True)
+            summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
-            dropped = reasons[~keep].value_counts()
             trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=len(candidates),
-                               candidates_out=len(kept), seconds=elapsed,
-                               reasons={str(k): int(v) for k, v in dropped.items()})
+                               candidates_out=len(kept), seconds=elapsed, reasons=dropped)
             results.append(StageResult(stage.name, kept, summary, trace))
         return PipelineResult(chain=chain, stages=tuple(results))
+
+
+def _keep_and_count(reasons: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows a stage keeps (reason "") and how many it dropped per reason, most first.
+    A categorical answer (`stage_tools.reason_series`) is counted by code; plain strings by value."""
+    if isinstance(reasons.dtype, pd.CategoricalDtype):
+        labels = [str(c) for c in reasons.cat.categories]
+        codes = reasons.cat.codes.to_numpy()
+        keep = codes == labels.index("") if "" in labels else np.zeros(codes.size, dtype=bool)
+        counts = np.bincount(codes[~keep & (codes >= 0)], minlength=len(labels))
+        dropped = {labels[i]: int(n) for i, n in enumerate(counts) if n}
+    else:
+        text = reasons.to_numpy(dtype=object)
+        keep = text == ""
+        dropped = {str(k): int(v) for k, v in pd.Series(text[~keep], dtype=object).value_counts().items()}
+    return keep, dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def frozen_config(cls: type, mapping: Mapping[str, Any] | None) -> Any:

@@ -6,6 +6,13 @@ Reads the expirations the profile names (none named = the front one). Per strike
   puts struck below F (a strike exactly at F has no OTM holder);
 - gamma exposure GEX = sum of gamma x OI x multiplier x F^2 x 0.01, calls +, puts - (dollars per
   1% move; `gamma` comes from the greeks stage, hence `requires`).
+The zero-gamma level is found by re-pricing (`gamma_exposure`): total dealer GEX at a grid of
+hypothetical underlying prices (`gamma_grid_span` either side of F in `gamma_grid_step` steps),
+every contract's gamma re-priced there with its own IV and time to expiry; the sign change nearest
+F is the level. A contract without an IV of its own takes its expiration's smile at its strike
+(deep ITM quotes carry no time value to solve); one without either is left out and counted. The
+per-strike cumulative crossing (where GEX summed over strikes upwards changes sign) is kept as a
+secondary, weaker figure, `cumulative_gex_crossing`.
 Contracts whose OI, mark or gamma is missing are left out of the sums and counted in the summary.
 """
 from __future__ import annotations
@@ -17,8 +24,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .pipeline import AnalysisContext, PipelineAnalysis
-from .stage_tools import json_list, json_records, json_value, parse_expirations, select_expirations
+from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
+from .greeks import smile_iv, strike_smile
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .stage_tools import fast_json_list, json_records, json_value, parse_expirations, reason_series
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -28,8 +37,7 @@ VERDICT_PUT = "STRONG_PUT_DOMINANCE (downward pressure)"
 VERDICT_BALANCED = "BALANCED"
 VERDICT_NO_DATA = "NO_DATA"
 ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM, ZONE_DISTANT = "IMMEDIATE", "NEAR", "MEDIUM", "DISTANT"
-GEX_PER_PERCENT = 0.01  # GEX is quoted in dollars per 1% move of the underlying
-_COLUMNS = ("expiration", "strike", "right", "open_interest", "mark", "gamma")  # what the stage reads
+SIGMA_UNAVAILABLE = "no ATM IV for the expiration (see the greeks summary): no one-sigma move"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,9 +70,14 @@ class RiskConfig:
     urgency: ZoneUrgency = field(default_factory=ZoneUrgency)
     top_zones: int = 5
     min_dollars_at_risk: float = 0
+    gamma_grid_span: float = 0.10   # re-pricing grid: this fraction of F either side (0.10 = +/-10%)
+    gamma_grid_step: float = 0.001  # grid step as a fraction of F (0.001 = 0.1%)
 
     def __post_init__(self) -> None:
         parse_expirations(self.expirations, "pipeline.risk.expirations")
+        if not 0 < self.gamma_grid_step <= self.gamma_grid_span < 1:
+            raise ConfigError(f"`pipeline.risk.gamma_grid_step` ({self.gamma_grid_step:g}) must be positive and at "
+                              f"most `pipeline.risk.gamma_grid_span` ({self.gamma_grid_span:g}), itself below 1")
         if not self.strong_put_ratio < self.strong_call_ratio:
             raise ConfigError(f"`pipeline.risk.strong_put_ratio` ({self.strong_put_ratio:g}) must be below "
                               f"`pipeline.risk.strong_call_ratio` ({self.strong_call_ratio:g})")
@@ -74,125 +87,260 @@ class RiskConfig:
                               f"{d.immediate:g}, {d.near:g}, {d.medium:g}")
 
 
+@dataclass(frozen=True)
+class StrikeTable:
+    """Per strike (ascending) of the stage's rows: call/put OI, OTM call/put dollars at risk, GEX, how
+    many OTM call/put contracts the strike has. Dollars at risk are 0 where that right is in the
+    money (no OTM holder) and NaN where OTM contracts exist but none has both OI and mark."""
+
+    strike: np.ndarray
+    call_oi: np.ndarray
+    put_oi: np.ndarray
+    call_dollars_at_risk: np.ndarray
+    put_dollars_at_risk: np.ndarray
+    otm_calls: np.ndarray
+    otm_puts: np.ndarray
+    gex: np.ndarray
+
+
+@dataclass(frozen=True)
+class GammaProfile:
+    """Total dealer GEX re-priced at each grid price, the level where it changes sign, and which
+    contracts went into it."""
+
+    prices: np.ndarray
+    total_gex: np.ndarray
+    zero_gamma: ZeroGamma
+    contracts: int
+    iv_from_smile: int
+    left_out: int
+
+
+@dataclass(frozen=True)
+class RiskTables:
+    """The risk stage's per-run work (`prepare`), shared by candidates and summarize."""
+
+    used: list[pd.Timestamp]
+    missing: list[pd.Timestamp]
+    table: StrikeTable
+    otm_missing_oi_or_mark: int
+    missing_gamma_or_oi: int
+    profile: GammaProfile
+    one_sigma: dict[str, Any]
+
+
 class RiskAnalysis(PipelineAnalysis):
     """Candidates are battle zones (strikes with dollars at risk), ranked by danger =
-    dollars x zone urgency; the summary carries the call/put verdict, GEX, the zero-gamma level and
-    per-strike arrays for the report's charts."""
+    dollars x zone urgency; the summary carries the call/put verdict, GEX, the re-priced zero-gamma
+    level with its GEX-by-price curve, and per-strike arrays for the report's charts."""
 
     name: ClassVar[str] = "risk"
     config_class: ClassVar[type] = RiskConfig
     requires: ClassVar[tuple[str, ...]] = ("greeks",)
     config: RiskConfig
 
+    def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> RiskTables:
+        cfg = self.config
+        tables = run_tables(chain, ctx)
+        wanted = parse_expirations(cfg.expirations, "pipeline.risk.expirations")
+        selection = tables.select(wanted, ctx.front_expiration)
+        if selection.missing:
+            log.warning("risk: expirations %s not in the chain", [m.date().isoformat() for m in selection.missing])
+        rows = selection.positions
+        forward = ctx.underlying_price
+        is_call, is_put = tables.is_call[rows], tables.is_put[rows]
+        strike = tables.strike[rows]
+        oi = _column(chain, "open_interest", rows)
+        mark = _column(chain, "mark", rows)
+        gamma = _column(chain, "gamma", rows)
+        otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
+        table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
+        profile = gamma_profile(chain, rows, tables.expiration[rows], strike, is_call, is_put, oi, forward,
+                                ctx.multiplier, cfg)
+        return RiskTables(
+            used=selection.used, missing=selection.missing, table=table,
+            otm_missing_oi_or_mark=int((otm & (np.isnan(oi) | np.isnan(mark))).sum()),
+            missing_gamma_or_oi=int((np.isnan(gamma) | np.isnan(oi)).sum()),
+            profile=profile, one_sigma=one_sigma_move(chain, rows, forward, selection.used))
+
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        table = strike_table(self._rows(chain, ctx)[0], ctx)
-        dollars = table["call_dollars_at_risk"].fillna(0.0) + table["put_dollars_at_risk"].fillna(0.0)
-        zones = table[dollars > 0]
-        dollars = dollars[dollars > 0].to_numpy()
-        strikes = zones.index.to_numpy(dtype=np.float64)
+        table = self.prepared(chain, ctx).table
+        dollars = np.nan_to_num(table.call_dollars_at_risk) + np.nan_to_num(table.put_dollars_at_risk)
+        zones = dollars > 0
+        dollars = dollars[zones]
+        strikes = table.strike[zones]
         distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
         near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
         zone = np.select(near_enough, [ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM], ZONE_DISTANT)
         urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
+        danger = dollars * urgency
+        order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
         return pd.DataFrame({
-            "strike": strikes,
-            "side": np.where(strikes > ctx.underlying_price, "CALL", "PUT"),
-            "distance": distance,
-            "zone": zone,
-            "urgency": urgency,
-            "dollars_at_risk": dollars,
-            "danger": dollars * urgency,
-            "call_oi": zones["call_oi"].to_numpy(),
-            "put_oi": zones["put_oi"].to_numpy(),
-            "gex": zones["gex"].to_numpy(),
+            "strike": strikes[order],
+            "side": np.where(strikes > ctx.underlying_price, "CALL", "PUT")[order],
+            "distance": distance[order],
+            "zone": zone[order],
+            "urgency": urgency[order],
+            "dollars_at_risk": dollars[order],
+            "danger": danger[order],
+            "call_oi": table.call_oi[zones][order],
+            "put_oi": table.put_oi[zones][order],
+            "gex": table.gex[zones][order],
         })
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         floor = self.config.min_dollars_at_risk
-        small = candidates["dollars_at_risk"] < floor
-        reasons = np.where(small, f"dollars at risk below min_dollars_at_risk (${floor:,.0f})", "")
-        return pd.Series(reasons, index=candidates.index, dtype="str")
+        small = candidates["dollars_at_risk"].to_numpy() < floor
+        return reason_series(small.astype(np.int64), ("", f"dollars at risk below min_dollars_at_risk (${floor:,.0f})"),
+                             candidates.index)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        return kept.sort_values(["danger", "distance", "strike"], ascending=[False, True, True], kind="stable")
+        """By danger (high first), then distance, then strike: the order `candidates` already made."""
+        return kept
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
-        rows, used, missing = self._rows(chain, ctx)
-        table = strike_table(rows, ctx)
-        call_total = _side_total(table["call_dollars_at_risk"], table["otm_calls"])
-        put_total = _side_total(table["put_dollars_at_risk"], table["otm_puts"])
-        ratio, verdict, ratio_note = call_put_verdict(call_total, put_total, self.config)
-        level, crossings, level_note = zero_gamma_level(table.index.to_numpy(dtype=np.float64),
-                                                        table["gex"].to_numpy(), ctx.underlying_price)
-        otm = _otm_mask(rows, ctx.underlying_price)
+        cfg = self.config
+        prepared: RiskTables = self.prepared(chain, ctx)
+        table, profile = prepared.table, prepared.profile
+        call_total = _side_total(table.call_dollars_at_risk, table.otm_calls)
+        put_total = _side_total(table.put_dollars_at_risk, table.otm_puts)
+        ratio, verdict, ratio_note = call_put_verdict(call_total, put_total, cfg)
+        cumulative = cumulative_gex_crossing(table.strike, table.gex, ctx.underlying_price)
+        zero = profile.zero_gamma
+        at_spot = profile.total_gex[np.argmin(np.abs(profile.prices - ctx.underlying_price))] \
+            if profile.prices.size and profile.contracts else float("nan")
+        known_gex = table.gex[~np.isnan(table.gex)]
         return {
             "underlying_price": json_value(ctx.underlying_price),
-            "expirations": json_list(used),
-            "missing_expirations": json_list(missing),
+            "expirations": fast_json_list(prepared.used),
+            "missing_expirations": fast_json_list(prepared.missing),
             "call_dollars_at_risk": json_value(call_total),
             "put_dollars_at_risk": json_value(put_total),
             "call_put_ratio": json_value(ratio),
             "ratio_note": ratio_note,
             "verdict": verdict,
             "zones": int(len(kept)),
-            "top_zones": json_records(kept.head(self.config.top_zones)),
-            "total_gex": json_value(table["gex"].sum(min_count=1)),
-            "zero_gamma_level": json_value(level),
-            "zero_gamma_crossings": json_list(crossings),
-            "zero_gamma_note": level_note,
-            "otm_contracts_missing_oi_or_mark": int((otm & (rows["open_interest"].isna()
-                                                            | rows["mark"].isna())).sum()),
-            "contracts_missing_gamma_or_oi": int((rows["gamma"].isna() | rows["open_interest"].isna()).sum()),
+            "top_zones": json_records(kept.head(cfg.top_zones)),
+            "total_gex": json_value(known_gex.sum()) if known_gex.size else None,
+            "zero_gamma_level": json_value(zero.level),
+            "zero_gamma_crossings": fast_json_list(zero.crossings),
+            "zero_gamma_note": zero.note,
+            "zero_gamma_method": (f"total dealer GEX re-priced at {profile.prices.size} underlying prices "
+                                  f"(+/-{cfg.gamma_grid_span * 100:g}% of F in {cfg.gamma_grid_step * 100:g}% steps), each "
+                                  f"contract with its own IV and time to expiry; the sign change nearest F"),
+            "gex_at_underlying": json_value(at_spot),
+            "gex_profile": {"price": fast_json_list(profile.prices), "total_gex": fast_json_list(profile.total_gex),
+                            "span": cfg.gamma_grid_span, "step": cfg.gamma_grid_step,
+                            "contracts": profile.contracts, "iv_from_smile": profile.iv_from_smile,
+                            "contracts_left_out": profile.left_out},
+            "cumulative_gex_crossing": json_value(cumulative.level),
+            "cumulative_gex_crossings": fast_json_list(cumulative.crossings),
+            "cumulative_gex_note": cumulative.note,
+            "one_sigma": prepared.one_sigma,
+            "otm_contracts_missing_oi_or_mark": prepared.otm_missing_oi_or_mark,
+            "contracts_missing_gamma_or_oi": prepared.missing_gamma_or_oi,
             "by_strike": {
-                "strike": json_list(table.index),
-                "call_oi": json_list(table["call_oi"]),
-                "put_oi": json_list(table["put_oi"]),
-                "call_dollars_at_risk": json_list(table["call_dollars_at_risk"]),
-                "put_dollars_at_risk": json_list(table["put_dollars_at_risk"]),
-                "gex": json_list(table["gex"]),
+                "strike": fast_json_list(table.strike),
+                "call_oi": fast_json_list(table.call_oi),
+                "put_oi": fast_json_list(table.put_oi),
+                "call_dollars_at_risk": fast_json_list(table.call_dollars_at_risk),
+                "put_dollars_at_risk": fast_json_list(table.put_dollars_at_risk),
+                "gex": fast_json_list(table.gex),
             },
         }
 
-    def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
-              ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
-        wanted = parse_expirations(self.config.expirations, "pipeline.risk.expirations")
-        rows, used, missing = select_expirations(chain, wanted, ctx.front_expiration, _COLUMNS)
-        if missing:
-            log.warning("risk: expirations %s not in the chain", [m.date().isoformat() for m in missing])
-        return rows, used, missing
+
+def _column(chain: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """A float column at the given row positions (all NaN when the chain lacks it)."""
+    if name not in chain.columns:
+        return np.full(rows.size, np.nan)
+    return chain[name].to_numpy(dtype=np.float64)[rows]
 
 
-def strike_table(rows: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-    """Per strike (ascending): call/put OI, OTM call/put dollars at risk, GEX, and how many OTM
-    call/put contracts the strike has (`otm_calls`, `otm_puts`).
+def _group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per group: the sum of the known values among `where` rows; NaN where there is none (pandas
+    `sum(min_count=1)`)."""
+    take = where & ~np.isnan(values)
+    sums = np.bincount(codes[take], weights=values[take], minlength=size)
+    counts = np.bincount(codes[take], minlength=size)
+    return np.where(counts > 0, sums, np.nan)
 
-    Dollars at risk are 0 where that right is in the money (no OTM holder) and NaN where OTM
-    contracts exist but none has both OI and mark; sums skip missing contracts.
-    """
-    forward, multiplier = ctx.underlying_price, ctx.multiplier
-    is_call = (rows["right"] == "C").to_numpy()
-    is_put = (rows["right"] == "P").to_numpy()
-    strike = rows["strike"].to_numpy(dtype=np.float64)
-    oi = rows["open_interest"].to_numpy(dtype=np.float64)
-    dollars = oi * rows["mark"].to_numpy(dtype=np.float64) * multiplier
+
+def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, mark: np.ndarray,
+                 gamma: np.ndarray, forward: float, multiplier: float) -> StrikeTable:
+    """The per-strike table (see `StrikeTable`) of some contracts (one entry per contract)."""
+    known = ~np.isnan(strike)
+    strikes, codes = np.unique(strike[known], return_inverse=True)
+    strike, is_call, is_put = strike[known], is_call[known], is_put[known]
+    oi, mark, gamma = oi[known], mark[known], gamma[known]
+    n = strikes.size
+    dollars = oi * mark * multiplier
     otm_call, otm_put = is_call & (strike > forward), is_put & (strike < forward)
     sign = np.where(is_call, 1.0, np.where(is_put, -1.0, np.nan))
-    gex = sign * rows["gamma"].to_numpy(dtype=np.float64) * oi * multiplier * forward ** 2 * GEX_PER_PERCENT
-    parts = pd.DataFrame({
-        "strike": strike,
-        "call_oi": np.where(is_call, oi, np.nan),
-        "put_oi": np.where(is_put, oi, np.nan),
-        "call_dollars_at_risk": np.where(otm_call, dollars, np.nan),
-        "put_dollars_at_risk": np.where(otm_put, dollars, np.nan),
-        "otm_calls": otm_call.astype(np.float64),
-        "otm_puts": otm_put.astype(np.float64),
-        "gex": gex,
-    })
-    table = parts.groupby("strike", sort=True).sum(min_count=1)
-    table["call_dollars_at_risk"] = table["call_dollars_at_risk"].where(table["otm_calls"] > 0, 0.0)
-    table["put_dollars_at_risk"] = table["put_dollars_at_risk"].where(table["otm_puts"] > 0, 0.0)
-    return table
+    gex = sign * gamma * oi * multiplier * forward ** 2 * GEX_PER_PERCENT
+    every = np.ones(strike.shape, dtype=bool)
+    otm_calls = np.bincount(codes[otm_call], minlength=n).astype(np.float64)
+    otm_puts = np.bincount(codes[otm_put], minlength=n).astype(np.float64)
+    return StrikeTable(
+        strike=strikes,
+        call_oi=_group_sum(codes, n, oi, is_call),
+        put_oi=_group_sum(codes, n, oi, is_put),
+        call_dollars_at_risk=np.where(otm_calls > 0, _group_sum(codes, n, dollars, otm_call), 0.0),
+        put_dollars_at_risk=np.where(otm_puts > 0, _group_sum(codes, n, dollars, otm_put), 0.0),
+        otm_calls=otm_calls, otm_puts=otm_puts,
+        gex=_group_sum(codes, n, gex, every))
+
+
+def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray, strike: np.ndarray,
+                  is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, forward: float, multiplier: float,
+                  config: RiskConfig) -> GammaProfile:
+    """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc)."""
+    prices = price_grid(forward, config.gamma_grid_span, config.gamma_grid_step) if forward > 0 else np.array([])
+    iv = _column(chain, "iv", rows)
+    years = _column(chain, "years_to_expiry", rows)
+    discount = _column(chain, "discount", rows)
+    discount = np.where(np.isnan(discount), 1.0, discount)
+    holds = (is_call | is_put) & (oi > 0) & (strike > 0)
+    need_smile = holds & np.isnan(iv)
+    from_smile = np.zeros(rows.size, dtype=bool)
+    if need_smile.any():
+        smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
+        filled = smile_iv(expiration[need_smile], strike[need_smile], smile)
+        iv = iv.copy()
+        iv[need_smile] = filled
+        from_smile[need_smile] = ~np.isnan(filled)
+    usable = holds & (iv > 0) & (years > 0)
+    left_out = int((holds & ~usable).sum())
+    if not usable.any() or prices.size == 0:
+        why = ("the underlying price is missing" if prices.size == 0 else
+               "no contract has open interest, an implied volatility and time to expiry")
+        return GammaProfile(prices, np.full(prices.shape, np.nan), ZeroGamma(float("nan"), (), f"no gamma exposure: {why}"),
+                            0, 0, left_out)
+    signed_oi = np.where(is_call, oi, -oi)[usable]
+    totals = total_gex(prices, strike[usable], years[usable], iv[usable], signed_oi, multiplier, discount[usable])
+    zero = sign_changes(prices, totals, forward, what="total dealer GEX")
+    if np.isnan(zero.level):
+        zero = ZeroGamma(zero.level, (), f"none within +/-{config.gamma_grid_span * 100:g}% of the underlying: "
+                                         f"{zero.note}")
+    return GammaProfile(prices, totals, zero, int(usable.sum()), int((from_smile & usable).sum()), left_out)
+
+
+def one_sigma_move(chain: pd.DataFrame, rows: np.ndarray, forward: float, used: list[pd.Timestamp]
+                   ) -> dict[str, Any]:
+    """The one-standard-deviation move to the (earliest) expiration used, F x ATM IV x sqrt(T): what
+    the report's charts open on (+/-3 of it around F)."""
+    atm = _column(chain, "atm_iv", rows)
+    years = _column(chain, "years_to_expiry", rows)
+    known = ~np.isnan(atm) & ~np.isnan(years)
+    expiration = used[0].date().isoformat() if used else None
+    if not known.any() or not forward > 0:
+        return {"points": None, "atm_iv": None, "years": None, "expiration": expiration, "note": SIGMA_UNAVAILABLE}
+    first = np.flatnonzero(known)[0]
+    points = forward * atm[first] * np.sqrt(years[first])
+    note = "" if points > 0 else "no time to expiry left: no one-sigma move"
+    return {"points": json_value(points) if points > 0 else None, "atm_iv": json_value(atm[first]),
+            "years": json_value(years[first]), "expiration": expiration, "note": note}
 
 
 def call_put_verdict(call_total: float, put_total: float, config: RiskConfig) -> tuple[float, str, str]:
@@ -211,35 +359,21 @@ def call_put_verdict(call_total: float, put_total: float, config: RiskConfig) ->
     return ratio, VERDICT_BALANCED, note
 
 
-def zero_gamma_level(strikes: np.ndarray, gex: np.ndarray, forward: float) -> tuple[float, list[float], str]:
-    """Where cumulative GEX (summed over strikes upwards) changes sign, linear between the two
-    strikes around the change; the crossing nearest F when there are several. NaN with a note if
-    it never changes sign. Strikes without a GEX figure are skipped."""
+def cumulative_gex_crossing(strikes: np.ndarray, gex: np.ndarray, forward: float) -> ZeroGamma:
+    """The secondary figure: where GEX summed over strikes upwards changes sign, linear between the
+    two strikes around the change; the crossing nearest F when there are several. Strikes without a
+    GEX figure are skipped. It is not the zero-gamma level (that re-prices gamma, `gamma_profile`)."""
     known = ~np.isnan(gex)
     if not known.any():
-        return float("nan"), [], "no gamma exposure: no contract has both gamma and open interest"
-    k, cumulative = strikes[known], np.cumsum(gex[known])
-    nonzero = np.flatnonzero(cumulative != 0)
-    signs = np.sign(cumulative[nonzero])
-    flips = np.flatnonzero(signs[:-1] != signs[1:])
-    if flips.size == 0:
-        sign = "positive" if signs.size and signs[-1] > 0 else "negative" if signs.size else "zero"
-        return float("nan"), [], f"cumulative GEX never changes sign (stays {sign} across the strikes)"
-    i, j = nonzero[flips], nonzero[flips + 1]
-    adjacent = j == i + 1  # else the sum sits at exactly zero on the strikes between: the level is the first
-    before, after = cumulative[i], cumulative[j]
-    levels = np.where(adjacent, k[i] + (k[j] - k[i]) * before / (before - after), k[np.minimum(i + 1, j)])
-    nearest = float(levels[np.argmin(np.abs(levels - forward))])
-    return nearest, [float(v) for v in levels], ""
+        return ZeroGamma(float("nan"), (), "no gamma exposure: no contract has both gamma and open interest")
+    return sign_changes(strikes[known], np.cumsum(gex[known]), forward, what="cumulative GEX across the strikes")
 
 
-def _otm_mask(rows: pd.DataFrame, forward: float) -> pd.Series:
-    return ((rows["right"] == "C") & (rows["strike"] > forward)) | ((rows["right"] == "P") & (rows["strike"] < forward))
-
-
-def _side_total(per_strike: pd.Series, otm_contracts: pd.Series) -> float:
+def _side_total(per_strike: np.ndarray, otm_contracts: np.ndarray) -> float:
     """One side's dollars at risk: 0 when it has no OTM contract, NaN when none of them has data."""
     has = otm_contracts > 0
     if not has.any():
         return 0.0
-    return float(per_strike[has].sum(min_count=1))
+    values = per_strike[has]
+    values = values[~np.isnan(values)]
+    return float(values.sum()) if values.size else float("nan")

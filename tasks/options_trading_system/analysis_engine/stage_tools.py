@@ -5,6 +5,7 @@ Kept apart so each stage module holds only its own analysis.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
@@ -25,19 +26,16 @@ def parse_expirations(values: Sequence[str], setting: str) -> tuple[pd.Timestamp
     return tuple(out)
 
 
-def select_expirations(chain: pd.DataFrame, wanted: Sequence[pd.Timestamp], front: pd.Timestamp,
-                       columns: Sequence[str] | None = None
-                       ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
-    """Rows of the wanted expirations (none wanted = the front one), which were used, which are absent.
+def reason_series(codes: np.ndarray, labels: Sequence[str], index: pd.Index) -> pd.Series:
+    """`filter_reasons`' answer from a code per row and the label of each code (labels[0] = "" keeps
+    the row): a categorical Series, which the runner counts by code instead of by string."""
+    return pd.Series(pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), dtype=_reason_dtype(tuple(labels))),
+                     index=index)
 
-    `columns` limits the copy to what the caller reads (the chain's text columns are costly to copy).
-    """
-    targets = list(wanted) if wanted else ([front] if not pd.isna(front) else [])
-    present = set(pd.to_datetime(chain["expiration"].dropna().unique()))
-    used = [t for t in targets if t in present]
-    missing = [t for t in targets if t not in present]
-    table = chain if columns is None else chain[list(columns)]
-    return table[chain["expiration"].isin(used).to_numpy()], used, missing
+
+@lru_cache(maxsize=256)
+def _reason_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(labels))  # built once per set of labels: its string index is costly
 
 
 def json_value(value: Any) -> Any:
@@ -71,6 +69,15 @@ def json_value(value: Any) -> Any:
 def json_list(values: Iterable[Any]) -> list[Any]:
     """A column as a JSON list (NaN -> None)."""
     return [json_value(v) for v in values]
+
+
+def fast_json_list(values: Iterable[Any]) -> list[Any]:
+    """`json_list`, fast for numbers: a float array becomes Python floats with NaN/inf as None in
+    one pass (a chart's hundreds of values); anything else goes through `json_value`."""
+    array = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if array.dtype.kind in "fiu":
+        return [v if v == v and v not in (math.inf, -math.inf) else None for v in array.astype(np.float64).tolist()]
+    return json_list(values)
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .pipeline import AnalysisContext, PipelineAnalysis
-from .stage_tools import json_value
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .stage_tools import json_value, reason_series
 from ..errors import ConfigError
 
 LONG, SHORT = "LONG", "SHORT"
@@ -32,6 +32,10 @@ TIER_NAMES = ("EXTREME", "VERY_HIGH", "HIGH", "MODERATE")
 BIAS_BULLISH, BIAS_BEARISH, BIAS_MIXED, BIAS_NONE = "BULLISH", "BEARISH", "MIXED", "NO_SPIKES"
 SETUP_NOTES = ("", "at the money: the strike is the entry, no target",
                "ITM call: strike below F, no LONG target above it", "ITM put: strike above F, no SHORT target below it")
+# categorical dtypes built once (building their string categories costs more than the arithmetic)
+_TIER_DTYPE = pd.CategoricalDtype(TIER_NAMES)
+_DIRECTION_DTYPE = pd.CategoricalDtype((LONG, SHORT))
+_NOTE_DTYPE = pd.CategoricalDtype(SETUP_NOTES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,14 +78,16 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         cfg = self.config
+        tables = run_tables(chain, ctx)
         forward = ctx.underlying_price
-        strike = chain["strike"].to_numpy(dtype=np.float64)
+        strike = tables.strike
         volume = chain["volume"].to_numpy(dtype=np.float64)
         oi = chain["open_interest"].to_numpy(dtype=np.float64)
-        is_call = (chain["right"] == "C").to_numpy()
+        last = chain["last"].to_numpy(dtype=np.float64)
+        is_call = tables.is_call
         with np.errstate(divide="ignore", invalid="ignore"):
             vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
-        notional = volume * chain["last"].to_numpy(dtype=np.float64) * ctx.multiplier
+        notional = volume * last * ctx.multiplier
         otm_side = np.where(is_call, strike > forward, strike < forward)
         half_way = np.abs(strike - forward) / 2.0
         stop = np.where(is_call, forward - half_way, forward + half_way)
@@ -89,53 +95,55 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         t = cfg.tiers
         tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
-        index = chain.index
         return pd.DataFrame({
-            "contract": chain["contract"],
-            "expiration": chain["expiration"],
+            "contract": chain["contract"].array,  # the column itself, not a copy
+            "expiration": tables.expiration,
             "strike": strike,
-            "right": chain["right"],
+            "right": chain["right"].array,
             "volume": volume,
             "open_interest": oi,
-            "last": chain["last"],
+            "last": last,
             "vol_oi": vol_oi,
             "notional": notional,
-            "tier": pd.Categorical.from_codes(tier, categories=TIER_NAMES),
-            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), categories=(LONG, SHORT)),
+            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE),
+            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE),
             "entry": np.full(strike.shape, forward),
             "target": np.where(otm_side, strike, np.nan),
             "stop": np.where(otm_side, stop, np.nan),
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
-            "setup_note": pd.Categorical.from_codes(note, categories=SETUP_NOTES),
-        }, index=index)
+            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE),
+        }, index=chain.index)
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         cfg = self.config
         oi, volume = candidates["open_interest"].to_numpy(), candidates["volume"].to_numpy()
-        reasons = np.select(
+        code = np.select(
             [~(oi > 0), ~(volume > 0),
              candidates["vol_oi"].to_numpy() < cfg.min_vol_oi,
              volume < cfg.min_volume,
              np.isnan(candidates["last"].to_numpy()),
              candidates["notional"].to_numpy() < cfg.min_notional],
-            ["no open interest", "no volume",
-             f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
-             f"volume below min_volume ({cfg.min_volume:g})",
-             "no last price",
-             f"notional below min_notional (${cfg.min_notional:,.0f})"],
-            "")
-        return pd.Series(reasons, index=candidates.index, dtype="str")
+            [1, 2, 3, 4, 5, 6], 0)
+        labels = ("", "no open interest", "no volume",
+                  f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
+                  f"volume below min_volume ({cfg.min_volume:g})",
+                  "no last price",
+                  f"notional below min_notional (${cfg.min_notional:,.0f})")
+        return reason_series(code, labels, candidates.index)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        return kept.sort_values(["notional", "vol_oi", "contract"], ascending=[False, False, True], kind="stable")
+        contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
+        order = np.lexsort((contract_rank, -kept["vol_oi"].to_numpy(), -kept["notional"].to_numpy()))
+        return kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
-        calls = kept["right"] == "C"
-        call_dollars = float(kept.loc[calls, "notional"].sum())
-        put_dollars = float(kept.loc[~calls, "notional"].sum())
+        calls = (kept["right"].to_numpy(dtype=object) == "C")
+        notional = kept["notional"].to_numpy(dtype=np.float64)
+        call_dollars = float(notional[calls].sum())
+        put_dollars = float(notional[~calls].sum())
         share, bias = day_bias(call_dollars, put_dollars, self.config)
-        tiers = kept["tier"].value_counts()
+        tiers = np.bincount(kept["tier"].cat.codes.to_numpy(), minlength=len(TIER_NAMES))
         return {
             "spikes": int(len(kept)),
             "call_spikes": int(calls.sum()),
@@ -144,8 +152,8 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "put_notional": put_dollars,
             "call_share": json_value(share),
             "day_bias": bias,
-            "tiers": {name: int(tiers.get(name, 0)) for name in TIER_NAMES},
-            "actionable": int(kept["actionable"].sum()),
+            "tiers": {name: int(tiers[i]) for i, name in enumerate(TIER_NAMES)},
+            "actionable": int(kept["actionable"].to_numpy(dtype=bool).sum()),
         }
 
 

@@ -1,4 +1,6 @@
-"""Server-side charts as inline SVG: the report needs no JavaScript and no internet to show them.
+"""Server-side SVG chart primitives (bar panels per strike, round ticks, compact money labels) and the
+colours every chart shares. The daily report draws its charts with plotly (`report_charts`); the
+monitoring dashboard still builds its SVG panels from these.
 
 Pure functions, table in, markup out. The x axis is categorical, one slot per strike in
 ascending order (NQ strike spacing widens away from the money, so a linear axis would crush the
@@ -19,10 +21,9 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import escape
 
-__all__ = ["BarSeries", "PriceMarker", "ChartLayout", "open_interest_chart", "gamma_exposure_chart",
-           "bar_panel", "nice_ticks", "format_count", "format_dollars"]
+__all__ = ["BarSeries", "PriceMarker", "ChartLayout", "bar_panel", "nice_ticks", "format_count", "format_dollars"]
 
 CALL_COLOR = "#2563eb"
 PUT_COLOR = "#ea580c"
@@ -228,43 +229,3 @@ def bar_panel(strikes: Sequence[float], series: Sequence[BarSeries], *, title: s
             out.append(f'<rect x="{legend_x + 2:.1f}" y="{offset_y + 10}" width="12" height="12" fill="{s.negative_color}"/>')
     out.append("</g>")
     return "\n".join(out)
-
-
-def _svg(body: str, *, height: float, layout: ChartLayout, css_class: str, label: str) -> Markup:
-    return Markup(
-        f'<svg class="chart {escape(css_class)}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{escape(label)}" viewBox="0 0 {layout.width} {height:.0f}" width="100%" '
-        f'preserveAspectRatio="xMidYMid meet" font-family="system-ui, -apple-system, Segoe UI, sans-serif">'
-        f'<rect width="100%" height="100%" fill="#ffffff"/>{body}</svg>')
-
-
-def open_interest_chart(strikes: Sequence[float], call_oi: Sequence[float], put_oi: Sequence[float],
-                        call_dollars: Sequence[float], put_dollars: Sequence[float], *,
-                        underlying_price: float, layout: ChartLayout = ChartLayout()) -> Markup:
-    """Two panels on one strike axis: OI calls vs puts (contracts), then OTM dollars at risk."""
-    marker = (PriceMarker("underlying", underlying_price, UNDERLYING_COLOR, "marker-underlying", dashed=True),)
-    top = bar_panel(strikes, [BarSeries("calls", call_oi, CALL_COLOR, "bar-call-oi"),
-                              BarSeries("puts", put_oi, PUT_COLOR, "bar-put-oi")],
-                    title="Open interest by strike", y_label="open interest (contracts)",
-                    value_format=format_count, unit="contracts", markers=marker, layout=layout)
-    bottom = bar_panel(strikes, [BarSeries("OTM calls (above price)", call_dollars, CALL_COLOR, "bar-call-dollars"),
-                                 BarSeries("OTM puts (below price)", put_dollars, PUT_COLOR, "bar-put-dollars")],
-                       title="Dollars at risk of out-of-the-money holders (OI x mark x multiplier)",
-                       y_label="dollars at risk ($)", value_format=format_dollars, unit="$",
-                       markers=marker, layout=layout, offset_y=layout.panel_height)
-    return _svg(top + bottom, height=2 * layout.panel_height, layout=layout, css_class="chart-open-interest",
-                label="Open interest and dollars at risk by strike")
-
-
-def gamma_exposure_chart(strikes: Sequence[float], gex: Sequence[float], *, zero_gamma_level: float,
-                         underlying_price: float, layout: ChartLayout = ChartLayout()) -> Markup:
-    """Dealer GEX per strike (dollars per 1% move), zero-gamma level and underlying marked."""
-    markers = (PriceMarker("underlying", underlying_price, UNDERLYING_COLOR, "marker-underlying", dashed=True),
-               PriceMarker("zero gamma", zero_gamma_level, ZERO_GAMMA_COLOR, "marker-zero-gamma"))
-    body = bar_panel(strikes, [BarSeries("calls + / puts -", gex, POSITIVE_COLOR, "bar-gex",
-                                         negative_color=NEGATIVE_COLOR)],
-                     title="Dealer gamma exposure by strike (gamma x OI x multiplier x F² x 1%)",
-                     y_label="GEX ($ per 1% move)", value_format=format_dollars, unit="$",
-                     markers=markers, layout=layout)
-    return _svg(body, height=layout.panel_height, layout=layout, css_class="chart-gamma-exposure",
-                label="Dealer gamma exposure by strike")

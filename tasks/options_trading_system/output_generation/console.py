@@ -43,7 +43,8 @@ def _risk(risk: AnalysisView) -> list[str]:
         return [f"Risk      : {risk.reason}"]
     return [f"Risk      : {fmt.text(risk.get('verdict'))}, call/put ratio {fmt.ratio(risk.get('call_put_ratio'))}",
             f"Zero gamma: {fmt.points(risk.get('zero_gamma_level'))}"
-            + (f" — {risk.get('zero_gamma_note')}" if risk.get("zero_gamma_note") else "")]
+            + (f" — {risk.get('zero_gamma_note')}" if risk.get("zero_gamma_note") else " (GEX re-priced by price)")
+            + f"; cumulative per-strike crossing {fmt.points(risk.get('cumulative_gex_crossing'))}"]
 
 
 def _ev(ev: EvSection, top_n: int) -> list[str]:

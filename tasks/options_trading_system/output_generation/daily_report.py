@@ -6,7 +6,8 @@
    and nothing at all written when it does not match);
 3. renders the HTML and text reports from that document (pure);
 4. creates `analysis_exports/`, `reports/`, `logs/` (for the CLI's run log) and, when the raw
-   input is kept, `api_data/`, and writes every file atomically (`atomic`);
+   input is kept, `api_data/`, and writes every file atomically (`atomic`), plus
+   `reports/plotly.min.js` for the HTML report's charts (once: skipped when an identical copy is there);
 5. returns `DailyOutputs`, the paths written (and the document, for the console summary).
 
 The raw input is kept when the profile's `outputs.save_raw_input` is true and the source handed
@@ -23,6 +24,7 @@ from ..state.atomic import atomic_write_bytes, atomic_write_text
 from .daily_export import (EXPORTS_DIR, LOGS_DIR, REPORTS_DIR, build_export, export_text, output_names,
                            validate_export)
 from .html_report import render_html
+from .plotly_assets import write_plotly_js
 from .raw_input import raw_copy
 from .text_report import render_text
 from ..daily_run import DailyRunResult
@@ -69,6 +71,7 @@ def write_daily_outputs(result: DailyRunResult, day_dir: Path) -> DailyOutputs:
 
     for sub in (EXPORTS_DIR, REPORTS_DIR, LOGS_DIR):
         (day_dir / sub).mkdir(parents=True, exist_ok=True)
+    write_plotly_js(day_dir / REPORTS_DIR)  # the report's charts load it from beside the page
     raw_path = None
     if raw is not None and names.raw_input is not None:
         raw_path = atomic_write_bytes(day_dir / names.raw_input, raw.content)

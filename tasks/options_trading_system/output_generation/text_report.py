@@ -66,6 +66,10 @@ def _risk(risk: AnalysisView, top_n: int) -> list[str]:
             f"{fmt.dollars(risk.get('call_dollars_at_risk'))} vs puts {fmt.dollars(risk.get('put_dollars_at_risk'))} at risk",
             f"Zero gamma     : {fmt.points(risk.get('zero_gamma_level'))}"
             + (f" — {risk.get('zero_gamma_note')}" if risk.get("zero_gamma_note") else ""),
+            f"  method       : {risk.get('zero_gamma_method') or 'n/a'}",
+            f"Cumulative GEX : crosses zero at {fmt.points(risk.get('cumulative_gex_crossing'))} (secondary figure: "
+            f"per-strike GEX summed upwards, not re-priced)"
+            + (f" — {risk.get('cumulative_gex_note')}" if risk.get("cumulative_gex_note") else ""),
             f"Net GEX        : {fmt.dollars(risk.get('total_gex'))} per 1% move",
             "", f"Battle zones (top {min(top_n, len(risk.get('top_zones') or []))} by danger):"]
     zones = list(risk.get("top_zones") or [])[:top_n]
