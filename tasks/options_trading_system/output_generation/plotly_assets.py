@@ -14,7 +14,7 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from .atomic import atomic_write_text
+from ..state.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
