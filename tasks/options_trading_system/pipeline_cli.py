@@ -9,7 +9,7 @@ import argparse
 import json
 import logging
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "date is served by the sources that can serve it (Databento's history, saved "
                              "captures of that day or earlier); Barchart and Polygon serve only the present and "
                              "refuse it (code PAST_DATE). With --input it must match the capture's date")
+    parser.add_argument("--now", metavar="ISO-8601",
+                        help="the clock the run reads, with its UTC offset (default: the real time); for replaying "
+                             "recordings, e.g. against the local vendor stand-ins, as if it were then. It decides "
+                             "the default --date, what counts as a past date and whether data is old; never "
+                             "the analysis, which is timed from the chain's own as-of")
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="store_true", help="log progress to the console")
     loudness.add_argument("-q", "--quiet", action="store_true", help="print only the paths written")
@@ -82,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
         for name, description in rows:
             print(f"{name:<{width}}  {description}")
         return 0
-    run_date = _parse_date(args.date)  # a bad --date is refused before anything else
+    started = _parse_now(args.now)
+    run_date = _parse_date(args.date, started)  # a bad --date is refused before anything else
     profile = load_profile(args.profile, overrides=_overrides(args))
     if args.show_config:
         print(json.dumps(profile.masked(), indent=2))
@@ -99,7 +105,6 @@ def _run(args: argparse.Namespace) -> int:
     run_date, date_basis = _trading_date(args, run_date, input_chain, calendar_name)
     output_root = args.output_dir or Path(profile.section("outputs").get("base_dir", "outputs"))
     day_dir = day_folder(output_root, run_date)
-    started = pd.Timestamp.now(tz="UTC")
     stamp, log_file = reserve_run_log(day_dir / "logs", run_date, started)
     configure_logging(verbose=args.verbose, quiet=args.quiet, log_file=log_file)
     log.info("profile %s (%s), run date %s (%s), stamp %s, output %s", profile.name,
@@ -140,9 +145,21 @@ def _trading_date(args: argparse.Namespace, run_date: date, chain: OptionsChain 
     return captured, f"--input capture as of {as_utc(chain.meta.as_of):%Y-%m-%d %H:%M} UTC (session {captured})"
 
 
-def _parse_date(text: str | None) -> date:
+def _parse_now(text: str | None) -> pd.Timestamp:
     if text is None:
-        return datetime.now(EXCHANGE_TZ).date()
+        return pd.Timestamp.now(tz="UTC")
+    try:
+        now = pd.Timestamp(text)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"--now {text!r}: expected an ISO-8601 time such as 2025-06-02T14:30:00Z") from exc
+    if now.tzinfo is None:
+        raise ConfigError(f"--now {text!r}: give the UTC offset (e.g. 2025-06-02T14:30:00Z or ...-04:00)")
+    return now.tz_convert("UTC")
+
+
+def _parse_date(text: str | None, now: pd.Timestamp) -> date:
+    if text is None:
+        return now.tz_convert(EXCHANGE_TZ).date()
     try:
         return date.fromisoformat(text)
     except ValueError as exc:

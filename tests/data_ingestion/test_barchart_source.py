@@ -22,7 +22,7 @@ from tasks.options_trading_system.data_ingestion.barchart.source import Barchart
 from tasks.options_trading_system.data_ingestion.canonical import validate_chain  # noqa: E402
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture  # noqa: E402
 from tasks.options_trading_system.data_ingestion.sources_registry import ChainRequest  # noqa: E402
-from tasks.options_trading_system.errors import DataSourceError  # noqa: E402
+from tasks.options_trading_system.errors import DataSourceError, SourceRefusedError  # noqa: E402
 from tests.vendor_servers.barchart_server import API_PATH, BarchartStandIn  # noqa: E402
 from tests.vendor_servers.base import Fault  # noqa: E402
 
@@ -142,6 +142,19 @@ def test_page_quote_falls_back_to_last_then_to_missing() -> None:
     nothing = page_quote("<html><body>no quote here</body></html>")
     assert math.isnan(nothing.price) and nothing.basis == "missing"
 
+
+def test_a_past_date_is_refused_without_asking_the_site(standin: BarchartStandIn, tmp_path: Path) -> None:
+    three_days_later = ChainRequest(trade_date=date(2025, 6, 2), now=pd.Timestamp("2025-06-05T14:15:00Z"))
+    with pytest.raises(SourceRefusedError) as refused:
+        source(standin, tmp_path).fetch(three_days_later)
+    assert refused.value.code == "PAST_DATE" and not standin.requests
+    assert "cannot serve the past date 2025-06-02 (the present session is 2025-06-05)" in str(refused.value)
+
+
+def test_on_a_weekend_the_last_sessions_date_is_the_present(standin: BarchartStandIn, tmp_path: Path) -> None:
+    saturday = ChainRequest(trade_date=date(2025, 5, 30), now=pd.Timestamp("2025-05-31T15:00:00Z"))
+    chain = source(standin, tmp_path, root="MC6M25").fetch(saturday)  # Friday's session is Saturday's present
+    assert standin.requests and len(chain.frame) + len(chain.quarantine) == 576
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

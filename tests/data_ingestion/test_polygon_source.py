@@ -133,5 +133,12 @@ def test_the_capture_is_saved_for_replay_and_stays_flagged_as_proxy(standin: Pol
     assert replayed.meta.is_proxy and replayed.meta.source == "polygon" and len(replayed.frame) == 4
 
 
+def test_a_past_date_is_refused_without_a_request(standin: PolygonStandIn, tmp_path: Path) -> None:
+    next_week = ChainRequest(trade_date=date(2025, 6, 2), now=pd.Timestamp("2025-06-09T14:30:00Z"))
+    with pytest.raises(SourceRefusedError) as refused:
+        source(standin, tmp_path).fetch(next_week)
+    assert refused.value.code == "PAST_DATE" and not standin.requests
+    assert "snapshot is always the present one" in str(refused.value)
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

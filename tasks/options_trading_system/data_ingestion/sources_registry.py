@@ -38,6 +38,7 @@ from ..errors import (ChainValidationError, ConfigError, DataSourceError, DataUn
                       SourceNotAvailableError, SourceRefusedError)
 from .breaker import BreakerBoard, BreakerConfig, CircuitBreaker
 from .canonical import OptionsChain, validate_chain
+from .market_hours import is_past_date, present_session
 from .retry import Deadline, RetryOutcome, RetryPolicy, retry_call
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,17 @@ OUTCOME_SKIPPED = "skipped"          # e.g. circuit breaker open
 OUTCOME_REFUSED = "refused"          # credentials rejected, no entitlement, budget would be broken
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 CAPTURE_SUBDIR = "api_data"
+
+
+def refuse_past_date(source: str, request: "ChainRequest", calendar_name: str, what: str) -> None:
+    """Refuse (code PAST_DATE) a trade date before the present session, for a source that can only
+    serve the present (`what` says why): it would file today's market under another day."""
+    if is_past_date(calendar_name, request.trade_date, request.now):
+        present = present_session(calendar_name, request.now)
+        raise SourceRefusedError(
+            f"{source}: {what}, so it cannot serve the past date {request.trade_date} (the present session is "
+            f"{present}); a past date is served by databento (historical) or saved captures of that day",
+            code="PAST_DATE")
 
 
 def capture_folder(output_root: Path, trade_date: date) -> Path:
