@@ -21,7 +21,8 @@ from tasks.options_trading_system.data_ingestion.barchart.parsing import page_qu
 from tasks.options_trading_system.data_ingestion.barchart.source import BarchartSource  # noqa: E402
 from tasks.options_trading_system.data_ingestion.canonical import validate_chain  # noqa: E402
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture  # noqa: E402
-from tasks.options_trading_system.data_ingestion.sources_registry import ChainRequest  # noqa: E402
+from tasks.options_trading_system.data_ingestion.sources_registry import (  # noqa: E402
+    OUTCOME_CACHED, OUTCOME_SERVED, ChainLoader, ChainRequest)
 from tasks.options_trading_system.errors import DataSourceError, SourceRefusedError  # noqa: E402
 from tests.vendor_servers.barchart_server import API_PATH, BarchartStandIn  # noqa: E402
 from tests.vendor_servers.base import Fault  # noqa: E402
@@ -86,6 +87,17 @@ def test_a_young_capture_is_reused_in_market_hours_and_an_old_one_is_not(standin
         later = ChainRequest(trade_date=MARKET_OPEN.trade_date, now=MARKET_OPEN.now + pd.Timedelta(minutes=minutes))
         src.fetch(later)
         assert len(standin.requests) == expected_requests
+
+
+def test_a_reused_capture_shows_as_cached_in_the_attempts_not_as_ok(standin: BarchartStandIn, tmp_path: Path) -> None:
+    loader = ChainLoader([source(standin, tmp_path)])
+    first = loader.load(MARKET_OPEN).attempts[0]
+    later = ChainRequest(trade_date=MARKET_OPEN.trade_date, now=MARKET_OPEN.now + pd.Timedelta(minutes=4))
+    again = loader.load(later).attempts[0]
+    assert (first.outcome, first.code, first.reason) == (OUTCOME_SERVED, "OK", "ok")
+    assert (again.outcome, again.code) == (OUTCOME_CACHED, "CACHE") and again.contracts == first.contracts
+    assert again.reason == "reused barchart_api_MC6M25_20250602_141500.json (240 s old, cache lifetime 300 s)"
+    assert len(standin.requests) == 2                                  # the second load asked nothing
 
 
 def test_outside_market_hours_the_capture_lives_thirty_minutes(standin: BarchartStandIn, tmp_path: Path) -> None:

@@ -89,6 +89,23 @@ def test_a_past_date_is_refused_by_present_only_sources_and_served_by_databento_
     assert not any(b.startswith("OLD DATA") for b in export["data"]["banners"])  # it is that day's data
 
 
+def test_a_second_run_within_barcharts_cache_lifetime_shows_cached_everywhere(standins: StandIns,
+                                                                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_pipeline(standins, out)
+    run_pipeline(standins, out, now="2025-06-02T14:33:00Z")  # 3 minutes later: the 5-minute cache holds
+    day = out / DEMO_DATE.replace("-", "")
+    exports = sorted((day / "analysis_exports").glob("*.json"))
+    first, second = (json.loads(p.read_text())["data"]["attempts"] for p in exports)
+    assert [(a["source"], a["outcome"], a["code"]) for a in first] == [("barchart", "served", "OK")]
+    assert [(a["source"], a["outcome"], a["code"]) for a in second] == [("barchart", "cached", "CACHE")]
+    assert second[0]["reason"].startswith("reused barchart_api_MC6M25_20250602_143000.json (180 s old")
+    stem = exports[1].stem
+    assert '<td class="l">barchart</td><td class="l">cached</td>' in (day / "reports" / f"{stem}.html").read_text()
+    assert "cached" in (day / "reports" / f"{stem}.txt").read_text().split("DATA SOURCES")[1]
+    assert "source barchart served 576 contracts from its cache" in (day / "logs" / f"{stem}.log").read_text()
+
+
 @pytest.mark.parametrize("standins", [{"databento": {"daily_budget_usd": 0.02}}], indirect=True)
 def test_a_databento_request_over_budget_is_refused_before_it_is_sent(standins: StandIns, tmp_path: Path) -> None:
     standins.kill("barchart")

@@ -22,7 +22,7 @@ from ..config_manager import Profile
 from ..data_ingestion.breaker import STATE_FILE as BREAKER_FILE
 from ..data_ingestion.breaker import BreakerStore
 from ..data_ingestion.data_budget import SpendLedger, budget_periods
-from ..data_ingestion.sources_registry import OUTCOME_SERVED
+from ..data_ingestion.sources_registry import SERVING_OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +120,17 @@ def summarize_attempts(loads: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str
     frame = pd.DataFrame(rows)
     made = ~frame["outcome"].isin(["skipped", "unavailable"])
     errors = frame["outcome"].isin(ERROR_OUTCOMES)
-    served = frame[frame["outcome"] == OUTCOME_SERVED]
+    serving = frame["outcome"].isin(SERVING_OUTCOMES)  # a cache reuse served the run too
+    served = frame[serving]
     failovers = int((served["position"] > 0).sum())
     by_source = []
     for name, group in frame.groupby("source", sort=True):
         tried = group[~group["outcome"].isin(["skipped", "unavailable"])]
-        problems = group[group["outcome"] != OUTCOME_SERVED]
+        problems = group[~group["outcome"].isin(SERVING_OUTCOMES)]
         lat = percentiles(tried["latency_ms"].astype("float64"))
         by_source.append({
-            "source": name, "attempts": len(tried), "served": int((group["outcome"] == OUTCOME_SERVED).sum()),
+            "source": name, "attempts": len(tried), "served": int(group["outcome"].isin(SERVING_OUTCOMES).sum()),
+            "cached": int((group["outcome"] == "cached").sum()),
             "failed": int(group["outcome"].isin(ERROR_OUTCOMES).sum()),
             "skipped": int((group["outcome"] == "skipped").sum()),
             "latency_p50_ms": lat["p50"], "latency_p95_ms": lat["p95"],

@@ -7,7 +7,7 @@
    series) and the future it exercises into;
 2. reuse a capture of that root saved in the day's `api_data/` when it is younger than the cache
    lifetime: `cache_ttl_open_s` while the exchange trades, `cache_ttl_closed_s` otherwise
-   (hours from the exchange calendar);
+   (hours from the exchange calendar), saying so in `last_cache_reason` (outcome `cached`);
 3. else run the page-then-API flow (`client`), read the future's quote from the page (bs4),
    wrap the raw API response in the project's capture envelope (capture time, expiration,
    future and its price) and save it as `api_data/barchart_api_<ROOT>_<YYYYMMDD_HHMMSS>.json`;
@@ -123,7 +123,8 @@ class BarchartSource(DataSource):
                 continue
             age = (now - as_utc(document["captured_at"])).total_seconds()
             if 0 <= age <= ttl:
-                log.info("barchart: reusing %s (%.0f s old, cache lifetime %.0f s)", path.name, age, ttl)
+                self.last_cache_reason = f"reused {path.name} ({age:.0f} s old, cache lifetime {ttl:.0f} s)"
+                log.info("barchart: %s", self.last_cache_reason)
                 return self._parse(document, RawCapture(content=content, filename=path.name))
             return None  # the newest one is too old: ask again
         return None
