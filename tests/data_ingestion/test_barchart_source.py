@@ -65,7 +65,7 @@ def test_page_then_api_flow_returns_the_recorded_chain_with_the_page_quote(stand
 
 def test_missing_volume_stays_missing(standin: BarchartStandIn, tmp_path: Path) -> None:
     chain = source(standin, tmp_path).fetch(MARKET_OPEN)
-    row = chain.frame.set_index("contract").loc["MC6M5|20675C"]   # shown as N/A volume, N/A bid on Barchart
+    row = chain.frame.set_index("contract").loc["Q1AM5 C20675"]   # shown as N/A volume, N/A bid on Barchart
     assert math.isnan(row["volume"]) and math.isnan(row["bid"]) and row["last"] == 859.38
 
 

@@ -71,7 +71,7 @@ def test_the_real_client_follows_the_recorded_cursor_page(standin: PolygonStandI
 def test_recorded_aapl_snapshot_maps_to_the_canonical_chain(standin: PolygonStandIn, tmp_path: Path) -> None:
     chain = validate_chain(source(standin, tmp_path, underlying="AAPL").fetch(REQUEST))
     row = chain.frame.iloc[0]
-    assert (row["contract"], row["root"], row["right"], row["strike"]) == ("O:AAPL230616C00150000", "AAPL", "C", 150.0)
+    assert (row["contract"], row["root"], row["right"], row["strike"]) == ("AAPL230616 C150", "AAPL", "C", 150.0)
     assert row["expiration"] == pd.Timestamp("2023-06-16")
     assert (row["bid"], row["ask"], row["mark"], row["last"]) == (28.9, 29.25, pytest.approx(29.075), 29.25)
     assert (row["volume"], row["open_interest"]) == (8.0, 8133.0)
