@@ -63,6 +63,15 @@ def test_sample_data_is_bannered_everywhere_it_appears(sample_run) -> None:
     assert SAMPLE_BANNER in only(day_dir / "reports", "*.txt").read_text()
 
 
+def test_a_run_of_today_on_old_saved_data_says_old_data_after_the_sample_banner(tmp_path: Path) -> None:
+    result = run_cli("--profile", "testing", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (day_dir,) = (tmp_path / "out").iterdir()                    # today's folder: the run is about today
+    banners = load_valid_export(day_dir)["data"]["banners"]
+    assert banners[0].startswith(SAMPLE_BANNER) and banners[-1].startswith("OLD DATA — the chain is as of 2025-06-02")
+    assert SAMPLE_BANNER in result.stdout.splitlines()[0] and "OLD DATA" in result.stdout
+
+
 def test_export_records_source_attempts_stage_traces_and_analyses(sample_run) -> None:
     _, day_dir = sample_run
     export = load_valid_export(day_dir)

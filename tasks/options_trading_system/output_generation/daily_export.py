@@ -89,8 +89,6 @@ def banners(result: DailyRunResult) -> list[str]:
     """The loud lines a reader must see first: sample data, proxy data, data older than the last session."""
     meta = result.chain.meta
     out: list[str] = []
-    if result.stale_note:
-        out.append(result.stale_note)
     if meta.is_sample:
         out.append(SAMPLE_BANNER)
     if meta.is_proxy:
@@ -98,6 +96,8 @@ def banners(result: DailyRunResult) -> list[str]:
     for stage in result.pipeline.stages:  # a stage that reads its own input (IFD v3.0's MBO file)
         if stage.summary.get("sample_input"):
             out.append(SAMPLE_INPUT_BANNER.format(stage=stage.name))
+    if result.stale_note:
+        out.append(result.stale_note)
     return out
 
 
