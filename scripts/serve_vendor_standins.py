@@ -12,7 +12,8 @@ keys and their TLS certificate). Then either:
 
 Faults (persistent, on the vendor's data requests): down (the server is stopped), hang, http_500,
 http_429, http_401, http_403, truncate, malformed, empty, scale_1000. The run uses the stand-ins'
-trading day, 2025-06-02, and writes under --output-dir (default outputs/standins/outputs).
+trading day, 2025-06-02, with the clock set just after the recording (`--now`: Barchart and
+Polygon serve only the present), and writes under --output-dir (default outputs/standins/outputs).
 
 Tradovate (REST + trading WebSocket on the real NQ minute bars, demo credentials in the printed
 environment, broker settings in <dir>/tradovate.json; its simulated clock moves with
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project and its tests/vendor_servers helpers
 
 from tests.vendor_servers.base import Fault  # noqa: E402
-from tests.vendor_servers.standins import DEMO_DATE, start_standins  # noqa: E402
+from tests.vendor_servers.standins import DEMO_DATE, DEMO_NOW, start_standins  # noqa: E402
 from tests.vendor_servers.tradovate_server import TradovateFault  # noqa: E402
 
 VENDORS = ("barchart", "databento", "polygon", "tradovate")
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 standins.inject(vendor, Fault(fault) if fault in {f.value for f in Fault} else TradovateFault(fault))
         output_dir = args.output_dir or args.dir / "outputs"
         command = [sys.executable, str(ROOT / "run_pipeline.py"), "--profile", str(standins.profile),
-                   "--date", DEMO_DATE, "--output-dir", str(output_dir)]
+                   "--date", DEMO_DATE, "--now", DEMO_NOW, "--output-dir", str(output_dir)]
         print("Stand-ins (127.0.0.1):")
         for name, server in standins.servers().items():
             print(f"  {name:<9} {server.url}{'  (stopped)' if server.stopping.is_set() else ''}")

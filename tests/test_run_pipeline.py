@@ -48,7 +48,7 @@ def test_offline_run_succeeds_and_writes_every_output(sample_run) -> None:
     stem = export_file.stem
     assert (day_dir / "reports" / f"{stem}.html").is_file()
     assert (day_dir / "reports" / f"{stem}.txt").is_file()
-    assert only(day_dir / "logs", "pipeline_*.log").stat().st_size > 0
+    assert (day_dir / "logs" / f"{stem}.log").stat().st_size > 0  # one name for all the run's files
     assert list((day_dir / "api_data").iterdir()), "the raw input must be kept as received"
     for path in (export_file, day_dir / "reports" / f"{stem}.html"):
         assert str(path) in result.stdout  # the console lists what it wrote
@@ -61,6 +61,15 @@ def test_sample_data_is_bannered_everywhere_it_appears(sample_run) -> None:
     assert result.stdout.lstrip().startswith("***") and SAMPLE_BANNER in result.stdout.splitlines()[0]
     assert SAMPLE_BANNER in only(day_dir / "reports", "*.html").read_text()
     assert SAMPLE_BANNER in only(day_dir / "reports", "*.txt").read_text()
+
+
+def test_a_run_of_today_on_old_saved_data_says_old_data_after_the_sample_banner(tmp_path: Path) -> None:
+    result = run_cli("--profile", "testing", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (day_dir,) = (tmp_path / "out").iterdir()                    # today's folder: the run is about today
+    banners = load_valid_export(day_dir)["data"]["banners"]
+    assert banners[0].startswith(SAMPLE_BANNER) and banners[-1].startswith("OLD DATA — the chain is as of 2025-06-02")
+    assert SAMPLE_BANNER in result.stdout.splitlines()[0] and "OLD DATA" in result.stdout
 
 
 def test_export_records_source_attempts_stage_traces_and_analyses(sample_run) -> None:
@@ -88,16 +97,28 @@ def test_sources_this_version_lacks_fail_over_to_saved_data(tmp_path: Path) -> N
     assert attempts[1]["source"] == "saved" and attempts[1]["outcome"] == "served"
 
 
-@pytest.mark.parametrize("capture, contracts", [
-    ("barchart_api_MC6M5_20250602_141553.json", 576),
-    ("barchart_api_MC6N5_20250625_142402.json", 180),
+@pytest.mark.parametrize("capture, contracts, trading_date, as_of", [
+    ("barchart_api_MC6M5_20250602_141553.json", 576, "2025-06-02", "2025-06-02T21:01:00+00:00"),
+    ("barchart_api_MC6N5_20250625_142402.json", 180, "2025-06-25", "2025-06-25T19:12:29+00:00"),
 ])
-def test_every_real_barchart_capture_runs_through_input(tmp_path: Path, shared_data: Path, capture: str,
-                                                        contracts: int) -> None:
+def test_every_real_barchart_capture_runs_through_input_dated_by_its_own_as_of(
+        tmp_path: Path, shared_data: Path, capture: str, contracts: int, trading_date: str, as_of: str) -> None:
     result = run_cli("--profile", "testing", "--input", str(shared_data / "barchart" / capture),
-                     "--output-dir", str(tmp_path / "out"), "--date", "2025-06-02", cwd=tmp_path)
+                     "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    export = load_valid_export(tmp_path / "out" / "20250602")
+    day = trading_date.replace("-", "")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [day]  # filed under the capture's day, not today's
+    export = load_valid_export(tmp_path / "out" / day)
+    assert export["chain"]["as_of"] == as_of
+    assert (export["run"]["date"], export["run"]["trading_date"]) == (trading_date, trading_date)
+    assert only(tmp_path / "out" / day / "analysis_exports", "*.json").name.startswith(f"nq_analysis_{day}_")
+    assert f"NQ options daily analysis — {trading_date}" in only(tmp_path / "out" / day / "reports", "*.html").read_text()
+    # a 2025 capture is older than the last trading session of any day these tests run on: said everywhere
+    old = f"OLD DATA — the chain is as of {as_of[:10]} {as_of[11:16]} UTC (session {trading_date})"
+    assert any(b.startswith(old) for b in export["data"]["banners"]) and any(w.startswith(old) for w in export["warnings"])
+    assert old in result.stdout
+    assert old in only(tmp_path / "out" / day / "reports", "*.txt").read_text()
+    assert old in only(tmp_path / "out" / day / "logs", "*.log").read_text()
     assert export["chain"]["contracts"] == contracts
     assert export["data"]["is_sample"] is False and SAMPLE_BANNER not in result.stdout
     # Barchart's quotes/get response has no underlying quote: the price comes from put-call parity
@@ -127,6 +148,39 @@ def test_default_ev_setups_on_the_real_captures_are_reachable_or_withheld_with_t
             assert "EV setups : none shown — realism not applied" in result.stdout
             why = "the 2025-06-02 expiration had settled by the data's time"
             assert why in result.stdout and why in text and why in html.replace("&#39;", "'")
+
+
+def test_three_runs_started_together_each_keep_their_export_reports_and_log(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, str(PROJECT_ROOT / "run_pipeline.py"), "--profile", "testing", "--output-dir", str(out),
+               "--date", "2025-06-02", "-q"]
+    runs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    results = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in results]
+    day_dir = out / "20250602"
+    stems = {p.stem for p in (day_dir / "analysis_exports").glob("*.json")}
+    assert len(stems) == 3
+    assert {p.stem for p in (day_dir / "reports").glob("*.html")} == stems
+    assert {p.stem for p in (day_dir / "reports").glob("*.txt")} == stems
+    assert {p.stem for p in (day_dir / "logs").glob("*.log")} == stems
+    for stem in stems:  # each run's files name each other and its log holds its own run
+        export = json.loads((day_dir / "analysis_exports" / f"{stem}.json").read_text())
+        assert export["outputs"]["report_html"] == f"reports/{stem}.html"
+        assert stem.endswith(export["run"]["stamp"])
+        assert f"stamp {export['run']['stamp']}" in (day_dir / "logs" / f"{stem}.log").read_text()
+    printed = sorted(line for stdout, _ in results for line in stdout.splitlines() if "/analysis_exports/" in line)
+    assert [Path(line).stem for line in printed] == sorted(stems)  # each run reports its own files
+
+
+def test_input_with_a_date_other_than_the_captures_is_refused_before_anything_is_written(
+        tmp_path: Path, shared_data: Path) -> None:
+    capture = shared_data / "barchart" / "barchart_api_MC6N5_20250625_142402.json"
+    result = run_cli("--profile", "testing", "--input", str(capture), "--date", "2025-06-02",
+                     "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--date 2025-06-02 disagrees" in result.stderr and "2025-06-25" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_unreadable_input_file_exits_2_naming_the_file(tmp_path: Path) -> None:

@@ -2,6 +2,13 @@
 
 `run_daily` is what `run_pipeline.py` calls. I/O lives at its edges: the sources read data, the
 output writer writes files; everything between is the pure pipeline over the canonical chain.
+
+Dates: a run is filed under its trading date. For `--input FILE` that is the capture's own date
+(`capture_trading_date`: the exchange session its `as_of` belongs to), never the day it is run;
+otherwise `--date` or today in New York. The analyses time everything from the chain's `as_of`
+(time to expiry included), never from the wall clock; the wall clock only says when the run
+started. A chain older than the last trading session is flagged (`stale_data_note`): in the
+export's banners and warnings, so the console, both reports and the log say so.
 """
 from __future__ import annotations
 
@@ -16,12 +23,14 @@ import pandas as pd
 
 from .config_manager import Profile, load_environment
 from .analysis_engine.pipeline import AnalysisContext, Pipeline, PipelineResult
-from .data_ingestion.canonical import OptionsChain, validate_chain
+from .data_ingestion.canonical import OptionsChain, as_utc, validate_chain
+from .data_ingestion.market_hours import exchange_calendar, session_for, session_of
 from .data_ingestion.sources_registry import (OUTCOME_SERVED, ChainLoader, ChainRequest, SourceAttempt,
                                               SourceContext, build_sources)
-from .errors import ChainValidationError, InputFileError
+from .errors import ChainValidationError, ConfigError, InputFileError
 
 log = logging.getLogger(__name__)
+EXCHANGE_TZ = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class DailyRunResult:
     load_seconds: float
     input_path: Path | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    run_stamp: str | None = None  # `HHMMSS-<pid>` of this run's files (`run_stamp`); None: derived
+    date_basis: str = ""          # why the run is filed under `run_date` (capture as_of, --date, today)
+    stale_note: str | None = None  # set when the chain is older than the last trading session
 
     @property
     def is_sample(self) -> bool:
@@ -61,16 +73,50 @@ def load_input_file(path: Path) -> OptionsChain:
         raise InputFileError(f"--input {path}: chain refused: {exc}") from exc
 
 
+def capture_trading_date(chain: OptionsChain, calendar_name: str = "CMES") -> date:
+    """The trading date a capture belongs to: the exchange session of its `as_of`."""
+    return session_of(calendar_name, chain.meta.as_of)
+
+
+def stale_data_note(chain: OptionsChain, *, now: pd.Timestamp, run_date: date, calendar_name: str = "CMES",
+                    present: bool = True) -> str | None:
+    """A warning when the chain is older than the last trading session, else None.
+
+    The last session is the present one as of `now` (today's in New York, or the one before on a
+    day the exchange is shut) for a run about the present (`present`: no past `--date`, or an
+    `--input` file); for a run of a past `--date` it is that date's session.
+    """
+    today = as_utc(now).tz_convert(EXCHANGE_TZ).date()
+    reference_day = today if present else min(run_date, today)
+    try:
+        reference = session_for(calendar_name, reference_day).session
+    except ConfigError:
+        return None  # outside the exchange calendar: nothing sound to compare with
+    data_session = capture_trading_date(chain, calendar_name)
+    if data_session >= reference:
+        return None
+    sessions = _sessions_between(calendar_name, data_session, reference)
+    behind = f"{sessions} trading session{'s' if sessions != 1 else ''} behind" if sessions else "behind"
+    return (f"OLD DATA — the chain is as of {as_utc(chain.meta.as_of):%Y-%m-%d %H:%M} UTC (session "
+            f"{data_session.isoformat()}), {behind} the last trading session {reference.isoformat()}")
+
+
 def run_daily(profile: Profile, *, run_date: date, output_root: Path, input_path: Path | None = None,
               env: Mapping[str, str] | None = None, now: pd.Timestamp | None = None,
-              clock: Callable[[], float] = time.perf_counter) -> DailyRunResult:
-    """Load the chain and run the profile's pipeline. Writes nothing (see output_generation)."""
+              clock: Callable[[], float] = time.perf_counter, input_chain: OptionsChain | None = None,
+              run_stamp: str | None = None, date_basis: str = "") -> DailyRunResult:
+    """Load the chain and run the profile's pipeline. Writes nothing (see output_generation).
+
+    `input_chain` is the `input_path` capture when the caller already read it (to date the run);
+    `now` is the wall clock of the run's start, used for nothing but saying when it ran and
+    whether the data is old."""
     started_at = now if now is not None else pd.Timestamp.now(tz="UTC")
     instrument = profile.section("instrument")
+    calendar_name = str(instrument.get("exchange_calendar", "CMES"))
     pipeline = Pipeline.from_profile(profile, clock=clock)  # config errors surface before any I/O
     t0 = clock()
     if input_path is not None:
-        chain = load_input_file(input_path)
+        chain = input_chain if input_chain is not None else load_input_file(input_path)
         attempts: tuple[SourceAttempt, ...] = (SourceAttempt(
             source=f"file:{input_path.name}", outcome=OUTCOME_SERVED, reason="--input",
             latency_ms=round((clock() - t0) * 1000, 3), contracts=len(chain.frame)),)
@@ -83,13 +129,29 @@ def run_daily(profile: Profile, *, run_date: date, output_root: Path, input_path
     load_seconds = clock() - t0
     ctx = AnalysisContext.from_chain(chain, tick_size=float(instrument.get("tick_size", 0.25)))
     result = pipeline.run(chain.frame, ctx)
+    stale = stale_data_note(chain, now=started_at, run_date=run_date, calendar_name=calendar_name,
+                            present=input_path is not None or run_date >= as_utc(started_at).tz_convert(EXCHANGE_TZ).date())
+    if stale:
+        log.warning("%s", stale)
     return DailyRunResult(profile=profile, run_date=run_date, started_at=started_at, chain=chain,
                           attempts=attempts, pipeline=result, load_seconds=load_seconds,
-                          input_path=input_path, warnings=tuple(_warnings(chain)))
+                          input_path=input_path, warnings=tuple(_warnings(chain, stale)), run_stamp=run_stamp,
+                          date_basis=date_basis, stale_note=stale)
 
 
-def _warnings(chain: OptionsChain) -> list[str]:
+def _sessions_between(calendar_name: str, first: date, last: date) -> int:
+    """Trading sessions after `first` up to and including `last` (0 when the calendar cannot say)."""
+    calendar = exchange_calendar(calendar_name)
+    start, end = pd.Timestamp(first), pd.Timestamp(last)
+    if start < calendar.first_session or end > calendar.last_session:
+        return 0
+    return max(0, len(calendar.sessions_in_range(start, end)) - 1)
+
+
+def _warnings(chain: OptionsChain, stale: str | None = None) -> list[str]:
     out: list[str] = []
+    if stale:
+        out.append(stale)
     meta = chain.meta
     if meta.is_sample:
         out.append("SAMPLE DATA: this chain was generated by scripts/make_sample_data.py; it is not the market")

@@ -66,11 +66,11 @@ def test_nulls_and_na_become_nan_never_zero(shared_data: Path, name: str) -> Non
 def test_first_row_values_and_trade_time(shared_data: Path) -> None:
     # data.Call[0]: strike 14000, last 7534.38, volume/OI null, tradeTime 1748898060 = 2025-06-02 21:01:00 UTC
     frame = read_capture(shared_data / "barchart" / CAPTURES[0][0]).frame
-    row = frame[frame["contract"] == "MC6M5|14000C"].iloc[0]
+    row = frame[frame["contract"] == "Q1AM5 C14000"].iloc[0]  # Barchart's MC6M5|14000C, in CME Globex terms
     assert (row["strike"], row["right"], row["last"], row["mark"]) == (14000.0, "C", 7534.38, 7534.38)
     assert math.isnan(row["volume"]) and math.isnan(row["open_interest"]) and math.isnan(row["bid"])
     assert row["source_ts"] == pd.Timestamp("2025-06-02T21:01:00Z")
-    assert row["root"] == "MC6M5"
+    assert row["root"] == "Q1A"                               # the Globex product: Monday weekly, week 1
 
 
 @pytest.mark.parametrize("name", [c[0] for c in CAPTURES])

@@ -21,8 +21,9 @@ from tasks.options_trading_system.data_ingestion.barchart.parsing import page_qu
 from tasks.options_trading_system.data_ingestion.barchart.source import BarchartSource  # noqa: E402
 from tasks.options_trading_system.data_ingestion.canonical import validate_chain  # noqa: E402
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture  # noqa: E402
-from tasks.options_trading_system.data_ingestion.sources_registry import ChainRequest  # noqa: E402
-from tasks.options_trading_system.errors import DataSourceError  # noqa: E402
+from tasks.options_trading_system.data_ingestion.sources_registry import (  # noqa: E402
+    OUTCOME_CACHED, OUTCOME_SERVED, ChainLoader, ChainRequest)
+from tasks.options_trading_system.errors import DataSourceError, SourceRefusedError  # noqa: E402
 from tests.vendor_servers.barchart_server import API_PATH, BarchartStandIn  # noqa: E402
 from tests.vendor_servers.base import Fault  # noqa: E402
 
@@ -64,7 +65,7 @@ def test_page_then_api_flow_returns_the_recorded_chain_with_the_page_quote(stand
 
 def test_missing_volume_stays_missing(standin: BarchartStandIn, tmp_path: Path) -> None:
     chain = source(standin, tmp_path).fetch(MARKET_OPEN)
-    row = chain.frame.set_index("contract").loc["MC6M5|20675C"]   # shown as N/A volume, N/A bid on Barchart
+    row = chain.frame.set_index("contract").loc["Q1AM5 C20675"]   # shown as N/A volume, N/A bid on Barchart
     assert math.isnan(row["volume"]) and math.isnan(row["bid"]) and row["last"] == 859.38
 
 
@@ -86,6 +87,17 @@ def test_a_young_capture_is_reused_in_market_hours_and_an_old_one_is_not(standin
         later = ChainRequest(trade_date=MARKET_OPEN.trade_date, now=MARKET_OPEN.now + pd.Timedelta(minutes=minutes))
         src.fetch(later)
         assert len(standin.requests) == expected_requests
+
+
+def test_a_reused_capture_shows_as_cached_in_the_attempts_not_as_ok(standin: BarchartStandIn, tmp_path: Path) -> None:
+    loader = ChainLoader([source(standin, tmp_path)])
+    first = loader.load(MARKET_OPEN).attempts[0]
+    later = ChainRequest(trade_date=MARKET_OPEN.trade_date, now=MARKET_OPEN.now + pd.Timedelta(minutes=4))
+    again = loader.load(later).attempts[0]
+    assert (first.outcome, first.code, first.reason) == (OUTCOME_SERVED, "OK", "ok")
+    assert (again.outcome, again.code) == (OUTCOME_CACHED, "CACHE") and again.contracts == first.contracts
+    assert again.reason == "reused barchart_api_MC6M25_20250602_141500.json (240 s old, cache lifetime 300 s)"
+    assert len(standin.requests) == 2                                  # the second load asked nothing
 
 
 def test_outside_market_hours_the_capture_lives_thirty_minutes(standin: BarchartStandIn, tmp_path: Path) -> None:
@@ -142,6 +154,19 @@ def test_page_quote_falls_back_to_last_then_to_missing() -> None:
     nothing = page_quote("<html><body>no quote here</body></html>")
     assert math.isnan(nothing.price) and nothing.basis == "missing"
 
+
+def test_a_past_date_is_refused_without_asking_the_site(standin: BarchartStandIn, tmp_path: Path) -> None:
+    three_days_later = ChainRequest(trade_date=date(2025, 6, 2), now=pd.Timestamp("2025-06-05T14:15:00Z"))
+    with pytest.raises(SourceRefusedError) as refused:
+        source(standin, tmp_path).fetch(three_days_later)
+    assert refused.value.code == "PAST_DATE" and not standin.requests
+    assert "cannot serve the past date 2025-06-02 (the present session is 2025-06-05)" in str(refused.value)
+
+
+def test_on_a_weekend_the_last_sessions_date_is_the_present(standin: BarchartStandIn, tmp_path: Path) -> None:
+    saturday = ChainRequest(trade_date=date(2025, 5, 30), now=pd.Timestamp("2025-05-31T15:00:00Z"))
+    chain = source(standin, tmp_path, root="MC6M25").fetch(saturday)  # Friday's session is Saturday's present
+    assert standin.requests and len(chain.frame) + len(chain.quarantine) == 576
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

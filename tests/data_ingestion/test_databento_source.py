@@ -20,7 +20,7 @@ from tasks.options_trading_system.data_ingestion.databento.config import Databen
 from tasks.options_trading_system.data_ingestion.databento.source import DatabentoSource  # noqa: E402
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture  # noqa: E402
 from tasks.options_trading_system.data_ingestion.sources_registry import (  # noqa: E402
-    OUTCOME_REFUSED, OUTCOME_SERVED, ChainLoader, ChainRequest, SourceGuard)
+    OUTCOME_CACHED, OUTCOME_REFUSED, OUTCOME_SERVED, ChainLoader, ChainRequest, SourceGuard)
 from tasks.options_trading_system.errors import (DataBudgetExceededError, DataUnavailableError,  # noqa: E402
                                                  SourceRefusedError)
 from tests.vendor_servers.databento_server import Contract, DatabentoStandIn, hand_market  # noqa: E402
@@ -167,6 +167,14 @@ def test_cached_responses_are_reused_without_asking_or_paying(standin: Databento
     assert (standin.count("/v0/metadata.get_cost"), standin.count("/v0/timeseries.get_range")) == asked
     assert again.last_cost_usd == 0.0 and len(chain.frame) == 5
     assert len(list((tmp_path / "databento_cache").glob("*.dbn"))) == 5
+
+
+def test_a_run_answered_wholly_from_the_cache_is_its_own_outcome(standin: DatabentoStandIn, tmp_path: Path) -> None:
+    first = ChainLoader([source(standin, tmp_path)]).load(REQUEST).attempts[0]
+    again = ChainLoader([source(standin, tmp_path)]).load(REQUEST).attempts[0]
+    assert (first.outcome, first.code) == (OUTCOME_SERVED, "OK")
+    assert (again.outcome, again.code, again.cost_usd) == (OUTCOME_CACHED, "CACHE", 0.0)
+    assert again.reason.startswith("all 5 requests answered from the DBN cache") and again.contracts == 5
 
 
 def test_the_capture_is_saved_where_the_saved_source_replays_it(standin: DatabentoStandIn, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
 
 from tests.vendor_servers.base import Fault  # noqa: E402
-from tests.vendor_servers.standins import DEMO_DATE, StandIns, start_standins  # noqa: E402
+from tests.vendor_servers.standins import DEMO_DATE, DEMO_NOW, StandIns, start_standins  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 180
@@ -32,12 +32,15 @@ def standins(request: pytest.FixtureRequest, tmp_path: Path, shared_data: Path) 
         running.stop()
 
 
-def run_pipeline(standins: StandIns, output_dir: Path) -> tuple[subprocess.CompletedProcess, dict[str, Any], str]:
-    """Run the CLI against the stand-ins; return the process, the export and the HTML report."""
+def run_pipeline(standins: StandIns, output_dir: Path,
+                 now: str | None = DEMO_NOW) -> tuple[subprocess.CompletedProcess, dict[str, Any], str]:
+    """Run the CLI against the stand-ins (its clock at `now`, None: the real time); return the
+    process, the export and the HTML report."""
     env = {**os.environ, **standins.env}
     env.pop("PYTHONPATH", None)
+    clock = ["--now", now] if now is not None else []
     process = subprocess.run([sys.executable, "run_pipeline.py", "--profile", str(standins.profile),
-                              "--date", DEMO_DATE, "--output-dir", str(output_dir)],
+                              "--date", DEMO_DATE, *clock, "--output-dir", str(output_dir)],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert process.returncode == 0, process.stderr[-3000:]
     day = output_dir / DEMO_DATE.replace("-", "")
@@ -70,6 +73,37 @@ def test_every_attempt_and_its_reason_reach_the_export_and_the_report(standins: 
         assert f'<td class="l">{attempt["source"]}</td><td class="l">{attempt["outcome"]}</td>' in html
     assert "HTTP_500" in html and "CONNECTION" in html
     assert export["data"]["is_sample"]               # a fresh output root: the bundled sample, bannered
+
+
+def test_a_past_date_is_refused_by_present_only_sources_and_served_by_databento_as_of_that_day(
+        standins: StandIns, tmp_path: Path) -> None:
+    _, export, html = run_pipeline(standins, tmp_path / "out", now=None)  # today, asking for 2025-06-02
+    attempts = export["data"]["attempts"]
+    assert [(a["source"], a["outcome"], a["code"]) for a in attempts] == [
+        ("barchart", "refused", "PAST_DATE"), ("databento", "served", "OK")]
+    assert "Barchart's site shows only the present chain, so it cannot serve the past date 2025-06-02" in \
+        attempts[0]["reason"]
+    assert standins.barchart.requests == []                                   # refused before asking
+    assert export["chain"]["as_of"].startswith("2025-06-02T14:20")             # Databento's data of that day
+    assert export["run"]["trading_date"] == DEMO_DATE and "PAST_DATE" in html
+    assert not any(b.startswith("OLD DATA") for b in export["data"]["banners"])  # it is that day's data
+
+
+def test_a_second_run_within_barcharts_cache_lifetime_shows_cached_everywhere(standins: StandIns,
+                                                                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_pipeline(standins, out)
+    run_pipeline(standins, out, now="2025-06-02T14:33:00Z")  # 3 minutes later: the 5-minute cache holds
+    day = out / DEMO_DATE.replace("-", "")
+    exports = sorted((day / "analysis_exports").glob("*.json"))
+    first, second = (json.loads(p.read_text())["data"]["attempts"] for p in exports)
+    assert [(a["source"], a["outcome"], a["code"]) for a in first] == [("barchart", "served", "OK")]
+    assert [(a["source"], a["outcome"], a["code"]) for a in second] == [("barchart", "cached", "CACHE")]
+    assert second[0]["reason"].startswith("reused barchart_api_MC6M25_20250602_143000.json (180 s old")
+    stem = exports[1].stem
+    assert '<td class="l">barchart</td><td class="l">cached</td>' in (day / "reports" / f"{stem}.html").read_text()
+    assert "cached" in (day / "reports" / f"{stem}.txt").read_text().split("DATA SOURCES")[1]
+    assert "source barchart served 576 contracts from its cache" in (day / "logs" / f"{stem}.log").read_text()
 
 
 @pytest.mark.parametrize("standins", [{"databento": {"daily_budget_usd": 0.02}}], indirect=True)

@@ -71,7 +71,7 @@ def test_the_real_client_follows_the_recorded_cursor_page(standin: PolygonStandI
 def test_recorded_aapl_snapshot_maps_to_the_canonical_chain(standin: PolygonStandIn, tmp_path: Path) -> None:
     chain = validate_chain(source(standin, tmp_path, underlying="AAPL").fetch(REQUEST))
     row = chain.frame.iloc[0]
-    assert (row["contract"], row["root"], row["right"], row["strike"]) == ("O:AAPL230616C00150000", "AAPL", "C", 150.0)
+    assert (row["contract"], row["root"], row["right"], row["strike"]) == ("AAPL230616 C150", "AAPL", "C", 150.0)
     assert row["expiration"] == pd.Timestamp("2023-06-16")
     assert (row["bid"], row["ask"], row["mark"], row["last"]) == (28.9, 29.25, pytest.approx(29.075), 29.25)
     assert (row["volume"], row["open_interest"]) == (8.0, 8133.0)
@@ -132,6 +132,13 @@ def test_the_capture_is_saved_for_replay_and_stays_flagged_as_proxy(standin: Pol
     replayed = read_capture(path)
     assert replayed.meta.is_proxy and replayed.meta.source == "polygon" and len(replayed.frame) == 4
 
+
+def test_a_past_date_is_refused_without_a_request(standin: PolygonStandIn, tmp_path: Path) -> None:
+    next_week = ChainRequest(trade_date=date(2025, 6, 2), now=pd.Timestamp("2025-06-09T14:30:00Z"))
+    with pytest.raises(SourceRefusedError) as refused:
+        source(standin, tmp_path).fetch(next_week)
+    assert refused.value.code == "PAST_DATE" and not standin.requests
+    assert "snapshot is always the present one" in str(refused.value)
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

@@ -75,7 +75,7 @@ def build_result(profile: Profile, *, source: str = "barchart", is_sample: bool 
                 SourceAttempt(source=source, outcome="served", reason="ok", latency_ms=231.0, contracts=len(chain.frame)))
     return DailyRunResult(profile=profile, run_date=date(2025, 6, 2), started_at=pd.Timestamp("2025-06-02T18:45:07Z"),
                           chain=chain, attempts=attempts, pipeline=result, load_seconds=1.25,
-                          warnings=("underlying quoted by the source",))
+                          warnings=("underlying quoted by the source",), run_stamp="144507-4242")
 
 
 @pytest.fixture(scope="session")

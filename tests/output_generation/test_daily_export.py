@@ -17,7 +17,7 @@ from tasks.options_trading_system.errors import OutputValidationError
 from tasks.options_trading_system.output_generation.daily_export import SCHEMA_PATH
 from tasks.options_trading_system.output_generation.daily_report import write_daily_outputs
 
-STEM = "nq_analysis_20250602_144507"  # started 2025-06-02 18:45:07 UTC = 14:45:07 in New York (EDT)
+STEM = "nq_analysis_20250602_144507-4242"  # started 18:45:07 UTC = 14:45:07 New York (EDT), process 4242
 
 
 def _schema_validator() -> jsonschema.Draft202012Validator:

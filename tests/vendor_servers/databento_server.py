@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -187,7 +188,8 @@ def market_from_barchart_capture(path: Path, *, record_time: pd.Timestamp, futur
                                  future_ask: float | None) -> Market:
     """A Databento market holding the same chain as a real Barchart capture (for demos/comparisons).
 
-    Each Barchart contract becomes a definition (strike, right, expiration decoded from its root),
+    Each Barchart contract becomes a definition (strike, right, expiration decoded from its root,
+    the CME Globex raw symbol Databento would send: `MC6M5|21500C` -> `Q1AM5 C21500`),
     an OPEN_INTEREST statistic, one trade of its volume at its last price, and its bid/ask; the
     underlying future gets the quote given (the page's NQ quote).
     """
@@ -216,8 +218,10 @@ def market_from_barchart_capture(path: Path, *, record_time: pd.Timestamp, futur
             last, volume = number("lastPrice"), number("volume")
             trades = ((last, int(volume)),) if last is not None and volume else ()
             expiration = pd.Timestamp(series.expiration).tz_localize("America/New_York") + pd.Timedelta(hours=16)
+            product = _cme_product(series.kind)
             contracts.append(Contract(
-                instrument_id=next_id, raw_symbol=f"{root} {right}{code.rstrip('CP')}", asset=_cme_product(series.kind),
+                instrument_id=next_id, raw_symbol=f"{product}{_month_and_year_digit(root)} {right}{code.rstrip('CP')}",
+                asset=product,
                 right=right, expiration=expiration.tz_convert("UTC"), underlying=underlying,
                 strike=float(raw["strike"]), open_interest=None if number("openInterest") is None
                 else int(number("openInterest")), trades=trades, bid=number("bidPrice"), ask=number("askPrice")))
@@ -238,6 +242,14 @@ def _cme_product(kind: str) -> str:
     if day == "Friday":
         return f"QN{week}"
     return f"Q{week}{'ABCD'['Monday Tuesday Wednesday Thursday'.split().index(day)]}"
+
+
+def _month_and_year_digit(root: str) -> str:
+    """Barchart root MC6M25 or MC6M5 -> M5 (Globex: month code and the year's last digit)."""
+    match = re.match(r"^.*?([FGHJKMNQUVXZ])(\d{1,2})$", root)
+    if match is None:
+        raise ValueError(f"not a Barchart option root: {root!r}")
+    return f"{match.group(1)}{match.group(2)[-1]}"
 
 
 def _one_digit_year(future: str) -> str:

@@ -40,6 +40,9 @@ from .tradovate_server import TradovateFault, TradovateStandIn
 DEMO_DATE = "2025-06-02"
 DEMO_CAPTURE = "barchart_api_MC6M5_20250602_141553.json"
 DEMO_RECORD_TIME = pd.Timestamp("2025-06-02 14:15", tz="UTC")
+# the clock a run against the stand-ins reads (`run_pipeline.py --now`): just after the recording, so
+# Barchart (present only) serves the demo date and Databento's window ends at its data
+DEMO_NOW = "2025-06-02T14:30:00Z"
 DATA_PATHS = {"barchart": "/proxies/", "databento": "/v0/timeseries.get_range", "polygon": "/v3/",
               "tradovate": "/v1/"}
 TRADOVATE_BARS = "futures/NQ_1min_sample.csv"

@@ -80,3 +80,35 @@ def is_session(calendar_name: str, day: date) -> bool:
     if stamp < calendar.first_session or stamp > calendar.last_session:
         return False
     return bool(calendar.is_session(stamp))
+
+
+def session_of(calendar_name: str, at: pd.Timestamp) -> date:
+    """The trading session a moment belongs to: the one trading at `at`, else the last one before it.
+
+    CME's evening hours belong to the next day's session (Sunday 18:00 New York opens Monday's).
+    Outside the calendar's range the New York calendar date is the best answer there is.
+    """
+    calendar = exchange_calendar(calendar_name)
+    minute = as_utc(at).floor("min")
+    with _quiet_library():
+        if minute < calendar.first_minute or minute > calendar.last_minute:
+            return minute.tz_convert("America/New_York").date()
+        return calendar.minute_to_session(minute, direction="previous").date()
+
+
+def present_session(calendar_name: str, now: pd.Timestamp) -> date:
+    """The last trading session as of `now`: today's in New York, or the one before when the
+    exchange is shut today (a weekend or holiday). What a source serving only the present serves."""
+    today = as_utc(now).tz_convert("America/New_York").date()
+    return session_for(calendar_name, today).session
+
+
+def is_past_date(calendar_name: str, trade_date: date, now: pd.Timestamp) -> bool:
+    """True when `trade_date` is before the present session as of `now` (`present_session`)."""
+    today = as_utc(now).tz_convert("America/New_York").date()
+    if trade_date >= today:
+        return False
+    try:
+        return trade_date < present_session(calendar_name, now)
+    except ConfigError:  # outside the calendar: the calendar date decides
+        return True

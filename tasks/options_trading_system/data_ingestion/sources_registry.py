@@ -13,7 +13,8 @@ from the profile's `data_sources` section): `ChainLoader.load` does, for each so
 2. give it a time limit (`Deadline`) for the whole attempt, retries included;
 3. call `fetch`, retrying transient failures with backoff and jitter (`retry.retry_call`);
 4. pass the chain through the data-quality gate (`validate_chain`);
-5. record the attempt and tell the breaker (a failure or a rejected chain counts, a source that
+5. record the attempt (outcome `cached`, code CACHE, when the source answered from its own cache
+   instead of asking the vendor: `DataSource.last_cache_reason`) and tell the breaker (a failure or a rejected chain counts, a source that
    is not set up or refuses on purpose does not). Any other exception a source raises (a bug, an
    answer its parser did not expect) is logged with its traceback and recorded as a failure
    (code UNEXPECTED), so the next source still serves; only a `ConfigError` stops the run.
@@ -38,6 +39,7 @@ from ..errors import (ChainValidationError, ConfigError, DataSourceError, DataUn
                       SourceNotAvailableError, SourceRefusedError)
 from .breaker import BreakerBoard, BreakerConfig, CircuitBreaker
 from .canonical import OptionsChain, validate_chain
+from .market_hours import is_past_date, present_session
 from .retry import Deadline, RetryOutcome, RetryPolicy, retry_call
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ SOURCE_CLASSES: dict[str, str] = {
 }
 
 OUTCOME_SERVED = "served"
+OUTCOME_CACHED = "cached"            # served, from the source's own cache (no request to the vendor)
+SERVING_OUTCOMES = (OUTCOME_SERVED, OUTCOME_CACHED)  # the attempt whose chain was analysed
 OUTCOME_FAILED = "failed"
 OUTCOME_REJECTED = "rejected"        # the source answered, the chain failed validation
 OUTCOME_UNAVAILABLE = "unavailable"  # not in this version / not configured
@@ -58,6 +62,17 @@ OUTCOME_SKIPPED = "skipped"          # e.g. circuit breaker open
 OUTCOME_REFUSED = "refused"          # credentials rejected, no entitlement, budget would be broken
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 CAPTURE_SUBDIR = "api_data"
+
+
+def refuse_past_date(source: str, request: "ChainRequest", calendar_name: str, what: str) -> None:
+    """Refuse (code PAST_DATE) a trade date before the present session, for a source that can only
+    serve the present (`what` says why): it would file today's market under another day."""
+    if is_past_date(calendar_name, request.trade_date, request.now):
+        present = present_session(calendar_name, request.now)
+        raise SourceRefusedError(
+            f"{source}: {what}, so it cannot serve the past date {request.trade_date} (the present session is "
+            f"{present}); a past date is served by databento (historical) or saved captures of that day",
+            code="PAST_DATE")
 
 
 def capture_folder(output_root: Path, trade_date: date) -> Path:
@@ -125,13 +140,16 @@ class DataSource(ABC):
     """A provider of canonical chains.
 
     `network` sources are guarded by the loader (time limit, retries, circuit breaker); a paid
-    source sets `last_cost_usd` after each successful fetch (failed ones carry it in the error).
+    source sets `last_cost_usd` after each successful fetch (failed ones carry it in the error); a
+    source that answered from its own cache instead of the vendor says how in `last_cache_reason`
+    (the loader resets both before each fetch).
     """
 
     name: ClassVar[str]
     network: ClassVar[bool] = False
     guard: "SourceGuard | None" = None
     last_cost_usd: float = 0.0
+    last_cache_reason: str = ""
 
     @classmethod
     def from_context(cls, context: SourceContext) -> "DataSource":
@@ -264,6 +282,7 @@ class ChainLoader:
         scoped = guard.scoped(request) if source.guard is not None else request
         seen = RetryOutcome()
         source.last_cost_usd = 0.0
+        source.last_cache_reason = ""
         chain: OptionsChain | None = None
         try:
             chain = validate_chain(retry_call(lambda: source.fetch(scoped), policy=guard.retry,
@@ -287,11 +306,13 @@ class ChainLoader:
                                              "UNEXPECTED", True)
         else:
             outcome, reason, code, counts = OUTCOME_SERVED, "ok", "OK", False
+            if source.last_cache_reason:
+                outcome, reason, code = OUTCOME_CACHED, source.last_cache_reason, "CACHE"
         # failed tries carry their cost in the error; a fetch that returned (served or rejected) sets last_cost_usd
         cost = seen.failed_cost_usd + source.last_cost_usd
         state = ""
         if breaker is not None:
-            if outcome == OUTCOME_SERVED:
+            if outcome in SERVING_OUTCOMES:
                 state = breaker.record_success().value
             elif counts:
                 state = breaker.record_failure(f"{code}: {reason}").value
@@ -311,6 +332,9 @@ class ChainLoader:
         extra += f", breaker {breaker}" if breaker else ""
         if outcome == OUTCOME_SERVED:
             log.info("source %s served %d contracts in %.0f ms%s", source.name, contracts, latency, extra)
+        elif outcome == OUTCOME_CACHED:
+            log.info("source %s served %d contracts from its cache in %.0f ms%s: %s", source.name, contracts,
+                     latency, extra, reason)
         else:
             log.info("source %s %s [%s] after %.0f ms%s: %s", source.name, outcome, code, latency, extra, reason)
         return SourceAttempt(source=source.name, outcome=outcome, reason=reason, latency_ms=round(latency, 3),

@@ -78,7 +78,7 @@ class SnapshotCollector:
         for breaker in breakers["breakers"]:  # a breaker for a source with no attempt in these exports
             if breaker["source"] not in listed:
                 summary["by_source"].append({"source": breaker["source"], "breaker": breaker["state"], "attempts": 0,
-                                             "served": 0, "failed": 0, "skipped": 0, "latency_p50_ms": None,
+                                             "served": 0, "cached": 0, "failed": 0, "skipped": 0, "latency_p50_ms": None,
                                              "latency_p95_ms": None, "cost_usd": None,
                                              "last_problem": breaker["last_reason"] or None})
         scope = f"daily runs of {exports['day']}" if exports else "no daily run exports yet"

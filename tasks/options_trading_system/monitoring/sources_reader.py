@@ -22,12 +22,14 @@ from ..config_manager import Profile
 from ..data_ingestion.breaker import STATE_FILE as BREAKER_FILE
 from ..data_ingestion.breaker import BreakerStore
 from ..data_ingestion.data_budget import SpendLedger, budget_periods
-from ..data_ingestion.sources_registry import OUTCOME_SERVED
+from ..data_ingestion.sources_registry import SERVING_OUTCOMES
 
 log = logging.getLogger(__name__)
 
 # Outcomes that count as errors: the source was tried and did not serve a usable chain.
 ERROR_OUTCOMES = ("failed", "rejected", "refused")
+NOT_ASKED_OUTCOMES = ("skipped", "unavailable")
+NOT_ASKED_CODES = ("PAST_DATE",)  # a present-only source declining a past --date asked nobody and failed nothing
 DAY_FOLDER_GLOB = "[0-9]" * 8
 
 __all__ = ["Budgets", "ERROR_OUTCOMES", "budgets_from_profile", "read_breakers", "read_spend", "spend_summary",
@@ -112,24 +114,29 @@ def summarize_attempts(loads: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str
     """Figures over a list of chain loads, each the ordered attempts of one load.
 
     failover: a load served by a source other than the first it tried; error rate: attempts that
-    failed, were rejected or refused over attempts that were made (skipped/unavailable ones were not)."""
+    failed, were rejected or refused over attempts that were made (skipped/unavailable ones, and a
+    present-only source declining a past date (code PAST_DATE), were not)."""
     rows = [dict(attempt, load=i, position=j) for i, load in enumerate(loads) for j, attempt in enumerate(load)]
     if not rows:
         return {"loads": 0, "attempts": 0, "failures": 0, "error_rate": None, "failovers": 0,
                 "latency_ms": percentiles([]), "by_source": []}
     frame = pd.DataFrame(rows)
-    made = ~frame["outcome"].isin(["skipped", "unavailable"])
-    errors = frame["outcome"].isin(ERROR_OUTCOMES)
-    served = frame[frame["outcome"] == OUTCOME_SERVED]
+    codes = frame["code"] if "code" in frame else pd.Series("", index=frame.index)
+    frame = frame.assign(asked=~(frame["outcome"].isin(NOT_ASKED_OUTCOMES) | codes.isin(NOT_ASKED_CODES)))
+    made = frame["asked"]
+    errors = frame["outcome"].isin(ERROR_OUTCOMES) & made
+    serving = frame["outcome"].isin(SERVING_OUTCOMES)  # a cache reuse served the run too
+    served = frame[serving]
     failovers = int((served["position"] > 0).sum())
     by_source = []
     for name, group in frame.groupby("source", sort=True):
-        tried = group[~group["outcome"].isin(["skipped", "unavailable"])]
-        problems = group[group["outcome"] != OUTCOME_SERVED]
+        tried = group[group["asked"]]
+        problems = group[~group["outcome"].isin(SERVING_OUTCOMES)]
         lat = percentiles(tried["latency_ms"].astype("float64"))
         by_source.append({
-            "source": name, "attempts": len(tried), "served": int((group["outcome"] == OUTCOME_SERVED).sum()),
-            "failed": int(group["outcome"].isin(ERROR_OUTCOMES).sum()),
+            "source": name, "attempts": len(tried), "served": int(group["outcome"].isin(SERVING_OUTCOMES).sum()),
+            "cached": int((group["outcome"] == "cached").sum()),
+            "failed": int((group["outcome"].isin(ERROR_OUTCOMES) & group["asked"]).sum()),
             "skipped": int((group["outcome"] == "skipped").sum()),
             "latency_p50_ms": lat["p50"], "latency_p95_ms": lat["p95"],
             "cost_usd": float(pd.to_numeric(group.get("cost_usd", pd.Series(dtype="float64")), errors="coerce").sum()),

@@ -40,14 +40,15 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 from ..analysis_engine import black76
 from ..data_ingestion.canonical import ChainMeta, OptionsChain, build_chain_frame
-from ..data_ingestion.saved.barchart_symbols import (FRIDAY, QUARTERLY_MONTHS, encode_root,
+from ..data_ingestion.contract_names import globex_name, proxy_name
+from ..data_ingestion.saved.barchart_symbols import (FRIDAY, QUARTERLY_MONTHS, decode_root, encode_root,
                                                       quarterly_expiration, underlying_future)
 
 log = logging.getLogger(__name__)
@@ -257,10 +258,12 @@ def _market(grid: dict[str, np.ndarray], as_of: pd.Timestamp, rng: np.random.Gen
 
     spikes: list[str] = []
     unique_expirations, position = np.unique(expiration, return_inverse=True)
-    root_names = np.array([encode_root(d) or f"NQ{d:%y%m%d}" for d in unique_expirations.astype(object)],
-                          dtype=object)
-    roots = root_names[position]
-    contract = np.array([f"{r}|{k:g}{'C' if c else 'P'}" for r, k, c in zip(roots, strike, is_call)], dtype=object)
+    series_names = np.array([_globex_series(d) for d in unique_expirations.astype(object)], dtype=object)
+    series = series_names[position]
+    expiration_days = unique_expirations.astype(object)[position]
+    contract = np.array([globex_name(g, "C" if c else "P", k) if g else proxy_name("NQ", d, "C" if c else "P", k)
+                         for g, d, k, c in zip(series, expiration_days, strike, is_call)], dtype=object)
+    roots = np.array([g[:-2] if g else "NQ" for g in series], dtype=object)  # the Globex product (Q1A, QN1, NQ)
     chosen = _spike_rows(strike, expiration, last, oi, rng, params)
     for row, ratio in zip(chosen, params.spike_ratios):
         spike_volume = max(rng.uniform(params.spike_min_volume, params.spike_max_volume),
@@ -328,6 +331,14 @@ def _spike_rows(strike: np.ndarray, expiration: np.ndarray, last: np.ndarray, oi
         log.warning("sample chain: only %d of %d volume spikes could be planted near the money", count,
                     params.n_spikes)
     return sorted(int(r) for r in rng.choice(rows, size=count, replace=False)) if count else []
+
+
+def _globex_series(expiration: Any) -> str | None:
+    """The CME Globex series (`Q1AM5`, `NQM5`) of the NQ options expiring that day, None when unnamed."""
+    day = pd.Timestamp(expiration).date()
+    root = encode_root(day)
+    decoded = decode_root(root, day) if root else None
+    return decoded.globex if decoded else None
 
 
 def _utc(stamp: pd.Timestamp | str) -> pd.Timestamp:

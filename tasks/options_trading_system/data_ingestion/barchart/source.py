@@ -2,11 +2,12 @@
 
 `fetch` does:
 
+0. refuse a past trade date (code PAST_DATE): the site shows only the present chain;
 1. choose the option root for the trade date (`roots.choose_root`: the profile's, or the front
    series) and the future it exercises into;
 2. reuse a capture of that root saved in the day's `api_data/` when it is younger than the cache
    lifetime: `cache_ttl_open_s` while the exchange trades, `cache_ttl_closed_s` otherwise
-   (hours from the exchange calendar);
+   (hours from the exchange calendar), saying so in `last_cache_reason` (outcome `cached`);
 3. else run the page-then-API flow (`client`), read the future's quote from the page (bs4),
    wrap the raw API response in the project's capture envelope (capture time, expiration,
    future and its price) and save it as `api_data/barchart_api_<ROOT>_<YYYYMMDD_HHMMSS>.json`;
@@ -27,7 +28,7 @@ from ...state.atomic import atomic_write_bytes
 from ..canonical import OptionsChain, RawCapture, as_utc
 from ..market_hours import is_market_open
 from ..saved.barchart_format import barchart_capture_document, is_barchart_capture, parse_barchart_capture
-from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder
+from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder, refuse_past_date
 from ..vendor_config import config_from_section
 from .client import BarchartAnswer, BarchartClient
 from .config import BarchartConfig
@@ -62,6 +63,7 @@ class BarchartSource(DataSource):
         return cls(config, output_root=context.output_root, calendar_name=calendar)
 
     def fetch(self, request: ChainRequest) -> OptionsChain:
+        refuse_past_date(self.name, request, self.calendar_name, "Barchart's site shows only the present chain")
         choice = choose_root(root=self.config.root, trade_date=request.trade_date, now=request.now,
                              expiry_time=self.config.expiry_time, include_eom=self.config.include_eom,
                              calendar_name=self.calendar_name)
@@ -121,7 +123,8 @@ class BarchartSource(DataSource):
                 continue
             age = (now - as_utc(document["captured_at"])).total_seconds()
             if 0 <= age <= ttl:
-                log.info("barchart: reusing %s (%.0f s old, cache lifetime %.0f s)", path.name, age, ttl)
+                self.last_cache_reason = f"reused {path.name} ({age:.0f} s old, cache lifetime {ttl:.0f} s)"
+                log.info("barchart: %s", self.last_cache_reason)
                 return self._parse(document, RawCapture(content=content, filename=path.name))
             return None  # the newest one is too old: ask again
         return None

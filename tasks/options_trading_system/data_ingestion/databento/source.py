@@ -12,7 +12,8 @@
    last, bbo-1m or mbp-1 for the quotes, the underlying future's quotes) and refuse the whole
    plan before sending anything when it would break the daily or monthly budget;
 5. fetch it (cached responses cost nothing), build the canonical chain, save it as a canonical
-   snapshot under `outputs/YYYYMMDD/api_data/` so the saved source can replay it.
+   snapshot under `outputs/YYYYMMDD/api_data/` so the saved source can replay it. When every
+   request came from the DBN cache, `last_cache_reason` says so (outcome `cached`).
 
 Spend is recorded per paid request in `outputs/state/data_spend.jsonl`; the attempt's cost is
 `last_cost_usd` on success and the error's `cost_usd` on failure.
@@ -55,6 +56,7 @@ class DatabentoSource(DataSource):
         self.output_root = Path(output_root)
         self.calendar_name = calendar_name
         self.client_factory = client_factory
+        self._answered = {"cache": 0, "vendor": 0}  # requests of the current fetch, by who answered
 
     @classmethod
     def from_context(cls, context: SourceContext) -> "DatabentoSource":
@@ -76,6 +78,7 @@ class DatabentoSource(DataSource):
         budget = DataBudget(self.name, daily_usd=self.config.daily_budget_usd,
                             monthly_usd=self.config.monthly_budget_usd, ledger=SpendLedger.under(self.output_root),
                             now=request.now, setting_prefix="data_sources.databento")
+        self._answered = {"cache": 0, "vendor": 0}
         try:
             client = self.client_factory(key, self.config, cache=DbnCache(self.output_root / self.config.cache_dir),
                                          timeout=request.request_timeout)
@@ -84,6 +87,9 @@ class DatabentoSource(DataSource):
             exc.cost_usd = budget.spent_this_run
             raise
         self.last_cost_usd = budget.spent_this_run
+        if self._answered["cache"] and not self._answered["vendor"]:
+            self.last_cache_reason = (f"all {self._answered['cache']} requests answered from the DBN cache "
+                                      f"{self.output_root / self.config.cache_dir} (nothing sent, nothing paid)")
         return chain
 
     # --- steps ------------------------------------------------------------------------------
@@ -149,6 +155,7 @@ class DatabentoSource(DataSource):
         stores = []
         for r in requests:
             store, from_cache = client.fetch(r)
+            self._answered["cache" if from_cache else "vendor"] += 1
             if not from_cache:
                 budget.record(prices.get(r, 0.0), r.describe())
             stores.append(store)

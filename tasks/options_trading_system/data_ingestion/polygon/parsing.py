@@ -12,6 +12,10 @@ size from `details`; bid/ask from `last_quote`; last from `last_trade.price`, el
 close; volume from `day.volume`; open interest, IV, delta, gamma as given; `source_ts` from the
 last trade (else quote) time in ns; the underlying price from `underlying_asset.price` (indices
 report `value`). A missing field is NaN, never 0.
+
+Contract names follow the project's convention (`contract_names`): NDX is no CME product, so the
+series is the ticker and the expiration, `O:NDX250606C21500000` -> `NDX250606 C21500`; a row
+whose strike, right or expiration is missing keeps Polygon's ticker.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import pandas as pd
 
 from ...errors import DataSourceError
 from ..canonical import ChainMeta, OptionsChain, RawCapture, build_chain_frame, number_or_nan
+from ..contract_names import proxy_name
 
 SOURCE = "polygon"
 RIGHTS = {"call": "C", "put": "P"}
@@ -59,6 +64,16 @@ def snapshot_columns(snapshots: Sequence[Any]) -> dict[str, list[Any]]:
     return columns
 
 
+def _name(root: str, ticker: Any, expiration: Any, right: Any, strike: float) -> Any:
+    """The contract's name in the project's convention, Polygon's ticker when a part is missing."""
+    if not expiration or right not in ("C", "P") or not np.isfinite(strike) or strike < 0:
+        return ticker
+    try:
+        return proxy_name(root, expiration, right, strike)
+    except (TypeError, ValueError):  # an expiration that is not a date
+        return ticker
+
+
 def underlying_facts(snapshots: Iterable[Any]) -> tuple[float, pd.Timestamp | None]:
     """The underlying's price (price, or value for an index) and its time, from the first item that has one."""
     for item in snapshots:
@@ -79,6 +94,8 @@ def build_proxy_chain(snapshots: Sequence[Any], *, underlying: str, as_of: pd.Ti
     columns = snapshot_columns(snapshots)
     root = underlying.split(":", 1)[-1]
     columns["root"] = [root] * len(snapshots)
+    columns["contract"] = [_name(root, ticker, expiration, right, strike) for ticker, expiration, right, strike
+                           in zip(columns["contract"], columns["expiration"], columns["right"], columns["strike"])]
     columns["source_ts"] = pd.Series(pd.to_datetime(columns["source_ts"], utc=True))
     sizes = pd.Series([number_or_nan(_get(s, "details", "shares_per_contract")) for s in snapshots]).dropna()
     if sizes.empty:

@@ -1,6 +1,6 @@
 """`PolygonSource`: the NDX (or QQQ) option chain snapshot, a flagged proxy for NQ.
 
-`fetch` reads the key from the variable named by `api_key_env` (absent: "not set up", no
+`fetch` refuses a past trade date (code PAST_DATE: a snapshot is the present, always), reads the key from the variable named by `api_key_env` (absent: "not set up", no
 request), asks `list_snapshot_options_chain` for the expirations within the horizon, follows the
 `next_url` pages up to `max_pages` (more is refused as incomplete rather than analysed half),
 maps the items to the canonical chain with `is_proxy=True`, and saves it as a canonical snapshot
@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 from ...errors import DataSourceError, SourceNotAvailableError
 from ..canonical import OptionsChain
 from ..saved.snapshot_format import save_snapshot_capture
-from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder
+from ..sources_registry import ChainRequest, DataSource, SourceContext, capture_folder, refuse_past_date
 from ..vendor_config import config_from_section
 from .client import PolygonClient
 from .config import PolygonConfig
@@ -35,19 +35,23 @@ class PolygonSource(DataSource):
     network = True
 
     def __init__(self, config: PolygonConfig, *, env: Mapping[str, str], output_root: Path,
-                 client_factory: ClientFactory = PolygonClient) -> None:
+                 calendar_name: str = "CMES", client_factory: ClientFactory = PolygonClient) -> None:
         self.config = config
         self.env = env
         self.output_root = Path(output_root)
+        self.calendar_name = calendar_name
         self.client_factory = client_factory
 
     @classmethod
     def from_context(cls, context: SourceContext) -> "PolygonSource":
         config = config_from_section(PolygonConfig, context.profile.section("data_sources", "polygon"),
                                      where="data_sources.polygon")
-        return cls(config, env=context.env, output_root=context.output_root)
+        calendar = str(context.profile.section("instrument").get("exchange_calendar", "CMES"))
+        return cls(config, env=context.env, output_root=context.output_root, calendar_name=calendar)
 
     def fetch(self, request: ChainRequest) -> OptionsChain:
+        refuse_past_date(self.name, request, self.calendar_name,
+                         "Polygon's chain snapshot is always the present one")
         key = self.env.get(self.config.api_key_env, "")
         if not key:
             raise SourceNotAvailableError(

@@ -10,6 +10,9 @@ numbers. Parsing rules (checked against the real captures in `../shared/data/bar
   is not a zero quote;
 - `right` from the row's `optionType` (else its group name), `strike` from `raw.strike`;
 - `source_ts` from `raw.tradeTime`, Unix epoch seconds;
+- `contract` is the CME Globex name (`contract_names`): Barchart's `MC6M5|21500C` is
+  `Q1AM5 C21500` and `root` the Globex product (`Q1A`), as Databento names the same contract;
+  a root that cannot be decoded keeps Barchart's symbol;
 - the rows carry no expiration: it comes from the capture envelope or sidecar when they state
   one, else it is derived from the option root (see `barchart_symbols`);
 - `as_of` is the envelope's `captured_at` when there is one, else the latest trade time in the
@@ -35,6 +38,7 @@ import pandas as pd
 
 from ...errors import DataSourceError
 from ..canonical import ChainMeta, OptionsChain, RawCapture, as_utc, build_chain_frame, number_or_nan
+from ..contract_names import globex_name
 from .barchart_symbols import decode_root, underlying_future
 
 log = logging.getLogger(__name__)
@@ -154,7 +158,7 @@ def parse_barchart_response(payload: Mapping[str, Any], facts: CaptureFacts = Ca
     roots = sorted({c.split("|")[0] for c in columns["contract"] if c})
     expiration_by_root, underlying_symbol, series_note = _expirations(roots, facts, as_of.date(), label)
     columns["expiration"] = [expiration_by_root.get(c.split("|")[0]) if c else None for c in columns["contract"]]
-    columns["root"] = [c.split("|")[0] if c else None for c in columns["contract"]]
+    columns["contract"], columns["root"] = _globex_names(columns, as_of.date())
     if series_note:
         notes.append(series_note + ("" if facts.captured_at is not None
                                     else f"; as of its latest trade, {as_of:%Y-%m-%d %H:%M} UTC"))
@@ -200,6 +204,22 @@ def _number(row: Mapping[str, Any], raw: Mapping[str, Any], field_name: str) -> 
     if isinstance(display, str) and display.strip() == MISSING_DISPLAY:
         return float("nan")
     return number_or_nan(raw.get(field_name))
+
+
+def _globex_names(columns: Mapping[str, list[Any]], reference: date) -> tuple[list[Any], list[Any]]:
+    """(contract, root) per row in CME Globex terms; Barchart's symbol and root where not decodable."""
+    series = {root: decode_root(root, reference) for root in {c.split("|")[0] for c in columns["contract"] if c}}
+    contracts, roots = [], []
+    for symbol, right, strike in zip(columns["contract"], columns["right"], columns["strike"]):
+        root = symbol.split("|")[0] if symbol else None
+        decoded = series.get(root) if root else None
+        if decoded is None or not decoded.globex or right not in ("C", "P") or not math.isfinite(strike):
+            contracts.append(symbol)
+            roots.append(root)
+            continue
+        contracts.append(globex_name(decoded.globex, right, strike))
+        roots.append(decoded.globex[:-2])  # the product: series minus month code and year digit
+    return contracts, roots
 
 
 def _expirations(roots: list[str], facts: CaptureFacts, reference: date, label: str

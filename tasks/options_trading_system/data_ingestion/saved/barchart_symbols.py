@@ -16,7 +16,11 @@ real page is in `../shared/data/barchart/barchart_options_page_NQM25_20250602.ht
 | `MQ6M25`      | EOM Options (listed under NQU25)    | last weekday of the month              |
 
 So a weekly root is `<pair><digit><month code><year>`: digits 1-5 count weeks of the pair's first
-weekday, 6-9 weeks 1-4 of its second one. CME names weeklies the same way ("Week 1: 1st Friday
+weekday, 6-9 weeks 1-4 of its second one. CME Globex names the same series `NQ` (monthly),
+`QN1`..`QN5` (Friday weeklies), `Q1A`..`Q5A` (Monday), `Q1B`.. (Tuesday), `Q1C`.. (Wednesday),
+`Q1D`.. (Thursday) and `QNE` (end of month), followed by the month code and one year digit:
+`OptionSeries.globex` (`MC6M25` -> `Q1AM5`), the series of the project's contract names
+(`contract_names`). CME names weeklies the same way ("Week 1: 1st Friday
 of the contract month"), and Monday 2025-06-02 is indeed the first Monday of June 2025.
 
 Not applied: exchange-holiday moves of an expiry (CME trades equity options on most US holidays
@@ -34,6 +38,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from ..contract_names import globex_series
+
 MONTH_CODES = "FGHJKMNQUVXZ"
 QUARTERLY_MONTHS = (3, 6, 9, 12)
 FUTURES_ROOT = "NQ"
@@ -48,6 +54,10 @@ _WEEKLY_SERIES: dict[tuple[str, int], tuple[int, str]] = {
     ("MM", 6): (THURSDAY, "Thursday weekly"),
 }
 _EOM_SERIES = ("MQ", 6)
+# CME Globex product codes: weekday -> format of the week-n code; end of month
+_GLOBEX_WEEKLY = {FRIDAY: "QN{week}", MONDAY: "Q{week}A", TUESDAY: "Q{week}B", WEDNESDAY: "Q{week}C",
+                  THURSDAY: "Q{week}D"}
+_GLOBEX_EOM = "QNE"
 
 _ROOT = re.compile(r"^(?P<pair>[A-Z]{2})(?P<digit>\d)?(?P<month>[FGHJKMNQUVXZ])(?P<year>\d{1,2})$")
 
@@ -60,6 +70,7 @@ class OptionSeries:
     kind: str
     expiration: date
     underlying_symbol: str
+    globex: str = ""  # CME Globex series code, e.g. `Q1AM5` (product, month code, one year digit)
 
 
 def decode_root(root: str, reference: date) -> OptionSeries | None:
@@ -76,13 +87,15 @@ def decode_root(root: str, reference: date) -> OptionSeries | None:
     year = _resolve_year(match.group("year"), reference)
     if pair == FUTURES_ROOT and digit_text is None:
         expiration = nth_weekday(year, month, FRIDAY, 3)
-        return OptionSeries(root, "monthly (3rd Friday)", expiration, underlying_future(expiration))
+        return OptionSeries(root, "monthly (3rd Friday)", expiration, underlying_future(expiration),
+                            globex_series(FUTURES_ROOT, month, year))
     if digit_text is None:
         return None
     digit = int(digit_text)
     if (pair, digit) == _EOM_SERIES:
         expiration = last_weekday_of_month(year, month)
-        return OptionSeries(root, "end of month", expiration, underlying_future(expiration))
+        return OptionSeries(root, "end of month", expiration, underlying_future(expiration),
+                            globex_series(_GLOBEX_EOM, month, year))
     for first in (1, 6):
         series = _WEEKLY_SERIES.get((pair, first))
         week = digit - first + 1
@@ -93,7 +106,9 @@ def decode_root(root: str, reference: date) -> OptionSeries | None:
             expiration = nth_weekday(year, month, weekday, week)
         except ValueError:
             return None
-        return OptionSeries(root, f"{label}, week {week}", expiration, underlying_future(expiration))
+        product = _GLOBEX_WEEKLY[weekday].format(week=week)
+        return OptionSeries(root, f"{label}, week {week}", expiration, underlying_future(expiration),
+                            globex_series(product, month, year))
     return None
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from ....data_ingestion.canonical import OptionsChain, validate_chain
 from ....data_ingestion.saved.formats import read_capture
 from ....data_ingestion.saved.snapshot_format import write_snapshot
-from ....data_ingestion.sources_registry import ChainLoader, ChainRequest
+from ....data_ingestion.sources_registry import SERVING_OUTCOMES, ChainLoader, ChainRequest
 from ....errors import ChainValidationError, DataUnavailableError, InputFileError
 from ....state.atomic import atomic_write_text
 from .clock import Clock
@@ -107,7 +107,7 @@ class LiveFeed(MarketFeed):
         chain = result.chain
         load_ms = _ms(started)
         cost = float(sum(a.cost_usd for a in result.attempts))
-        served = next((a.source for a in result.attempts if a.outcome == "served"), "")
+        served = next((a.source for a in result.attempts if a.outcome in SERVING_OUTCOMES), "")
         self._save(session, event.time, chain)
         self._latest = chain
         notes = tuple(f"source {a.source}: {a.outcome} ({a.reason})" for a in result.attempts if a.outcome != "served")
