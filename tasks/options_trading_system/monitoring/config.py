@@ -79,6 +79,10 @@ class MonitoringConfig:
         return self.monitoring_dir / "production_metrics.json"
 
     @property
+    def history_file(self) -> Path:
+        return self.monitoring_dir / "metrics_history.sqlite"
+
+    @property
     def alerts_file(self) -> Path:
         return self.monitoring_dir / "alerts.json"
 

@@ -24,7 +24,7 @@ from .collector import SnapshotCollector
 from .config import MonitoringConfig
 from .control import ControlGate, ControlRefused, send_control
 from .formatting import FILTERS
-from .store import jsonable, read_json
+from .store import MetricsStore, jsonable, read_json
 from .view import build_view
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ class DashboardApp:
         self.env = environment()
         self._lock = threading.Lock()
         self._cached: _Cached | None = None
-        self._metrics_mtime: float | None = None
-        self._metrics_doc: dict[str, Any] | None = None
+        self.store = MetricsStore(config.metrics_file, retention_days=config.retention_days,
+                                  history_path=config.history_file)
 
     @property
     def refresh_s(self) -> float:
@@ -83,8 +83,8 @@ class DashboardApp:
         with self._lock:
             now = self.clock()
             latest = jsonable(self.collector.collect(now))
-            metrics = self._metrics()
-            history = _since(metrics.get("samples", []), now - pd.Timedelta(hours=self.config.dashboard.history_hours))
+            metrics = self.store.snapshot()
+            history = self.store.samples(since=now - pd.Timedelta(hours=self.config.dashboard.history_hours))
             alerts = read_json(self.config.alerts_file)
             view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
                               config=self.config, now=now, live=True, control=self.gate.status())
@@ -101,18 +101,6 @@ class DashboardApp:
         if cached is None or (self.clock() - cached.at).total_seconds() >= self.refresh_s:
             return self.refresh()
         return cached
-
-    def _metrics(self) -> dict[str, Any]:
-        """production_metrics.json, re-read only when the monitor has rewritten it."""
-        path = self.config.metrics_file
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            return {}
-        if mtime != self._metrics_mtime:
-            self._metrics_doc = read_json(path) or {}
-            self._metrics_mtime = mtime
-        return self._metrics_doc or {}
 
     # --- answers --------------------------------------------------------------------------------
 
@@ -165,12 +153,3 @@ class DashboardApp:
         return HTTPStatus.OK, {"ok": True, "record": record,
                                "message": f"{action} requested for run {run_id}: at its next cycle the run {what}"}
 
-
-def _since(samples: list[dict[str, Any]], start: pd.Timestamp) -> list[dict[str, Any]]:
-    """The samples taken at or after `start` (one vectorized parse: a 30-day file holds 43,200 of them,
-    and this runs every `refresh_s`); a sample whose time cannot be read is left out."""
-    if not samples:
-        return []
-    stamps = pd.to_datetime(pd.Series([s.get("ts") for s in samples], dtype="object"), utc=True, errors="coerce",
-                            format="ISO8601")
-    return [s for s, kept in zip(samples, (stamps >= start).tolist()) if kept]
