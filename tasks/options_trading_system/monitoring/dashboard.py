@@ -13,6 +13,7 @@ messages, reasons, chart labels) is escaped.
 """
 from __future__ import annotations
 
+import gzip
 import logging
 import threading
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class _Cached:
     view: dict[str, Any]
     page: bytes
     fragment: bytes
+    page_gzip: bytes        # the same, compressed once here rather than once per request
+    fragment_gzip: bytes
 
 
 class DashboardApp:
@@ -101,11 +104,13 @@ class DashboardApp:
         alerts = read_json(self.config.alerts_file)
         view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
                           config=self.config, now=now, live=True, control=self.gate.status())
+        page = self.env.get_template(PAGE_TEMPLATE).render(v=view).encode()
+        fragment = self.env.get_template(FRAGMENT_TEMPLATE).render(v=view).encode()
         self._cached = _Cached(
             version=(self._cached.version + 1) if self._cached else 1, at=now, latest=latest, history=history,
-            alerts=alerts, monitor_updated_at=metrics.get("updated_at"), view=view,
-            page=self.env.get_template(PAGE_TEMPLATE).render(v=view).encode(),
-            fragment=self.env.get_template(FRAGMENT_TEMPLATE).render(v=view).encode())
+            alerts=alerts, monitor_updated_at=metrics.get("updated_at"), view=view, page=page, fragment=fragment,
+            page_gzip=gzip.compress(page, compresslevel=5, mtime=0),
+            fragment_gzip=gzip.compress(fragment, compresslevel=5, mtime=0))
         if self.write_static:
             self._write_static(view)
         return self._cached

@@ -144,11 +144,19 @@ def build_asgi_app(app: DashboardApp, *, loopback_only: bool, stopping: threadin
         cached = app.fresh()
         return cached if cached is not None else await run_in_threadpool(app.current)
 
-    async def page(_request: Request) -> Response:
-        return Response((await state()).page, media_type="text/html; charset=utf-8")
+    def html(request: Request, plain: bytes, compressed: bytes) -> Response:
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(compressed, media_type="text/html; charset=utf-8",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(plain, media_type="text/html; charset=utf-8", headers={"Vary": "Accept-Encoding"})
 
-    async def fragment(_request: Request) -> Response:
-        return Response((await state()).fragment, media_type="text/html; charset=utf-8")
+    async def page(request: Request) -> Response:
+        cached = await state()
+        return html(request, cached.page, cached.page_gzip)
+
+    async def fragment(request: Request) -> Response:
+        cached = await state()
+        return html(request, cached.fragment, cached.fragment_gzip)
 
     async def dashboard_js(_request: Request) -> Response:
         return Response(script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
