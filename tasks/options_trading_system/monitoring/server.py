@@ -342,6 +342,7 @@ class DashboardServer:
         try:
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.socket.bind((bare, port))
+            self.socket.listen(settings.backlog)   # connections queue from now on, even before uvicorn runs
         except OSError:
             self.socket.close()
             raise

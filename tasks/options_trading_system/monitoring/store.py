@@ -185,7 +185,7 @@ class MetricsStore:
 
     def count(self) -> int:
         """How many samples are kept."""
-        if not self.history_path.exists():
+        if not self.history_path.exists() and read_json(self.path) is None:
             return 0
         with self._connect() as connection:
             return _count(connection)
