@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.monitoring.charts import (SIGNED_USD, USD, Bars, Line, Reference, category_chart,
+from tasks.options_trading_system.monitoring.charts import (COUNT, SIGNED_USD, USD, Bars, Line, Reference, category_chart,
                                                             time_chart)
 
 
@@ -43,6 +43,15 @@ def test_a_missing_value_is_a_gap_never_zero() -> None:
                        y_label="ms", value_format=USD, timezone="UTC")
     assert chart.figure["data"][0]["y"] == [40.0, None, 50.0]
     assert chart.figure["data"][0]["connectgaps"] is False
+
+
+def test_a_lone_sample_is_drawn_in_a_readable_window_and_counts_tick_on_whole_numbers() -> None:
+    lone = time_chart([Line("CPU", ["2025-06-02T14:00:00+00:00"], [12.5], "#000")], key="system", title="CPU",
+                      y_label="%", value_format=USD, timezone="UTC")
+    assert lone.figure["layout"]["xaxis"]["range"] == ["2025-06-02 13:55:00", "2025-06-02 14:05:00"]
+    counts = category_chart(["barchart", "databento"], [Bars("served", [0, 1], "#000"), Bars("failed", [1, 0], "#f00")],
+                            key="sources", title="Sources", y_label="attempts", value_format=COUNT)
+    assert counts.figure["layout"]["yaxis"]["dtick"] == 1          # 0, 1: never 0.2 attempts
 
 
 def test_names_from_data_are_escaped_so_plotly_shows_them_as_text() -> None:

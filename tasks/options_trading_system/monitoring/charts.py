@@ -39,13 +39,15 @@ class ValueFormat:
 
     d3: str
     suffix: str = ""
+    whole: bool = False     # counts: axis ticks on whole numbers only
 
 
 USD = ValueFormat("$,.2f")
 SIGNED_USD = ValueFormat("+$,.2f")
-COUNT = ValueFormat(",.0f")
+COUNT = ValueFormat(",.0f", whole=True)
 MS = ValueFormat(",.0f", " ms")
 PERCENT = ValueFormat(".1f", "%")
+SINGLE_POINT_PAD = pd.Timedelta(minutes=5)   # a lone sample is drawn in a 10-minute window, not a 1-ms one
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ def time_chart(lines: Sequence[Line], *, key: str, title: str, y_label: str, val
                        "hovertemplate": f"%{{y:{value_format.d3}}}{value_format.suffix}<extra>{_text(line.name)}</extra>"})
     if not traces or first is None or last is None:
         return Chart(key=key, title=title, figure=None, empty=empty)
-    span = _local(pd.Series([first, last]), timezone)
+    pad = SINGLE_POINT_PAD if first == last else pd.Timedelta(0)
+    span = _local(pd.Series([first - pad, last + pad]), timezone)
     for ref in references:
         if math.isfinite(ref.value):
             traces.append({"type": "scatter", "mode": "lines", "name": _text(ref.name), "x": span,
@@ -126,7 +129,10 @@ def time_chart(lines: Sequence[Line], *, key: str, title: str, y_label: str, val
                                             f"<extra>{_text(ref.name)}</extra>"})
     zone = last.tz_convert(timezone).tzname() or timezone
     layout = _layout(key, title, y_label, value_format, include_zero=include_zero)
-    layout["xaxis"] = {"type": "date", "title": {"text": f"time ({_text(zone)})"}, "gridcolor": GRID_COLOR}
+    layout["xaxis"] = {"type": "date", "title": {"text": f"time ({_text(zone)})", "standoff": 8},
+                       "gridcolor": GRID_COLOR, "automargin": True}
+    if first == last:
+        layout["xaxis"]["range"] = span
     layout["hovermode"] = "x unified"
     return Chart(key=key, title=title, figure={"data": traces, "layout": layout})
 
@@ -149,18 +155,21 @@ def category_chart(categories: Sequence[str], series: Sequence[Bars], *, key: st
         return Chart(key=key, title=title, figure=None, empty=empty)
     layout = _layout(key, title, y_label, value_format, include_zero=True)
     layout["xaxis"] = {"type": "category", "automargin": True}
+    if value_format.whole:
+        top = max((abs(v) for t in traces for v in t["y"] if v is not None), default=1.0)
+        layout["yaxis"]["dtick"] = max(1, math.ceil(top / 5))
     layout["barmode"] = "group"
     return Chart(key=key, title=title, figure={"data": traces, "layout": layout})
 
 
 def _layout(key: str, title: str, y_label: str, value_format: ValueFormat, *, include_zero: bool) -> dict[str, Any]:
     return {"title": {"text": _text(title), "x": 0.01, "xanchor": "left", "font": {"size": 14}},
-            "height": HEIGHT_PX, "margin": {"l": 70, "r": 20, "t": 60, "b": 50},
+            "height": HEIGHT_PX, "margin": {"l": 70, "r": 20, "t": 60, "b": 40},
             "font": {"family": FONT, "size": 12, "color": TEXT_COLOR},
             "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
             "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
             "yaxis": {"title": {"text": _text(y_label)}, "tickformat": value_format.d3,
-                      "ticksuffix": value_format.suffix, "gridcolor": GRID_COLOR,
+                      "ticksuffix": value_format.suffix, "gridcolor": GRID_COLOR, "automargin": True,
                       "rangemode": "tozero" if include_zero else "normal", "zerolinecolor": "#9ca3af"},
             "uirevision": key}
 
