@@ -42,7 +42,8 @@ def monitor_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="production_monitor.py",
         description="Sample the shadow runs, data sources, spend and machine every interval into "
-                    "outputs/monitoring/production_metrics.json (30-day retention), alerts.json and monitor.log.")
+                    "outputs/monitoring/metrics_history.sqlite (30-day retention), the latest snapshot into "
+                    "production_metrics.json, alerts.json and monitor.log.")
     _common(parser)
     parser.add_argument("--once", action="store_true", help="take one sample and exit")
     parser.add_argument("--interval", type=float, metavar="S", help="seconds between samples (default: interval_s)")
