@@ -5,6 +5,7 @@ import gzip
 import http.client
 import json
 import re
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -197,6 +198,29 @@ def test_command_line_refuses_a_configured_public_host_without_host_flag(kit) ->
                                timeout=120)
     assert completed.returncode == 2
     assert "ConfigError" in completed.stderr and "not a loopback address" in completed.stderr
+
+
+def test_command_line_serves_on_loopback_and_stops_cleanly_on_sigterm(kit) -> None:
+    kit.run()
+    config = kit.config(budgets_profile="all_sources")
+    server = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "scripts" / "monitoring_dashboard.py"),
+                               "--config", str(config.source), "--port", "0", "-q"], cwd=kit.workspace,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()                       # "dashboard on http://127.0.0.1:PORT/ ..."
+        url = re.search(r"dashboard on (http://127\.0\.0\.1:\d+/)", line)
+        assert url, line + server.stderr.read()
+        status, _headers, body = get(url.group(1) + "health")
+        assert status == 200 and json.loads(body)["active_run"] == "replay-2023w47"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert "Traceback" not in server.stderr.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+        server.stdout.close()
+        server.stderr.close()
 
 
 def test_command_line_write_once_writes_the_static_dashboard(kit) -> None:
