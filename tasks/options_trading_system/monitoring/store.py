@@ -111,8 +111,8 @@ class MetricsStore:
             if not self._ready:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.executescript(_DDL)
+                self._migrate_json_history(connection)   # a failure here is raised again at every open
                 self._ready = True
-                self._migrate_json_history(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             yield connection
         finally:
