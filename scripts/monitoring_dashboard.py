@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Monitoring dashboard: serve it on http://127.0.0.1:8080/ (refreshes itself; open it in a browser).
+"""Monitoring dashboard: serve it on http://127.0.0.1:8080/ (uvicorn; open pages get fresh figures pushed).
 
   python3 scripts/monitoring_dashboard.py                 # 127.0.0.1:8080 (config/monitoring.json)
   python3 scripts/monitoring_dashboard.py --port 9000
+  python3 scripts/monitoring_dashboard.py --host 0.0.0.0  # other machines too (a warning says so)
   MONITOR_CONTROL_TOKEN=... python3 scripts/monitoring_dashboard.py   # halt/resume allowed with that token
 
 Also rewrites outputs/monitoring/dashboard.html, a static copy, on each refresh. See docs/monitoring.md.

@@ -4,7 +4,8 @@
   python3 scripts/production_monitor.py            # every 60 s (config/monitoring.json), Ctrl-C stops
   python3 scripts/production_monitor.py --once     # one sample, then exit
 
-Writes outputs/monitoring/production_metrics.json (30 days kept), alerts.json and monitor.log.
+Appends each sample to outputs/monitoring/metrics_history.sqlite (30 days kept) and writes the
+latest snapshot to production_metrics.json, plus alerts.json and monitor.log.
 See docs/monitoring.md.
 """
 import sys

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -320,7 +319,7 @@ class Served:
 @pytest.fixture()
 def serve() -> Iterator[Callable[..., Served]]:
     """Start dashboards (`serve(config, token=...)`); every one is shut down after the test."""
-    started: list[tuple[DashboardServer, threading.Thread]] = []
+    started: list[DashboardServer] = []
 
     def start(config: MonitoringConfig, *, token: str | None = TOKEN, probe: bool = False) -> Served:
         env = {config.control_token_env: token} if token else {}
@@ -328,13 +327,12 @@ def serve() -> Iterator[Callable[..., Served]]:
         app = DashboardApp(config, SnapshotCollector(config, budgets=BUDGETS, probe=system),
                            ControlGate.from_env(config.control_token_env, env))
         server = DashboardServer(app, "127.0.0.1", 0)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        thread.start()
-        started.append((server, thread))
+        started.append(server)
+        server.start()                      # the real uvicorn server, in a thread
+        server.start_refresher()
         return Served(url=server.url, app=app, server=server)
 
     yield start
-    for server, thread in started:
+    for server in started:
         server.shutdown()
         server.server_close()
-        thread.join(timeout=5)

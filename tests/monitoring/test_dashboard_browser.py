@@ -1,12 +1,14 @@
 """The dashboard in a real browser (headless Debian chromium driven by Playwright).
 
 What a trader with the tab open must be able to trust: the page shows the ledger's figures and
-its charts, raises no console error, moves by itself when the ledger moves, carries halt/resume
-with the token, and shows names it did not write as text. A screenshot of each page is saved in
+its plotly charts (hover included), raises no console error (no Content-Security-Policy refusal
+either), moves by itself when the ledger moves (pushed by server-sent events; fetched when the
+stream is refused), carries halt/resume with the token, and shows names it did not write as text. A screenshot of each page is saved in
 the test's temporary folder (pytest prints where on failure).
 """
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -76,6 +78,11 @@ def text(page: Page, selector: str) -> str:
     return page.locator(selector).inner_text().strip()
 
 
+def figure(page: Page, key: str, trace: int, field: str) -> list:
+    """A field of one trace of a chart as plotly holds it on the page."""
+    return page.evaluate(f"document.getElementById('plot-{key}').data[{trace}].{field}")
+
+
 def test_page_shows_the_ledger_figures_and_charts_without_console_errors(kit, serve, page: Watched,
                                                                          tmp_path: Path) -> None:
     kit.run()
@@ -103,33 +110,59 @@ def test_page_shows_the_ledger_figures_and_charts_without_console_errors(kit, se
     assert text(p, "#latency-p95") == "88 ms"
     assert p.locator("#signal-table tbody tr.signal-row").count() == 5
     assert p.locator("#signal-table tbody tr").first.get_attribute("data-signal-id") == "s5"
-    # charts are drawn on the server: SVG with the data in it
-    assert p.locator("#chart-equity svg polyline.line-equity").count() == 1
-    assert p.locator("#chart-daily-pnl svg rect.bar-daily-pnl").count() == 2
-    assert p.locator("#chart-daily-pnl rect[data-category='2023-11-21']").get_attribute("data-value") == "45"
-    assert p.locator("#chart-sources svg rect.bar").count() >= 2
-    assert p.locator("#chart-system svg polyline").count() == 2
-    page.page.wait_for_timeout(1000)              # a few self-refreshes, to catch errors they might raise
+    # charts are drawn by plotly.js (served by the dashboard itself) from the figures in the page
+    expect(p.locator("#plot-equity .main-svg").first).to_be_visible()
+    assert figure(p, "equity", 0, "y") == [120.5, 60.25, 105.25]
+    assert figure(p, "daily-pnl", 0, "x") == ["2023-11-20", "2023-11-21"]
+    assert figure(p, "daily-pnl", 0, "y") == [60.25, 45]
+    assert p.locator("#plot-daily-pnl .bars path").count() == 2
+    assert p.evaluate("document.getElementById('plot-sources').data.length") >= 2
+    assert [t["name"] for t in p.evaluate("document.getElementById('plot-system').data")] == ["CPU", "memory"]
+    assert p.evaluate("document.getElementById('plot-spend').data[1].name") == "daily budget"
+    box = p.locator("#plot-daily-pnl .bars path").nth(1).bounding_box()   # hover shows the day's figure
+    p.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(p.locator("#plot-daily-pnl .hoverlayer")).to_contain_text("+$45.00")
+    page.page.wait_for_timeout(1000)              # a few pushed updates, to catch errors they might raise
     assert page.errors == []
     shot = tmp_path / "dashboard-overview.png"
     p.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_figures_move_on_screen_when_the_ledger_moves_without_a_reload(kit, serve, page: Watched) -> None:
+def test_figures_are_pushed_to_the_page_when_the_ledger_moves_without_a_reload(kit, serve, page: Watched) -> None:
     run = kit.run()
     served = serve(kit.config())
     p = page.page
     p.goto(served.url)
     expect(p.locator("#pnl-today")).to_have_text("+$45.00")
+    expect(p.locator("#refresh-status")).to_contain_text("pushed", timeout=WAIT_MS)   # server-sent events
     p.evaluate("window.__sameDocument = 'still here'")        # gone if the page were reloaded
+    p.evaluate("window.__equity = document.getElementById('plot-equity')")   # the same chart, updated in place
     run.close_s4_at_target()
     expect(p.locator("#pnl-today")).to_have_text("+$75.00", timeout=WAIT_MS)
     assert text(p, "#pnl-total") == "+$135.25"
     assert text(p, "#accuracy") == "60.0%"                     # 3 of 5 resolved now
     assert text(p, "#unrealized-pnl") == "$0.00"               # nothing open any more
-    assert p.locator("#chart-daily-pnl rect[data-category='2023-11-21']").get_attribute("data-value") == "75"
+    assert figure(p, "daily-pnl", 0, "y") == [60.25, 75]
+    assert figure(p, "equity", 0, "y") == [120.5, 60.25, 105.25, 135.25]
+    assert p.evaluate("window.__equity === document.getElementById('plot-equity')")   # zoom would survive
     assert p.evaluate("window.__sameDocument") == "still here"
+    assert text(p, "#refresh-status").endswith("(pushed)")
+    assert page.errors == []
+
+
+def test_a_page_refused_an_event_stream_fetches_its_figures_instead(kit, serve, page: Watched) -> None:
+    run = kit.run()
+    served = serve(kit.config(dashboard={"events_max_clients": 1}))
+    with urllib.request.urlopen(served.url + "events", timeout=30) as taken:   # the only stream allowed
+        assert taken.status == 200
+        p = page.page
+        p.goto(served.url)
+        expect(p.locator("#pnl-today")).to_have_text("+$45.00")
+        run.close_s4_at_target()
+        expect(p.locator("#pnl-today")).to_have_text("+$75.00", timeout=WAIT_MS)
+        assert text(p, "#refresh-status").endswith("(fetched)")
+    page.errors[:] = [e for e in page.errors if "503" not in e]   # the browser logs the refused stream itself
     assert page.errors == []
 
 
@@ -173,7 +206,10 @@ def test_names_with_script_in_them_are_shown_as_text(kit, serve, page: Watched) 
     expect(p.locator(".signal-source", has_text=EVIL)).to_have_count(1)
     expect(p.locator(".source-name", has_text=EVIL)).to_have_count(1)
     assert p.locator("#source-table").inner_text().count("<img src=x onerror=alert(2)>") == 1
-    assert p.evaluate("document.querySelectorAll('script').length") == 1      # only /static/dashboard.js
+    assert p.evaluate("Array.from(document.scripts).map(s => s.getAttribute('src'))") == \
+        ["/static/plotly.min.js", "/static/dashboard.js"]                     # no script from the data
+    assert EVIL in p.evaluate("document.getElementById('plot-sources').data[0].x.join()") or \
+        "&lt;script&gt;" in p.evaluate("document.getElementById('plot-sources').data[0].x.join()")
     assert p.evaluate("document.querySelectorAll('img').length") == 0
     p.wait_for_timeout(800)                                                    # survive a couple of refreshes
     assert page.dialogs == []

@@ -13,6 +13,7 @@ import pytest
 from tasks.options_trading_system.monitoring.collector import SnapshotCollector
 from tasks.options_trading_system.monitoring.monitor import ProductionMonitor, attach_rotating_log
 from tasks.options_trading_system.monitoring.sources_reader import Budgets
+from tasks.options_trading_system.monitoring.store import MetricsStore
 from tasks.options_trading_system.monitoring.system import SystemProbe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,11 @@ def stored(kit) -> dict:
     return json.loads((kit.outputs / "monitoring" / "production_metrics.json").read_text())
 
 
+def history(kit) -> list[dict]:
+    """The samples kept in metrics_history.sqlite, oldest first."""
+    return MetricsStore(kit.outputs / "monitoring" / "production_metrics.json", retention_days=30).samples()
+
+
 def alerts_file(kit) -> dict:
     return json.loads((kit.outputs / "monitoring" / "alerts.json").read_text())
 
@@ -56,7 +62,7 @@ def test_a_sample_holds_exactly_what_the_ledger_exports_spend_and_breakers_hold(
                                              "last_reason": "TIMEOUT after 20 s"}})
     result = monitor_for(kit, SteppedClock(NOW), probe=True).sample_once()
 
-    sample = stored(kit)["samples"][-1]
+    sample = history(kit)[-1]
     assert sample == result.sample
     run = sample["run"]
     assert (run["run_id"], run["state"], run["up"], run["day"]) == ("replay-2023w47", "running", True, "2023-11-21")
@@ -105,7 +111,7 @@ def test_a_refused_signal_shows_why_it_was_not_traded(kit) -> None:
     newest = stored(kit)["latest"]["run"]["signals"][0]
     assert (newest["signal_id"], newest["traded"], newest["refusal"], newest["pnl_usd"]) == \
         ("s6", False, "POSITION_LIMIT: open=3, limit=3", None)
-    assert stored(kit)["samples"][0]["run"]["signals_today"] == 3
+    assert history(kit)[0]["run"]["signals_today"] == 3
 
 
 def test_an_open_option_position_is_valued_as_the_option_it_is_not_as_a_future(kit) -> None:
@@ -149,7 +155,7 @@ def test_samples_older_than_thirty_days_are_pruned(kit) -> None:
     for days in (0, 10, 30, 31):
         clock.now = NOW + pd.Timedelta(days=days)
         monitor.sample_once()
-    kept = [s["ts"] for s in stored(kit)["samples"]]
+    kept = [s["ts"] for s in history(kit)]
     # at day 31 the day-0 sample is 31 days old and goes; day 10 (21 days) and day 30 (1 day) stay
     assert kept == [(NOW + pd.Timedelta(days=d)).isoformat() for d in (10, 30, 31)]
     assert stored(kit)["retention_days"] == 30
@@ -165,14 +171,14 @@ def test_an_alert_fires_once_while_crossed_and_clears_once_when_recovered(kit) -
         clock.now = NOW + pd.Timedelta(minutes=minutes)
         result = monitor.sample_once()
         assert result.health == "warning"
-    history = alerts_file(kit)["events"]
-    assert [(e["kind"], e["severity"], e["value"]) for e in history] == [("fired", "warning", pytest.approx(6.70))]
+    events = alerts_file(kit)["events"]
+    assert [(e["kind"], e["severity"], e["value"]) for e in events] == [("fired", "warning", pytest.approx(6.70))]
     assert alerts_file(kit)["active"][0]["since"] == (NOW + pd.Timedelta(minutes=1)).isoformat()
     clock.now = pd.Timestamp("2025-06-03T13:00:00Z")                       # a new UTC day: $0 spent so far
     result = monitor.sample_once()
     assert [(e.kind, e.severity) for e in result.events] == [("cleared", "warning")]
     assert alerts_file(kit)["active"] == [] and alerts_file(kit)["health"] == "ok"
-    assert [s["health"] for s in stored(kit)["samples"]] == ["ok", "warning", "warning", "warning", "ok"]
+    assert [s["health"] for s in history(kit)] == ["ok", "warning", "warning", "warning", "ok"]
 
 
 def test_uptime_counts_the_samples_in_which_a_running_run_was_really_up(kit) -> None:
@@ -202,10 +208,10 @@ def test_an_unreadable_ledger_is_reported_and_the_other_runs_still_read(kit) -> 
 
 def test_the_loop_samples_on_its_schedule_until_it_has_taken_what_it_was_asked_for(kit) -> None:
     kit.run()
-    clock = SteppedClock(NOW)
-    monitor = monitor_for(kit, clock, interval_s=0.05)
+    ticks = iter(NOW + pd.Timedelta(minutes=m) for m in range(10))   # each sample at its own time (one row per time)
+    monitor = monitor_for(kit, lambda: next(ticks), interval_s=0.05)
     assert monitor.run(max_samples=3) == 3
-    assert len(stored(kit)["samples"]) == 3
+    assert len(history(kit)) == 3
 
 
 def test_command_line_once_writes_metrics_alerts_and_a_log(kit) -> None:
@@ -217,7 +223,7 @@ def test_command_line_once_writes_metrics_alerts_and_a_log(kit) -> None:
     assert completed.returncode == 0, completed.stderr
     assert "health ok" in completed.stdout
     document = stored(kit)
-    assert document["samples"][0]["run"]["pnl_total_usd"] == 105.25
+    assert history(kit)[0]["run"]["pnl_total_usd"] == 105.25
     assert alerts_file(kit)["health"] == "ok"
     assert "sample " in (kit.outputs / "monitoring" / "monitor.log").read_text()
 

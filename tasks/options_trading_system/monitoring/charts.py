@@ -1,42 +1,63 @@
-"""The dashboard's charts as inline SVG, drawn on the server: the page loads nothing from anywhere.
+"""The dashboard's charts as plotly figures (data + layout), drawn in the browser by plotly.js.
 
-Built on the report charts' primitives (`output_generation/charts.py`: layout, colours, round
-axis ticks, compact number labels, series); what the dashboard needs beyond them is a time axis
-and named categories, so those two panels live here:
+Pure: series in, a `Chart` out: a JSON-ready figure, or the reason there is nothing to draw.
+The page draws each figure with the plotly.js the dashboard serves itself (`plotly_js.py`, from
+the pip package): nothing is fetched from the internet, and every chart zooms, pans and shows
+values on hover. Two kinds:
 - `time_chart`: lines over time (equity curve, latency, CPU/memory, spend), with optional
-  horizontal reference lines (a budget, a target) and a step or straight interpolation;
-- `category_chart`: bars per named category (daily P&L per day, attempts per source), signed
-  values coloured by sign.
-Every text from data (series and category names) is escaped here, so the result is `Markup`.
-An empty chart says why it is empty instead of drawing axes around nothing.
+  horizontal reference lines (a budget, a target) and step or straight interpolation; times are
+  shown in the dashboard's time zone, named on the axis;
+- `category_chart`: bars per named category (daily P&L per day, attempts per source), with a
+  second colour for negative values.
+plotly reads a few HTML tags in names and labels, so every text from data is HTML-escaped here
+(shown as typed, never interpreted). NaN and missing values become gaps (JSON null), never 0.
+`uirevision` keeps a chart's zoom while the page swaps in newer figures.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from markupsafe import Markup, escape
+from markupsafe import escape
 
-from ..output_generation.charts import AXIS_COLOR, GRID_COLOR, TEXT_COLOR, BarSeries, ChartLayout, nice_ticks
+from ..output_generation.charts import GRID_COLOR, TEXT_COLOR
 
-__all__ = ["Line", "Reference", "DASHBOARD_LAYOUT", "time_chart", "category_chart", "empty_chart", "BarSeries"]
+__all__ = ["Bars", "Chart", "Line", "Reference", "ValueFormat", "category_chart", "time_chart",
+           "USD", "SIGNED_USD", "COUNT", "MS", "PERCENT"]
 
-DASHBOARD_LAYOUT = ChartLayout(width=640, panel_height=260, margin_left=70, margin_right=20, margin_top=44,
-                               margin_bottom=46, max_x_labels=12)
+HEIGHT_PX = 300
+FONT = "system-ui, -apple-system, Segoe UI, sans-serif"
+
+
+@dataclass(frozen=True)
+class ValueFormat:
+    """How a value reads on the axis and on hover: a d3 number format and a suffix (' ms', '%')."""
+
+    d3: str
+    suffix: str = ""
+    whole: bool = False     # counts: axis ticks on whole numbers only
+
+
+USD = ValueFormat("$,.2f")
+SIGNED_USD = ValueFormat("+$,.2f")
+COUNT = ValueFormat(",.0f", whole=True)
+MS = ValueFormat(",.0f", " ms")
+PERCENT = ValueFormat(".1f", "%")
+SINGLE_POINT_PAD = pd.Timedelta(minutes=5)   # a lone sample is drawn in a 10-minute window, not a 1-ms one
 
 
 @dataclass(frozen=True)
 class Line:
-    """One line: values at times (UTC), NaN leaves a gap. `step` holds each value until the next."""
+    """One line: values at times (UTC); NaN leaves a gap. `step` holds each value until the next."""
 
     name: str
-    times: Sequence[pd.Timestamp]
+    times: Sequence[Any]
     values: Sequence[float]
     color: str
-    css_class: str
     step: bool = False
 
 
@@ -47,188 +68,121 @@ class Reference:
     name: str
     value: float
     color: str
-    css_class: str
 
 
-def empty_chart(title: str, why: str, *, css_class: str, layout: ChartLayout = DASHBOARD_LAYOUT) -> Markup:
-    """A titled panel that says why there is nothing to draw."""
-    body = (_title(title, layout) +
-            f'<text class="chart-empty" x="{layout.width / 2:.0f}" y="{layout.panel_height / 2:.0f}" '
-            f'text-anchor="middle" font-size="13" fill="{TEXT_COLOR}">{escape(why)}</text>')
-    return _svg(body, layout=layout, css_class=css_class, label=f"{title}: {why}")
+@dataclass(frozen=True)
+class Bars:
+    """One value per category (NaN: no bar); `negative_color` colours bars below zero."""
+
+    name: str
+    values: Sequence[float]
+    color: str
+    negative_color: str | None = None
 
 
-def time_chart(lines: Sequence[Line], *, title: str, y_label: str, value_format: Callable[[float], str],
-               timezone: str, css_class: str, references: Sequence[Reference] = (), empty: str = "no data yet",
-               layout: ChartLayout = DASHBOARD_LAYOUT, include_zero: bool = False) -> Markup:
-    """Lines over a shared time axis (labels in `timezone`); each point carries a `<title>` with its value."""
-    prepared = []
+@dataclass(frozen=True)
+class Chart:
+    """A dashboard chart: its plotly `figure` ({data, layout}), or `empty` saying why there is none."""
+
+    key: str
+    title: str
+    figure: dict[str, Any] | None
+    empty: str | None = None
+
+    @property
+    def figure_json(self) -> str:
+        """The figure as strict compact JSON (what the page hands to Plotly.react)."""
+        return json.dumps(self.figure, separators=(",", ":"), allow_nan=False)
+
+
+def time_chart(lines: Sequence[Line], *, key: str, title: str, y_label: str, value_format: ValueFormat,
+               timezone: str, references: Sequence[Reference] = (), empty: str = "no data yet",
+               include_zero: bool = False) -> Chart:
+    """Lines over a shared time axis in `timezone`; hover shows every line's value at a time."""
+    traces: list[dict[str, Any]] = []
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
     for line in lines:
-        times = pd.to_datetime(pd.Series(list(line.times), dtype="object"), utc=True, errors="coerce")
+        times = pd.to_datetime(pd.Series(list(line.times), dtype="object"), utc=True, errors="coerce",
+                               format="ISO8601")
         values = np.asarray(line.values, dtype="float64")
-        keep = times.notna().to_numpy() & np.isfinite(values)
-        if keep.any():
-            prepared.append((line, times[keep].to_numpy(dtype="datetime64[ns]").astype("int64"), values[keep]))
-    if not prepared:
-        return empty_chart(title, empty, css_class=css_class, layout=layout)
-    all_t = np.concatenate([t for _, t, _ in prepared])
-    all_v = np.concatenate([v for _, _, v in prepared] + [np.asarray([r.value for r in references], dtype="float64")])
-    t0, t1 = int(all_t.min()), int(all_t.max())
-    if t1 == t0:
-        t0, t1 = t0 - 30 * 10**9, t1 + 30 * 10**9
-    low, high = float(np.nanmin(all_v)), float(np.nanmax(all_v))
-    if include_zero:
-        low, high = min(low, 0.0), max(high, 0.0)
-    ticks = nice_ticks(low, high)
-    y_min, y_max = ticks[0], ticks[-1]
-    left, right, top, bottom = _box(layout)
-
-    def x_of(t: np.ndarray | int) -> np.ndarray:
-        return left + (np.asarray(t, dtype="float64") - t0) / (t1 - t0) * (right - left)
-
-    def y_of(v: np.ndarray | float) -> np.ndarray:
-        return top + (y_max - np.asarray(v, dtype="float64")) / (y_max - y_min) * (bottom - top)
-
-    out = [_title(title, layout), *_y_axis(ticks, y_of, value_format, y_label, layout)]
-    out.extend(_time_axis(t0, t1, x_of, timezone, layout))
+        keep = times.notna().to_numpy()
+        if not (keep & np.isfinite(values)).any():
+            continue
+        times, values = times[keep], values[keep]
+        first = times.min() if first is None else min(first, times.min())
+        last = times.max() if last is None else max(last, times.max())
+        traces.append({"type": "scatter", "mode": "lines+markers" if len(values) < 3 else "lines",
+                       "name": _text(line.name), "x": _local(times, timezone), "y": _values(values),
+                       "line": {"color": line.color, "width": 2, "shape": "hv" if line.step else "linear"},
+                       "marker": {"size": 5}, "connectgaps": False,
+                       "hovertemplate": f"%{{y:{value_format.d3}}}{value_format.suffix}<extra>{_text(line.name)}</extra>"})
+    if not traces or first is None or last is None:
+        return Chart(key=key, title=title, figure=None, empty=empty)
+    pad = SINGLE_POINT_PAD if first == last else pd.Timedelta(0)
+    span = _local(pd.Series([first - pad, last + pad]), timezone)
     for ref in references:
         if math.isfinite(ref.value):
-            y = float(y_of(ref.value))
-            out.append(f'<line class="reference {escape(ref.css_class)}" x1="{left}" x2="{right}" y1="{y:.1f}" '
-                       f'y2="{y:.1f}" stroke="{ref.color}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-            out.append(f'<text x="{left + 4}" y="{y - 5:.1f}" text-anchor="start" font-size="11" fill="{ref.color}">'
-                       f'{escape(ref.name)} {escape(value_format(ref.value))}</text>')
-    for line, t, v in prepared:
-        xs, ys = x_of(t), y_of(v)
-        if line.step and xs.size > 1:
-            xs = np.repeat(xs, 2)[1:]
-            ys = np.repeat(ys, 2)[:-1]
-        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
-        out.append(f'<polyline class="line {escape(line.css_class)}" fill="none" stroke="{line.color}" '
-                   f'stroke-width="2" points="{points}"/>')
-        last_x, last_y = float(x_of(t[-1])), float(y_of(v[-1]))
-        tip = f"{line.name}: {value_format(float(v[-1]))} (latest)"
-        out.append(f'<circle class="point {escape(line.css_class)}" cx="{last_x:.1f}" cy="{last_y:.1f}" r="3.5" '
-                   f'fill="{line.color}" data-value="{float(v[-1]):.6g}"><title>{escape(tip)}</title></circle>')
-    out.extend(_legend([(line.name, line.color) for line, _, _ in prepared], layout))
-    return _svg("\n".join(out), layout=layout, css_class=css_class, label=title)
+            traces.append({"type": "scatter", "mode": "lines", "name": _text(ref.name), "x": span,
+                           "y": [ref.value, ref.value], "line": {"color": ref.color, "width": 1.5, "dash": "dash"},
+                           "hovertemplate": f"%{{y:{value_format.d3}}}{value_format.suffix}"
+                                            f"<extra>{_text(ref.name)}</extra>"})
+    zone = last.tz_convert(timezone).tzname() or timezone
+    layout = _layout(key, title, y_label, value_format, include_zero=include_zero)
+    layout["xaxis"] = {"type": "date", "title": {"text": f"time ({_text(zone)})", "standoff": 8},
+                       "gridcolor": GRID_COLOR, "automargin": True}
+    if first == last:
+        layout["xaxis"]["range"] = span
+    layout["hovermode"] = "x unified"
+    return Chart(key=key, title=title, figure={"data": traces, "layout": layout})
 
 
-def category_chart(categories: Sequence[str], series: Sequence[BarSeries], *, title: str, y_label: str,
-                   value_format: Callable[[float], str], css_class: str, empty: str = "no data yet",
-                   references: Sequence[Reference] = (), layout: ChartLayout = DASHBOARD_LAYOUT) -> Markup:
-    """Grouped bars per named category; a series with `negative_color` colours negative bars with it."""
-    values = [np.asarray(s.values, dtype="float64") for s in series]
-    finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.asarray([r.value for r in references])]) \
-        if values else np.zeros(0)
-    if not categories or not any(np.isfinite(v).any() for v in values):
-        return empty_chart(title, empty, css_class=css_class, layout=layout)
-    ticks = nice_ticks(min(0.0, float(finite.min())), max(0.0, float(finite.max())))
-    y_min, y_max = ticks[0], ticks[-1]
-    left, right, top, bottom = _box(layout)
-
-    def y_of(v: float) -> float:
-        return top + (y_max - v) / (y_max - y_min) * (bottom - top)
-
-    n = len(categories)
-    slot = (right - left) / n
-    bar_w = slot * layout.bar_fill / max(len(series), 1)
-    out = [_title(title, layout), *_y_axis(ticks, y_of, value_format, y_label, layout)]
-    zero = y_of(0.0)
-    for k, (s, v) in enumerate(zip(series, values)):
-        for i, category in enumerate(categories):
-            value = float(v[i]) if i < v.size else float("nan")
-            if not math.isfinite(value):
-                continue
-            x = left + i * slot + slot * (1 - layout.bar_fill) / 2 + k * bar_w
-            y0, h = (y_of(value), zero - y_of(value)) if value >= 0 else (zero, y_of(value) - zero)
-            color = s.negative_color if (value < 0 and s.negative_color) else s.color
-            tip = f"{category} {s.name}: {value_format(value)}"
-            out.append(f'<rect class="bar {escape(s.css_class)}" data-category="{escape(category)}" '
-                       f'data-value="{value:.6g}" x="{x:.2f}" y="{y0:.2f}" width="{max(bar_w, 0.5):.2f}" '
-                       f'height="{max(h, 0.0):.2f}" fill="{color}"><title>{escape(tip)}</title></rect>')
-    out.append(f'<line x1="{left}" x2="{right}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="{AXIS_COLOR}"/>')
-    step = max(1, math.ceil(n / layout.max_x_labels))
-    for i in range(0, n, step):
-        x = left + (i + 0.5) * slot
-        out.append(f'<text x="{x:.1f}" y="{bottom + 16:.1f}" text-anchor="middle" font-size="10" '
-                   f'fill="{TEXT_COLOR}">{escape(categories[i])}</text>')
-    for ref in references:
-        y = y_of(ref.value)
-        out.append(f'<line class="reference {escape(ref.css_class)}" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
-                   f'stroke="{ref.color}" stroke-width="1.5" stroke-dasharray="6 4"/>')
-        out.append(f'<text x="{left + 4}" y="{y - 5:.1f}" text-anchor="start" font-size="11" fill="{ref.color}">'
-                   f'{escape(ref.name)} {escape(value_format(ref.value))}</text>')
-    out.extend(_legend([(s.name, s.color) for s in series], layout))
-    return _svg("\n".join(out), layout=layout, css_class=css_class, label=title)
+def category_chart(categories: Sequence[str], series: Sequence[Bars], *, key: str, title: str, y_label: str,
+                   value_format: ValueFormat, empty: str = "no data yet") -> Chart:
+    """Grouped bars per named category; a series with `negative_color` colours its negative bars with it."""
+    traces = []
+    labels = [_text(c) for c in categories]
+    for bars in series:
+        values = np.asarray(list(bars.values) + [math.nan] * (len(labels) - len(bars.values)), dtype="float64")
+        if not np.isfinite(values).any():
+            continue
+        colors = [bars.negative_color if (bars.negative_color and v < 0) else bars.color for v in values]
+        traces.append({"type": "bar", "name": _text(bars.name), "x": labels, "y": _values(values),
+                       "marker": {"color": colors},
+                       "hovertemplate": f"%{{x}}: %{{y:{value_format.d3}}}{value_format.suffix}"
+                                        f"<extra>{_text(bars.name)}</extra>"})
+    if not labels or not traces:
+        return Chart(key=key, title=title, figure=None, empty=empty)
+    layout = _layout(key, title, y_label, value_format, include_zero=True)
+    layout["xaxis"] = {"type": "category", "automargin": True}
+    if value_format.whole:
+        top = max((abs(v) for t in traces for v in t["y"] if v is not None), default=1.0)
+        layout["yaxis"]["dtick"] = max(1, math.ceil(top / 5))
+    layout["barmode"] = "group"
+    return Chart(key=key, title=title, figure={"data": traces, "layout": layout})
 
 
-# --- pieces -------------------------------------------------------------------------------------
-
-def _box(layout: ChartLayout) -> tuple[float, float, float, float]:
-    left = layout.margin_left
-    right = layout.width - layout.margin_right
-    top = layout.margin_top
-    bottom = layout.panel_height - layout.margin_bottom
-    return left, right, top, bottom
-
-
-def _title(title: str, layout: ChartLayout) -> str:
-    return (f'<text class="chart-title" x="{layout.margin_left}" y="20" font-size="14" font-weight="600" '
-            f'fill="{TEXT_COLOR}">{escape(title)}</text>')
+def _layout(key: str, title: str, y_label: str, value_format: ValueFormat, *, include_zero: bool) -> dict[str, Any]:
+    return {"title": {"text": _text(title), "x": 0.01, "xanchor": "left", "font": {"size": 14}},
+            "height": HEIGHT_PX, "margin": {"l": 70, "r": 20, "t": 60, "b": 40},
+            "font": {"family": FONT, "size": 12, "color": TEXT_COLOR},
+            "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+            "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+            "yaxis": {"title": {"text": _text(y_label)}, "tickformat": value_format.d3,
+                      "ticksuffix": value_format.suffix, "gridcolor": GRID_COLOR, "automargin": True,
+                      "rangemode": "tozero" if include_zero else "normal", "zerolinecolor": "#9ca3af"},
+            "uirevision": key}
 
 
-def _y_axis(ticks: Sequence[float], y_of: Callable[[float], float], value_format: Callable[[float], str],
-            y_label: str, layout: ChartLayout) -> list[str]:
-    left, right, top, bottom = _box(layout)
-    out = []
-    for tick in ticks:
-        y = float(y_of(tick))
-        stroke = AXIS_COLOR if tick == 0 else GRID_COLOR
-        out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{stroke}" stroke-width="1"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="10" '
-                   f'fill="{TEXT_COLOR}">{escape(value_format(tick))}</text>')
-    mid = (top + bottom) / 2
-    out.append(f'<text class="y-label" x="14" y="{mid:.1f}" transform="rotate(-90 14 {mid:.1f})" text-anchor="middle" '
-               f'font-size="11" fill="{TEXT_COLOR}">{escape(y_label)}</text>')
-    return out
+def _local(times: pd.Series, timezone: str) -> list[str]:
+    """UTC times as wall-clock strings in `timezone` (plotly draws date strings as given)."""
+    return [t.strftime("%Y-%m-%d %H:%M:%S") for t in pd.DatetimeIndex(times).tz_convert(timezone)]
 
 
-def _time_axis(t0: int, t1: int, x_of: Callable[[int], np.ndarray], timezone: str, layout: ChartLayout) -> list[str]:
-    left, right, top, bottom = _box(layout)
-    out = [f'<line x1="{left}" x2="{right}" y1="{bottom:.1f}" y2="{bottom:.1f}" stroke="{AXIS_COLOR}"/>']
-    span_s = (t1 - t0) / 1e9
-    fmt = "%H:%M:%S" if span_s < 600 else "%H:%M" if span_s < 12 * 3600 else "%m-%d %H:%M" if span_s < 7 * 86400 \
-        else "%m-%d"
-    ticks = np.linspace(t0, t1, 5)
-    for i, t in enumerate(ticks):
-        x = float(x_of(int(t)))
-        label = pd.Timestamp(int(t), tz="UTC").tz_convert(timezone).strftime(fmt)
-        anchor = "start" if i == 0 else "end" if i == len(ticks) - 1 else "middle"  # edge labels stay inside
-        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom:.1f}" y2="{bottom + 4:.1f}" stroke="{AXIS_COLOR}"/>')
-        out.append(f'<text x="{x:.1f}" y="{bottom + 16:.1f}" text-anchor="{anchor}" font-size="10" '
-                   f'fill="{TEXT_COLOR}">{escape(label)}</text>')
-    zone = pd.Timestamp(t1, tz="UTC").tz_convert(timezone).tzname()
-    out.append(f'<text x="{right:.1f}" y="{bottom + 32:.1f}" text-anchor="end" font-size="10" '
-               f'fill="{TEXT_COLOR}">time ({escape(zone or timezone)})</text>')
-    return out
+def _values(values: np.ndarray) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
 
 
-def _legend(items: Sequence[tuple[str, str]], layout: ChartLayout) -> list[str]:
-    out = []
-    x = layout.width - layout.margin_right
-    for name, color in reversed(items):
-        width = 16 + 6.2 * len(name)
-        x -= width + 12
-        out.append(f'<rect x="{x:.1f}" y="28" width="10" height="10" fill="{color}"/>')
-        out.append(f'<text x="{x + 14:.1f}" y="37" font-size="11" fill="{TEXT_COLOR}">{escape(name)}</text>')
-    return out
-
-
-def _svg(body: str, *, layout: ChartLayout, css_class: str, label: str) -> Markup:
-    return Markup(
-        f'<svg class="chart {escape(css_class)}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{escape(label)}" viewBox="0 0 {layout.width} {layout.panel_height}" width="100%" '
-        f'preserveAspectRatio="xMidYMid meet" font-family="system-ui, -apple-system, Segoe UI, sans-serif">'
-        f'<rect width="100%" height="100%" fill="#ffffff"/>{body}</svg>')
-
+def _text(value: Any) -> str:
+    """A text from data, escaped so plotly shows it as typed instead of reading tags in it."""
+    return str(escape(str(value)))

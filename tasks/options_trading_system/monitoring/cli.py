@@ -42,7 +42,8 @@ def monitor_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="production_monitor.py",
         description="Sample the shadow runs, data sources, spend and machine every interval into "
-                    "outputs/monitoring/production_metrics.json (30-day retention), alerts.json and monitor.log.")
+                    "outputs/monitoring/metrics_history.sqlite (30-day retention), the latest snapshot into "
+                    "production_metrics.json, alerts.json and monitor.log.")
     _common(parser)
     parser.add_argument("--once", action="store_true", help="take one sample and exit")
     parser.add_argument("--interval", type=float, metavar="S", help="seconds between samples (default: interval_s)")
@@ -80,16 +81,18 @@ def monitor_main(argv: Sequence[str] | None = None) -> int:
 def dashboard_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="monitoring_dashboard.py",
-        description="Serve the monitoring dashboard (default http://127.0.0.1:8080/); it refreshes itself and "
-                    "rewrites outputs/monitoring/dashboard.html as a static copy.")
+        description="Serve the monitoring dashboard (default http://127.0.0.1:8080/) with uvicorn; open pages get "
+                    "fresh figures pushed (server-sent events), and outputs/monitoring/dashboard.html is rewritten as "
+                    "a static copy.")
     _common(parser)
     parser.add_argument("--host", help="address to bind (default: dashboard.host, 127.0.0.1); a non-loopback "
-                                       "address is only bound when given here")
+                                       "address is only bound when given here, with a warning")
     parser.add_argument("--port", type=int, help="port (default: dashboard.port, 8080; 0 picks a free one)")
     parser.add_argument("--write-once", action="store_true",
                         help="write outputs/monitoring/dashboard.html once and exit, without serving")
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose, quiet=args.quiet)
+    host, port = args.host, args.port
     try:
         config = _config(args)
         env = load_environment()
@@ -105,23 +108,20 @@ def dashboard_main(argv: Sequence[str] | None = None) -> int:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        print(f"OSError: cannot listen on {args.host or config.dashboard.host}:{args.port or config.dashboard.port}: "
-              f"{exc.strerror}", file=sys.stderr)
+        print(f"OSError: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    if not server.loopback_only:
+        print(f"WARNING: the dashboard listens on {host}, not only on this machine: anyone who can reach it sees the "
+              f"run's figures{'; halt/resume still need the token' if app.gate.enabled else ''}", file=sys.stderr)
     control = "on" if app.gate.enabled else f"off (set {config.control_token_env} to turn it on)"
     print(f"dashboard on {server.url} (control {control}); Ctrl-C stops", flush=True)
-    server.start_refresher()
     stop = threading.Event()
-    _stop_on_signals(stop)
-
-    def watch() -> None:
-        stop.wait()
-        server.shutdown()  # returns once serve_forever has ended
-
-    threading.Thread(target=watch, name="dashboard-stop", daemon=True).start()
+    _stop_on_signals(stop)        # uvicorn takes Ctrl-C/SIGTERM while serving and hands them back here after
+    server.start_refresher()
     try:
-        server.serve_forever(poll_interval=0.5)
+        server.serve_forever()
     finally:
+        server.shutdown()
         server.server_close()
     return 0
 

@@ -42,7 +42,7 @@ class AlertRule:
 
 @dataclass(frozen=True, kw_only=True)
 class DashboardSettings:
-    """The dashboard server: bind address, refresh period, how much history and how many signals."""
+    """The dashboard server: bind address, refresh period, history and signals shown, connection limits."""
 
     host: str
     port: int
@@ -50,6 +50,14 @@ class DashboardSettings:
     history_hours: float
     signal_rows: int
     timezone: str
+    keep_alive_s: int = 5
+    request_timeout_s: float = 10.0
+    limit_concurrency: int = 1000
+    backlog: int = 2048
+    events_max_clients: int = 100
+    events_max_s: float = 300.0
+    events_keepalive_s: float = 15.0
+    shutdown_timeout_s: float = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +85,10 @@ class MonitoringConfig:
     @property
     def metrics_file(self) -> Path:
         return self.monitoring_dir / "production_metrics.json"
+
+    @property
+    def history_file(self) -> Path:
+        return self.monitoring_dir / "metrics_history.sqlite"
 
     @property
     def alerts_file(self) -> Path:
@@ -143,7 +155,14 @@ def monitoring_config_from_document(document: Mapping[str, Any], *, source: Path
                                     refresh_s=float(board["refresh_s"]),
                                     history_hours=float(board["history_hours"]),
                                     signal_rows=int(board["signal_rows"]),
-                                    timezone=_timezone(str(board["timezone"]), source)),
+                                    timezone=_timezone(str(board["timezone"]), source),
+                                    keep_alive_s=int(board["keep_alive_s"]),
+                                    request_timeout_s=float(board["request_timeout_s"]),
+                                    limit_concurrency=int(board["limit_concurrency"]), backlog=int(board["backlog"]),
+                                    events_max_clients=int(board["events_max_clients"]),
+                                    events_max_s=float(board["events_max_s"]),
+                                    events_keepalive_s=float(board["events_keepalive_s"]),
+                                    shutdown_timeout_s=float(board["shutdown_timeout_s"])),
         control_token_env=str(document["control"]["token_env"]),
     )
 

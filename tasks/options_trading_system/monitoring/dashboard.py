@@ -1,14 +1,19 @@
 """The dashboard application: snapshot + monitor files -> view -> HTML and JSON. No sockets here.
 
 `DashboardApp.refresh` reads a fresh snapshot (the same `SnapshotCollector` the monitor uses,
-so figures move within `refresh_s` of the ledger changing), the monitor's samples and alerts,
-builds the view, and writes the static copy outputs/monitoring/dashboard.html (no script, so it
-opens anywhere). Requests reuse the newest view while it is younger than `refresh_s`.
+so figures move within `refresh_s` of the ledger changing), the monitor's samples (SQLite) and
+alerts, builds the view, renders the page and its live fragment ONCE, and writes the static copy
+outputs/monitoring/dashboard.html (with plotly.min.js and dashboard.js beside it, so it opens
+anywhere without a network). Requests are answered from that rendered state: a refresh happens
+at most every `refresh_s` whatever the number of requests, and while one refresh runs other
+requests get the previous state instead of waiting. Each refresh gets a new `version`, which the
+server's event stream pushes to open pages.
 Templates are rendered with autoescape on: every text from data (signal and source names, alert
-messages, reasons) is escaped; only our own SVG charts are marked safe.
+messages, reasons, chart labels) is escaped.
 """
 from __future__ import annotations
 
+import gzip
 import logging
 import threading
 from dataclasses import dataclass
@@ -19,17 +24,19 @@ from typing import Any, Callable, Mapping
 import jinja2
 import pandas as pd
 
-from ..state.atomic import atomic_write_text
+from ..state.atomic import atomic_write_bytes, atomic_write_text
 from .collector import SnapshotCollector
 from .config import MonitoringConfig
 from .control import ControlGate, ControlRefused, send_control
 from .formatting import FILTERS
-from .store import jsonable, read_json
+from .plotly_js import write_plotly_js
+from .store import MetricsStore, jsonable, read_json
 from .view import build_view
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 PAGE_TEMPLATE = "dashboard.html.j2"
 FRAGMENT_TEMPLATE = "dashboard_body.html.j2"
 
@@ -45,14 +52,19 @@ def environment() -> jinja2.Environment:
     return env
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Cached:
+    version: int
     at: pd.Timestamp
     latest: dict[str, Any]
     history: list[dict[str, Any]]
     alerts: dict[str, Any] | None
     monitor_updated_at: str | None
     view: dict[str, Any]
+    page: bytes
+    fragment: bytes
+    page_gzip: bytes        # the same, compressed once here rather than once per request
+    fragment_gzip: bytes
 
 
 class DashboardApp:
@@ -69,8 +81,9 @@ class DashboardApp:
         self.env = environment()
         self._lock = threading.Lock()
         self._cached: _Cached | None = None
-        self._metrics_mtime: float | None = None
-        self._metrics_doc: dict[str, Any] | None = None
+        self._assets_written = False
+        self.store = MetricsStore(config.metrics_file, retention_days=config.retention_days,
+                                  history_path=config.history_file)
 
     @property
     def refresh_s(self) -> float:
@@ -81,46 +94,77 @@ class DashboardApp:
     def refresh(self) -> _Cached:
         """Read everything afresh, rebuild the view, write the static copy; returns the new state."""
         with self._lock:
-            now = self.clock()
-            latest = jsonable(self.collector.collect(now))
-            metrics = self._metrics()
-            history = _since(metrics.get("samples", []), now - pd.Timedelta(hours=self.config.dashboard.history_hours))
-            alerts = read_json(self.config.alerts_file)
-            view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
-                              config=self.config, now=now, live=True, control=self.gate.status())
-            self._cached = _Cached(at=now, latest=latest, history=history, alerts=alerts,
-                                   monitor_updated_at=metrics.get("updated_at"), view=view)
-            if self.write_static:
-                static = dict(view, live=False)
-                atomic_write_text(self.config.dashboard_file, self.env.get_template(PAGE_TEMPLATE).render(v=static))
-            return self._cached
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> _Cached:
+        now = self.clock()
+        latest = jsonable(self.collector.collect(now))
+        metrics = self.store.snapshot()
+        history = self.store.samples(since=now - pd.Timedelta(hours=self.config.dashboard.history_hours))
+        alerts = read_json(self.config.alerts_file)
+        view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
+                          config=self.config, now=now, live=True, control=self.gate.status())
+        page = self.env.get_template(PAGE_TEMPLATE).render(v=view).encode()
+        fragment = self.env.get_template(FRAGMENT_TEMPLATE).render(v=view).encode()
+        self._cached = _Cached(
+            version=(self._cached.version + 1) if self._cached else 1, at=now, latest=latest, history=history,
+            alerts=alerts, monitor_updated_at=metrics.get("updated_at"), view=view, page=page, fragment=fragment,
+            page_gzip=gzip.compress(page, compresslevel=5, mtime=0),
+            fragment_gzip=gzip.compress(fragment, compresslevel=5, mtime=0))
+        if self.write_static:
+            self._write_static(view)
+        return self._cached
+
+    def _write_static(self, view: dict[str, Any]) -> None:
+        """dashboard.html, and (once per process) the two scripts it loads from beside it."""
+        folder = self.config.dashboard_file.parent
+        if not self._assets_written:
+            write_plotly_js(folder)
+            atomic_write_bytes(folder / "dashboard.js", (STATIC_DIR / "dashboard.js").read_bytes())
+            self._assets_written = True
+        static = dict(view, live=False, assets="")
+        atomic_write_text(self.config.dashboard_file, self.env.get_template(PAGE_TEMPLATE).render(v=static))
 
     def current(self) -> _Cached:
-        """The newest state, refreshed first when it is older than `refresh_s`."""
-        cached = self._cached
-        if cached is None or (self.clock() - cached.at).total_seconds() >= self.refresh_s:
-            return self.refresh()
-        return cached
+        """The newest state, refreshed first when it is older than `refresh_s`.
 
-    def _metrics(self) -> dict[str, Any]:
-        """production_metrics.json, re-read only when the monitor has rewritten it."""
-        path = self.config.metrics_file
+        Only the first request ever waits for a refresh; when one is already running, the
+        previous state is answered (it is at most one refresh old)."""
+        cached = self._cached
+        if cached is not None and (self.clock() - cached.at).total_seconds() < self.refresh_s:
+            return cached
+        if cached is None:
+            with self._lock:                       # the first requests: one refresh, the others wait for it
+                return self._cached or self._refresh_locked()
+        if not self._lock.acquire(blocking=False):
+            return cached
         try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            return {}
-        if mtime != self._metrics_mtime:
-            self._metrics_doc = read_json(path) or {}
-            self._metrics_mtime = mtime
-        return self._metrics_doc or {}
+            return self._refresh_locked()
+        finally:
+            self._lock.release()
+
+    def fresh(self) -> _Cached | None:
+        """The rendered state when it is younger than `refresh_s`, else None (no I/O: safe on an event loop)."""
+        cached = self._cached
+        if cached is not None and (self.clock() - cached.at).total_seconds() < self.refresh_s:
+            return cached
+        return None
+
+    @property
+    def version(self) -> int:
+        """The number of the newest rendered state (0 before the first refresh)."""
+        cached = self._cached
+        return cached.version if cached else 0
 
     # --- answers --------------------------------------------------------------------------------
 
-    def page_html(self) -> str:
-        return self.env.get_template(PAGE_TEMPLATE).render(v=self.current().view)
+    def page_html(self) -> bytes:
+        """The whole page, as rendered at the last refresh (UTF-8)."""
+        return self.current().page
 
-    def fragment_html(self) -> str:
-        return self.env.get_template(FRAGMENT_TEMPLATE).render(v=self.current().view)
+    def fragment_html(self) -> bytes:
+        """The page's live part, as rendered at the last refresh (UTF-8)."""
+        return self.current().fragment
 
     def metrics_payload(self) -> dict[str, Any]:
         """The live snapshot and the monitor's samples of the history window."""
@@ -165,12 +209,3 @@ class DashboardApp:
         return HTTPStatus.OK, {"ok": True, "record": record,
                                "message": f"{action} requested for run {run_id}: at its next cycle the run {what}"}
 
-
-def _since(samples: list[dict[str, Any]], start: pd.Timestamp) -> list[dict[str, Any]]:
-    """The samples taken at or after `start` (one vectorized parse: a 30-day file holds 43,200 of them,
-    and this runs every `refresh_s`); a sample whose time cannot be read is left out."""
-    if not samples:
-        return []
-    stamps = pd.to_datetime(pd.Series([s.get("ts") for s in samples], dtype="object"), utc=True, errors="coerce",
-                            format="ISO8601")
-    return [s for s, kept in zip(samples, (stamps >= start).tolist()) if kept]

@@ -5,8 +5,9 @@
 2. `observe`: the six alerting metrics (uptime from the stored samples plus this one);
 3. `evaluate_alerts`: advance each alert (fire once, escalate, ease, clear once), log each change
    at its own severity;
-4. `make_sample`: the compact sample; `MetricsStore.append` writes it (30-day retention) with
-   the full snapshot as `latest`; `AlertStore.save` writes alerts.json.
+4. `make_sample`: the compact sample; `MetricsStore.append` adds it as one row of
+   metrics_history.sqlite (30-day retention) and writes production_metrics.json with the full
+   snapshot as `latest`; `AlertStore.save` writes alerts.json.
 `run` repeats it on a `schedule` every `interval_s` until stopped (or `max_samples` reached).
 """
 from __future__ import annotations
@@ -43,20 +44,21 @@ class MonitorResult:
 
 
 class ProductionMonitor:
-    """Samples the system and keeps production_metrics.json and alerts.json. `clock` returns UTC now."""
+    """Samples the system and keeps the metrics history, production_metrics.json and alerts.json. `clock` returns UTC now."""
 
     def __init__(self, config: MonitoringConfig, collector: SnapshotCollector, *,
                  clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC")) -> None:
         self.config = config
         self.collector = collector
         self.clock = clock
-        self.metrics = MetricsStore(config.metrics_file, retention_days=config.retention_days)
+        self.metrics = MetricsStore(config.metrics_file, retention_days=config.retention_days,
+                                    history_path=config.history_file)
         self.alerts = AlertStore(config.alerts_file, retention_days=config.retention_days)
 
     def sample_once(self) -> MonitorResult:
         now = self.clock()
         latest = self.collector.collect(now)
-        history = self.metrics.load()["samples"]
+        history = self.metrics.samples(since=now - pd.Timedelta(hours=self.config.uptime_window_h))
         observations = observe(latest, history, now=now, uptime_window_h=self.config.uptime_window_h,
                                latency_metric=self.config.latency_metric)
         active, _history = self.alerts.load()
@@ -71,9 +73,9 @@ class ProductionMonitor:
         for problem in latest["problems"]:
             log.warning("could not read: %s", problem)
         log.info("sample %s: health %s, run %s, %d open alert(s), %d sample(s) kept", latest["ts"], health,
-                 latest["active_run_id"] or "none", len(active), len(document["samples"]))
+                 latest["active_run_id"] or "none", len(active), document["samples_kept"])
         return MonitorResult(sample=sample, events=tuple(events), health=health,
-                             samples_kept=len(document["samples"]))
+                             samples_kept=document["samples_kept"])
 
     def run(self, *, max_samples: int | None = None, stop: threading.Event | None = None,
             ) -> int:

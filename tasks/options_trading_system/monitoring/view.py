@@ -1,7 +1,7 @@
 """What the dashboard page shows, built from a snapshot, the monitor's samples and its alerts. Pure.
 
 `build_view` returns a plain dict the jinja2 templates read (figures stay numbers; the templates
-format them), plus the charts as escaped SVG `Markup`. Banners say, in words, what a trader
+format them), plus the charts as plotly figures (`charts.Chart`) the page draws. Banners say, in words, what a trader
 must not miss: no run, a stalled run, a halted run, a monitor that stopped sampling, anything
 that could not be read.
 """
@@ -13,10 +13,10 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ..data_ingestion.canonical import number_or_nan
-from ..output_generation.charts import CALL_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, PUT_COLOR, BarSeries
-from .charts import Line, Reference, category_chart, time_chart
+from ..output_generation.charts import CALL_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, PUT_COLOR
+from .charts import COUNT, MS, PERCENT, SIGNED_USD, USD, Bars, Chart, Line, Reference, category_chart, time_chart
 from .config import MonitoringConfig
-from .formatting import local_time, num, pct, signed_usd, usd
+from .formatting import local_time
 from .system import SystemSample
 
 # A monitor whose newest sample is older than this many intervals is reported as not sampling.
@@ -53,6 +53,7 @@ def build_view(latest: Mapping[str, Any], *, history: Sequence[Mapping[str, Any]
     })
     view = {
         "live": live,
+        "assets": "/static/",                 # where the page's scripts are (the static copy: beside it)
         "refresh_s": config.dashboard.refresh_s,
         "as_of": latest.get("ts"),
         "as_of_local": local_time(latest.get("ts"), tz),
@@ -129,7 +130,7 @@ def _banners(view: Mapping[str, Any], latest: Mapping[str, Any], config: Monitor
     return banners
 
 
-def _charts(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], config: MonitoringConfig) -> dict[str, Any]:
+def _charts(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], config: MonitoringConfig) -> dict[str, Chart]:
     tz = config.dashboard.timezone
     run = latest.get("run") or {}
     equity = run.get("equity") or []
@@ -140,45 +141,40 @@ def _charts(latest: Mapping[str, Any], history: Sequence[Mapping[str, Any]], con
         return [number_or_nan((s.get(section) or {}).get(key)) for s in history]
 
     spend = latest.get("spend") or {}
-    daily_budget = spend.get("daily_budget_usd")
+    daily_budget = number_or_nan(spend.get("daily_budget_usd"))
     sources = (latest.get("sources") or {}).get("by_source") or []
-    return {
-        "equity": time_chart(
-            [Line("net P&L", [e["ts"] for e in equity], [e["pnl_usd"] for e in equity], POSITIVE_COLOR,
-                  "line-equity", step=True)],
-            title="Equity curve (cumulative net P&L after each closed trade)", y_label="net P&L ($)",
-            value_format=usd, timezone=tz, css_class="chart-equity", include_zero=True,
-            empty="no closed trade yet"),
-        "daily_pnl": category_chart(
+    charts = [
+        time_chart(
+            [Line("net P&L", [e["ts"] for e in equity], [e["pnl_usd"] for e in equity], POSITIVE_COLOR, step=True)],
+            key="equity", title="Equity curve (cumulative net P&L after each closed trade)", y_label="net P&L ($)",
+            value_format=USD, timezone=tz, include_zero=True, empty="no closed trade yet"),
+        category_chart(
             [d["date"] for d in daily],
-            [BarSeries("net P&L", [d["pnl_usd"] for d in daily], POSITIVE_COLOR, "bar-daily-pnl",
-                       negative_color=NEGATIVE_COLOR)],
-            title="Daily P&L", y_label="net P&L ($)", value_format=signed_usd, css_class="chart-daily-pnl",
+            [Bars("net P&L", [number_or_nan(d["pnl_usd"]) for d in daily], POSITIVE_COLOR,
+                  negative_color=NEGATIVE_COLOR)],
+            key="daily-pnl", title="Daily P&L", y_label="net P&L ($)", value_format=SIGNED_USD,
             empty="no trading day yet"),
-        "sources": category_chart(
+        category_chart(
             [s["source"] for s in sources],
-            [BarSeries("served", [s.get("served") for s in sources], POSITIVE_COLOR, "bar-served"),
-             BarSeries("failed", [s.get("failed") for s in sources], NEGATIVE_COLOR, "bar-failed"),
-             BarSeries("skipped", [s.get("skipped") for s in sources], PUT_COLOR, "bar-skipped")],
-            title="Source health (attempts by outcome)", y_label="attempts", value_format=num,
-            css_class="chart-sources", empty="no data-source attempts recorded"),
-        "spend": time_chart(
-            [Line("spend today", times, series("spend", "today_usd"), CALL_COLOR, "line-spend", step=True)],
-            title="Data spend today vs daily budget", y_label="dollars", value_format=usd, timezone=tz,
-            css_class="chart-spend", include_zero=True,
-            references=[Reference("daily budget", float(daily_budget), BUDGET_COLOR, "budget")]
-            if daily_budget is not None else (), empty="no monitor samples yet"),
-        "latency": time_chart(
-            [Line("p50", times, series("run", "latency_p50_ms"), CALL_COLOR, "line-latency-p50"),
-             Line("p95", times, series("run", "latency_p95_ms"), PUT_COLOR, "line-latency-p95"),
-             Line("p99", times, series("run", "latency_p99_ms"), NEGATIVE_COLOR, "line-latency-p99")],
-            title=f"Run latency ({config.latency_metric}) percentiles", y_label="ms", value_format=num, timezone=tz,
-            css_class="chart-latency", include_zero=True, empty="no latency samples yet"),
-        "system": time_chart(
-            [Line("CPU", times, series("system", "cpu_pct"), CPU_COLOR, "line-cpu"),
-             Line("memory", times, series("system", "memory_pct"), MEMORY_COLOR, "line-memory")],
-            title="CPU and memory", y_label="percent", value_format=pct, timezone=tz, css_class="chart-system",
+            [Bars(outcome, [number_or_nan(s.get(outcome)) for s in sources], color)
+             for outcome, color in (("served", POSITIVE_COLOR), ("failed", NEGATIVE_COLOR), ("skipped", PUT_COLOR))],
+            key="sources", title="Source health (attempts by outcome)", y_label="attempts", value_format=COUNT,
+            empty="no data-source attempts recorded"),
+        time_chart(
+            [Line("spend today", times, series("spend", "today_usd"), CALL_COLOR, step=True)],
+            key="spend", title="Data spend today vs daily budget", y_label="dollars", value_format=USD, timezone=tz,
+            include_zero=True, references=[Reference("daily budget", daily_budget, BUDGET_COLOR)],
+            empty="no monitor samples yet"),
+        time_chart(
+            [Line("p50", times, series("run", "latency_p50_ms"), CALL_COLOR),
+             Line("p95", times, series("run", "latency_p95_ms"), PUT_COLOR),
+             Line("p99", times, series("run", "latency_p99_ms"), NEGATIVE_COLOR)],
+            key="latency", title=f"Run latency ({config.latency_metric}) percentiles", y_label="ms", value_format=MS,
+            timezone=tz, include_zero=True, empty="no latency samples yet"),
+        time_chart(
+            [Line("CPU", times, series("system", "cpu_pct"), CPU_COLOR),
+             Line("memory", times, series("system", "memory_pct"), MEMORY_COLOR)],
+            key="system", title="CPU and memory", y_label="percent", value_format=PERCENT, timezone=tz,
             include_zero=True, empty="no monitor samples yet"),
-    }
-
-
+    ]
+    return {chart.key: chart for chart in charts}
