@@ -137,10 +137,10 @@ class RiskEngine:
             raise ConfigError("the data_cost and cost_per_signal guards read the data spend ledger: pass "
                               "spend=LedgerSpendReader.under(<output root>) or disable both guards")
         self._submissions = _SubmissionLog(pd.Timedelta(seconds=config.order_rate.per_seconds))
-        self._approved: set[str] = set()
+        self._approved: dict[str, str] = {}  # client order id -> what was approved (its description)
         for event in self.store.events(kinds=(EventKind.APPROVAL,)):
             self._submissions.times.append(event.at)
-            self._approved.add(event.client_order_id)
+            self._approved[event.client_order_id] = event.message
         self.services = GuardServices(spend=spend, submissions=self._submissions)
         self.guards: list[Guard] = list(guards) if guards is not None else build_guards(config, self.services)
         self._status = self.store.load()
@@ -166,10 +166,14 @@ class RiskEngine:
         """Approve or refuse `request` (an `Order` or a `Bracket`) before it is sent."""
         self.refresh()
         refusal = self._state_refusal(request, snapshot) or self._sanity(request, snapshot)
-        if refusal is None and request_id(request) in self._approved:
-            log.info("risk: %s approved again (a resend of an approved order is not counted twice)",
-                     request_id(request))
-            return RiskDecision(approved=True, state=self.state)
+        rid = request_id(request)
+        if refusal is None and rid in self._approved:
+            if self._approved[rid] == _describe(request):
+                log.info("risk: %s approved again (a resend of an approved order is not counted twice)", rid)
+                return RiskDecision(approved=True, state=self.state)
+            refusal = Refusal(guard=ENGINE, code="DUPLICATE_ORDER_ID", client_order_id=rid,
+                              detail=f"{rid} was approved before as {self._approved[rid]!r}; a different order "
+                                     f"needs its own client order id")
         if refusal is None:
             reducing = is_reducing(request, snapshot)
             for guard in self.guards:
@@ -183,9 +187,9 @@ class RiskEngine:
             return RiskDecision(approved=False, state=self.state, refusal=refusal,
                                 actions=self.required_actions(snapshot))
         self.store.record(RiskEvent(at=snapshot.now, kind=EventKind.APPROVAL, guard=ENGINE, code="APPROVED",
-                                    message=_describe(request), client_order_id=request_id(request)))
+                                    message=_describe(request), client_order_id=rid))
         self._submissions.add(snapshot.now)
-        self._approved.add(request_id(request))
+        self._approved[rid] = _describe(request)
         return RiskDecision(approved=True, state=self.state)
 
     def check_spend(self, cost_usd: float, what: str, now: pd.Timestamp) -> Refusal | None:
