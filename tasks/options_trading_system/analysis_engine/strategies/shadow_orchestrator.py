@@ -38,17 +38,20 @@ import pandas as pd
 from ...data_ingestion.canonical import OptionsChain, number_or_nan
 from ...expiry import years_to_settlement
 from ...state import queries
-from ...state.ledger import CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
+from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
-from .execution.broker import BrokerError
+from .execution.broker import Broker, BrokerError
 from .execution.option_quote import option_quote
 from .execution.orders import Fill
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
+from .execution.orders import EventKind
 from .execution.paper import PaperBroker
 from .execution.paper_pricing import (EXIT_ORIGIN_BLACK76, EXIT_ORIGIN_MARKET, REFUSED_NO_PRICE, EntryQuote,
                                       PaperPricing)
+from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
+from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
 from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
 from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
@@ -63,6 +66,8 @@ from .signals.validation import DIRECTION_SIGN, MarketSnapshot, validate_signals
 log = logging.getLogger(__name__)
 
 REFUSED_HALTED = "HALTED"
+#: a position closed at the market because the risk engine halted or a person pressed the emergency stop
+EXIT_FLATTEN = "flatten"
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ class ShadowTradingOrchestrator:
                  sources: Sequence[SignalSource], days: Sequence[TradingDay], instrument_symbol: str = "NQ",
                  stop: threading.Event | None = None, on_day_closed: Callable[[TradingDay], None] | None = None,
                  on_event: Callable[[MarketEvent], None] | None = None,
-                 sampler: ProcessSampler | None = None, wall_clock: Callable[[], pd.Timestamp] | None = None) -> None:
+                 sampler: ProcessSampler | None = None, wall_clock: Callable[[], pd.Timestamp] | None = None,
+                 risk: RiskEngine | None = None, broker: Broker | None = None) -> None:
         self.config = config
         self.ledger = ledger
         self.feed = feed
@@ -96,7 +102,12 @@ class ShadowTradingOrchestrator:
         self.pricing = PaperPricing(config.execution)
         # every entry and exit goes through the Broker interface; the replay drives the paper
         # broker's market (set_quote / advance / mark), never the wall clock
-        self.broker = PaperBroker(config.execution)
+        self.broker = broker if broker is not None else PaperBroker(config.execution)
+        # every entry passes the risk engine first; its state (a halt) lives in this ledger
+        self.risk = risk if risk is not None else RiskEngine(config.risk_config(),
+                                                             store=SqliteRiskStore(ledger.connection))
+        self.risk_view = LedgerRiskView(ledger, instrument=config.execution.instrument,
+                                        quantity=config.execution.quantity)
         self._bars: dict[str, PricePath] = {}
         self._events_done = 0
 
@@ -158,12 +169,14 @@ class ShadowTradingOrchestrator:
         with Stopwatch() as cycle:
             self._apply_controls(day, event)
             self._follow(day, event, event.time)
+            self._watch_risk(day, event)
             if event.kind == EVENT_CLOSE:
                 self._close_day(day, event)
             else:
                 if not queries.event_observed(self.ledger, event.key):
                     self._observe(day, event)
                 self._decide(day, event)
+                self._watch_risk(day, event)
         self.ledger.add_latency(day.label, event.key, "cycle", cycle.ms)
         self._events_done += 1
         every = self.config.performance.process_sample_every
@@ -178,12 +191,70 @@ class ShadowTradingOrchestrator:
                 tx.execute("UPDATE controls SET status = 'applied', applied_at = ?, applied_event = ? "
                            "WHERE control_id = ?", (iso(event.time), event.key, control["control_id"]))
             log.warning("control %s applied at %s (%s)", control["command"], event.time, event.key)
-            if control["command"] == CONTROL_STOP:
+            command, by = control["command"], control.get("requested_by") or "monitor"
+            reason = control.get("reason") or ""
+            if command == CONTROL_STOP:
                 self.stop.set()
+            elif command in (CONTROL_HALT, CONTROL_FLATTEN):
+                # the token was checked where the control was accepted (monitor, CLI)
+                snapshot = self._risk_snapshot(day, event.time)
+                update = self.risk.halt(by=by, reason=reason or f"{command} control", now=event.time,
+                                        snapshot=snapshot)
+                self._carry_out(day, event, update.actions)
+            elif command == CONTROL_RESUME:
+                self.risk.resume(by=by, token_ok=True, now=event.time, reason=reason,
+                                 snapshot=self._risk_snapshot(day, event.time))
 
     def halted(self) -> bool:
-        """True while the last applied halt has not been followed by a resume."""
-        return queries.halt_in_force(self.ledger)
+        """True while the risk engine is HALTED (a guard's hard cap or a person's halt), until resumed."""
+        return self.risk.refresh().state is RiskState.HALTED
+
+    # --- the risk engine -------------------------------------------------------------------
+
+    def _risk_snapshot(self, day: TradingDay, at: pd.Timestamp):
+        price, _ = self._day_bars(day).last_close(at)
+        return self.risk_view.snapshot(day.label, at, float(price))
+
+    def _watch_risk(self, day: TradingDay, event: MarketEvent) -> None:
+        """Post-trade: every fill and the price now through the guards; carry out what they demand
+        (HALTED: cancel working orders, flatten positions)."""
+        snapshot = self._risk_snapshot(day, event.time)
+        actions: list[Any] = []
+        for item in self.broker.events():
+            if item.kind is EventKind.FILL and item.fill is not None:
+                actions.extend(self.risk.on_fill(item.fill, snapshot).actions)
+        mark = snapshot.marks.get(self.risk_view.risk_instrument)
+        update = self.risk.on_price(self.risk_view.risk_instrument, mark, snapshot) if mark is not None \
+            else self.risk.evaluate(snapshot)
+        actions.extend(update.actions)
+        self._carry_out(day, event, tuple(actions))
+
+    def _carry_out(self, day: TradingDay, event: MarketEvent, actions: Sequence[Any]) -> None:
+        """Flatten first (closing a position cancels its bracket legs), then cancel what still works."""
+        flatten = [a for a in actions if isinstance(a, FlattenPositions)]
+        if flatten:
+            self._flatten_positions(day, event, event.time, flatten[0].reason)
+        for action in (a for a in actions if isinstance(a, CancelOrders)):
+            for client_order_id in action.client_order_ids:
+                try:
+                    self.broker.cancel(client_order_id)
+                except BrokerError as exc:
+                    log.info("cancel %s: %s", client_order_id, exc)
+
+    def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
+        """Close every open position at the market now (the broker's flatten), recorded as exits."""
+        followers = self._open_followers(day)
+        followers = followers[followers["position_id"].map(lambda v: isinstance(v, str))] \
+            if not followers.empty else followers
+        if followers.empty:
+            return
+        log.warning("flattening %d position(s) at %s: %s", len(followers), at, reason)
+        followers = _with_follow_columns(followers)
+        exits = close_at_session_end(followers, self._day_bars(day), at).assign(exit_reason=EXIT_FLATTEN)
+        self._hand_over_positions(followers)
+        self.broker.mark(self._day_bars(day), at)
+        self.broker.flatten()
+        self._record_exits(day, event, followers, exits, list(self.broker.fills(since=at)))
 
     def _day_bars(self, day: TradingDay) -> PricePath:
         if self.feed.mode == "live" or day.label not in self._bars:
@@ -250,7 +321,7 @@ class ShadowTradingOrchestrator:
 
     def _close_position(self, tx: Any, day: TradingDay, at: pd.Timestamp, hit: Any, row: pd.Series,
                         outcome: dict[str, Any], fill_of: dict[str, Fill]) -> None:
-        leg = "exit" if hit.exit_reason == EXIT_SESSION_END else hit.exit_reason
+        leg = "exit" if hit.exit_reason in (EXIT_SESSION_END, EXIT_FLATTEN) else hit.exit_reason
         fill = fill_of.get(f"{hit.signal_id}/{leg}")
         if fill is None:
             raise BrokerError(f"position {row['position_id']}: the market reached its {hit.exit_reason} at "
@@ -370,7 +441,7 @@ class ShadowTradingOrchestrator:
         pending = queries.signals_awaiting_entry(self.ledger, event.key)
         for signal in pending.to_dict("records"):
             open_positions = queries.open_positions(self.ledger)
-            reason = REFUSED_HALTED if self.halted() else self.pricing.refusal(open_positions, signal["source"])
+            reason = self.pricing.source_refusal(open_positions, signal["source"])
             quote = self._entry_quote(signal, event) if not reason else None
             if quote is not None and not np.isfinite(quote.price):
                 reason = f"{REFUSED_NO_PRICE}: no {'option quote' if self.pricing.trades_options else 'price'} " \
@@ -379,6 +450,12 @@ class ShadowTradingOrchestrator:
             side = self.pricing.order_side(signal["direction"])
             quantity = self.config.execution.quantity
             with self.ledger.transaction(day=day.label, event_index=event.index, sim_time=event.time) as tx:
+                if not reason:
+                    # the guards, inside this transaction: an approval or refusal commits with the order row
+                    snapshot = self.risk_view.snapshot(day.label, event.time, float(signal["entry_reference"]))
+                    decision = self.risk.check(self.risk_view.request(signal), snapshot)
+                    if not decision.approved and decision.refusal is not None:
+                        reason = refusal_reason(decision.refusal)
                 if reason:
                     write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                              sim_time=iso(event.time), instrument=self.config.execution.instrument,
@@ -469,6 +546,13 @@ class ShadowTradingOrchestrator:
 
 
 # --- pure helpers ------------------------------------------------------------------------------
+
+def refusal_reason(refusal: Any) -> str:
+    """An order row's reason for a guard's refusal: `CODE: numbers (detail) [guard name]`, so the
+    code stays the text before the first colon (what reports group by)."""
+    rest = refusal.message[len(refusal.code):].lstrip(": ").strip()
+    return f"{refusal.code}: {rest} [guard {refusal.guard}]" if rest else f"{refusal.code} [guard {refusal.guard}]"
+
 
 def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:
     return followers.assign(
