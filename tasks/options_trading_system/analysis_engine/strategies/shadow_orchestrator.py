@@ -41,7 +41,7 @@ from ...state import queries
 from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
-from .execution.broker import Broker, BrokerError
+from .execution.broker import Broker, BrokerError, OrderRejectedError
 from .execution.option_quote import option_quote
 from .execution.orders import Fill
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
@@ -87,7 +87,8 @@ class ShadowTradingOrchestrator:
                  stop: threading.Event | None = None, on_day_closed: Callable[[TradingDay], None] | None = None,
                  on_event: Callable[[MarketEvent], None] | None = None,
                  sampler: ProcessSampler | None = None, wall_clock: Callable[[], pd.Timestamp] | None = None,
-                 risk: RiskEngine | None = None, broker: Broker | None = None) -> None:
+                 risk: RiskEngine | None = None, broker: Broker | None = None,
+                 market_sync: Callable[[pd.Timestamp], None] | None = None) -> None:
         self.config = config
         self.ledger = ledger
         self.feed = feed
@@ -103,6 +104,11 @@ class ShadowTradingOrchestrator:
         # every entry and exit goes through the Broker interface; the replay drives the paper
         # broker's market (set_quote / advance / mark), never the wall clock
         self.broker = broker if broker is not None else PaperBroker(config.execution)
+        # the paper broker's market is driven from here; any other broker fills on its own market
+        # (a replay against the Tradovate stand-in moves its clock with `market_sync`)
+        self.paper = isinstance(self.broker, PaperBroker)
+        self.market_sync = market_sync
+        self._reconciled = False
         # every entry passes the risk engine first; its state (a halt) lives in this ledger
         self.risk = risk if risk is not None else RiskEngine(config.risk_config(),
                                                              store=SqliteRiskStore(ledger.connection))
@@ -167,6 +173,10 @@ class ShadowTradingOrchestrator:
 
     def _process(self, day: TradingDay, event: MarketEvent) -> None:
         with Stopwatch() as cycle:
+            if self.market_sync is not None:
+                self.market_sync(event.time)
+            if not self.paper and not self._reconciled:
+                self.reconcile(day, event.time)
             self._apply_controls(day, event)
             self._follow(day, event, event.time)
             self._watch_risk(day, event)
@@ -223,6 +233,10 @@ class ShadowTradingOrchestrator:
         for item in self.broker.events():
             if item.kind is EventKind.FILL and item.fill is not None:
                 actions.extend(self.risk.on_fill(item.fill, snapshot).actions)
+            elif item.kind is EventKind.CONNECTION and "sync" in item.note.lower():
+                self._reconciled = False     # after every reconnect: reconcile again before trading
+        if not self.paper and not self._reconciled:
+            self.reconcile(day, event.time)
         mark = snapshot.marks.get(self.risk_view.risk_instrument)
         update = self.risk.on_price(self.risk_view.risk_instrument, mark, snapshot) if mark is not None \
             else self.risk.evaluate(snapshot)
@@ -241,6 +255,34 @@ class ShadowTradingOrchestrator:
                 except BrokerError as exc:
                     log.info("cancel %s: %s", client_order_id, exc)
 
+    def reconcile(self, day: TradingDay, at: pd.Timestamp) -> str:
+        """Compare the broker's positions and working orders with the ledger's open positions; a
+        difference halts the risk engine with a message naming it. '' when they agree."""
+        held = queries.open_position_rows(self.ledger)
+        ledger_net = int(sum((1 if r["direction"] == "LONG" else -1) * int(r["quantity"])
+                             for r in held.to_dict("records")))
+        broker_net = int(sum(p.quantity for p in self.broker.positions()))
+        working = {o.client_order_id for o in self.broker.working_orders()}
+        problems = []
+        if ledger_net != broker_net:
+            problems.append(f"net position: ledger {ledger_net:+d}, broker {broker_net:+d}")
+        for sid in held["signal_id"] if not held.empty else ():
+            if f"{sid}/stop" not in working:
+                problems.append(f"position of {sid} has no working stop at the broker")
+        known = set(held["signal_id"]) if not held.empty else set()
+        strays = sorted(c for c in working if c.rsplit("/", 1)[0] not in known)
+        if strays:
+            problems.append(f"working at the broker but not in the ledger: {', '.join(strays)}")
+        self._reconciled = True
+        if not problems:
+            log.info("reconciled with %s at %s: net position %+d, %d working order(s)", self.broker.name, at,
+                     broker_net, len(working))
+            return ""
+        message = "reconciliation with the broker failed: " + "; ".join(problems)
+        log.error(message)
+        self.risk.halt(by="reconciliation", reason=message, now=at)
+        return message
+
     def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
         """Close every open position at the market now (the broker's flatten), recorded as exits."""
         followers = self._open_followers(day)
@@ -250,6 +292,9 @@ class ShadowTradingOrchestrator:
             return
         log.warning("flattening %d position(s) at %s: %s", len(followers), at, reason)
         followers = _with_follow_columns(followers)
+        if not self.paper:
+            self._broker_flatten(day, event, followers, EXIT_FLATTEN)
+            return
         exits = close_at_session_end(followers, self._day_bars(day), at).assign(exit_reason=EXIT_FLATTEN)
         self._hand_over_positions(followers)
         self.broker.mark(self._day_bars(day), at)
@@ -271,6 +316,9 @@ class ShadowTradingOrchestrator:
         if followers.empty:
             return
         followers = _with_follow_columns(followers)
+        if not self.paper:
+            self._follow_broker(day, event, until, followers)
+            return
         bars = self._day_bars(day)
         start = pd.Timestamp(int(followers["start_ns"].min()), tz="UTC")
         path = bars.between(start, until)
@@ -278,6 +326,54 @@ class ShadowTradingOrchestrator:
         self._hand_over_positions(followers)
         fills = self.broker.advance(path, until)
         self._record_exits(day, event, followers, hits, fills)
+
+    def _follow_broker(self, day: TradingDay, event: MarketEvent, until: pd.Timestamp,
+                       followers: pd.DataFrame) -> None:
+        """A real broker's market: a position's exit is the fill of its stop or target leg as the
+        broker reports it; signals without a position are judged on the price path as always."""
+        held_mask = followers["position_id"].map(lambda v: isinstance(v, str))
+        judged, held = followers[~held_mask], followers[held_mask]
+        exits = []
+        if not judged.empty:
+            bars = self._day_bars(day)
+            start = pd.Timestamp(int(judged["start_ns"].min()), tz="UTC")
+            exits.append(resolve(judged, bars.between(start, until),
+                                 stop_first=self.config.execution.same_bar_rule == "stop_first"))
+        fills = self.broker.fills() if not held.empty else []
+        fill_of = {f.client_order_id: f for f in fills}
+        rows = []
+        for row in held.to_dict("records"):
+            for leg in ("stop", "target"):
+                fill = fill_of.get(f"{row['signal_id']}/{leg}")
+                if fill is not None and fill.time <= until:
+                    rows.append({"signal_id": row["signal_id"], "exit_reason": leg, "exit_ns": fill.time.value,
+                                 "exit_reference": fill.price})
+        if rows:
+            exits.append(pd.DataFrame(rows))
+        exits = [e for e in exits if not e.empty]
+        if not exits:
+            return
+        hits = pd.concat(exits, ignore_index=True).sort_values(["exit_ns", "signal_id"], kind="stable")
+        self._record_exits(day, event, followers, hits, fills)
+
+    def _broker_flatten(self, day: TradingDay, event: MarketEvent, held: pd.DataFrame, reason: str) -> None:
+        """Flatten at a real broker (liquidate, cancel the legs) and record each position's exit at
+        the price of the liquidation fill the broker reports."""
+        before = {f.fill_id for f in self.broker.fills()}
+        self.broker.flatten()
+        new = [f for f in self.broker.fills() if f.fill_id not in before]
+        fill_of: dict[str, Fill] = {}
+        rows = []
+        for row, fill in zip(held.to_dict("records"), new):
+            fill_of[f"{row['signal_id']}/exit"] = fill
+            rows.append({"signal_id": row["signal_id"], "exit_reason": reason, "exit_ns": fill.time.value,
+                         "exit_reference": fill.price})
+        if len(new) < len(held):
+            log.error("flatten: the broker reported %d liquidation fill(s) for %d position(s); reconcile",
+                      len(new), len(held))
+            self._reconciled = False
+        if rows:
+            self._record_exits(day, event, held, pd.DataFrame(rows), list(fill_of.values()), fill_of=fill_of)
 
     def _hand_over_positions(self, followers: pd.DataFrame) -> None:
         """Give the paper broker the open positions it does not hold (a resumed run: the paper
@@ -302,9 +398,9 @@ class ShadowTradingOrchestrator:
         return EntryQuote(price=float(row["entry_price"]))
 
     def _record_exits(self, day: TradingDay, event: MarketEvent, followers: pd.DataFrame, exits: pd.DataFrame,
-                      fills: list[Fill]) -> None:
+                      fills: list[Fill], fill_of: dict[str, Fill] | None = None) -> None:
         by_id = followers.set_index("signal_id")
-        fill_of = {f.client_order_id: f for f in fills}
+        fill_of = fill_of if fill_of is not None else {f.client_order_id: f for f in fills}
         for hit in exits.itertuples(index=False):
             row = by_id.loc[hit.signal_id]
             at = pd.Timestamp(int(hit.exit_ns), tz="UTC")
@@ -347,7 +443,7 @@ class ShadowTradingOrchestrator:
                                  side=exit_side, quantity=quantity, order_type=order_type,
                                  purpose=f"exit:{hit.exit_reason}", status="filled"))
         slippage = self.pricing.exit_slippage(hit.exit_reason)
-        commission = fill.commission_usd
+        commission = fill.commission_usd or self.config.execution.commission * quantity
         write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label, sim_time=iso(at),
                                price=price, quantity=quantity, reference_price=reference,
                                slippage_points=slippage, commission_usd=commission))
@@ -464,21 +560,33 @@ class ShadowTradingOrchestrator:
                     continue
                 assert quote is not None
                 instrument = self.pricing.instrument_name(quote)
-                self.broker.set_quote(event.time, quote)
-                ack = self.broker.place_bracket(signal_bracket(
-                    signal["signal_id"], instrument=instrument, side=side, quantity=quantity,
-                    stop=float(signal["stop"]), target=float(signal["target"])))
-                entry = next(f for f in self.broker.fills(since=event.time)
-                             if f.client_order_id == ack.entry.client_order_id)
+                if self.paper:
+                    self.broker.set_quote(event.time, quote)
+                bracket = signal_bracket(signal["signal_id"], instrument=instrument, side=side, quantity=quantity,
+                                         stop=float(signal["stop"]), target=float(signal["target"]))
+                try:
+                    ack = self.broker.place_bracket(bracket)
+                    entry = next((f for f in self.broker.fills(since=None if not self.paper else event.time)
+                                  if f.client_order_id == ack.entry.client_order_id), None)
+                    why = "" if entry is not None else f"entry {ack.entry.status.value} {ack.entry.reason}".strip()
+                except OrderRejectedError as exc:
+                    entry, why = None, f"rejected by {self.broker.name}: {exc}"
+                if entry is None:
+                    write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
+                                             sim_time=iso(event.time), instrument=instrument, side=side,
+                                             quantity=quantity, order_type="market", purpose="entry",
+                                             status="rejected", reason=f"BROKER_REJECTED: {why}"))
+                    continue
                 price = entry.price
-                commission = entry.commission_usd
+                commission = entry.commission_usd or self.config.execution.commission * quantity
                 write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                          sim_time=iso(event.time), instrument=instrument, side=side,
                                          quantity=quantity, order_type="market", purpose="entry", status="filled"))
                 write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label,
                                        sim_time=iso(event.time), price=price, quantity=quantity,
                                        reference_price=quote.price,
-                                       slippage_points=self.config.execution.slippage_points,
+                                       slippage_points=self.config.execution.slippage_points if self.paper
+                                       else (price - quote.price) * (1 if side == "BUY" else -1),
                                        commission_usd=commission))
                 write_cost(tx, CostRow(cost_id=f"{order_id}/commission", day=day.label, sim_time=iso(event.time),
                                        kind="commission", amount_usd=commission, ref=order_id))
@@ -507,7 +615,17 @@ class ShadowTradingOrchestrator:
         for metric, ms in self.feed.day_latency(day).items():
             self.ledger.add_latency(day.label, event.key, metric, ms)
         followers = self._open_followers(day)
-        if not followers.empty:
+        if not followers.empty and not self.paper:
+            followers = _with_follow_columns(followers)
+            held = followers[followers["position_id"].map(lambda v: isinstance(v, str))]
+            if not held.empty:
+                self._broker_flatten(day, event, held, EXIT_SESSION_END)
+            followers = self._open_followers(day)
+            if not followers.empty:
+                followers = _with_follow_columns(followers)
+                self._record_exits(day, event, followers,
+                                   close_at_session_end(followers, self._day_bars(day), day.window_close), [])
+        elif not followers.empty:
             followers = _with_follow_columns(followers)
             exits = close_at_session_end(followers, self._day_bars(day), day.window_close)
             self._hand_over_positions(followers)
