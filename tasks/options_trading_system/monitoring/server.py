@@ -9,6 +9,7 @@ Routes (everything else is 404):
 - GET  /health                is the dashboard up, what health the system is in (JSON)
 - POST /api/control/halt      halt the active shadow run (token required)
 - POST /api/control/resume    resume it (token required)
+- POST /api/control/flatten   emergency stop: halt, cancel every working order, flatten (token required)
 
 It binds 127.0.0.1 unless told otherwise; a non-loopback address is refused unless the caller
 says the address was given explicitly (`--host` on the command line), because the page shows
