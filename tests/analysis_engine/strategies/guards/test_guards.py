@@ -205,3 +205,11 @@ def test_trading_window_refusal_says_when_and_which_window() -> None:
     refusal = TradingWindow(RISK).check(bracket(), snapshot(now=pd.Timestamp("2025-06-06 20:05", tz="UTC")))
     assert refusal.message == "OUTSIDE_WINDOW (16:05 Fri America/New_York; window 09:30-16:00 Mon-Fri)"
 
+
+
+def test_max_position_refuses_an_entry_against_the_held_direction() -> None:
+    loose = config(max_position={"max_contracts": 3})
+    position, legs = filled(bracket("a"), MARK)
+    refusal = MaxPosition(loose).check(bracket("b", side=Side.SELL), snapshot(positions=[position], working=legs))
+    assert refusal.code == "OPPOSITE_SIDE" and refusal.numbers()["position"] == 1
+    assert MaxPosition(loose).check(bracket("c"), snapshot(positions=[position], working=legs)) is None
