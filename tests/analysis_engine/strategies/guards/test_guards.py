@@ -1,6 +1,8 @@
 """Each guard's rule: what passes, what is refused, and the numbers a refusal carries."""
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -213,3 +215,14 @@ def test_max_position_refuses_an_entry_against_the_held_direction() -> None:
     refusal = MaxPosition(loose).check(bracket("b", side=Side.SELL), snapshot(positions=[position], working=legs))
     assert refusal.code == "OPPOSITE_SIDE" and refusal.numbers()["position"] == 1
     assert MaxPosition(loose).check(bracket("c"), snapshot(positions=[position], working=legs)) is None
+
+
+def test_a_partly_filled_bracket_protects_both_its_fill_and_its_remaining_entry() -> None:
+    loose = config(max_position={"max_contracts": 2})
+    order = bracket("a", quantity=2, stop_points=10, entry_type=OrderType.LIMIT, entry_price=MARK - 5)
+    remaining = dataclasses.replace(order.entry, quantity=1)
+    state = snapshot(positions=[Position("MNQ", 1, MARK - 5)], working=[remaining, order.stop, order.target])
+    assert MaxTotalRisk(loose).evaluate(state) is None  # not an unprotected position
+    # fill: 10 points + 1 tick stop slippage; remaining entry: 10 points + 2 ticks
+    assert MaxTotalRisk(loose).check(bracket("b", stop_points=80), state).numbers()["risk"] == pytest.approx(
+        10.25 * 2 + 10.5 * 2 + 80.5 * 2)
