@@ -49,7 +49,7 @@ def test_a_second_contract_is_refused_by_max_position_and_recorded_with_its_numb
     ledger = sqlite3.connect(tmp_path / "runs" / run_id / "ledger.sqlite")
     orders = ledger.execute("SELECT order_id, status, reason FROM orders ORDER BY order_id").fetchall()
     assert [o[:2] for o in orders] == [("demo-1/entry", "filled"), ("demo-2/entry", "refused")]
-    assert orders[1][2].startswith("MAX_POSITION: contracts=1") and "[guard max_position]" in orders[1][2]
+    assert orders[1][2].startswith("MAX_POSITION: open=1 contracts") and "[guard max_position]" in orders[1][2]
     event = ledger.execute("SELECT guard, code FROM risk_events WHERE kind = 'refusal'").fetchall()
     assert event == [("max_position", "MAX_POSITION")]
 

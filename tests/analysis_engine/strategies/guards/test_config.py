@@ -75,3 +75,17 @@ def test_a_front_month_contract_takes_its_roots_specification() -> None:
     assert risk.instrument("MNQZ6").multiplier == 2
     assert risk.instrument("NQH24").multiplier == 20
     assert risk.instrument("ES") is None and risk.instrument("MNQX") is None
+
+
+def test_a_frozen_profile_section_is_read_as_is() -> None:
+    from types import MappingProxyType
+
+    from tasks.options_trading_system.config_manager import Profile
+
+    frozen = MappingProxyType({"limited_live": MappingProxyType({"risk": MappingProxyType({
+        "max_daily_loss": MappingProxyType({"limit_usd": 30})})})})
+    profile = Profile(name="test", path=Path("test.json"), layers=(), data=frozen)
+    assert RiskConfig.from_profile(profile).max_daily_loss.limit_usd == 30.0
+    assert RiskConfig.from_profile(profile, "shadow_trading") == RiskConfig()
+    with pytest.raises(ConfigError, match="shadow_trading.risk"):
+        RiskConfig.from_dict({"max_position": {"max_contracts": 0}}, where="shadow_trading.risk")

@@ -1,6 +1,8 @@
 """Each guard's rule: what passes, what is refused, and the numbers a refusal carries."""
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -28,14 +30,14 @@ def test_max_position_passes_the_first_contract() -> None:
 def test_max_position_counts_a_position_in_another_instrument() -> None:
     position, legs = filled(bracket("a", instrument="NQ"), MARK)
     refusal = MaxPosition(RISK).check(bracket("b"), snapshot(positions=[position], working=legs))
-    assert refusal.message == "MAX_POSITION: contracts=1 contracts, order=1 contracts, limit=1 contracts"
+    assert refusal.message == "MAX_POSITION: open=1 contracts, order=1 contracts, limit=1 contracts"
     assert refusal.client_order_id == "b/entry"
 
 
 def test_max_position_counts_working_entries_at_full_size() -> None:
     resting = bracket("a", entry_type=OrderType.LIMIT, entry_price=MARK - 10)
     refusal = MaxPosition(RISK).check(bracket("b"), snapshot(working=resting.orders))
-    assert refusal is not None and refusal.numbers() == {"contracts": 1, "order": 1, "limit": 1}
+    assert refusal is not None and refusal.numbers() == {"open": 1, "order": 1, "limit": 1}
 
 
 def test_max_position_counts_short_positions_by_size() -> None:
@@ -157,7 +159,7 @@ def test_cost_per_signal_refuses_above_target_with_its_numbers() -> None:
     refusal = guard.check(bracket(), snapshot(commission=24.0, signals=6))
     # (6 data + 24 commission + 1.24 this order) / 6 signals = 5.21
     assert refusal.message == ("COST_PER_SIGNAL: per_signal=5.21 USD, target=5.00 USD, cost=31.24 USD, "
-                               "signals=6 signals")
+                               "signals=6")
 
 
 def test_cost_per_signal_waits_for_enough_signals() -> None:
@@ -178,7 +180,7 @@ class Submissions:
 def test_order_rate_refuses_the_order_past_the_limit_in_its_window() -> None:
     log = Submissions([NOW - pd.Timedelta(seconds=s) for s in (50, 40, 30, 20, 10)])
     refusal = OrderRate(RISK, GuardServices(submissions=log)).check(bracket(), snapshot())
-    assert refusal.message == "ORDER_RATE: orders=5 orders, limit=5 orders, window=60 s"
+    assert refusal.message == "ORDER_RATE: recent=5 orders, limit=5 orders, window=60 s"
 
 
 def test_order_rate_forgets_orders_older_than_its_window() -> None:
@@ -205,3 +207,22 @@ def test_trading_window_refusal_says_when_and_which_window() -> None:
     refusal = TradingWindow(RISK).check(bracket(), snapshot(now=pd.Timestamp("2025-06-06 20:05", tz="UTC")))
     assert refusal.message == "OUTSIDE_WINDOW (16:05 Fri America/New_York; window 09:30-16:00 Mon-Fri)"
 
+
+
+def test_max_position_refuses_an_entry_against_the_held_direction() -> None:
+    loose = config(max_position={"max_contracts": 3})
+    position, legs = filled(bracket("a"), MARK)
+    refusal = MaxPosition(loose).check(bracket("b", side=Side.SELL), snapshot(positions=[position], working=legs))
+    assert refusal.code == "OPPOSITE_SIDE" and refusal.numbers()["position"] == 1
+    assert MaxPosition(loose).check(bracket("c"), snapshot(positions=[position], working=legs)) is None
+
+
+def test_a_partly_filled_bracket_protects_both_its_fill_and_its_remaining_entry() -> None:
+    loose = config(max_position={"max_contracts": 2})
+    order = bracket("a", quantity=2, stop_points=10, entry_type=OrderType.LIMIT, entry_price=MARK - 5)
+    remaining = dataclasses.replace(order.entry, quantity=1)
+    state = snapshot(positions=[Position("MNQ", 1, MARK - 5)], working=[remaining, order.stop, order.target])
+    assert MaxTotalRisk(loose).evaluate(state) is None  # not an unprotected position
+    # fill: 10 points + 1 tick stop slippage; remaining entry: 10 points + 2 ticks
+    assert MaxTotalRisk(loose).check(bracket("b", stop_points=80), state).numbers()["risk"] == pytest.approx(
+        10.25 * 2 + 10.5 * 2 + 80.5 * 2)

@@ -7,7 +7,6 @@ never drift apart. The same object shape sits in a profile under `limited_live.r
 """
 from __future__ import annotations
 
-import copy
 import math
 import re
 from dataclasses import dataclass, field, fields
@@ -16,7 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ....config_manager import validate_document
+from ....config_manager import Profile, validate_document
+from ....config_manager import _thaw as thaw  # the one thaw of frozen profile nodes
 from ....errors import ConfigError
 
 SCHEMA_FILE = "risk.schema.json"
@@ -116,7 +116,7 @@ class RiskConfig:
     def from_dict(cls, section: Mapping[str, Any] | None, *, where: str = "limited_live.risk") -> "RiskConfig":
         """Validate `section` against the schema (filling defaults), refuse non-finite numbers,
         and freeze it. `where` names the section in error messages (`ConfigError`, exit code 2)."""
-        document = copy.deepcopy(dict(section or {}))
+        document = thaw(section or {})
         _refuse_non_finite(document, where)
         validate_document(document, SCHEMA_FILE, source=Path(where))
         values: dict[str, Any] = {}
@@ -134,6 +134,11 @@ class RiskConfig:
         config = cls(**values)
         config.check(where)
         return config
+
+    @classmethod
+    def from_profile(cls, profile: Profile, section: str = "limited_live") -> "RiskConfig":
+        """The `risk` object of a profile section (`limited_live` or `shadow_trading`)."""
+        return cls.from_dict(profile.section(section, "risk"), where=f"{section}.risk")
 
     def check(self, where: str = "limited_live.risk") -> None:
         """Cross-field checks the schema cannot express; `ConfigError` naming the keys."""

@@ -5,7 +5,7 @@ commission) / today's signals must not exceed `cost_per_signal.target_usd` (defa
 only once `min_signals` (default 5) signals have been generated today, so the first signals of a
 day are not refused for a division by few. A target, not a hard cap: a new entry is refused while
 it is above target; nothing halts, and orders that reduce exposure pass.
-Refusal: `COST_PER_SIGNAL: per_signal=5.40 USD, target=5.00 USD, cost=32.40 USD, signals=6 signals`.
+Refusal: `COST_PER_SIGNAL: per_signal=5.40 USD, target=5.00 USD, cost=32.40 USD, signals=6`.
 """
 from __future__ import annotations
 
@@ -32,5 +32,5 @@ class CostPerSignal(Guard):
         if not per_signal <= settings.target_usd + 1e-9:
             return self.refusal("COST_PER_SIGNAL", request, Figure("per_signal", per_signal, "USD"),
                                 Figure("target", settings.target_usd, "USD"), Figure("cost", cost, "USD"),
-                                Figure("signals", snapshot.signals, "signals"))
+                                Figure("signals", snapshot.signals))
         return None

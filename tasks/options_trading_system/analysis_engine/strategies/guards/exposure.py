@@ -9,8 +9,9 @@ refuses rather than guesses.
 
 Which working order protects what:
 - a working ENTRY order is protected by the STOP leg of the same signal (its bracket);
-- a position is protected by the working stop orders on its opposite side whose signal has no
-  working entry (the stop legs of filled brackets, or a stop placed on its own).
+- a position is protected by the working stop orders on its opposite side: the stop legs of
+  filled brackets, stops placed on their own, and the part of a partly filled bracket's stop leg
+  beyond its entry's remaining quantity.
 """
 from __future__ import annotations
 
@@ -71,7 +72,9 @@ def open_contracts(snapshot: TradingSnapshot) -> int:
 def exposure(snapshot: TradingSnapshot, config: RiskConfig) -> Exposure:
     """Contracts, dollars at risk, worst-case P&L and open P&L of everything open or working."""
     working_entries = [o for o in snapshot.working_orders if o.purpose is Purpose.ENTRY]
-    entry_signals = {o.signal_id for o in working_entries}
+    # a bracket's stop leg protects its working entry first; what it covers beyond the entry's
+    # remaining quantity (a partly filled entry) protects the position
+    spare: dict[str, int] = {}
     contracts = open_contracts(snapshot)
     risk = 0.0
     worst = 0.0
@@ -79,6 +82,8 @@ def exposure(snapshot: TradingSnapshot, config: RiskConfig) -> Exposure:
     for entry in working_entries:
         stop = next((o for o in snapshot.working_orders
                      if o.signal_id == entry.signal_id and o.purpose is Purpose.STOP), None)
+        if stop is not None:
+            spare[stop.client_order_id] = spare.get(stop.client_order_id, stop.quantity) - entry.quantity
         entry_risk, entry_worst = _entry_risk(entry, stop, snapshot, config)
         risk += entry_risk
         worst += entry_worst
@@ -95,12 +100,12 @@ def exposure(snapshot: TradingSnapshot, config: RiskConfig) -> Exposure:
         remaining = abs(position.quantity)
         stops = sorted((o for o in snapshot.working_orders
                         if o.instrument == position.instrument and o.side is side.opposite
-                        and o.order_type is OrderType.STOP and o.signal_id not in entry_signals),
+                        and o.order_type is OrderType.STOP and spare.get(o.client_order_id, o.quantity) > 0),
                        key=lambda o: side.sign * -(o.stop_price or 0.0))  # the tighter stops first
         for stop in stops:
             if remaining <= 0:
                 break
-            covered = min(remaining, stop.quantity)
+            covered = min(remaining, spare.get(stop.client_order_id, stop.quantity))
             pnl_points = side.sign * (float(stop.stop_price) - average) - slip if math.isfinite(average) else -INF
             risk += max(-pnl_points, 0.0) * spec.multiplier * covered
             worst += pnl_points * spec.multiplier * covered - spec.commission_per_side_usd * covered

@@ -6,7 +6,7 @@ plus this one, must not exceed `order_rate.max_orders` (default 5). A bracket is
 guards the broker session (Tradovate answers a flood with a penalty ticket), and the protective
 stop of every position already rests at the broker. Time is the `now` of the snapshot, so replays
 and tests are deterministic; the engine restores recent approvals from its store after a restart.
-Refusal: `ORDER_RATE: orders=5 orders, limit=5 orders, window=60 s`.
+Refusal: `ORDER_RATE: recent=5 orders, limit=5 orders, window=60 s`.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class OrderRate(Guard):
             return None
         recent = len(log.times_since(snapshot.now - pd.Timedelta(seconds=settings.per_seconds)))
         if recent + 1 > settings.max_orders:
-            return self.refusal("ORDER_RATE", request, Figure("orders", recent, "orders"),
+            return self.refusal("ORDER_RATE", request, Figure("recent", recent, "orders"),
                                 Figure("limit", settings.max_orders, "orders"),
                                 Figure("window", settings.per_seconds, "s"))
         return None

@@ -378,7 +378,9 @@ class RiskEngine:
 def _describe(request: Request) -> str:
     if isinstance(request, Bracket):
         entry, stop, target = request.orders
-        return (f"bracket {entry.side.value} {entry.quantity} {entry.instrument} {entry.order_type.value}, "
-                f"stop {stop.stop_price}, target {target.limit_price}")
+        price = entry.limit_price if entry.limit_price is not None else entry.stop_price
+        return (f"bracket {entry.side.value} {entry.quantity} {entry.instrument} {entry.order_type.value}"
+                + (f" at {price}" if price is not None else "")
+                + f", stop {stop.stop_price}, target {target.limit_price}")
     order: Order = request
     return f"{order.purpose.value} {order.side.value} {order.quantity} {order.instrument} {order.order_type.value}"
