@@ -97,3 +97,20 @@ def test_a_resume_control_brings_a_halted_run_back_to_active(small_recording: Pa
                                {"state_to": "ACTIVE", "by": "dashboard user"}]
     finally:
         ledger.close()
+
+
+def test_the_final_report_lists_refusals_by_guard_halts_and_sortino_calmar(small_recording: Path, tmp_path: Path) -> None:
+    from tasks.options_trading_system.output_generation import shadow_report_writer
+    profile = _profile(tmp_path, max_daily_loss={"limit_usd": 50, "reduce_at_fraction": 1},
+                       cost_per_signal={"enabled": False})
+    result = start_run(ShadowRunRequest(profile=str(profile), replay=_gapped(small_recording, tmp_path), days=2,
+                                        output_dir=tmp_path, run_id="report", limited_live=True),
+                       RunHooks(reports=shadow_report_writer))
+    final = json.loads((result.run_dir / "final_results.json").read_text())
+    assert {"sortino", "calmar", "sharpe", "profit_factor", "max_drawdown_usd"} <= set(final["trades"])
+    risk = final["risk"]
+    assert risk["state"]["state"] == "HALTED"
+    assert [c["code"] for c in risk["state_changes"]] == ["DAILY_LOSS_HIT"]
+    assert risk["refusals_by_guard"] == []         # halted: no signal, so nothing was even asked of the guards
+    assert risk["entry_slippage_points"]["fills"] >= 1
+    assert "DAILY_LOSS_HIT" in (result.run_dir / "final_results.html").read_text()
