@@ -346,8 +346,9 @@ class ShadowTradingOrchestrator:
             for leg in ("stop", "target"):
                 fill = fill_of.get(f"{row['signal_id']}/{leg}")
                 if fill is not None and fill.time <= until:
+                    # the level the market reached; the fill row measures the broker's price against it
                     rows.append({"signal_id": row["signal_id"], "exit_reason": leg, "exit_ns": fill.time.value,
-                                 "exit_reference": fill.price})
+                                 "exit_reference": float(row[leg])})
         if rows:
             exits.append(pd.DataFrame(rows))
         exits = [e for e in exits if not e.empty]
@@ -442,7 +443,8 @@ class ShadowTradingOrchestrator:
                                  instrument=row["position_contract"] or self.config.execution.instrument,
                                  side=exit_side, quantity=quantity, order_type=order_type,
                                  purpose=f"exit:{hit.exit_reason}", status="filled"))
-        slippage = self.pricing.exit_slippage(hit.exit_reason)
+        slippage = self.pricing.exit_slippage(hit.exit_reason) if self.paper \
+            else float((reference - price) * (1 if exit_side == "SELL" else -1))
         commission = fill.commission_usd or self.config.execution.commission * quantity
         write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label, sim_time=iso(at),
                                price=price, quantity=quantity, reference_price=reference,
