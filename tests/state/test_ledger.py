@@ -76,8 +76,9 @@ def test_controls_are_queued_for_the_orchestrator(tmp_path: Path) -> None:
     control_id = ledger.request_control("halt", reason="news", requested_by="monitor", requested_at=T)
     row = ledger.rows("SELECT command, status, applied_at FROM controls WHERE control_id = ?", (control_id,))[0]
     assert row == {"command": "halt", "status": "pending", "applied_at": None}
-    with pytest.raises(ValueError, match="expected one of halt, resume, stop"):
-        ledger.request_control("flatten", requested_at=T)
+    ledger.request_control("flatten", reason="emergency", requested_at=T)   # the emergency stop is a control too
+    with pytest.raises(ValueError, match="expected one of halt, resume, stop, flatten"):
+        ledger.request_control("liquidate", requested_at=T)
 
 
 def test_times_are_fixed_width_utc_text() -> None:

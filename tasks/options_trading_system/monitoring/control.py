@@ -16,12 +16,13 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..state.ledger import CONTROL_HALT, CONTROL_RESUME, RUN_RUNNING, Ledger
+from ..state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, RUN_RUNNING, Ledger
 from .ledger_reader import ledger_path, read_run
 
 log = logging.getLogger(__name__)
 
-ACTIONS = (CONTROL_HALT, CONTROL_RESUME)
+#: flatten = the emergency stop: halt, cancel every working order, flatten every position
+ACTIONS = (CONTROL_HALT, CONTROL_RESUME, CONTROL_FLATTEN)
 MAX_REASON_CHARS = 200
 
 __all__ = ["ACTIONS", "ControlGate", "ControlRefused", "send_control"]

@@ -11,6 +11,7 @@ Routes (everything else is 404, as JSON):
 - GET  /health                is the dashboard up, what health the system is in (JSON)
 - POST /api/control/halt      halt the active shadow run (token required)
 - POST /api/control/resume    resume it (token required)
+- POST /api/control/flatten   emergency stop: halt, cancel every working order, flatten (token required)
 
 Under load: pages come from the state rendered at the last refresh (at most one per
 `refresh_s`, whatever the number of requests), on an asyncio server with a 2048-connection

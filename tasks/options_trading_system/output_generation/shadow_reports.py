@@ -151,8 +151,10 @@ def final_report(ledger: Ledger, config: ShadowTradingConfig) -> dict[str, Any]:
         "verdict": verdict(criteria) if len(per_day) == len(header["trading_days"]) else "INCOMPLETE",
         "targets": criteria,
         "signals": {**signal_figures, "by_source": _by_source(table)},
-        "trades": {**trade_figures, "sharpe": metrics.sharpe(daily_pnl), "refusals": refused,
+        "trades": {**trade_figures, "sharpe": metrics.sharpe(daily_pnl), "sortino": metrics.sortino(daily_pnl),
+                   "calmar": metrics.calmar(daily_pnl), "refusals": refused,
                    "equity_curve": figures.equity_points(trades)},
+        "risk": risk_section(ledger),
         "costs": {"commission_usd": costs["commission"], "data_usd": costs["data"],
                   "data_note": _data_cost_note(ledger)},
         "days": per_day,
@@ -169,6 +171,17 @@ def final_report(ledger: Ledger, config: ShadowTradingConfig) -> dict[str, Any]:
 
 
 # --- pieces ---------------------------------------------------------------------------------
+
+def risk_section(ledger: Ledger) -> dict[str, Any]:
+    """The risk engine's record: its state now, refusals by guard, every halt or reduction, and the
+    entry fills' slippage against the signals' references."""
+    from ..state import report_queries as rq
+    slips = [float(r["slippage_points"]) for r in rq.entry_fill_slippage(ledger) if r["slippage_points"] is not None]
+    return {"state": rq.risk_state(ledger), "refusals_by_guard": rq.risk_refusals_by_guard(ledger),
+            "state_changes": rq.risk_state_changes(ledger),
+            "entry_slippage_points": {"fills": len(slips), "mean": sum(slips) / len(slips) if slips else None,
+                                      "max": max(slips) if slips else None}}
+
 
 def data_quality(ledger: Ledger, day: str | None, summary: Mapping[str, Any], config: ShadowTradingConfig
                  ) -> dict[str, Any]:

@@ -40,7 +40,9 @@ RUN_FAILED = "failed"
 CONTROL_HALT = "halt"
 CONTROL_RESUME = "resume"
 CONTROL_STOP = "stop"
-CONTROL_COMMANDS = (CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP)
+#: the emergency stop: halt the risk engine, cancel every working order, flatten every position
+CONTROL_FLATTEN = "flatten"
+CONTROL_COMMANDS = (CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, CONTROL_FLATTEN)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -27,7 +27,8 @@ def event_observed(ledger: Ledger, event_key: str) -> bool:
 
 def pending_controls(ledger: Ledger) -> list[dict]:
     """Controls a monitor queued and the run has not applied yet, oldest first."""
-    return [dict(r) for r in ledger.rows("SELECT control_id, command FROM controls WHERE status = 'pending' "
+    return [dict(r) for r in ledger.rows("SELECT control_id, command, reason, requested_by FROM controls "
+                                         "WHERE status = 'pending' "
                                          "ORDER BY control_id")]
 
 
@@ -95,3 +96,27 @@ def day_closed_trades(ledger: Ledger, day: str) -> pd.DataFrame:
 
 def day_costs_usd(ledger: Ledger, day: str) -> float:
     return float(ledger.scalar("SELECT COALESCE(SUM(amount_usd), 0) FROM costs WHERE day = ?", (day,)))
+
+
+def open_position_rows(ledger: Ledger) -> pd.DataFrame:
+    """Open positions with what the risk engine needs: direction, quantity, entry price, the
+    protective levels and the signal's reference (an option's underlying level at entry)."""
+    return ledger.frame(
+        "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
+        "p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
+        "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
+
+
+def day_realized_pnl_usd(ledger: Ledger, day: str) -> float:
+    """Net P&L (both commissions in) of the positions closed on `day`."""
+    return float(ledger.scalar("SELECT COALESCE(SUM(pnl_usd), 0) FROM outcomes WHERE day = ? "
+                               "AND position_id IS NOT NULL", (day,)))
+
+
+def day_commissions_usd(ledger: Ledger, day: str) -> float:
+    return float(ledger.scalar("SELECT COALESCE(SUM(amount_usd), 0) FROM costs WHERE day = ? "
+                               "AND kind = 'commission'", (day,)))
+
+
+def day_signal_count(ledger: Ledger, day: str) -> int:
+    return int(ledger.scalar("SELECT COUNT(*) FROM signals WHERE day = ?", (day,)) or 0)

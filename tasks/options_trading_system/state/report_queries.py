@@ -194,3 +194,38 @@ def halt_or_resume_in_force(ledger: LedgerReading) -> str | None:
     """The last applied halt or resume command, None when neither was applied."""
     return ledger.scalar("SELECT command FROM controls WHERE applied_at IS NOT NULL AND command IN (?, ?) "
                          "ORDER BY control_id DESC LIMIT 1", (CONTROL_HALT, CONTROL_RESUME))
+
+
+def _has_table(ledger: LedgerReading, name: str) -> bool:
+    return bool(ledger.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+
+def risk_refusals_by_guard(ledger: LedgerReading) -> list[dict[str, Any]]:
+    """Refusals the risk engine recorded, counted by guard and reason code (none before the engine)."""
+    if not _has_table(ledger, "risk_events"):
+        return []
+    return ledger.rows("SELECT guard, code, COUNT(*) AS refusals FROM risk_events WHERE kind = 'refusal' "
+                       "GROUP BY guard, code ORDER BY guard, code")
+
+
+def risk_state_changes(ledger: LedgerReading) -> list[dict[str, Any]]:
+    """Every ACTIVE / REDUCING / HALTED change: when, by which guard or person, why."""
+    if not _has_table(ledger, "risk_events"):
+        return []
+    return ledger.rows("SELECT at, guard, code, message, state_from, state_to, by FROM risk_events "
+                       "WHERE kind = 'state_change' ORDER BY id")
+
+
+def risk_state(ledger: LedgerReading) -> dict[str, Any] | None:
+    if not _has_table(ledger, "risk_state"):
+        return None
+    rows = ledger.rows("SELECT state, reason, guard, code, changed_by, changed_at FROM risk_state")
+    return rows[0] if rows else None
+
+
+def entry_fill_slippage(ledger: LedgerReading) -> list[dict[str, Any]]:
+    """Entry fills against the signal's reference: points paid (positive = against us)."""
+    return ledger.rows(
+        "SELECT o.signal_id, o.side, f.price, f.reference_price, "
+        "(f.price - f.reference_price) * (CASE WHEN o.side = 'BUY' THEN 1 ELSE -1 END) AS slippage_points "
+        "FROM fills f JOIN orders o ON o.order_id = f.order_id WHERE o.purpose = 'entry' ORDER BY f.sim_time")

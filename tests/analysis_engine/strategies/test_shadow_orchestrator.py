@@ -115,7 +115,7 @@ def test_option_trades_buy_the_signals_contract_and_mark_the_exit_with_black76(
         ledger.close()
 
 
-def test_a_halt_is_obeyed_at_the_next_cycle_and_open_positions_are_still_followed(
+def test_a_halt_is_obeyed_at_the_next_cycle_and_flattens_open_positions(
         small_recording: Path, tmp_path: Path) -> None:
     halted_at: dict[str, object] = {}
 
@@ -144,9 +144,12 @@ def test_a_halt_is_obeyed_at_the_next_cycle_and_open_positions_are_still_followe
                              (control["applied_at"],)) == 0
         halted = ledger.scalar("SELECT COUNT(*) FROM observations WHERE halted = 1")
         assert halted > 0                                   # events kept coming, observed as halted
-        # the position opened before the halt was still followed to its exit
+        # HALTED means flat: the position opened before the halt was closed at the market when it applied
         assert ledger.scalar("SELECT COUNT(*) FROM positions WHERE status = 'open'") == 0
-        assert ledger.scalar("SELECT COUNT(*) FROM outcomes WHERE position_id IS NOT NULL") >= 1
+        flattened = ledger.rows("SELECT exit_time FROM positions WHERE exit_reason = 'flatten'")
+        assert flattened and all(r["exit_time"] == control["applied_at"] for r in flattened)
+        state = ledger.rows("SELECT state, changed_by FROM risk_state")[0]
+        assert state == {"state": "HALTED", "changed_by": "test"}   # kept in the ledger until resumed
     finally:
         ledger.close()
 

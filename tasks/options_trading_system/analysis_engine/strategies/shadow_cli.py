@@ -18,7 +18,8 @@ from typing import Any
 from ...errors import OptionsSystemError
 from ...logging_setup import configure_logging
 from ...state.ledger import RUN_COMPLETED
-from .shadow_run import DEFAULT_PROFILE, MAX_DAYS, RunHooks, RunReports, ShadowRunRequest, start_run
+from .shadow_run import (DEFAULT_PROFILE, LIMITED_LIVE_PROFILE, MAX_DAYS, RunHooks, RunReports, ShadowRunRequest,
+                         emergency_flatten, start_run)
 
 log = logging.getLogger("run_shadow_trading")
 
@@ -30,6 +31,9 @@ EXAMPLES = """examples:
   python3 run_shadow_trading.py --replay outputs/sample_week --price-path ../shared/data/futures/NQ_1min_sample.csv
   python3 run_shadow_trading.py --resume replay-20250602-20250610T101500
   python3 run_shadow_trading.py --days 5                       # live: waits for each day's window
+  python3 run_shadow_trading.py --limited-live --replay outputs/sample_week --days 5
+  python3 run_shadow_trading.py --limited-live --broker tradovate --replay outputs/sample_week --profile my_standin.json
+  python3 run_shadow_trading.py --limited-live --flatten limited-replay-20250602-20250610T101500
 """
 
 
@@ -54,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="root of the reports and runs/ (default: the profile's, outputs/shadow_trading)")
     parser.add_argument("--run-id", default=None, help="name of a new run (default: <mode>-<first day>-<start time>)")
+    parser.add_argument("--limited-live", action="store_true",
+                        help="limited live trading: the signals go to the profile's broker (paper unless it says "
+                             "otherwise) under the limited_live risk caps (profile default: limited_live)")
+    parser.add_argument("--broker", choices=("paper", "tradovate"), default=None,
+                        help="with --limited-live: the broker (default: the profile's broker.name)")
+    parser.add_argument("--confirm-live", action="store_true",
+                        help="with --limited-live: confirm that broker.environment \"live\" trades REAL MONEY "
+                             "(required for it; without it such a run exits 2)")
+    parser.add_argument("--flatten", default=None, metavar="RUN_ID",
+                        help="emergency stop: halt RUN_ID's risk engine, cancel every working order and flatten "
+                             "every position (the running process obeys within one cycle; a stopped run is flat "
+                             "at its next start)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
@@ -76,10 +92,22 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None) ->
         return lambda _event: bar.update(1)
 
     hooks = RunHooks(reports=reports, stop=stop, progress=progress if args.replay or args.resume else None)
-    request = ShadowRunRequest(profile=args.profile, days=args.days, start=args.start, replay=args.replay,
+    profile = args.profile
+    if args.limited_live and profile == DEFAULT_PROFILE:
+        profile = LIMITED_LIVE_PROFILE
+    if (args.broker or args.confirm_live) and not args.limited_live:
+        print("--broker and --confirm-live need --limited-live (a shadow run trades on paper)", file=sys.stderr)
+        return 2
+    request = ShadowRunRequest(profile=profile, days=args.days, start=args.start, replay=args.replay,
                                price_path=args.price_path, speed=args.speed, resume=args.resume,
-                               output_dir=args.output_dir, run_id=args.run_id)
+                               output_dir=args.output_dir, run_id=args.run_id, limited_live=args.limited_live,
+                               broker=args.broker, confirm_live=args.confirm_live)
     try:
+        if args.flatten:
+            print(emergency_flatten(request, args.flatten))
+            return 0
+        if args.limited_live and args.confirm_live:
+            log.warning("--confirm-live given: if the profile's broker is live, REAL MONEY is traded")
         result = start_run(request, hooks)
     except OptionsSystemError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)

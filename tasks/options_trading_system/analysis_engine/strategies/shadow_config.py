@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from ...config_manager import Profile
 from ...errors import ConfigError
 from ..pipeline import frozen_config
+from .guards.config import InstrumentRiskConfig, RiskConfig
 
 ALGORITHMS = ("ifd_v1", "ifd_v3", "ev")
 
@@ -204,12 +205,16 @@ class ShadowTradingConfig:
     alerts: AlertsConfig = AlertsConfig()
     ab_testing: ABTestConfig = ABTestConfig()
     performance: PerformanceConfig = PerformanceConfig()
+    #: the profile's `shadow_trading.risk` section; None = derived from the limits above (`risk_config`)
+    risk: RiskConfig | None = None
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "ShadowTradingConfig":
         """Build from a validated `shadow_trading` section (schema defaults already filled)."""
-        plain = {k: v for k, v in section.items() if k != "signals"}
+        plain = {k: v for k, v in section.items() if k not in ("signals", "risk")}
         config = frozen_config(cls, plain)
+        if section.get("risk") is not None:
+            config = _replace(config, risk=RiskConfig.from_dict(thaw(section["risk"]), where="shadow_trading.risk"))
         signals_section = dict(section.get("signals", {}))
         sources = tuple(SignalSourceConfig(name=str(s["name"]), algorithm=str(s["algorithm"]),
                                            trade=bool(s.get("trade", True)),
@@ -227,6 +232,31 @@ class ShadowTradingConfig:
     @classmethod
     def from_profile(cls, profile: Profile) -> "ShadowTradingConfig":
         return cls.from_mapping(profile.section("shadow_trading"))
+
+    def risk_config(self) -> RiskConfig:
+        """The risk engine's settings for this run: the `risk` section when the profile has one,
+        else today's shadow limits as guards: max_position = max_open_positions x quantity,
+        max_daily_loss = alerts.max_daily_loss_usd, trading_window = the signal window; the risk
+        to the stops, order rate and data-cost guards are off (the data sources keep their own
+        budgets). Option trades are judged on the underlying's levels (instrument `option`,
+        worst case at delta 1)."""
+        if self.risk is not None:
+            return self.risk
+        from .guards.config import MaxDailyLossConfig, MaxPositionConfig, TradingWindowConfig
+        from .guards.config import CostPerSignalConfig, DataCostConfig, MaxTotalRiskConfig, OrderRateConfig
+        execution = self.execution
+        instruments = {name: InstrumentRiskConfig(multiplier=execution.multipliers.of(name),
+                                                  tick_size=execution.tick_size,
+                                                  commission_per_side_usd=execution.commission_per_side_usd.of(name))
+                       for name in ("NQ", "MNQ", "option")}
+        return RiskConfig(
+            max_position=MaxPositionConfig(max_contracts=min(10, execution.max_open_positions * execution.quantity)),
+            max_daily_loss=MaxDailyLossConfig(limit_usd=self.alerts.max_daily_loss_usd),
+            max_total_risk=MaxTotalRiskConfig(enabled=False), data_cost=DataCostConfig(enabled=False),
+            cost_per_signal=CostPerSignalConfig(enabled=False), order_rate=OrderRateConfig(enabled=False),
+            trading_window=TradingWindowConfig(timezone=self.window.timezone, start=self.window.start,
+                                               end=self.window.end),
+            slippage_ticks=execution.slippage_ticks, instruments=MappingProxyType(instruments))
 
     def check(self) -> None:
         """Cross-field checks the schema cannot express; `ConfigError` naming the keys."""

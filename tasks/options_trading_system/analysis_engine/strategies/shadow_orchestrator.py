@@ -38,17 +38,20 @@ import pandas as pd
 from ...data_ingestion.canonical import OptionsChain, number_or_nan
 from ...expiry import years_to_settlement
 from ...state import queries
-from ...state.ledger import CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
+from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
-from .execution.broker import BrokerError
+from .execution.broker import Broker, BrokerError, OrderRejectedError
 from .execution.option_quote import option_quote
 from .execution.orders import Fill
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
+from .execution.orders import EventKind
 from .execution.paper import PaperBroker
 from .execution.paper_pricing import (EXIT_ORIGIN_BLACK76, EXIT_ORIGIN_MARKET, REFUSED_NO_PRICE, EntryQuote,
                                       PaperPricing)
+from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
+from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
 from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
 from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
@@ -63,6 +66,8 @@ from .signals.validation import DIRECTION_SIGN, MarketSnapshot, validate_signals
 log = logging.getLogger(__name__)
 
 REFUSED_HALTED = "HALTED"
+#: a position closed at the market because the risk engine halted or a person pressed the emergency stop
+EXIT_FLATTEN = "flatten"
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,9 @@ class ShadowTradingOrchestrator:
                  sources: Sequence[SignalSource], days: Sequence[TradingDay], instrument_symbol: str = "NQ",
                  stop: threading.Event | None = None, on_day_closed: Callable[[TradingDay], None] | None = None,
                  on_event: Callable[[MarketEvent], None] | None = None,
-                 sampler: ProcessSampler | None = None, wall_clock: Callable[[], pd.Timestamp] | None = None) -> None:
+                 sampler: ProcessSampler | None = None, wall_clock: Callable[[], pd.Timestamp] | None = None,
+                 risk: RiskEngine | None = None, broker: Broker | None = None,
+                 market_sync: Callable[[pd.Timestamp], None] | None = None) -> None:
         self.config = config
         self.ledger = ledger
         self.feed = feed
@@ -96,7 +103,17 @@ class ShadowTradingOrchestrator:
         self.pricing = PaperPricing(config.execution)
         # every entry and exit goes through the Broker interface; the replay drives the paper
         # broker's market (set_quote / advance / mark), never the wall clock
-        self.broker = PaperBroker(config.execution)
+        self.broker = broker if broker is not None else PaperBroker(config.execution)
+        # the paper broker's market is driven from here; any other broker fills on its own market
+        # (a replay against the Tradovate stand-in moves its clock with `market_sync`)
+        self.paper = isinstance(self.broker, PaperBroker)
+        self.market_sync = market_sync
+        self._reconciled = False
+        # every entry passes the risk engine first; its state (a halt) lives in this ledger
+        self.risk = risk if risk is not None else RiskEngine(config.risk_config(),
+                                                             store=SqliteRiskStore(ledger.connection))
+        self.risk_view = LedgerRiskView(ledger, instrument=config.execution.instrument,
+                                        quantity=config.execution.quantity)
         self._bars: dict[str, PricePath] = {}
         self._events_done = 0
 
@@ -156,14 +173,20 @@ class ShadowTradingOrchestrator:
 
     def _process(self, day: TradingDay, event: MarketEvent) -> None:
         with Stopwatch() as cycle:
+            if self.market_sync is not None:
+                self.market_sync(event.time)
+            if not self.paper and not self._reconciled:
+                self.reconcile(day, event.time)
             self._apply_controls(day, event)
             self._follow(day, event, event.time)
+            self._watch_risk(day, event)
             if event.kind == EVENT_CLOSE:
                 self._close_day(day, event)
             else:
                 if not queries.event_observed(self.ledger, event.key):
                     self._observe(day, event)
                 self._decide(day, event)
+                self._watch_risk(day, event)
         self.ledger.add_latency(day.label, event.key, "cycle", cycle.ms)
         self._events_done += 1
         every = self.config.performance.process_sample_every
@@ -178,12 +201,105 @@ class ShadowTradingOrchestrator:
                 tx.execute("UPDATE controls SET status = 'applied', applied_at = ?, applied_event = ? "
                            "WHERE control_id = ?", (iso(event.time), event.key, control["control_id"]))
             log.warning("control %s applied at %s (%s)", control["command"], event.time, event.key)
-            if control["command"] == CONTROL_STOP:
+            command, by = control["command"], control.get("requested_by") or "monitor"
+            reason = control.get("reason") or ""
+            if command == CONTROL_STOP:
                 self.stop.set()
+            elif command in (CONTROL_HALT, CONTROL_FLATTEN):
+                # the token was checked where the control was accepted (monitor, CLI)
+                snapshot = self._risk_snapshot(day, event.time)
+                update = self.risk.halt(by=by, reason=reason or f"{command} control", now=event.time,
+                                        snapshot=snapshot)
+                self._carry_out(day, event, update.actions)
+            elif command == CONTROL_RESUME:
+                self.risk.resume(by=by, token_ok=True, now=event.time, reason=reason,
+                                 snapshot=self._risk_snapshot(day, event.time))
 
     def halted(self) -> bool:
-        """True while the last applied halt has not been followed by a resume."""
-        return queries.halt_in_force(self.ledger)
+        """True while the risk engine is HALTED (a guard's hard cap or a person's halt), until resumed."""
+        return self.risk.refresh().state is RiskState.HALTED
+
+    # --- the risk engine -------------------------------------------------------------------
+
+    def _risk_snapshot(self, day: TradingDay, at: pd.Timestamp):
+        price, _ = self._day_bars(day).last_close(at)
+        return self.risk_view.snapshot(day.label, at, float(price))
+
+    def _watch_risk(self, day: TradingDay, event: MarketEvent) -> None:
+        """Post-trade: every fill and the price now through the guards; carry out what they demand
+        (HALTED: cancel working orders, flatten positions)."""
+        snapshot = self._risk_snapshot(day, event.time)
+        actions: list[Any] = []
+        for item in self.broker.events():
+            if item.kind is EventKind.FILL and item.fill is not None:
+                actions.extend(self.risk.on_fill(item.fill, snapshot).actions)
+            elif item.kind is EventKind.CONNECTION and "sync" in item.note.lower():
+                self._reconciled = False     # after every reconnect: reconcile again before trading
+        if not self.paper and not self._reconciled:
+            self.reconcile(day, event.time)
+        mark = snapshot.marks.get(self.risk_view.risk_instrument)
+        update = self.risk.on_price(self.risk_view.risk_instrument, mark, snapshot) if mark is not None \
+            else self.risk.evaluate(snapshot)
+        actions.extend(update.actions)
+        self._carry_out(day, event, tuple(actions))
+
+    def _carry_out(self, day: TradingDay, event: MarketEvent, actions: Sequence[Any]) -> None:
+        """Flatten first (closing a position cancels its bracket legs), then cancel what still works."""
+        flatten = [a for a in actions if isinstance(a, FlattenPositions)]
+        if flatten:
+            self._flatten_positions(day, event, event.time, flatten[0].reason)
+        for action in (a for a in actions if isinstance(a, CancelOrders)):
+            for client_order_id in action.client_order_ids:
+                try:
+                    self.broker.cancel(client_order_id)
+                except BrokerError as exc:
+                    log.info("cancel %s: %s", client_order_id, exc)
+
+    def reconcile(self, day: TradingDay, at: pd.Timestamp) -> str:
+        """Compare the broker's positions and working orders with the ledger's open positions; a
+        difference halts the risk engine with a message naming it. '' when they agree."""
+        held = queries.open_position_rows(self.ledger)
+        ledger_net = int(sum((1 if r["direction"] == "LONG" else -1) * int(r["quantity"])
+                             for r in held.to_dict("records")))
+        broker_net = int(sum(p.quantity for p in self.broker.positions()))
+        working = {o.client_order_id for o in self.broker.working_orders()}
+        problems = []
+        if ledger_net != broker_net:
+            problems.append(f"net position: ledger {ledger_net:+d}, broker {broker_net:+d}")
+        for sid in held["signal_id"] if not held.empty else ():
+            if f"{sid}/stop" not in working:
+                problems.append(f"position of {sid} has no working stop at the broker")
+        known = set(held["signal_id"]) if not held.empty else set()
+        strays = sorted(c for c in working if c.rsplit("/", 1)[0] not in known)
+        if strays:
+            problems.append(f"working at the broker but not in the ledger: {', '.join(strays)}")
+        self._reconciled = True
+        if not problems:
+            log.info("reconciled with %s at %s: net position %+d, %d working order(s)", self.broker.name, at,
+                     broker_net, len(working))
+            return ""
+        message = "reconciliation with the broker failed: " + "; ".join(problems)
+        log.error(message)
+        self.risk.halt(by="reconciliation", reason=message, now=at)
+        return message
+
+    def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
+        """Close every open position at the market now (the broker's flatten), recorded as exits."""
+        followers = self._open_followers(day)
+        followers = followers[followers["position_id"].map(lambda v: isinstance(v, str))] \
+            if not followers.empty else followers
+        if followers.empty:
+            return
+        log.warning("flattening %d position(s) at %s: %s", len(followers), at, reason)
+        followers = _with_follow_columns(followers)
+        if not self.paper:
+            self._broker_flatten(day, event, followers, EXIT_FLATTEN)
+            return
+        exits = close_at_session_end(followers, self._day_bars(day), at).assign(exit_reason=EXIT_FLATTEN)
+        self._hand_over_positions(followers)
+        self.broker.mark(self._day_bars(day), at)
+        self.broker.flatten()
+        self._record_exits(day, event, followers, exits, list(self.broker.fills(since=at)))
 
     def _day_bars(self, day: TradingDay) -> PricePath:
         if self.feed.mode == "live" or day.label not in self._bars:
@@ -200,6 +316,9 @@ class ShadowTradingOrchestrator:
         if followers.empty:
             return
         followers = _with_follow_columns(followers)
+        if not self.paper:
+            self._follow_broker(day, event, until, followers)
+            return
         bars = self._day_bars(day)
         start = pd.Timestamp(int(followers["start_ns"].min()), tz="UTC")
         path = bars.between(start, until)
@@ -207,6 +326,55 @@ class ShadowTradingOrchestrator:
         self._hand_over_positions(followers)
         fills = self.broker.advance(path, until)
         self._record_exits(day, event, followers, hits, fills)
+
+    def _follow_broker(self, day: TradingDay, event: MarketEvent, until: pd.Timestamp,
+                       followers: pd.DataFrame) -> None:
+        """A real broker's market: a position's exit is the fill of its stop or target leg as the
+        broker reports it; signals without a position are judged on the price path as always."""
+        held_mask = followers["position_id"].map(lambda v: isinstance(v, str))
+        judged, held = followers[~held_mask], followers[held_mask]
+        exits = []
+        if not judged.empty:
+            bars = self._day_bars(day)
+            start = pd.Timestamp(int(judged["start_ns"].min()), tz="UTC")
+            exits.append(resolve(judged, bars.between(start, until),
+                                 stop_first=self.config.execution.same_bar_rule == "stop_first"))
+        fills = self.broker.fills() if not held.empty else []
+        fill_of = {f.client_order_id: f for f in fills}
+        rows = []
+        for row in held.to_dict("records"):
+            for leg in ("stop", "target"):
+                fill = fill_of.get(f"{row['signal_id']}/{leg}")
+                if fill is not None and fill.time <= until:
+                    # the level the market reached; the fill row measures the broker's price against it
+                    rows.append({"signal_id": row["signal_id"], "exit_reason": leg, "exit_ns": fill.time.value,
+                                 "exit_reference": float(row[leg])})
+        if rows:
+            exits.append(pd.DataFrame(rows))
+        exits = [e for e in exits if not e.empty]
+        if not exits:
+            return
+        hits = pd.concat(exits, ignore_index=True).sort_values(["exit_ns", "signal_id"], kind="stable")
+        self._record_exits(day, event, followers, hits, fills)
+
+    def _broker_flatten(self, day: TradingDay, event: MarketEvent, held: pd.DataFrame, reason: str) -> None:
+        """Flatten at a real broker (liquidate, cancel the legs) and record each position's exit at
+        the price of the liquidation fill the broker reports."""
+        before = {f.fill_id for f in self.broker.fills()}
+        self.broker.flatten()
+        new = [f for f in self.broker.fills() if f.fill_id not in before]
+        fill_of: dict[str, Fill] = {}
+        rows = []
+        for row, fill in zip(held.to_dict("records"), new):
+            fill_of[f"{row['signal_id']}/exit"] = fill
+            rows.append({"signal_id": row["signal_id"], "exit_reason": reason, "exit_ns": fill.time.value,
+                         "exit_reference": fill.price})
+        if len(new) < len(held):
+            log.error("flatten: the broker reported %d liquidation fill(s) for %d position(s); reconcile",
+                      len(new), len(held))
+            self._reconciled = False
+        if rows:
+            self._record_exits(day, event, held, pd.DataFrame(rows), list(fill_of.values()), fill_of=fill_of)
 
     def _hand_over_positions(self, followers: pd.DataFrame) -> None:
         """Give the paper broker the open positions it does not hold (a resumed run: the paper
@@ -231,9 +399,9 @@ class ShadowTradingOrchestrator:
         return EntryQuote(price=float(row["entry_price"]))
 
     def _record_exits(self, day: TradingDay, event: MarketEvent, followers: pd.DataFrame, exits: pd.DataFrame,
-                      fills: list[Fill]) -> None:
+                      fills: list[Fill], fill_of: dict[str, Fill] | None = None) -> None:
         by_id = followers.set_index("signal_id")
-        fill_of = {f.client_order_id: f for f in fills}
+        fill_of = fill_of if fill_of is not None else {f.client_order_id: f for f in fills}
         for hit in exits.itertuples(index=False):
             row = by_id.loc[hit.signal_id]
             at = pd.Timestamp(int(hit.exit_ns), tz="UTC")
@@ -250,7 +418,7 @@ class ShadowTradingOrchestrator:
 
     def _close_position(self, tx: Any, day: TradingDay, at: pd.Timestamp, hit: Any, row: pd.Series,
                         outcome: dict[str, Any], fill_of: dict[str, Fill]) -> None:
-        leg = "exit" if hit.exit_reason == EXIT_SESSION_END else hit.exit_reason
+        leg = "exit" if hit.exit_reason in (EXIT_SESSION_END, EXIT_FLATTEN) else hit.exit_reason
         fill = fill_of.get(f"{hit.signal_id}/{leg}")
         if fill is None:
             raise BrokerError(f"position {row['position_id']}: the market reached its {hit.exit_reason} at "
@@ -275,8 +443,9 @@ class ShadowTradingOrchestrator:
                                  instrument=row["position_contract"] or self.config.execution.instrument,
                                  side=exit_side, quantity=quantity, order_type=order_type,
                                  purpose=f"exit:{hit.exit_reason}", status="filled"))
-        slippage = self.pricing.exit_slippage(hit.exit_reason)
-        commission = fill.commission_usd
+        slippage = self.pricing.exit_slippage(hit.exit_reason) if self.paper \
+            else float((reference - price) * (1 if exit_side == "SELL" else -1))
+        commission = fill.commission_usd or self.config.execution.commission * quantity
         write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label, sim_time=iso(at),
                                price=price, quantity=quantity, reference_price=reference,
                                slippage_points=slippage, commission_usd=commission))
@@ -370,7 +539,7 @@ class ShadowTradingOrchestrator:
         pending = queries.signals_awaiting_entry(self.ledger, event.key)
         for signal in pending.to_dict("records"):
             open_positions = queries.open_positions(self.ledger)
-            reason = REFUSED_HALTED if self.halted() else self.pricing.refusal(open_positions, signal["source"])
+            reason = self.pricing.source_refusal(open_positions, signal["source"])
             quote = self._entry_quote(signal, event) if not reason else None
             if quote is not None and not np.isfinite(quote.price):
                 reason = f"{REFUSED_NO_PRICE}: no {'option quote' if self.pricing.trades_options else 'price'} " \
@@ -379,6 +548,12 @@ class ShadowTradingOrchestrator:
             side = self.pricing.order_side(signal["direction"])
             quantity = self.config.execution.quantity
             with self.ledger.transaction(day=day.label, event_index=event.index, sim_time=event.time) as tx:
+                if not reason:
+                    # the guards, inside this transaction: an approval or refusal commits with the order row
+                    snapshot = self.risk_view.snapshot(day.label, event.time, float(signal["entry_reference"]))
+                    decision = self.risk.check(self.risk_view.request(signal), snapshot)
+                    if not decision.approved and decision.refusal is not None:
+                        reason = refusal_reason(decision.refusal)
                 if reason:
                     write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                              sim_time=iso(event.time), instrument=self.config.execution.instrument,
@@ -387,21 +562,33 @@ class ShadowTradingOrchestrator:
                     continue
                 assert quote is not None
                 instrument = self.pricing.instrument_name(quote)
-                self.broker.set_quote(event.time, quote)
-                ack = self.broker.place_bracket(signal_bracket(
-                    signal["signal_id"], instrument=instrument, side=side, quantity=quantity,
-                    stop=float(signal["stop"]), target=float(signal["target"])))
-                entry = next(f for f in self.broker.fills(since=event.time)
-                             if f.client_order_id == ack.entry.client_order_id)
+                if self.paper:
+                    self.broker.set_quote(event.time, quote)
+                bracket = signal_bracket(signal["signal_id"], instrument=instrument, side=side, quantity=quantity,
+                                         stop=float(signal["stop"]), target=float(signal["target"]))
+                try:
+                    ack = self.broker.place_bracket(bracket)
+                    entry = next((f for f in self.broker.fills(since=None if not self.paper else event.time)
+                                  if f.client_order_id == ack.entry.client_order_id), None)
+                    why = "" if entry is not None else f"entry {ack.entry.status.value} {ack.entry.reason}".strip()
+                except OrderRejectedError as exc:
+                    entry, why = None, f"rejected by {self.broker.name}: {exc}"
+                if entry is None:
+                    write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
+                                             sim_time=iso(event.time), instrument=instrument, side=side,
+                                             quantity=quantity, order_type="market", purpose="entry",
+                                             status="rejected", reason=f"BROKER_REJECTED: {why}"))
+                    continue
                 price = entry.price
-                commission = entry.commission_usd
+                commission = entry.commission_usd or self.config.execution.commission * quantity
                 write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                          sim_time=iso(event.time), instrument=instrument, side=side,
                                          quantity=quantity, order_type="market", purpose="entry", status="filled"))
                 write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label,
                                        sim_time=iso(event.time), price=price, quantity=quantity,
                                        reference_price=quote.price,
-                                       slippage_points=self.config.execution.slippage_points,
+                                       slippage_points=self.config.execution.slippage_points if self.paper
+                                       else (price - quote.price) * (1 if side == "BUY" else -1),
                                        commission_usd=commission))
                 write_cost(tx, CostRow(cost_id=f"{order_id}/commission", day=day.label, sim_time=iso(event.time),
                                        kind="commission", amount_usd=commission, ref=order_id))
@@ -430,7 +617,17 @@ class ShadowTradingOrchestrator:
         for metric, ms in self.feed.day_latency(day).items():
             self.ledger.add_latency(day.label, event.key, metric, ms)
         followers = self._open_followers(day)
-        if not followers.empty:
+        if not followers.empty and not self.paper:
+            followers = _with_follow_columns(followers)
+            held = followers[followers["position_id"].map(lambda v: isinstance(v, str))]
+            if not held.empty:
+                self._broker_flatten(day, event, held, EXIT_SESSION_END)
+            followers = self._open_followers(day)
+            if not followers.empty:
+                followers = _with_follow_columns(followers)
+                self._record_exits(day, event, followers,
+                                   close_at_session_end(followers, self._day_bars(day), day.window_close), [])
+        elif not followers.empty:
             followers = _with_follow_columns(followers)
             exits = close_at_session_end(followers, self._day_bars(day), day.window_close)
             self._hand_over_positions(followers)
@@ -469,6 +666,13 @@ class ShadowTradingOrchestrator:
 
 
 # --- pure helpers ------------------------------------------------------------------------------
+
+def refusal_reason(refusal: Any) -> str:
+    """An order row's reason for a guard's refusal: `CODE: numbers (detail) [guard name]`, so the
+    code stays the text before the first colon (what reports group by)."""
+    rest = refusal.message[len(refusal.code):].lstrip(": ").strip()
+    return f"{refusal.code}: {rest} [guard {refusal.guard}]" if rest else f"{refusal.code} [guard {refusal.guard}]"
+
 
 def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:
     return followers.assign(

@@ -45,6 +45,7 @@ from .feeds.trading_calendar import TradingCalendar, TradingDay
 log = logging.getLogger(__name__)
 
 DEFAULT_PROFILE = "shadow_trading"
+LIMITED_LIVE_PROFILE = "limited_live"
 RUNS_DIR = "runs"
 MAX_DAYS = 7
 
@@ -62,6 +63,10 @@ class ShadowRunRequest:
     resume: str | None = None
     output_dir: Path | None = None
     run_id: str | None = None
+    #: limited live: the profile's broker (or `broker`) under the `limited_live.risk` caps
+    limited_live: bool = False
+    broker: str | None = None
+    confirm_live: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     outcome = RunOutcome(status=run["status"], days_closed=0, events=0)
     exit_note = "error"
     feed: MarketFeed | None = None
+    execution: dict[str, Any] = {}
     try:
         sources = build_signal_sources(profile, config)
         feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"])
@@ -127,10 +133,12 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
         on_event = hooks.on_event
         if hooks.progress is not None:
             on_event = hooks.progress(_planned(feed, days))
+        execution = _execution(profile, config, run, ledger)
         orchestrator = ShadowTradingOrchestrator(
             config=config, ledger=ledger, feed=feed, sources=sources, days=days,
             instrument_symbol=str(profile.section("instrument").get("symbol", "NQ")), stop=stop,
-            on_day_closed=reporter, on_event=on_event, sampler=ProcessSampler(), wall_clock=hooks.wall_clock)
+            on_day_closed=reporter, on_event=on_event, sampler=ProcessSampler(), wall_clock=hooks.wall_clock,
+            **execution)
         if run["status"] != RUN_COMPLETED:
             outcome = orchestrator.run()
         reports: list[Path] = []
@@ -147,6 +155,8 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     finally:
         if feed is not None:
             feed.close()
+        if execution.get("broker") is not None:
+            execution["broker"].close()
         ledger.end_session(session, hooks.wall_clock(), events=outcome.events, exit=exit_note)
         ledger.close()
 
@@ -160,7 +170,9 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
     days_wanted = request.days if request.days is not None else config.days
     if not 1 <= days_wanted <= MAX_DAYS:
         raise ConfigError(f"--days {days_wanted}: a shadow run covers 1 to {MAX_DAYS} trading days")
-    output_dir = Path(request.output_dir or config.output_dir)
+    output_dir = Path(request.output_dir or _default_output_dir(profile, config, request.limited_live))
+    if request.limited_live:
+        _check_limited_live(profile, config, request)
     calendar = TradingCalendar(str(profile.section("instrument").get("exchange_calendar", "CMES")), config.window)
     mode = "replay" if request.replay else "live"
     data_note = ""
@@ -191,7 +203,8 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
                 "request": {"replay": str(request.replay) if request.replay else None,
                             "price_path": str(price_path) if price_path else None,
                             "days": days_wanted, "start": start.isoformat(), "is_sample": is_sample,
-                            "data_note": data_note}}
+                            "data_note": data_note, "limited_live": request.limited_live,
+                            "broker": request.broker, "confirm_live": request.confirm_live}}
     run = {"run_id": run_id, "mode": mode, "profile": profile.name, "config_json": json.dumps(settings, sort_keys=True),
            "data_dir": str(request.replay) if request.replay else None,
            "price_path": str(price_path) if price_path else None, "start_date": days[0].label, "days": len(days),
@@ -209,7 +222,8 @@ def _reopen(request: ShadowRunRequest, hooks: RunHooks
     guess = Path(request.output_dir) if request.output_dir else None
     if guess is None:
         profile_for_dir = load_profile(request.profile, env=hooks.env)
-        guess = Path(ShadowTradingConfig.from_profile(profile_for_dir).output_dir)
+        guess = _default_output_dir(profile_for_dir, ShadowTradingConfig.from_profile(profile_for_dir),
+                                    request.limited_live)
     path = guess / RUNS_DIR / str(request.resume) / LEDGER_FILE
     ledger = Ledger.open_existing(path, after_commit=hooks.after_commit)
     run = ledger.run()
@@ -229,6 +243,56 @@ def _reopen(request: ShadowRunRequest, hooks: RunHooks
             log.warning("%s is ignored with --resume: the run keeps the data and days it started with", name)
     log.info("resuming run %s at %s", run["run_id"], ledger.progress())
     return profile, config, ledger, run, guess
+
+
+def _default_output_dir(profile: Profile, config: ShadowTradingConfig, limited_live: bool) -> Path:
+    if limited_live:
+        return Path(str(profile.section("limited_live").get("output_dir") or "outputs/limited_live"))
+    return Path(config.output_dir)
+
+
+def _check_limited_live(profile: Profile, config: ShadowTradingConfig, request: ShadowRunRequest) -> None:
+    """Refuse a limited-live run whose settings cannot work, before anything is created (exit 2)."""
+    from .limited_live_trading_orchestrator import limited_live_risk
+    limited_live_risk(profile)
+    section = dict(profile.section("broker"))
+    name = request.broker or str(section.get("name") or "paper")
+    if name == "tradovate" and section.get("name") == "tradovate" and section.get("environment") == "live":
+        if not request.confirm_live:
+            raise ConfigError("broker.environment is \"live\": orders would use REAL MONEY. Add --confirm-live to "
+                              "the command line to trade it, or set broker.environment to \"demo\"")
+        if request.replay:
+            raise ConfigError("--replay cannot trade the live Tradovate environment: a replay's market is not live")
+    if name == "tradovate" and request.replay and section.get("name") != "tradovate":
+        raise ConfigError("--broker tradovate --replay needs the profile's broker section pointing at the Tradovate "
+                          "stand-in (broker.name \"tradovate\", rest_url and ws_url on 127.0.0.1)")
+
+
+def _execution(profile: Profile, config: ShadowTradingConfig, run: Mapping[str, Any], ledger: Ledger
+               ) -> dict[str, Any]:
+    """The orchestrator's risk engine, broker and market clock: none (paper, derived shadow caps)
+    for a shadow run; the profile's broker under `limited_live.risk` for a limited-live run."""
+    asked = run["config"].get("request", {})
+    if not asked.get("limited_live"):
+        return {}
+    from .brokers.tradovate.standin_clock import StandInClock
+    from .guards import LedgerSpendReader, RiskEngine, SqliteRiskStore
+    from .limited_live_trading_orchestrator import limited_live_risk, make_broker
+    risk_config = limited_live_risk(profile)
+    section = dict(profile.section("broker"))
+    name = asked.get("broker") or str(section.get("name") or "paper")
+    spend_root = Path(str(profile.section("limited_live").get("spend_root") or "outputs"))
+    spend = LedgerSpendReader.under(spend_root) \
+        if risk_config.data_cost.enabled or risk_config.cost_per_signal.enabled else None
+    risk = RiskEngine(risk_config, store=SqliteRiskStore(ledger.connection), spend=spend)
+    clock = StandInClock(str(section.get("rest_url") or "")) \
+        if name == "tradovate" and run["mode"] == "replay" else None
+    broker = make_broker(section, config, confirm_live=bool(asked.get("confirm_live")), name=name,
+                         market_clock=clock.market_time if clock is not None else None)
+    if broker.real_money:
+        log.warning("!!! LIMITED LIVE TRADING WITH REAL MONEY through %s: every order is real !!!", broker.name)
+    broker.connect()
+    return {"risk": risk, "broker": broker, "market_sync": clock.advance if clock is not None else None}
 
 
 def _comparable(masked: Mapping[str, Any]) -> str:
@@ -328,3 +392,52 @@ def _reporter(reports: RunReports | None, ledger: Ledger, config: ShadowTradingC
     def write(day: TradingDay) -> None:
         reports.write_day_reports(ledger, day.label, config, output_dir)
     return write
+
+
+def emergency_flatten(request: ShadowRunRequest, run_id: str, *, now: pd.Timestamp | None = None) -> str:
+    """The emergency stop for `run_id`: its risk engine HALTED in the ledger (so every entry is
+    refused and, level-triggered, whatever is open is flattened at the next cycle, or at the next
+    start of a stopped run) and a `flatten` control the running orchestrator carries out (cancel
+    every working order, flatten every position). With a real broker configured, its positions
+    are also flattened here and now. Returns what was done, for the command line."""
+    from .guards import RiskEngine, SqliteRiskStore
+    from .limited_live_trading_orchestrator import limited_live_risk, make_broker
+    profile = load_profile(request.profile, env=None)
+    config = ShadowTradingConfig.from_profile(profile)
+    root = Path(request.output_dir) if request.output_dir else _default_output_dir(profile, config,
+                                                                                    request.limited_live)
+    ledger = Ledger.open_existing(root / RUNS_DIR / run_id / LEDGER_FILE)
+    now = now or pd.Timestamp.now(tz="UTC")
+    done = []
+    try:
+        asked = (ledger.run() or {}).get("config", {}).get("request", {})
+        risk_config = limited_live_risk(profile) if asked.get("limited_live") else config.risk_config()
+        risk = RiskEngine(risk_config, store=SqliteRiskStore(ledger.connection),
+                          spend=_NoSpend() if risk_config.data_cost.enabled or risk_config.cost_per_signal.enabled
+                          else None)
+        risk.halt(by="flatten command", reason=f"--flatten {run_id}", now=now)
+        ledger.request_control("flatten", reason=f"--flatten {run_id}", requested_by="command line",
+                               requested_at=now)
+        done.append(f"run {run_id}: risk engine HALTED, flatten control queued (obeyed within one cycle)")
+        name = asked.get("broker") or str(profile.section("broker").get("name") or "paper")
+        if asked.get("limited_live") and name != "paper":
+            broker = make_broker(profile.section("broker"), config, confirm_live=request.confirm_live, name=name)
+            try:
+                broker.connect()
+                states = broker.flatten()
+                done.append(f"{name}: {len(states)} order(s) cancelled or liquidated; positions now "
+                            f"{[(p.instrument, p.quantity) for p in broker.positions()] or 'flat'}")
+            finally:
+                broker.close()
+    finally:
+        ledger.close()
+    done.append(f"resume with the dashboard's token-guarded resume control once the cause is understood")
+    return "\n".join(done)
+
+
+class _NoSpend:
+    """The spend totals are not needed to halt (a halt reads no guard); present so the engine builds."""
+
+    def totals(self, now: pd.Timestamp) -> Any:
+        from .guards import SpendTotals
+        return SpendTotals(day_usd=0.0, month_usd=0.0)

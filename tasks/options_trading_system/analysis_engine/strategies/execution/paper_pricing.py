@@ -57,6 +57,12 @@ class PaperPricing:
         total = len(open_positions)
         if total >= self.config.max_open_positions:
             return f"{REFUSED_POSITION_LIMIT}: open={total}, limit={self.config.max_open_positions}"
+        return self.source_refusal(open_positions, source)
+
+    def source_refusal(self, open_positions: pd.DataFrame, source: str) -> str:
+        """'' when `source` may open another position, else 'SOURCE_LIMIT: numbers' (an allocation
+        rule per source; the account-wide position cap is the risk engine's max_position guard)."""
+        total = len(open_positions)
         mine = int((open_positions["source"] == source).sum()) if total else 0
         if mine >= self.config.max_open_per_source:
             return f"{REFUSED_SOURCE_LIMIT}: open={mine} for {source}, limit={self.config.max_open_per_source}"
