@@ -50,9 +50,9 @@ def test_a_replay_writes_daily_reports_and_a_final_verdict(recording: Path, tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     assert "run cli: completed, 2 day(s) closed" in done.stdout and "verdict " in done.stdout
     for day in ("2025-06-02", "2025-06-03"):
-        daily = json.loads((tmp_path / day / "paper_trading" / "daily_report.json").read_text())
+        daily = json.loads((tmp_path / day / "paper_trading" / "daily_report_cli.json").read_text())
         assert daily["day"] == day and daily["is_sample"] is True
-        assert "SAMPLE DATA" in (tmp_path / day / "paper_trading" / "daily_report.html").read_text()
+        assert "SAMPLE DATA" in (tmp_path / day / "paper_trading" / "daily_report_cli.html").read_text()
     final = json.loads((tmp_path / "runs" / "cli" / "final_results.json").read_text())
     assert final["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE") and final["days_closed"] == 2
     ledger = Ledger.open_existing(tmp_path / "runs" / "cli" / "ledger.sqlite")

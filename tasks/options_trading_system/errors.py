@@ -87,5 +87,19 @@ class InputFileError(OptionsSystemError):
     exit_code = 2
 
 
+class RunLockedError(OptionsSystemError):
+    """Another process is running this shadow run; two processes on one ledger would each act on
+    the same events. Wait for it to end (or stop it), then resume."""
+
+    exit_code = 2
+
+
+class LedgerWriteError(OptionsSystemError):
+    """The run's ledger could not be written (disk full, read-only file or folder). Nothing after
+    the last committed transaction is lost: free space or fix the permissions, then resume."""
+
+    exit_code = 1
+
+
 class OutputValidationError(OptionsSystemError):
     """A report failed its own JSON Schema; nothing is written (a bug, not a data problem)."""

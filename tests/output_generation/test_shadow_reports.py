@@ -64,14 +64,14 @@ def test_the_final_report_adds_up_the_days_price_coverage(run: Path) -> None:
 
 
 def test_the_ab_report_says_why_an_arm_without_input_cannot_be_judged(run: Path) -> None:
-    ab = json.loads((run.parents[1] / DAY / "ab_testing" / "ab_comparison.json").read_text())
+    ab = json.loads((run.parents[1] / DAY / "ab_testing" / "ab_comparison_r.json").read_text())
     assert ab["arms"]["b"]["source"] == "ifd_v3" and ab["arms"]["b"]["signals"] == 0
     assert "MBO" in ab["arms"]["b"]["note"] and "could not be judged" in ab["arms"]["b"]["note"]
     assert ab["comparison"]["accuracy_difference"] is None
 
 
 def test_a_document_that_breaks_its_schema_is_not_written(run: Path, tmp_path: Path) -> None:
-    doc = json.loads((run.parents[1] / DAY / "paper_trading" / "daily_report.json").read_text())
+    doc = json.loads((run.parents[1] / DAY / "paper_trading" / "daily_report_r.json").read_text())
     doc["signals"]["accuracy"] = "high"
     with pytest.raises(OutputValidationError, match=r"\$\.signals\.accuracy"):
         shadow_report_writer.write_document("daily", doc, tmp_path, "daily_report")
@@ -79,7 +79,7 @@ def test_a_document_that_breaks_its_schema_is_not_written(run: Path, tmp_path: P
 
 
 def test_html_escapes_text_from_data(run: Path, tmp_path: Path) -> None:
-    doc = json.loads((run.parents[1] / DAY / "paper_trading" / "daily_report.json").read_text())
+    doc = json.loads((run.parents[1] / DAY / "paper_trading" / "daily_report_r.json").read_text())
     hostile = '<script>alert("x")</script>'
     doc = copy.deepcopy(doc)
     doc["alerts"].append({"level": "warning", "code": "TEST", "message": hostile})

@@ -3,11 +3,13 @@ JSON and the HTML (jinja2, autoescape on) atomically.
 
 Layout (the issue's contract):
 ```
-<output_dir>/YYYY-MM-DD/paper_trading/daily_report.{json,html}
-<output_dir>/YYYY-MM-DD/performance_tracking/performance.{json,html}
-<output_dir>/YYYY-MM-DD/ab_testing/ab_comparison.{json,html}      (when A/B testing is on)
+<output_dir>/YYYY-MM-DD/paper_trading/daily_report_<run_id>.{json,html}
+<output_dir>/YYYY-MM-DD/performance_tracking/performance_<run_id>.{json,html}
+<output_dir>/YYYY-MM-DD/ab_testing/ab_comparison_<run_id>.{json,html}      (when A/B testing is on)
 <output_dir>/runs/<run_id>/final_results.{json,html}
 ```
+Daily files carry the run id, so runs sharing an output folder (a replay and a live run of the
+same day, two replays) each keep their own reports.
 A document that fails its schema is a bug: `OutputValidationError`, nothing written.
 """
 from __future__ import annotations
@@ -80,9 +82,10 @@ def write_day_reports(ledger: Ledger, day: str, config: ShadowTradingConfig, out
                 "performance": lambda: shadow_reports.performance_report(ledger, day, config)}
     if config.ab_testing.enabled:
         builders["ab"] = lambda: shadow_reports.ab_report(ledger, config, day)
+    run_id = (ledger.run() or {}).get("run_id", "run")
     for kind, build in builders.items():
         sub, stem = FOLDERS[kind]
-        written.extend(write_document(kind, build(), Path(output_dir) / day / sub, stem))
+        written.extend(write_document(kind, build(), Path(output_dir) / day / sub, f"{stem}_{run_id}"))
     log.info("wrote the %s reports under %s", day, Path(output_dir) / day)
     return written
 

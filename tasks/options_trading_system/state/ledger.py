@@ -185,8 +185,10 @@ class Ledger:
         return cls(path, **kwargs)
 
     def close(self) -> None:
-        self.flush_perf()
-        self.connection.close()
+        try:
+            self.flush_perf()
+        finally:
+            self.connection.close()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -204,7 +206,8 @@ class Ledger:
             self._write_perf(connection)
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:  # SQLite has already rolled back after a full disk
+                connection.execute("ROLLBACK")
             raise
         if self.after_commit is not None:
             self.after_commit(self.transactions())

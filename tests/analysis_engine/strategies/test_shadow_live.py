@@ -3,6 +3,7 @@ cycle every N (simulated) seconds until the close, with the chain from the profi
 (here a stand-in source that serves recorded snapshots as a vendor would, by time)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -27,7 +28,8 @@ CLOSE = pd.Timestamp("2025-06-02 20:00", tz="UTC")
 
 
 class RecordedVendor(DataSource):
-    """Serves the newest recorded snapshot at or before the request's time, like a delayed vendor."""
+    """Serves the newest recorded snapshot at or before the request's time, like a delayed vendor
+    (as a vendor would: not flagged as sample; live mode refuses sample data)."""
 
     name = "saved"
     folder: Path = Path()
@@ -41,7 +43,8 @@ class RecordedVendor(DataSource):
         files = [s for d in manifest["days"] for s in d["snapshots"] if pd.Timestamp(s["as_of"]) <= request.now]
         if not files:
             raise DataSourceError("no snapshot yet")
-        return read_capture(self.folder / files[-1]["file"])
+        chain = read_capture(self.folder / files[-1]["file"])
+        return dataclasses.replace(chain, meta=dataclasses.replace(chain.meta, is_sample=False))
 
 
 @pytest.fixture()
@@ -87,6 +90,27 @@ def test_live_mode_waits_for_the_window_then_cycles_until_the_close(
     replayed = start_run(ShadowRunRequest(profile=str(live_profile), replay=result.run_dir / "recording", days=1,
                                           output_dir=tmp_path / "replayed", run_id="replayed"), RunHooks(reports=shadow_report_writer))
     assert replayed.status == "completed" and replayed.final["signals"]["signals"] > 0
+
+
+def test_live_mode_never_trades_the_bundled_sample(tmp_path: Path) -> None:
+    profile = tmp_path / "no_live_source.json"
+    profile.write_text(json.dumps({"description": "live with saved data only", "extends": "shadow_trading",
+                                   "data_sources": {"priority": ["saved"]},
+                                   "shadow_trading": {"live": {"cycle_seconds": 3600}}}))
+    clock = SimulatedClock(OPEN)
+    result = start_run(ShadowRunRequest(profile=str(profile), days=1, start=OPEN.date(), output_dir=tmp_path / "out",
+                                        run_id="nolive"),
+                       RunHooks(reports=shadow_report_writer, clock=clock, timer=ClockCycleTimer(clock, 3600), env={}))
+    assert result.status == "completed"
+    ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
+    try:
+        assert ledger.scalar("SELECT COUNT(*) FROM signals") == 0
+        assert ledger.scalar("SELECT COUNT(*) FROM orders") == 0
+        notes = [r["notes"] for r in ledger.rows("SELECT notes FROM observations ORDER BY event_index")]
+        assert notes and all("live mode never trades sample data" in n for n in notes)
+        assert "no live data source" in notes[0]
+    finally:
+        ledger.close()
 
 
 class RecordedSession:
@@ -178,7 +202,7 @@ def test_without_a_databento_key_ifd_v3_is_noted_not_faked(small_recording: Path
         assert "ifd_v3: no live MBO stream" in notes and "DATABENTO_API_KEY" in notes
     finally:
         ledger.close()
-    ab = json.loads((tmp_path / "out" / "2025-06-02" / "ab_testing" / "ab_comparison.json").read_text())
+    ab = json.loads((tmp_path / "out" / "2025-06-02" / "ab_testing" / "ab_comparison_nokey.json").read_text())
     assert ab["arms"]["b"]["signals"] == 0 and "could not be judged" in ab["arms"]["b"]["note"]
 
 

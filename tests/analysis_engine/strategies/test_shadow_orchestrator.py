@@ -33,7 +33,7 @@ def test_a_replay_closes_every_day_and_writes_the_reports(baseline: tuple[Path, 
     for day in ("2025-06-02", "2025-06-03"):
         for sub, stem in (("paper_trading", "daily_report"), ("performance_tracking", "performance"),
                           ("ab_testing", "ab_comparison")):
-            assert (out / day / sub / f"{stem}.json").is_file() and (out / day / sub / f"{stem}.html").is_file()
+            assert (out / day / sub / f"{stem}_baseline.json").is_file() and (out / day / sub / f"{stem}_baseline.html").is_file()
     assert (result.run_dir / "final_results.json").is_file()
 
 

@@ -98,7 +98,7 @@ def test_kill_at_exact_transactions_then_resume_gives_the_same_ledger(
         state = dump_state(out / "runs" / run_id / "ledger.sqlite", ignore_columns=IGNORE)
         assert state == uninterrupted["state"], f"ledger differs after a kill {label} (transaction {n})"
         for day in ("2025-06-02", "2025-06-03"):
-            assert (out / day / "paper_trading" / "daily_report.json").is_file()
+            assert (out / day / "paper_trading" / f"daily_report_{run_id}.json").is_file()
 
 
 def test_kill_from_outside_mid_replay_then_resume_gives_the_same_ledger(

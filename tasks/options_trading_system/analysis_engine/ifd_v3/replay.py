@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ...errors import InputFileError
 from ...data_ingestion.mbo.dbn_file import MBOFile
 from .baselines import KEY, BaselineStore, DayRecord, baseline_table
 from .config import NS_PER_S, IFDv3Config
@@ -116,15 +117,22 @@ def file_day_record(path: Path | str, config: IFDv3Config, chunk_events: int = 1
 def record_history(store: BaselineStore, patterns: Iterable[str], *, before: date, config: IFDv3Config,
                    recorded_at: pd.Timestamp, chunk_events: int = 1_000_000) -> list[date]:
     """Record into `store` every file matching `patterns` whose day is before `before` and not yet
-    recorded with this window length. Returns the days added."""
+    recorded with this window length. Returns the days added. A file that cannot be read (corrupt,
+    truncated) is skipped with a warning: one bad day thins the baseline, it does not stop the
+    days after it."""
     have = set(store.recorded_days(config.window.window_s))
     added: list[date] = []
     for file in sorted({f for pattern in patterns for f in glob.glob(pattern)}):
-        mbo = MBOFile(file)
-        day = mbo.trade_date()
-        if day >= before or day in have:
+        try:
+            mbo = MBOFile(file)
+            day = mbo.trade_date()
+            if day >= before or day in have:
+                continue
+            record = file_day_record(file, config, chunk_events)
+        except InputFileError as exc:
+            log.warning("IFD v3.0 baselines: %s skipped: %s", file, exc)
             continue
-        store.record_day(file_day_record(file, config, chunk_events), recorded_at=recorded_at)
+        store.record_day(record, recorded_at=recorded_at)
         have.add(day)
         added.append(day)
     return added

@@ -28,7 +28,8 @@ EXIT_INTERRUPTED = 130
 EXAMPLES = """examples:
   python3 scripts/make_sample_data.py week --days 5 --output outputs/sample_week
   python3 run_shadow_trading.py --replay outputs/sample_week --days 5
-  python3 run_shadow_trading.py --replay outputs/sample_week --price-path ../shared/data/futures/NQ_1min_sample.csv
+  python3 scripts/make_sample_data.py week --days 5 --price-path ../shared/data/futures/NQ_1min_sample.csv --output outputs/real_week
+  python3 run_shadow_trading.py --replay outputs/real_week --days 5
   python3 run_shadow_trading.py --resume replay-20250602-20250610T101500
   python3 run_shadow_trading.py --days 5                       # live: waits for each day's window
   python3 run_shadow_trading.py --limited-live --replay outputs/sample_week --days 5

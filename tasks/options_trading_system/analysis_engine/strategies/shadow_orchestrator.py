@@ -27,6 +27,7 @@ samples go to the ledger's perf tables.
 from __future__ import annotations
 
 import json
+import sqlite3
 import logging
 import threading
 from dataclasses import dataclass
@@ -145,7 +146,10 @@ class ShadowTradingOrchestrator:
                     return self._interrupted()
         except BaseException as exc:
             if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                self._set_status(RUN_FAILED, f"{type(exc).__name__}: {exc}", None)
+                try:
+                    self._set_status(RUN_FAILED, f"{type(exc).__name__}: {exc}", None)
+                except sqlite3.Error as status_exc:  # the ledger itself is what failed (full, read-only)
+                    log.error("could not record the failure in the ledger: %s", status_exc)
             raise
         finally:
             self.ledger.flush_perf()
@@ -642,6 +646,7 @@ class ShadowTradingOrchestrator:
                              "local": f"{day.window_open.tz_convert(self.config.window.timezone):%H:%M}-"
                                       f"{day.window_close.tz_convert(self.config.window.timezone):%H:%M}"}
         summary["price"] = self._price_coverage(day)
+        summary["notes"] = self.feed.day_notes(day)
         with self.ledger.transaction(day=day.label, event_index=event.index, sim_time=event.time) as tx:
             tx.insert("daily_summaries", {
                 "day": day.label, "closed_at": iso(event.time), "signals": summary["signals"]["signals"],

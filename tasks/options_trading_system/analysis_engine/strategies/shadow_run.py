@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,8 +26,9 @@ import pandas as pd
 from ...config_manager import Profile, load_environment, load_profile
 from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
 from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
-from ...errors import ConfigError, InputFileError
+from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state import queries
+from ...state.run_lock import RunLock
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
 from .feeds.clock import Clock, RealClock, SimulatedClock
 from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
@@ -111,13 +113,36 @@ class RunHooks:
 
 
 def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> ShadowRunResult:
-    """Run (or resume) a shadow run to completion or interruption; see the module docstring."""
+    """Run (or resume) a shadow run to completion or interruption; see the module docstring.
+
+    One process per run (`state.run_lock`): a second process on the same run is refused with
+    `RunLockedError`. A ledger that cannot be written (disk full, read-only) ends the run with
+    `LedgerWriteError` and status `failed` where the ledger still takes that write; everything
+    committed before stays, and `--resume` continues once the disk is fixed."""
     hooks = hooks or RunHooks()
+    lock: RunLock | None = None
+    ledger: Ledger | None = None
+    try:
+        if request.resume:
+            profile, config, ledger, run, output_dir, lock = _reopen(request, hooks)
+        else:
+            profile, config, ledger, run, output_dir, lock = _create(request, hooks)
+        return _run(request, hooks, profile, config, ledger, run, output_dir)
+    except sqlite3.Error as exc:
+        where = ledger.path if ledger is not None else "the run's ledger"
+        run_id = request.resume or request.run_id or (ledger.path.parent.name if ledger is not None else "")
+        raise LedgerWriteError(
+            f"ledger {where} cannot be written ({exc}): the disk may be full or the file or its folder read-only. "
+            f"Everything up to the last committed event is kept; free space or fix the permissions, then "
+            f"continue with --resume {run_id}") from exc
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: ShadowTradingConfig, ledger: Ledger,
+         run: dict[str, Any], output_dir: Path) -> ShadowRunResult:
     stop = hooks.stop or threading.Event()
-    if request.resume:
-        profile, config, ledger, run, output_dir = _reopen(request, hooks)
-    else:
-        profile, config, ledger, run, output_dir = _create(request, hooks)
     run_dir = ledger.path.parent
     calendar = TradingCalendar(str(profile.section("instrument").get("exchange_calendar", "CMES")), config.window)
     days = [d for d in (calendar.day(date.fromisoformat(s)) for s in run["trading_days"]) if d is not None]
@@ -157,14 +182,20 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
             feed.close()
         if execution.get("broker") is not None:
             execution["broker"].close()
-        ledger.end_session(session, hooks.wall_clock(), events=outcome.events, exit=exit_note)
-        ledger.close()
+        try:
+            ledger.end_session(session, hooks.wall_clock(), events=outcome.events, exit=exit_note)
+        except sqlite3.Error as exc:  # the failure being reported is this ledger's; say it once, above
+            log.error("could not close the session row of %s: %s", ledger.path, exc)
+        try:
+            ledger.close()
+        except sqlite3.Error as exc:
+            log.error("could not close %s cleanly: %s", ledger.path, exc)
 
 
 # --- new run / resume ----------------------------------------------------------------------
 
 def _create(request: ShadowRunRequest, hooks: RunHooks
-            ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path]:
+            ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path, RunLock]:
     profile = load_profile(request.profile, env=hooks.env)
     config = ShadowTradingConfig.from_profile(profile)
     days_wanted = request.days if request.days is not None else config.days
@@ -192,39 +223,62 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
     days = calendar.days(start, days_wanted)
     if len(days) < days_wanted:
         raise ConfigError(f"only {len(days)} trading day(s) on or after {start} in the {calendar.name} calendar")
+    if request.replay and price_path is not None:
+        _check_price_coverage(price_path, _price_path(recording, config, profile), days)
     run_id = request.run_id or f"{mode}-{days[0].session:%Y%m%d}-{hooks.wall_clock():%Y%m%dT%H%M%S}"
     run_dir = output_dir / RUNS_DIR / run_id
     if (run_dir / LEDGER_FILE).exists():
         raise ConfigError(f"run {run_id} already exists in {run_dir}; continue it with --resume {run_id}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(run_dir / LEDGER_FILE, after_commit=hooks.after_commit)
-    # the pace (--speed) is not part of the run: a resumed replay may go at another pace
-    settings = {"profile": profile.masked(),
-                "request": {"replay": str(request.replay) if request.replay else None,
-                            "price_path": str(price_path) if price_path else None,
-                            "days": days_wanted, "start": start.isoformat(), "is_sample": is_sample,
-                            "data_note": data_note, "limited_live": request.limited_live,
-                            "broker": request.broker, "confirm_live": request.confirm_live}}
-    run = {"run_id": run_id, "mode": mode, "profile": profile.name, "config_json": json.dumps(settings, sort_keys=True),
-           "data_dir": str(request.replay) if request.replay else None,
-           "price_path": str(price_path) if price_path else None, "start_date": days[0].label, "days": len(days),
-           "trading_days_json": json.dumps([d.label for d in days]), "status": RUN_RUNNING,
-           "status_reason": "started", "status_at": iso(days[0].window_open)}
-    with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
-        tx.insert("runs", run)
-    log.info("run %s: %s over %s (%d day(s)); ledger %s", run_id, mode, ", ".join(d.label for d in days), len(days),
-             ledger.path)
-    return profile, config, ledger, ledger.run(), output_dir
+    lock = RunLock(run_dir, run_id).acquire()
+    if (run_dir / LEDGER_FILE).exists():  # another process created it between the check and the lock
+        lock.release()
+        raise ConfigError(f"run {run_id} already exists in {run_dir}; continue it with --resume {run_id}")
+    try:
+        ledger = Ledger(run_dir / LEDGER_FILE, after_commit=hooks.after_commit)
+        # the pace (--speed) is not part of the run: a resumed replay may go at another pace
+        settings = {"profile": profile.masked(),
+                    "request": {"replay": str(request.replay) if request.replay else None,
+                                "price_path": str(price_path) if price_path else None,
+                                "days": days_wanted, "start": start.isoformat(), "is_sample": is_sample,
+                                "data_note": data_note, "limited_live": request.limited_live,
+                                "broker": request.broker, "confirm_live": request.confirm_live}}
+        run = {"run_id": run_id, "mode": mode, "profile": profile.name, "config_json": json.dumps(settings, sort_keys=True),
+               "data_dir": str(request.replay) if request.replay else None,
+               "price_path": str(price_path) if price_path else None, "start_date": days[0].label, "days": len(days),
+               "trading_days_json": json.dumps([d.label for d in days]), "status": RUN_RUNNING,
+               "status_reason": "started", "status_at": iso(days[0].window_open)}
+        with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
+            tx.insert("runs", run)
+        log.info("run %s: %s over %s (%d day(s)); ledger %s", run_id, mode, ", ".join(d.label for d in days), len(days),
+                 ledger.path)
+    except BaseException:
+        lock.release()
+        raise
+    return profile, config, ledger, ledger.run(), output_dir, lock
 
 
 def _reopen(request: ShadowRunRequest, hooks: RunHooks
-            ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path]:
+            ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path, RunLock]:
     guess = Path(request.output_dir) if request.output_dir else None
     if guess is None:
         profile_for_dir = load_profile(request.profile, env=hooks.env)
         guess = _default_output_dir(profile_for_dir, ShadowTradingConfig.from_profile(profile_for_dir),
                                     request.limited_live)
     path = guess / RUNS_DIR / str(request.resume) / LEDGER_FILE
+    if not path.is_file():
+        raise InputFileError(f"ledger {path}: no such file (was the run id right? runs live in <output-dir>/runs/)")
+    lock = RunLock(path.parent, str(request.resume)).acquire()
+    try:
+        profile, config, ledger, run = _reopen_locked(request, hooks, path)
+    except BaseException:
+        lock.release()
+        raise
+    return profile, config, ledger, run, guess, lock
+
+
+def _reopen_locked(request: ShadowRunRequest, hooks: RunHooks, path: Path
+                   ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any]]:
     ledger = Ledger.open_existing(path, after_commit=hooks.after_commit)
     run = ledger.run()
     if run is None:
@@ -242,7 +296,32 @@ def _reopen(request: ShadowRunRequest, hooks: RunHooks
         if given is not None:
             log.warning("%s is ignored with --resume: the run keeps the data and days it started with", name)
     log.info("resuming run %s at %s", run["run_id"], ledger.progress())
-    return profile, config, ledger, run, guess
+    return profile, config, ledger, run
+
+
+def _price_path(recording: Any, config: ShadowTradingConfig, profile: Profile) -> PricePath:
+    """The recording's price path as the replay reads it (empty when it has none)."""
+    if not recording.price_path:
+        return PricePath.empty()
+    tz = recording.price_timezone or config.replay.csv_timezone
+    return load_price_path(recording.price_path, csv_timezone=tz, bar_seconds=config.replay.bar_seconds,
+                           root=str(profile.section("instrument").get("symbol", "NQ")))
+
+
+def _check_price_coverage(path: Path, prices: PricePath, days: list[TradingDay]) -> None:
+    """A price path with no bar inside any of the replay's windows would replay nothing and still
+    "complete": refuse it, naming both ranges."""
+    if any(len(prices.between(d.window_open, d.window_close)) for d in days):
+        return
+    days_text = f"{days[0].label} .. {days[-1].label}"
+    if len(prices) == 0:
+        raise InputFileError(f"--price-path {path}: no bars could be read; the replay covers {days_text}")
+    first = pd.Timestamp(int(prices.start[0]), tz="UTC")
+    last = pd.Timestamp(int(prices.end[-1]), tz="UTC")
+    raise InputFileError(
+        f"--price-path {path}: its bars cover {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC, the replay's days "
+        f"are {days_text}: not one bar falls inside a trading window. Record or generate the replay on the path's "
+        f"own days (python3 scripts/make_sample_data.py week --price-path {path} --output DIR)")
 
 
 def _default_output_dir(profile: Profile, config: ShadowTradingConfig, limited_live: bool) -> Path:
@@ -315,10 +394,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
           resumed_at: str | None) -> MarketFeed:
     if run["mode"] == "replay":
         recording = open_recording(Path(run["data_dir"]), price_path=Path(run["price_path"]) if run["price_path"] else None)
-        tz = recording.price_timezone or config.replay.csv_timezone
-        prices = load_price_path(recording.price_path, csv_timezone=tz, bar_seconds=config.replay.bar_seconds,
-                                 root=str(profile.section("instrument").get("symbol", "NQ"))) \
-            if recording.price_path else PricePath.empty()
+        prices = _price_path(recording, config, profile)
         if len(prices) == 0:
             log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
         speed = request.speed if request.speed is not None else config.replay.speed
@@ -346,6 +422,12 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
                             timeout_s=float(sources_cfg.get("timeout_s", 20)))
 
     channels, notes = _live_mbo_channels(sources, env, hooks)
+    live_sources = [name for name in sources_cfg.get("priority", ()) if name != "saved"]
+    if not live_sources:
+        message = (f"profile {profile.name}: no live data source (data_sources.priority lists only saved data); "
+                   f"live mode never trades the bundled sample or old captures, so nothing will be traded")
+        log.error(message)
+        notes.append(message)
     return LiveFeed(loader, request_for, clock, timer, Path(run_dir) / "recording", mbo_channels=channels,
                     notes=notes)
 

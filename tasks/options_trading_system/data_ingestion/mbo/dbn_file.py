@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +32,7 @@ from ...errors import InputFileError
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".dbn", ".dbn.zst")
+TRUNCATED = "DBN file is truncated"  # the start of databento's BentoWarning for a cut-off file
 MBO_TAG = ".mbo"
 TRUTH_SUFFIX = ".truth.json"  # beside a generated (sample) day: its answer key, "is_sample": true
 DEFINITION_TAG = ".definition"
@@ -129,11 +131,14 @@ class MBOFile:
         return definitions_from_ndarray(records)
 
     def iter_mbo(self, chunk_events: int) -> Iterator[np.ndarray]:
-        """MBO records in file order, as structured arrays of at most `chunk_events` rows."""
+        """MBO records in file order, as structured arrays of at most `chunk_events` rows. A
+        truncated file is an error (the decoder only warns and hands back part of the day)."""
         try:
-            for chunk in self.store.to_ndarray(schema="mbo", count=chunk_events):
-                if len(chunk):
-                    yield chunk
+            with warnings.catch_warnings():
+                warnings.filterwarnings("error", message=TRUNCATED)
+                for chunk in self.store.to_ndarray(schema="mbo", count=chunk_events):
+                    if len(chunk):
+                        yield chunk
         except InputFileError:
             raise
         except Exception as exc:

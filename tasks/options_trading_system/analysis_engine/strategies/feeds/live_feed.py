@@ -108,6 +108,12 @@ class LiveFeed(MarketFeed):
         load_ms = _ms(started)
         cost = float(sum(a.cost_usd for a in result.attempts))
         served = next((a.source for a in result.attempts if a.outcome in SERVING_OUTCOMES), "")
+        if chain.meta.is_sample:  # the last-resort sample is for first runs, never for live trading
+            log.error("live cycle %s: no live source served (only %s's sample data); nothing is traded on it",
+                      event.key, served or "the saved source")
+            return EventData(chain_error=f"{SAMPLE_REFUSED} ({served or 'saved'} served the bundled sample)",
+                             previous=previous, cost_usd=cost, cost_note="data sources tried this cycle",
+                             load_ms=load_ms, notes=self.notes)
         self._save(session, event.time, chain)
         self._latest = chain
         notes = tuple(f"source {a.source}: {a.outcome} ({a.reason})" for a in result.attempts if a.outcome != "served")
@@ -172,6 +178,9 @@ class LiveFeed(MarketFeed):
             return read_capture(refs[-1]).frame
         except InputFileError:
             return None
+
+
+SAMPLE_REFUSED = "live mode never trades sample data: no live source served this cycle"
 
 
 def _ms(started: float) -> float:

@@ -84,6 +84,10 @@ class MarketFeed(ABC):
         """Wall-clock milliseconds of per-day work done outside events (e.g. a day's IFD v3.0 replay)."""
         return {}
 
+    def day_notes(self, day: TradingDay) -> list[str]:
+        """What the feed could not give for the day (e.g. a refused recording file); none by default."""
+        return []
+
     def planned_events(self, day: TradingDay) -> int | None:
         """How many events the day has, when known in advance (replay), for progress bars."""
         return None

@@ -7,6 +7,7 @@ time before it is yielded: instantly at full speed, paced with `--speed`.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ class ReplayFeed(MarketFeed):
         self._emissions: dict[str, pd.DataFrame] = {}
         self._chains: OrderedDict[Path, OptionsChain | str] = OrderedDict()
         self.mbo_batch_ms: dict[str, float] = {}
+        self._day_refusals: dict[str, str] = {}
 
     # --- planning --------------------------------------------------------------------------
 
@@ -76,6 +78,12 @@ class ReplayFeed(MarketFeed):
         ms = self.mbo_batch_ms.get(day.label)
         return {} if ms is None else {"algorithm:ifd_v3 (day replay)": ms}
 
+    def day_notes(self, day: TradingDay) -> list[str]:
+        """What the recording could not give for the day (a refused MBO file), for the ledger."""
+        self._day_emissions(day)
+        note = self._day_refusals.get(day.label)
+        return [note] if note else []
+
     def planned_events(self, day: TradingDay) -> int | None:
         return len(self.plan(day))
 
@@ -88,6 +96,11 @@ class ReplayFeed(MarketFeed):
     # --- data ------------------------------------------------------------------------------
 
     def load(self, event: MarketEvent) -> EventData:
+        data = self._load(event)
+        refusal = self._day_refusals.get(event.day) if event.index == 0 else None
+        return dataclasses.replace(data, notes=(*data.notes, refusal)) if refusal else data
+
+    def _load(self, event: MarketEvent) -> EventData:
         started = time.perf_counter()
         if event.kind == EVENT_MBO:
             emissions = self._emissions.get(event.day, pd.DataFrame())
@@ -144,7 +157,13 @@ class ReplayFeed(MarketFeed):
         emissions = pd.DataFrame()
         if self.mbo_batch is not None and files:
             started = time.perf_counter()
-            emissions = self.mbo_batch(day, files)
+            try:
+                emissions = self.mbo_batch(day, files)
+            except InputFileError as exc:  # one bad day's MBO costs that day's IFD v3.0, not the run
+                log.warning("replay %s: MBO of %s refused, no IFD v3.0 signal that day: %s",
+                            self.recording.root, day.label, exc)
+                self._day_refusals[day.label] = f"MBO of {day.label} refused (no IFD v3.0 signal that day): {exc}"
+                emissions = pd.DataFrame()
             self.mbo_batch_ms[day.label] = _ms(started)
         self._emissions[day.label] = emissions
         return emissions
