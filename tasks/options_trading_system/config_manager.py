@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE, *,
         _deep_merge(merged, overrides)
         for leaf_path, _key, _value in _walk(overrides):
             origins[leaf_path] = COMMAND_LINE
+    check_finite(merged, path, origins)  # values from ${VAR} or the command line
     _validate(merged, origins, path, schema_dir)
     name = _profile_name(path, config_dir)
     return Profile(name=name, path=path, layers=tuple(layers), data=_freeze(merged),
@@ -161,14 +163,46 @@ def list_profiles(config_dir: Path = CONFIG_DIR) -> list[tuple[str, str]]:
     return out
 
 
+class _NonFinite(str):
+    """A number the JSON text spelled but that is not finite (`NaN`, `Infinity`, `1e309`)."""
+
+
+def _parse_constant(text: str) -> _NonFinite:
+    return _NonFinite(text)  # NaN / Infinity / -Infinity: Python's json accepts them, JSON does not
+
+
+def _parse_float(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)  # 1e309 overflows to inf
+
+
+def loads_finite(text: str) -> Any:
+    """`json.loads`, but a non-finite number is kept as a marker that `check_finite` reports."""
+    return json.loads(text, parse_constant=_parse_constant, parse_float=_parse_float)
+
+
+def check_finite(document: Any, source: Path, origins: Mapping[JsonPath, Path] | None = None) -> None:
+    """Refuse `NaN`, `Infinity`, `-Infinity` and numbers that overflow to infinity, naming the
+    file and JSON path: they pass schema checks (NaN compares false with every bound) and a NaN
+    budget would switch a cap off."""
+    for path, _key, value in _walk(document):
+        if isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+            file = _origin(origins, path, source) if origins else source
+            raise ConfigError(f"{_display(file)}: {json_path(path)}: bad value {str(value)!r}: expected a "
+                              f"finite number (NaN, Infinity and numbers beyond 1.8e308 are refused)")
+
+
 def load_json_file(path: Path) -> Any:
-    """Read a JSON file, turning syntax errors into a `ConfigError` with line and column."""
+    """Read a JSON file, turning syntax errors into a `ConfigError` with line and column and
+    refusing non-finite numbers (file and JSON path named)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = loads_finite(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     except OSError as exc:
         raise ConfigError(f"{_display(path)}: cannot read: {exc.strerror}") from exc
+    check_finite(document, path)
+    return document
 
 
 def validate_document(document: Any, schema_file: str, *, source: Path,
@@ -244,7 +278,7 @@ def _substitute_env(document: dict[str, Any], env: Mapping[str, str],
         whole = _ENV_PATTERN.fullmatch(value)
         new_value: Any = filled
         if whole and _NUMBER_OR_BOOL.match(filled):
-            new_value = json.loads(filled)  # "${TIMEOUT}" -> 12.5, so the schema sees a number
+            new_value = loads_finite(filled)  # "${TIMEOUT}" -> 12.5, so the schema sees a number
         _set_path(document, path, new_value)
         if used_secret:
             secret_paths.add(path)
