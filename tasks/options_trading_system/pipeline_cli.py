@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from .config_manager import DEFAULT_PROFILE, list_profiles, load_profile
+from .state.state_dir import export_profile_state_dir
 from .daily_run import day_folder, run_daily
 from .errors import ConfigError, DataUnavailableError, OptionsSystemError
 from .logging_setup import configure_logging
@@ -76,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     run_date = _parse_date(args.date)
     profile = load_profile(args.profile, overrides=_overrides(args))
+    export_profile_state_dir(profile.data.get("state_dir"))
     if args.show_config:
         print(json.dumps(profile.masked(), indent=2))
         return 0
