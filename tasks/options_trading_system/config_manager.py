@@ -30,6 +30,7 @@ from dotenv import dotenv_values
 from referencing import Registry, Resource
 
 from .errors import ConfigError
+from .secrets_mask import MASK, is_secret_name, mask_document, register_secrets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -43,7 +44,6 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_KEY = re.compile(r"(api_?key|secret|token|password|passwd|credential)", re.IGNORECASE)
 # a JSON number (no leading zeros: "0123" is an identifier and stays a string) or a JSON boolean
 _NUMBER_OR_BOOL = re.compile(r"^(-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?|true|false)$")
-MASK = "********"
 
 JsonPath = tuple[Any, ...]
 
@@ -84,7 +84,7 @@ class Profile:
             if isinstance(key, str) and _SECRET_KEY.search(key) and value not in ("", None, MASK) \
                     and not key.endswith("_env"):
                 _set_path(out, path, MASK)
-        return out
+        return mask_document(out)
 
 
 def resolve_profile_path(name_or_path: str | os.PathLike[str], *, config_dir: Path = CONFIG_DIR,
@@ -125,6 +125,7 @@ def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE, *,
     merged, origins, layers = _load_layers(path, config_dir=config_dir, seen=())
     merged.pop("extends", None)
     environment = dict(env) if env is not None else load_environment()
+    register_secrets(environment)
     secret_paths = _substitute_env(merged, environment, origins, path)
     if overrides:
         _deep_merge(merged, overrides)
@@ -145,6 +146,7 @@ def load_environment(dotenv_path: Path | None = None) -> dict[str, str]:
         if candidate is not None and candidate.is_file():
             merged.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
     merged.update(os.environ)
+    register_secrets(merged)  # values of secret variables from .env are masked in every output too
     return merged
 
 
@@ -262,7 +264,7 @@ def _substitute_env(document: dict[str, Any], env: Mapping[str, str],
         def fill(match: re.Match[str]) -> str:
             nonlocal used_secret
             var, default = match.group(1), match.group(2)
-            if _SECRET_KEY.search(var) or var.endswith("_KEY"):
+            if is_secret_name(var) or _SECRET_KEY.search(var):
                 used_secret = True
             if var in env and env[var] != "":
                 return env[var]

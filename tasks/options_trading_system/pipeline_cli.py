@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from .config_manager import DEFAULT_PROFILE, list_profiles, load_profile
+from .secrets_mask import mask_secrets
 from .state.state_dir import export_profile_state_dir
 from .daily_run import day_folder, run_daily
 from .errors import ConfigError, DataUnavailableError, OptionsSystemError
@@ -61,10 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except OptionsSystemError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(mask_secrets(f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         if isinstance(exc, DataUnavailableError):
             for attempt in exc.attempts:
-                print(f"  {attempt.source}: {attempt.outcome} ({attempt.reason})", file=sys.stderr)
+                print(mask_secrets(f"  {attempt.source}: {attempt.outcome} ({attempt.reason})"), file=sys.stderr)
         return exc.exit_code
 
 
@@ -79,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile, overrides=_overrides(args))
     export_profile_state_dir(profile.data.get("state_dir"))
     if args.show_config:
-        print(json.dumps(profile.masked(), indent=2))
+        print(mask_secrets(json.dumps(profile.masked(), indent=2)))
         return 0
     if args.input is not None and not args.input.is_file():
         raise ConfigError(f"--input {args.input}: no such file")
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         for path in _paths(outputs):
             print(path)
     else:
-        print(console_summary(result, outputs))
+        print(mask_secrets(console_summary(result, outputs)))
         print(f"Log: {log_file}")
     return 0
 
