@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
 
-from tasks.options_trading_system.data_ingestion.canonical import validate_chain  # noqa: E402
+from tasks.options_trading_system.data_ingestion.canonical import ChainBounds, validate_chain  # noqa: E402
 from tasks.options_trading_system.data_ingestion.data_budget import (DataBudget, SpendLedger,  # noqa: E402
                                                                       account_fingerprint)
 from tasks.options_trading_system.data_ingestion.databento.config import DatabentoConfig  # noqa: E402
@@ -251,6 +251,18 @@ def test_a_budget_that_is_not_a_finite_amount_refuses_every_paid_request(budget_
     with pytest.raises(DataBudgetExceededError, match="not a finite non-negative amount"):
         DataBudget("databento", daily_usd=budget_usd, monthly_usd=200, ledger=SpendLedger.default(), now=NOW,
                    setting_prefix="data_sources.databento")
+
+
+def test_a_chain_above_max_contracts_is_refused_before_the_rest_is_bought(standin: DatabentoStandIn,
+                                                                          tmp_path: Path) -> None:
+    src = source(standin, tmp_path)
+    src.bounds = ChainBounds(max_contracts=3)
+    with pytest.raises(DataSourceError, match=r"5 contracts \(options selected from the definitions\) is more than "
+                                              r"max_contracts 3") as info:
+        src.fetch(REQUEST)
+    assert info.value.code == "TOO_LARGE" and info.value.cost_usd == pytest.approx(0.10)   # the definitions only
+    assert standin.count("/v0/timeseries.get_range") == 1
+    assert SpendLedger.default().totals("databento", NOW).day_usd == pytest.approx(0.10)  # the rest released
 
 
 def test_runs_racing_a_small_budget_from_several_processes_never_exceed_it(

@@ -31,7 +31,7 @@ import databento
 import pandas as pd
 
 from ...errors import DataSourceError, SourceNotAvailableError, SourceRefusedError
-from ..canonical import OptionsChain, as_utc
+from ..canonical import DEFAULT_BOUNDS, ChainBounds, OptionsChain, as_utc
 from ..data_budget import DataBudget, Reservation, SpendLedger, account_fingerprint
 from ..market_hours import session_for
 from ..saved.snapshot_format import save_snapshot_capture
@@ -54,8 +54,9 @@ class DatabentoSource(DataSource):
 
     def __init__(self, config: DatabentoConfig, *, env: Mapping[str, str], output_root: Path,
                  calendar_name: str = "CMES", client_factory: ClientFactory = DatabentoClient,
-                 state_dir: str | Path | None = None) -> None:
+                 state_dir: str | Path | None = None, bounds: ChainBounds = DEFAULT_BOUNDS) -> None:
         self.config = config
+        self.bounds = bounds
         self.state_dir = state_dir
         self.env = env
         self.output_root = Path(output_root)
@@ -68,7 +69,8 @@ class DatabentoSource(DataSource):
                                      where="data_sources.databento")
         calendar = str(context.profile.section("instrument").get("exchange_calendar", "CMES"))
         return cls(config, env=context.env, output_root=context.output_root, calendar_name=calendar,
-                   state_dir=context.profile.data.get("state_dir"))
+                   state_dir=context.profile.data.get("state_dir"),
+                   bounds=ChainBounds.from_section(context.profile.section("data_sources", "validation")))
 
     def fetch(self, request: ChainRequest) -> OptionsChain:
         key = self.env.get(self.config.api_key_env, "")
@@ -130,6 +132,8 @@ class DatabentoSource(DataSource):
                 f"databento: no NQ options expiring within {cfg.max_days_to_expiration} days of {request.trade_date} "
                 f"among {len(defs)} definitions ({on_nq} on NQ futures) for {start:%Y-%m-%d %H:%M}..{end:%H:%M} UTC",
                 code="EMPTY")
+        # a chain too large is refused before its statistics, trades and quotes are bought or parsed
+        self.bounds.refuse_too_many(len(options), "databento", "options selected from the definitions")
         underlying = str(options["underlying"].iloc[0])
         ids = tuple(str(i) for i in options["instrument_id"])
         chunks = [ids[i:i + MAX_SYMBOLS_PER_REQUEST] for i in range(0, len(ids), MAX_SYMBOLS_PER_REQUEST)]
