@@ -29,3 +29,11 @@ def make_chain(rows: list[dict], *, underlying: float = float("nan"), source: st
     meta = ChainMeta(underlying_symbol="NQM25", source=source, as_of=pd.Timestamp(as_of),
                      multiplier=multiplier, underlying_price=underlying)
     return OptionsChain(frame=build_chain_frame(columns), meta=meta)
+
+
+@pytest.fixture(autouse=True)
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own state directory (spend ledger, baselines): none writes to the real home."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("NQ_STATE_DIR", str(folder))
+    return folder

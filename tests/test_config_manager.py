@@ -178,3 +178,48 @@ def test_list_profiles_and_show_config_from_the_command_line(tmp_path: Path) -> 
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e309", "-1e400"])
+def test_non_finite_numbers_are_refused_at_load_naming_file_and_json_path(tmp_path: Path, literal: str) -> None:
+    # a NaN budget used to switch the cap off (NaN compares false with every bound) and run with exit 0
+    path = tmp_path / "bad.json"
+    path.write_text('{"description": "x", "extends": "databento_only",\n'
+                    f' "data_sources": {{"databento": {{"daily_budget_usd": {literal}}}}}}}')
+    message = error_of(path)
+    assert "bad.json" in message and "$.data_sources.databento.daily_budget_usd" in message
+    assert literal in message and "finite number" in message
+
+
+def test_a_non_finite_number_from_the_environment_is_refused(tmp_path: Path) -> None:
+    path = write_profile(tmp_path, "p", {"description": "x", "extends": "databento_only",
+                                         "data_sources": {"databento": {"daily_budget_usd": "${NQ_BUDGET}"}}})
+    message = error_of(path, env={"NQ_BUDGET": "1e999"})
+    assert "$.data_sources.databento.daily_budget_usd" in message and "finite number" in message
+
+
+@pytest.mark.parametrize("setting, value", [
+    (("data_sources", "databento", "daily_budget_usd"), 1e12),
+    (("data_sources", "databento", "monthly_budget_usd"), 1e9),
+    (("data_sources", "timeout_s"), 86400 * 365),
+    (("data_sources", "polygon", "max_pages"), 10 ** 9),
+])
+def test_budgets_timeouts_and_sizes_have_sane_maximums(tmp_path: Path, setting: tuple, value: float) -> None:
+    body: dict = {"description": "x", "extends": "all_sources"}
+    node = body
+    for key in setting[:-1]:
+        node = node.setdefault(key, {})
+    node[setting[-1]] = value
+    message = error_of(write_profile(tmp_path, "big", body))
+    assert "$." + ".".join(setting) in message and "expected maximum" in message
+
+
+@pytest.mark.parametrize("literal", ["NaN", "1e309"])
+def test_a_non_finite_budget_exits_2_before_anything_runs(tmp_path: Path, literal: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"description": "x", "extends": "testing", '
+                    f'"data_sources": {{"databento": {{"daily_budget_usd": {literal}}}}}}}')
+    out = tmp_path / "out"
+    result = run_cli("--profile", str(path), "--output-dir", str(out), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "$.data_sources.databento.daily_budget_usd" in result.stderr and not out.exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from dotenv import dotenv_values
 from referencing import Registry, Resource
 
 from .errors import ConfigError
+from .secrets_mask import MASK, is_secret_name, mask_document, register_secrets
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -42,7 +44,6 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SECRET_KEY = re.compile(r"(api_?key|secret|token|password|passwd|credential)", re.IGNORECASE)
 # a JSON number (no leading zeros: "0123" is an identifier and stays a string) or a JSON boolean
 _NUMBER_OR_BOOL = re.compile(r"^(-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?|true|false)$")
-MASK = "********"
 
 JsonPath = tuple[Any, ...]
 
@@ -83,7 +84,7 @@ class Profile:
             if isinstance(key, str) and _SECRET_KEY.search(key) and value not in ("", None, MASK) \
                     and not key.endswith("_env"):
                 _set_path(out, path, MASK)
-        return out
+        return mask_document(out)
 
 
 def resolve_profile_path(name_or_path: str | os.PathLike[str], *, config_dir: Path = CONFIG_DIR,
@@ -124,11 +125,13 @@ def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE, *,
     merged, origins, layers = _load_layers(path, config_dir=config_dir, seen=())
     merged.pop("extends", None)
     environment = dict(env) if env is not None else load_environment()
+    register_secrets(environment)
     secret_paths = _substitute_env(merged, environment, origins, path)
     if overrides:
         _deep_merge(merged, overrides)
         for leaf_path, _key, _value in _walk(overrides):
             origins[leaf_path] = COMMAND_LINE
+    check_finite(merged, path, origins)  # values from ${VAR} or the command line
     _validate(merged, origins, path, schema_dir)
     name = _profile_name(path, config_dir)
     return Profile(name=name, path=path, layers=tuple(layers), data=_freeze(merged),
@@ -143,6 +146,7 @@ def load_environment(dotenv_path: Path | None = None) -> dict[str, str]:
         if candidate is not None and candidate.is_file():
             merged.update({k: v for k, v in dotenv_values(candidate).items() if v is not None})
     merged.update(os.environ)
+    register_secrets(merged)  # values of secret variables from .env are masked in every output too
     return merged
 
 
@@ -161,14 +165,46 @@ def list_profiles(config_dir: Path = CONFIG_DIR) -> list[tuple[str, str]]:
     return out
 
 
+class _NonFinite(str):
+    """A number the JSON text spelled but that is not finite (`NaN`, `Infinity`, `1e309`)."""
+
+
+def _parse_constant(text: str) -> _NonFinite:
+    return _NonFinite(text)  # NaN / Infinity / -Infinity: Python's json accepts them, JSON does not
+
+
+def _parse_float(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)  # 1e309 overflows to inf
+
+
+def loads_finite(text: str) -> Any:
+    """`json.loads`, but a non-finite number is kept as a marker that `check_finite` reports."""
+    return json.loads(text, parse_constant=_parse_constant, parse_float=_parse_float)
+
+
+def check_finite(document: Any, source: Path, origins: Mapping[JsonPath, Path] | None = None) -> None:
+    """Refuse `NaN`, `Infinity`, `-Infinity` and numbers that overflow to infinity, naming the
+    file and JSON path: they pass schema checks (NaN compares false with every bound) and a NaN
+    budget would switch a cap off."""
+    for path, _key, value in _walk(document):
+        if isinstance(value, _NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+            file = _origin(origins, path, source) if origins else source
+            raise ConfigError(f"{_display(file)}: {json_path(path)}: bad value {str(value)!r}: expected a "
+                              f"finite number (NaN, Infinity and numbers beyond 1.8e308 are refused)")
+
+
 def load_json_file(path: Path) -> Any:
-    """Read a JSON file, turning syntax errors into a `ConfigError` with line and column."""
+    """Read a JSON file, turning syntax errors into a `ConfigError` with line and column and
+    refusing non-finite numbers (file and JSON path named)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = loads_finite(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{_display(path)}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     except OSError as exc:
         raise ConfigError(f"{_display(path)}: cannot read: {exc.strerror}") from exc
+    check_finite(document, path)
+    return document
 
 
 def validate_document(document: Any, schema_file: str, *, source: Path,
@@ -228,7 +264,7 @@ def _substitute_env(document: dict[str, Any], env: Mapping[str, str],
         def fill(match: re.Match[str]) -> str:
             nonlocal used_secret
             var, default = match.group(1), match.group(2)
-            if _SECRET_KEY.search(var) or var.endswith("_KEY"):
+            if is_secret_name(var) or _SECRET_KEY.search(var):
                 used_secret = True
             if var in env and env[var] != "":
                 return env[var]
@@ -244,7 +280,7 @@ def _substitute_env(document: dict[str, Any], env: Mapping[str, str],
         whole = _ENV_PATTERN.fullmatch(value)
         new_value: Any = filled
         if whole and _NUMBER_OR_BOOL.match(filled):
-            new_value = json.loads(filled)  # "${TIMEOUT}" -> 12.5, so the schema sees a number
+            new_value = loads_finite(filled)  # "${TIMEOUT}" -> 12.5, so the schema sees a number
         _set_path(document, path, new_value)
         if used_secret:
             secret_paths.add(path)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .config_manager import Profile, load_environment
 from .analysis_engine.pipeline import AnalysisContext, Pipeline, PipelineResult
-from .data_ingestion.canonical import OptionsChain, as_utc, validate_chain
+from .data_ingestion.canonical import DEFAULT_BOUNDS, ChainBounds, OptionsChain, as_utc, validate_chain
 from .data_ingestion.market_hours import exchange_calendar, session_for, session_of
 from .data_ingestion.sources_registry import (OUTCOME_SERVED, ChainLoader, ChainRequest, SourceAttempt,
                                               SourceContext, build_sources)
@@ -60,15 +60,15 @@ def day_folder(output_root: Path, run_date: date) -> Path:
     return output_root / run_date.strftime("%Y%m%d")
 
 
-def load_input_file(path: Path) -> OptionsChain:
+def load_input_file(path: Path, bounds: ChainBounds = DEFAULT_BOUNDS) -> OptionsChain:
     """Read one saved capture (Barchart raw response or canonical snapshot) and validate it."""
     from .data_ingestion.saved.formats import read_capture  # the saved source owns the formats
 
     if not path.is_file():
         raise InputFileError(f"--input {path}: no such file")
-    chain = read_capture(path)
+    chain = read_capture(path, bounds)
     try:
-        return validate_chain(chain)
+        return validate_chain(chain, bounds)
     except ChainValidationError as exc:
         raise InputFileError(f"--input {path}: chain refused: {exc}") from exc
 
@@ -114,16 +114,18 @@ def run_daily(profile: Profile, *, run_date: date, output_root: Path, input_path
     instrument = profile.section("instrument")
     calendar_name = str(instrument.get("exchange_calendar", "CMES"))
     pipeline = Pipeline.from_profile(profile, clock=clock)  # config errors surface before any I/O
+    bounds = ChainBounds.from_section(profile.section("data_sources", "validation"))
     t0 = clock()
     if input_path is not None:
-        chain = input_chain if input_chain is not None else load_input_file(input_path)
+        chain = input_chain if input_chain is not None else load_input_file(input_path, bounds)
         attempts: tuple[SourceAttempt, ...] = (SourceAttempt(
             source=f"file:{input_path.name}", outcome=OUTCOME_SERVED, reason="--input",
             latency_ms=round((clock() - t0) * 1000, 3), contracts=len(chain.frame)),)
     else:
         context = SourceContext(profile=profile, output_root=output_root,
                                 env=env if env is not None else load_environment())
-        loader = ChainLoader(build_sources(profile.section("data_sources").get("priority", ()), context), clock=clock)
+        loader = ChainLoader(build_sources(profile.section("data_sources").get("priority", ()), context), clock=clock,
+                             bounds=bounds)
         loaded = loader.load(ChainRequest.from_profile(profile, trade_date=run_date, now=started_at))
         chain, attempts = loaded.chain, loaded.attempts
     load_seconds = clock() - t0

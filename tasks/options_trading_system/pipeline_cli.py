@@ -19,6 +19,8 @@ import pandas as pd
 from .config_manager import DEFAULT_PROFILE, list_profiles, load_profile
 from .daily_run import capture_trading_date, day_folder, load_input_file, run_daily
 from .data_ingestion.canonical import OptionsChain, as_utc
+from .secrets_mask import mask_secrets
+from .state.state_dir import export_profile_state_dir
 from .errors import ConfigError, DataUnavailableError, OptionsSystemError
 from .logging_setup import configure_logging
 from .run_stamp import reserve_run_log
@@ -73,10 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except OptionsSystemError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(mask_secrets(f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         if isinstance(exc, DataUnavailableError):
             for attempt in exc.attempts:
-                print(f"  {attempt.source}: {attempt.outcome} ({attempt.reason})", file=sys.stderr)
+                print(mask_secrets(f"  {attempt.source}: {attempt.outcome} ({attempt.reason})"), file=sys.stderr)
         return exc.exit_code
 
 
@@ -90,8 +92,9 @@ def _run(args: argparse.Namespace) -> int:
     started = _parse_now(args.now)
     run_date = _parse_date(args.date, started)  # a bad --date is refused before anything else
     profile = load_profile(args.profile, overrides=_overrides(args))
+    export_profile_state_dir(profile.data.get("state_dir"))
     if args.show_config:
-        print(json.dumps(profile.masked(), indent=2))
+        print(mask_secrets(json.dumps(profile.masked(), indent=2)))
         return 0
     if args.input is not None and not args.input.is_file():
         raise ConfigError(f"--input {args.input}: no such file")
@@ -120,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         for path in _paths(outputs):
             print(path)
     else:
-        print(console_summary(result, outputs))
+        print(mask_secrets(console_summary(result, outputs)))
         print(f"Log: {log_file}")
     return 0
 

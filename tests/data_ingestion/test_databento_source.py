@@ -14,15 +14,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
 
-from tasks.options_trading_system.data_ingestion.canonical import validate_chain  # noqa: E402
-from tasks.options_trading_system.data_ingestion.data_budget import SpendLedger  # noqa: E402
+from tasks.options_trading_system.data_ingestion.canonical import ChainBounds, validate_chain  # noqa: E402
+from tasks.options_trading_system.data_ingestion.data_budget import (DataBudget, SpendLedger,  # noqa: E402
+                                                                      account_fingerprint)
 from tasks.options_trading_system.data_ingestion.databento.config import DatabentoConfig  # noqa: E402
 from tasks.options_trading_system.data_ingestion.databento.source import DatabentoSource  # noqa: E402
 from tasks.options_trading_system.data_ingestion.saved.formats import read_capture  # noqa: E402
 from tasks.options_trading_system.data_ingestion.sources_registry import (  # noqa: E402
     OUTCOME_CACHED, OUTCOME_REFUSED, OUTCOME_SERVED, ChainLoader, ChainRequest, SourceGuard)
-from tasks.options_trading_system.errors import (DataBudgetExceededError, DataUnavailableError,  # noqa: E402
-                                                 SourceRefusedError)
+from tasks.options_trading_system.errors import (DataBudgetExceededError, DataSourceError,  # noqa: E402
+                                                 DataUnavailableError, SourceRefusedError)
+from tests.vendor_servers.budget_race import race_budget  # noqa: E402
 from tests.vendor_servers.databento_server import Contract, DatabentoStandIn, hand_market  # noqa: E402
 from tests.vendor_servers.fixtures import tls_pair, trusted_tls  # noqa: E402,F401
 
@@ -119,9 +121,11 @@ def test_every_request_is_priced_before_it_is_sent_and_the_spend_is_recorded(sta
     paths = [r.path for r in standin.requests]
     cost_calls = [i for i, p in enumerate(paths) if p == "/v0/metadata.get_cost"]
     range_calls = [i for i, p in enumerate(paths) if p == "/v0/timeseries.get_range"]
-    assert len(cost_calls) == len(range_calls) == 5
-    assert cost_calls[0] < range_calls[0] and max(cost_calls[1:]) < min(range_calls[1:])  # the plan is priced first
-    totals = SpendLedger.under(tmp_path).totals("databento", NOW)
+    # the whole plan (definitions + a ceiling of the rest by parent) is priced before anything is bought,
+    # then the actual requests by instrument id are priced before they are sent
+    assert len(cost_calls) == 9 and len(range_calls) == 5
+    assert max(cost_calls[:5]) < range_calls[0] and max(cost_calls[5:]) < min(range_calls[1:])
+    totals = SpendLedger.default().totals("databento", NOW)
     assert totals.day_usd == pytest.approx(FULL_RUN_COST) and totals.month_usd == pytest.approx(FULL_RUN_COST)
 
 
@@ -129,11 +133,12 @@ def test_a_plan_that_would_break_the_daily_budget_is_refused_before_it_is_sent(s
                                                                               tmp_path: Path) -> None:
     with pytest.raises(DataBudgetExceededError) as info:
         source(standin, tmp_path, daily_budget_usd=0.50).fetch(REQUEST)
-    # definitions ($0.10) were within budget; the rest ($0.60) would make $0.70 > $0.50
-    assert "today's spend $0.10 + $0.60 exceeds the daily data budget $0.50" in str(info.value)
+    # the whole plan, definitions included ($0.10 + $0.60), is priced first: nothing is bought, not even definitions
+    assert "today's spend $0.00 + $0.70 exceeds the daily data budget $0.50" in str(info.value)
     assert "data_sources.databento.daily_budget_usd" in str(info.value)
-    assert info.value.cost_usd == pytest.approx(0.10)
-    assert standin.count("/v0/timeseries.get_range") == 1      # only the definitions were ever sent
+    assert info.value.cost_usd == 0.0
+    assert standin.count("/v0/timeseries.get_range") == 0
+    assert SpendLedger.default().totals("databento", NOW).day_usd == 0.0
 
 
 def test_a_second_run_the_same_day_sees_the_first_runs_spend(standin: DatabentoStandIn, tmp_path: Path) -> None:
@@ -146,14 +151,17 @@ def test_a_second_run_the_same_day_sees_the_first_runs_spend(standin: DatabentoS
         ChainLoader([src]).load(later)
     attempt = info.value.attempts[0]
     assert (attempt.outcome, attempt.code) == (OUTCOME_REFUSED, "BUDGET")
-    assert "today's spend $0.80 + $0.60 exceeds the daily data budget $1.00" in attempt.reason
-    assert standin.count("/v0/timeseries.get_range") == sent_before + 1   # its definitions only
+    assert "today's spend $0.70 + $0.70 exceeds the daily data budget $1.00" in attempt.reason
+    assert standin.count("/v0/timeseries.get_range") == sent_before   # refused before buying anything
 
 
 def test_the_monthly_budget_counts_earlier_days_of_the_month(standin: DatabentoStandIn, tmp_path: Path) -> None:
-    SpendLedger.under(tmp_path).append("databento", 199.50, "earlier runs", pd.Timestamp("2025-06-01 15:00", tz="UTC"))
-    SpendLedger.under(tmp_path).append("databento", 50.00, "last month", pd.Timestamp("2025-05-30 15:00", tz="UTC"))
-    with pytest.raises(DataBudgetExceededError, match=r"this month's spend \$199.60 \+ \$0.60 exceeds the monthly "
+    account = account_fingerprint(KEY)
+    SpendLedger.default().append("databento", 199.50, "earlier runs", pd.Timestamp("2025-06-01 15:00", tz="UTC"),
+                                 account=account)
+    SpendLedger.default().append("databento", 50.00, "last month", pd.Timestamp("2025-05-30 15:00", tz="UTC"),
+                                 account=account)
+    with pytest.raises(DataBudgetExceededError, match=r"this month's spend \$199.50 \+ \$0.70 exceeds the monthly "
                                                       r"data budget \$200.00"):
         source(standin, tmp_path).fetch(REQUEST)
 
@@ -203,12 +211,78 @@ def test_a_key_of_the_wrong_form_is_refused_without_a_request(standin: Databento
     assert standin.requests == []
 
 
-def test_spend_ledger_lines_are_json_with_what_was_bought(standin: DatabentoStandIn, tmp_path: Path) -> None:
+def test_spend_rows_say_what_was_bought_under_an_account_fingerprint_never_the_key(
+        standin: DatabentoStandIn, tmp_path: Path, private_state_dir: Path) -> None:
     source(standin, tmp_path).fetch(REQUEST)
-    lines = [json.loads(line) for line in (tmp_path / "state" / "data_spend.jsonl").read_text().splitlines()]
-    assert [line["cost_usd"] for line in lines] == [0.10, 0.20, 0.30, 0.05, 0.05]
-    assert lines[0]["what"].startswith("definition for 27 parent symbol(s)")
-    assert all(line["source"] == "databento" and line["at"] == NOW.isoformat() for line in lines)
+    rows = list(SpendLedger.default().entries())
+    assert [row["cost_usd"] for row in rows] == [0.10, 0.20, 0.30, 0.05, 0.05]   # no reservation left behind
+    assert {row["status"] for row in rows} == {"spent"}
+    assert rows[0]["what"].startswith("definition for 27 parent symbol(s)")
+    assert all(row["source"] == "databento" and row["at"] == NOW for row in rows)
+    assert {row["account"] for row in rows} == {account_fingerprint(KEY)}
+    ledger_file = private_state_dir / "data_spend.sqlite3"
+    assert ledger_file.is_file() and KEY.encode() not in ledger_file.read_bytes()
+    assert not (tmp_path / "state").exists()    # nothing under the output folder
+
+
+def test_a_new_output_folder_does_not_reset_the_daily_budget(standin: DatabentoStandIn, tmp_path: Path) -> None:
+    source(standin, tmp_path / "first", daily_budget_usd=1.00).fetch(REQUEST)           # spends $0.70
+    with pytest.raises(DataBudgetExceededError, match=r"today's spend \$0.70 \+ \$0.70"):
+        source(standin, tmp_path / "second", daily_budget_usd=1.00).fetch(REQUEST)
+    assert standin.count("/v0/timeseries.get_range") == 5                             # the first run's only
+
+
+@pytest.mark.parametrize("quote", [float("nan"), float("inf"), -0.5, "free"])
+def test_a_quote_that_is_not_a_finite_non_negative_price_is_refused_before_buying(
+        trusted_tls: tuple[Path, Path], tmp_path: Path, quote: object) -> None:
+    with DatabentoStandIn(hand_market(market(), record_time=RECORDS_AT), tls=trusted_tls, key=KEY,
+                          cost_per_request={**COSTS, "statistics": quote}) as server:
+        with pytest.raises(DataSourceError) as info:
+            source(server, tmp_path).fetch(REQUEST)
+        # our check says "bad quote"; with simplejson installed, requests already refuses NaN as not JSON
+        assert info.value.code in ("BAD_QUOTE", "MALFORMED") and not info.value.transient
+        assert server.count("/v0/timeseries.get_range") == 0                          # a NaN is not $0
+    assert list(SpendLedger.default().entries()) == []
+
+
+@pytest.mark.parametrize("quote", [float("nan"), float("inf"), -1.0, True, None])
+def test_the_budget_refuses_a_bad_quote_before_reserving_anything(quote: object) -> None:
+    budget = DataBudget("databento", daily_usd=8, monthly_usd=200, ledger=SpendLedger.default(), now=NOW,
+                        setting_prefix="data_sources.databento", account="acct-x")
+    with pytest.raises(DataSourceError, match="bad quote") as info:
+        budget.reserve(quote, "statistics")  # type: ignore[arg-type]
+    assert info.value.code == "BAD_QUOTE" and list(SpendLedger.default().entries()) == []
+
+
+@pytest.mark.parametrize("budget_usd", [float("nan"), float("inf"), -1.0])
+def test_a_budget_that_is_not_a_finite_amount_refuses_every_paid_request(budget_usd: float) -> None:
+    with pytest.raises(DataBudgetExceededError, match="not a finite non-negative amount"):
+        DataBudget("databento", daily_usd=budget_usd, monthly_usd=200, ledger=SpendLedger.default(), now=NOW,
+                   setting_prefix="data_sources.databento")
+
+
+def test_a_chain_above_max_contracts_is_refused_before_the_rest_is_bought(standin: DatabentoStandIn,
+                                                                          tmp_path: Path) -> None:
+    src = source(standin, tmp_path)
+    src.bounds = ChainBounds(max_contracts=3)
+    with pytest.raises(DataSourceError, match=r"5 contracts \(options selected from the definitions\) is more than "
+                                              r"max_contracts 3") as info:
+        src.fetch(REQUEST)
+    assert info.value.code == "TOO_LARGE" and info.value.cost_usd == pytest.approx(0.10)   # the definitions only
+    assert standin.count("/v0/timeseries.get_range") == 1
+    assert SpendLedger.default().totals("databento", NOW).day_usd == pytest.approx(0.10)  # the rest released
+
+
+def test_runs_racing_a_small_budget_from_several_processes_never_exceed_it(
+        standin: DatabentoStandIn, tmp_path: Path, private_state_dir: Path) -> None:
+    # three runs started together used to be billed $15 against an $8 cap: check, purchase and record
+    # were not one locked step. Four processes, a $1.50 budget, a $0.70 plan each: two fit, two must be refused.
+    outcomes = race_budget(standin.url, tmp_path, processes=4, daily_budget_usd=1.50)
+    assert sorted(outcome["outcome"] for outcome in outcomes) == ["refused", "refused", "served", "served"]
+    assert all(o["code"] == "BUDGET" for o in outcomes if o["outcome"] == "refused")
+    spent = SpendLedger.default().totals("databento", NOW)
+    assert spent.day_usd == pytest.approx(1.40) and spent.day_usd <= 1.50
+    assert standin.count("/v0/timeseries.get_range") == 10                            # two full runs, no more
 
 
 if __name__ == "__main__":

@@ -112,11 +112,11 @@ def test_a_databento_request_over_budget_is_refused_before_it_is_sent(standins: 
     _, export, _ = run_pipeline(standins, tmp_path / "out")
     databento = export["data"]["attempts"][1]
     assert (databento["source"], databento["outcome"], databento["code"]) == ("databento", "refused", "BUDGET")
-    # definitions cost $0.01 and were bought; the other four requests ($0.04) would make $0.05 > $0.02
-    assert "today's spend $0.01 + $0.04 exceeds the daily data budget $0.02" in databento["reason"]
-    assert databento["cost_usd"] == pytest.approx(0.01)
+    # the whole plan is priced first, definitions ($0.01) included: $0.05 > $0.02, so nothing is bought
+    assert "today's spend $0.00 + $0.05 exceeds the daily data budget $0.02" in databento["reason"]
+    assert databento["cost_usd"] == 0.0
     assert standins.databento.count("/v0/metadata.get_cost") == 5
-    assert standins.databento.count("/v0/timeseries.get_range") == 1      # only the definitions were sent
+    assert standins.databento.count("/v0/timeseries.get_range") == 0      # refused before anything was sent
 
 
 if __name__ == "__main__":

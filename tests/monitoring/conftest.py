@@ -28,6 +28,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from tasks.options_trading_system.data_ingestion.data_budget import SpendLedger
 from tasks.options_trading_system.monitoring.collector import SnapshotCollector
 from tasks.options_trading_system.monitoring.config import MonitoringConfig, load_monitoring_config
 from tasks.options_trading_system.monitoring.control import ControlGate
@@ -225,12 +226,10 @@ def attempt(source: str, outcome: str, latency_ms: float, reason: str = "ok", co
 
 
 def write_spend(outputs_dir: Path, entries: list[tuple[str, str, float]]) -> None:
-    """outputs/state/data_spend.jsonl lines: (at, source, cost)."""
-    path = outputs_dir / "state" / "data_spend.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        for at, source, cost in entries:
-            handle.write(json.dumps({"at": at, "source": source, "cost_usd": cost, "what": "fixture"}) + "\n")
+    """Rows of the machine's spend ledger (the test's own state dir; `outputs_dir` no longer matters): (at, source, cost)."""
+    ledger = SpendLedger.under(outputs_dir)
+    for at, source, cost in entries:
+        ledger.append(source, cost, "fixture", pd.Timestamp(at))
 
 
 def write_breakers(outputs_dir: Path, day: str, records: dict[str, dict[str, Any]]) -> None:

@@ -1,7 +1,10 @@
 """The canonical options chain every source produces, and the data-quality gate it must pass.
 
 One row per contract with the columns of `CHAIN_COLUMNS`; chain-level facts in `ChainMeta`.
-Missing is NaN, never 0. `validate_chain` quarantines bad rows (with a reason each), refuses a
+Missing is NaN, never 0; a value given but not a number is flagged by `build_chain_frame` and
+quarantined ("non-numeric <field>"), never silently NaN. `ChainBounds` (profile:
+`data_sources.validation`) bounds open interest, volume, prices and the number of contracts.
+`validate_chain` quarantines bad rows (with a reason each), refuses a
 chain that cannot be trusted (`ChainValidationError`), and settles the underlying price: the
 source's own quote when it gave one, else the forward implied by put-call parity near the money.
 """
@@ -14,7 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import ChainValidationError
+from ..errors import ChainValidationError, DataSourceError
 
 CHAIN_COLUMNS: dict[str, str] = {
     "contract": "str",
@@ -44,9 +47,53 @@ REASON_NEGATIVE = "negative price"
 REASON_CROSSED = "crossed quote (bid above ask)"
 REASON_SCALE = "strike scale off (strike/underlying outside 1/20..20)"
 REASON_DUPLICATE = "duplicate contract"
+REASON_NON_NUMERIC = "non-numeric {field}"          # e.g. "non-numeric open_interest": a text where a number belongs
+REASON_NON_FINITE = "non-finite number (infinity)"
+REASON_OI_BOUND = "open interest above the bound (data_sources.validation.max_open_interest)"
+REASON_VOLUME_BOUND = "volume above the bound (data_sources.validation.max_volume)"
+REASON_PRICE_ABSURD = "price above max_price_to_underlying x the underlying"
 STRIKE_SCALE_LIMIT = 20.0
 MAX_QUARANTINE_SHARE = 0.5
 PARITY_STRIKES = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChainBounds:
+    """Sane bounds of a chain's numbers (profile: `data_sources.validation`, schema `sources.schema.json`).
+
+    A row beyond them is quarantined with a reason and counted, never fatal; a chain with more
+    than `max_contracts` rows is refused before it is all parsed (memory stays bounded)."""
+
+    max_open_interest: float = 10_000_000      # contracts, per contract; NQ's largest series hold ~1e4-1e5
+    max_volume: float = 10_000_000             # contracts traded per contract and day
+    max_price_to_underlying: float = 1.0       # an option premium above the underlying's price is absurd
+    max_contracts: int = 50_000                # a whole NQ chain (all expirations) is a few thousand
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> "ChainBounds":
+        """From the profile's `data_sources.validation` (schema-checked; absent keys keep the defaults)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in dict(section or {}).items() if k in known})
+
+    def refuse_too_many(self, count: int, label: str, how: str) -> None:
+        """Refuse a chain of `count` contracts above `max_contracts`, before building it."""
+        if count > self.max_contracts:
+            raise DataSourceError(
+                f"{label}: {count:,} contracts ({how}) is more than max_contracts {self.max_contracts:,} "
+                f"(data_sources.validation.max_contracts); refused before parsing the rest", code="TOO_LARGE")
+
+    def refuse_too_big(self, size_bytes: int, label: str) -> None:
+        """Refuse a capture file too large to hold `max_contracts` rows, before reading it."""
+        limit = self.max_contracts * BYTES_PER_CONTRACT_LIMIT
+        if size_bytes > limit:
+            raise DataSourceError(
+                f"{label}: {size_bytes:,} bytes is more than {limit:,} (max_contracts {self.max_contracts:,} x "
+                f"{BYTES_PER_CONTRACT_LIMIT} bytes, data_sources.validation.max_contracts); refused before reading",
+                code="TOO_LARGE")
+
+
+DEFAULT_BOUNDS = ChainBounds()
+BYTES_PER_CONTRACT_LIMIT = 2048   # Barchart's rows are ~700 bytes, canonical snapshot rows ~300
 
 
 @dataclass(frozen=True)
@@ -137,6 +184,7 @@ def build_chain_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     lengths = {len(v) for v in columns.values() if not np.isscalar(v)}
     n = lengths.pop() if lengths else 0
     frame = pd.DataFrame(index=pd.RangeIndex(n))
+    non_numeric: dict[int, str] = {}
     for name, dtype in CHAIN_COLUMNS.items():
         value = columns.get(name)
         if name == "mark":
@@ -148,7 +196,16 @@ def build_chain_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
                 frame[name] = frame[name].astype("str")
             continue
         if dtype == "float64":
-            frame[name] = pd.to_numeric(pd.Series(value, index=frame.index), errors="coerce").astype("float64")
+            given = pd.Series(value, index=frame.index)
+            if given.dtype == object:
+                given = given.where(~given.map(lambda v: isinstance(v, bool)), "bool")  # True is not 1 contract
+                numbers = pd.to_numeric(given, errors="coerce").astype("float64")
+                # a value that was given but is not a number: quarantined by validate_chain, not silently NaN
+                for row in np.flatnonzero((numbers.isna() & given.notna()).to_numpy()):
+                    non_numeric.setdefault(int(row), name)
+            else:
+                numbers = pd.to_numeric(given, errors="coerce").astype("float64")
+            frame[name] = numbers
         elif dtype == "datetime64[ns]":
             frame[name] = pd.to_datetime(pd.Series(value, index=frame.index), errors="coerce").dt.normalize().astype(dtype)
         elif dtype == "datetime64[ns, UTC]":
@@ -163,7 +220,12 @@ def build_chain_frame(columns: Mapping[str, Any]) -> pd.DataFrame:
             frame[name] = pd.Series(value, index=frame.index).astype("str")
     frame["right"] = frame["right"].str.upper().str[:1]
     frame.insert(list(CHAIN_COLUMNS).index("mark"), "mark", compute_mark(frame))
-    return frame[list(CHAIN_COLUMNS)]
+    out = frame[list(CHAIN_COLUMNS)]
+    out.attrs[NON_NUMERIC_ATTR] = tuple(sorted(non_numeric.items()))  # (row, first non-numeric field)
+    return out
+
+
+NON_NUMERIC_ATTR = "non_numeric_fields"
 
 
 def compute_mark(frame: pd.DataFrame) -> pd.Series:
@@ -173,7 +235,7 @@ def compute_mark(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(two_sided, (bid + ask) / 2.0, last), index=frame.index, dtype="float64")
 
 
-def validate_chain(chain: OptionsChain) -> OptionsChain:
+def validate_chain(chain: OptionsChain, bounds: ChainBounds = DEFAULT_BOUNDS) -> OptionsChain:
     """Quarantine bad rows, refuse an untrustworthy chain, settle the underlying price.
 
     Steps: (1) row checks (missing key, negative price, crossed quote, duplicate, and strike scale
@@ -182,13 +244,18 @@ def validate_chain(chain: OptionsChain) -> OptionsChain:
     parity price, run the strike-scale check now and refuse again if that makes most rows bad;
     (5) refuse when no strike is left, open interest is missing everywhere (checked before and
     after step 4), or the median strike is off the underlying's scale.
+    Row checks include `bounds` (non-numeric or non-finite numbers, open interest and volume above
+    their bounds, prices above `max_price_to_underlying` x the underlying once it is known).
     Raises `ChainValidationError` with a reason a trader understands.
     """
     frame = chain.frame
     meta = chain.meta
     if frame.empty:
         raise ChainValidationError(f"{meta.source}: the chain has no contracts")
-    reasons = _row_reasons(frame, meta.underlying_price)
+    flagged = dict(frame.attrs.get(NON_NUMERIC_ATTR, ()))
+    frame = frame.copy()
+    frame.attrs = {}
+    reasons = _row_reasons(frame, meta.underlying_price, bounds, flagged)
     _refuse_mostly_bad(reasons, meta)
     kept = frame[reasons == ""]
     if kept["strike"].nunique() == 0:
@@ -198,7 +265,10 @@ def validate_chain(chain: OptionsChain) -> OptionsChain:
     if meta.underlying_price_origin == ORIGIN_PARITY:
         off_scale = (reasons == "") & _scale_off(frame["strike"], meta.underlying_price)
         reasons = reasons.where(~off_scale, REASON_SCALE)
-        _refuse_mostly_bad(reasons, meta)
+    absurd = (reasons == "") & (frame[list(PRICE_COLUMNS)] > bounds.max_price_to_underlying
+                                * meta.underlying_price).any(axis=1)
+    reasons = reasons.where(~absurd, REASON_PRICE_ABSURD)
+    _refuse_mostly_bad(reasons, meta)
     bad = reasons != ""
     quarantine = frame[bad].assign(reason=reasons[bad].astype("str"))
     kept = frame[~bad].reset_index(drop=True)
@@ -232,8 +302,17 @@ def _scale_off(strike: pd.Series, underlying: float) -> pd.Series:
     return (ratio > STRIKE_SCALE_LIMIT) | (ratio < 1 / STRIKE_SCALE_LIMIT)
 
 
-def _row_reasons(frame: pd.DataFrame, underlying: float) -> pd.Series:
+def _row_reasons(frame: pd.DataFrame, underlying: float, bounds: ChainBounds = DEFAULT_BOUNDS,
+                 non_numeric: Mapping[int, str] | None = None) -> pd.Series:
     prices = frame[list(PRICE_COLUMNS)]
+    numbers = frame[[name for name, dtype in CHAIN_COLUMNS.items() if dtype == "float64"]]
+    flagged = pd.Series("", index=frame.index, dtype="str")
+    for row, name in (non_numeric or {}).items():
+        if row < len(flagged):
+            flagged.iloc[row] = REASON_NON_NUMERIC.format(field=name)
+    non_finite = np.isinf(numbers.to_numpy(dtype="float64")).any(axis=1)
+    oi_bound = frame["open_interest"] > bounds.max_open_interest
+    volume_bound = frame["volume"] > bounds.max_volume
     missing_key = frame["strike"].isna() | ~frame["right"].isin(["C", "P"])
     negative = (prices < 0).any(axis=1) | (frame["strike"] <= 0)
     crossed = (frame["bid"] > frame["ask"]) & (frame["ask"] > 0)
@@ -243,8 +322,9 @@ def _row_reasons(frame: pd.DataFrame, underlying: float) -> pd.Series:
         scale = pd.Series(False, index=frame.index)
     duplicate = frame["contract"].duplicated(keep="first")
     reasons = np.select(
-        [missing_key, negative, crossed, scale, duplicate],
-        [REASON_MISSING_KEY, REASON_NEGATIVE, REASON_CROSSED, REASON_SCALE, REASON_DUPLICATE],
+        [flagged != "", non_finite, oi_bound, volume_bound, missing_key, negative, crossed, scale, duplicate],
+        [flagged, REASON_NON_FINITE, REASON_OI_BOUND, REASON_VOLUME_BOUND, REASON_MISSING_KEY, REASON_NEGATIVE,
+         REASON_CROSSED, REASON_SCALE, REASON_DUPLICATE],
         default="")
     return pd.Series(reasons, index=frame.index, dtype="str")
 

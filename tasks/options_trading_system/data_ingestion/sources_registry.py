@@ -38,7 +38,7 @@ from ..config_manager import PROJECT_ROOT, Profile
 from ..errors import (ChainValidationError, ConfigError, DataSourceError, DataUnavailableError,
                       SourceNotAvailableError, SourceRefusedError)
 from .breaker import BreakerBoard, BreakerConfig, CircuitBreaker
-from .canonical import OptionsChain, validate_chain
+from .canonical import DEFAULT_BOUNDS, ChainBounds, OptionsChain, validate_chain
 from .market_hours import is_past_date, present_session
 from .retry import Deadline, RetryOutcome, RetryPolicy, retry_call
 
@@ -256,9 +256,10 @@ class ChainLoader:
     """Tries sources in order; the first valid chain wins. `clock` returns seconds (monotonic)."""
 
     def __init__(self, sources: Sequence[DataSource], *,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, bounds: ChainBounds = DEFAULT_BOUNDS) -> None:
         self.sources = list(sources)
         self.clock = clock
+        self.bounds = bounds  # the chain gate's bounds (profile: data_sources.validation)
 
     def load(self, request: ChainRequest) -> LoadResult:
         attempts: list[SourceAttempt] = []
@@ -287,7 +288,7 @@ class ChainLoader:
         try:
             chain = validate_chain(retry_call(lambda: source.fetch(scoped), policy=guard.retry,
                                               deadline=scoped.deadline, sleep=guard.sleep, rng=guard.rng,
-                                              outcome=seen, label=f"source {source.name}"))
+                                              outcome=seen, label=f"source {source.name}"), self.bounds)
         except SourceNotAvailableError as exc:
             outcome, reason, code, counts = OUTCOME_UNAVAILABLE, str(exc), exc.code or "NOT_AVAILABLE", False
         except SourceRefusedError as exc:

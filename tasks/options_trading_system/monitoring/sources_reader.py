@@ -3,7 +3,7 @@
 Read-only, from what the data layer writes (docs/data_sources.md):
 - attempts: the `attempts` of each daily run's export (outputs/YYYYMMDD/analysis_exports/*.json);
 - breakers: outputs/YYYYMMDD/state/circuit_breakers.json (`data_ingestion/breaker.py`);
-- spend: outputs/state/data_spend.jsonl (`data_ingestion/data_budget.py`), one line per paid request,
+- spend: the machine spend ledger, <state dir>/data_spend.sqlite3 (`data_ingestion/data_budget.py`), one row per paid request,
   against the budgets of the profile named in config/monitoring.json (`budgets_profile`).
 The summaries (`summarize_attempts`, `spend_summary`) are pure table-in, figures-out functions.
 """

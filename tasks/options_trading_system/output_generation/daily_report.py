@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..secrets_mask import mask_document, mask_secrets
 from ..state.atomic import atomic_write_bytes, atomic_write_text
 from .daily_export import (EXPORTS_DIR, LOGS_DIR, REPORTS_DIR, build_export, export_text, output_names,
                            validate_export)
@@ -64,10 +65,10 @@ def write_daily_outputs(result: DailyRunResult, day_dir: Path) -> DailyOutputs:
     if keep_raw and raw is None:
         log.info("no raw input to keep: source %s handed over no raw capture", result.chain.meta.source)
     names = output_names(result, raw.filename if raw else None)
-    document = build_export(result, names)
+    document = mask_document(build_export(result, names))  # a secret substituted into any string never lands
     validate_export(document)
-    html = render_html(document)
-    text = render_text(document, top_n=top_n)
+    html = mask_secrets(render_html(document))
+    text = mask_secrets(render_text(document, top_n=top_n))
 
     for sub in (EXPORTS_DIR, REPORTS_DIR, LOGS_DIR):
         (day_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def write_daily_outputs(result: DailyRunResult, day_dir: Path) -> DailyOutputs:
     if raw is not None and names.raw_input is not None:
         raw_path = atomic_write_bytes(day_dir / names.raw_input, raw.content)
     outputs = DailyOutputs(
-        export_json=atomic_write_text(day_dir / names.export_json, export_text(document)),
+        export_json=atomic_write_text(day_dir / names.export_json, mask_secrets(export_text(document))),
         report_html=atomic_write_text(day_dir / names.report_html, html),
         report_text=atomic_write_text(day_dir / names.report_text, text),
         raw_input=raw_path,

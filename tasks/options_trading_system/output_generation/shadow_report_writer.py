@@ -27,6 +27,7 @@ from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
 from ..errors import OutputValidationError
 from ..state.ledger import Ledger
 from . import shadow_reports
+from ..secrets_mask import mask_secrets
 from ..state.atomic import atomic_write_text
 from .html_report import environment
 from .shadow_charts import equity_svg
@@ -67,11 +68,12 @@ def validate(kind: str, document: Mapping[str, Any]) -> None:
 def write_document(kind: str, document: Mapping[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
     """Validate, then write `<stem>.json` and `<stem>.html` under `folder`."""
     validate(kind, document)
-    json_path = atomic_write_text(folder / f"{stem}.json", json.dumps(document, indent=1, allow_nan=False) + "\n")
+    json_path = atomic_write_text(folder / f"{stem}.json",
+                                  mask_secrets(json.dumps(document, indent=1, allow_nan=False) + "\n"))
     template = environment().get_template(TEMPLATES[kind])
     curve = (document.get("trades") or {}).get("equity_curve") if kind in ("daily", "final") else None
     html = template.render(doc=document, equity_chart=equity_svg(curve or []))
-    html_path = atomic_write_text(folder / f"{stem}.html", html)
+    html_path = atomic_write_text(folder / f"{stem}.html", mask_secrets(html))
     return json_path, html_path
 
 

@@ -102,3 +102,15 @@ def test_a_file_that_is_not_dbn_stops_the_run_with_its_name(tmp_path: Path) -> N
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_the_default_baseline_store_is_in_the_state_directory_never_the_working_directory(
+        sample_set: Any, tmp_path: Path, private_state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # it used to land in ./outputs/ifd_v3/ wherever the command was run, ignoring --output-dir
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    _, summary = run(stage_from_profile({"mbo_file": str(sample_set.day.path)}))
+    assert Path(summary["baseline"]["db"]) == private_state_dir / "ifd_v3" / "baselines.sqlite"
+    assert (private_state_dir / "ifd_v3" / "baselines.sqlite").is_file()
+    assert list(elsewhere.iterdir()) == []

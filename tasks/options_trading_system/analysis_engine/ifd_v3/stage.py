@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..pipeline import AnalysisContext, PipelineAnalysis
+from ...state.state_dir import state_path
 from .baselines import BaselineStore
 from ...data_ingestion.mbo.dbn_file import is_sample_day
 from .config import IFDv3Config
@@ -51,7 +52,7 @@ class InstitutionalFlowV3Config:
     """Stage settings (schema: config/schema/stage.institutional_flow_v3.schema.json)."""
 
     mbo_file: str = ""
-    baseline_db: str = "outputs/ifd_v3/baselines.sqlite"
+    baseline_db: str = "ifd_v3/baselines.sqlite"  # relative: inside the state directory
     history_files: tuple[str, ...] = ()
     record_baselines: bool = True
     chunk_events: int = 1_000_000
@@ -77,7 +78,7 @@ class InstitutionalFlowV3Analysis(PipelineAnalysis):
             return empty_signals().assign(distance_points=pd.Series(dtype="float64"))
         engine_cfg = cfg.engine
         day = _trade_date_of(cfg.mbo_file)
-        with BaselineStore(cfg.baseline_db) as store:
+        with BaselineStore(state_path(cfg.baseline_db)) as store:
             added = record_history(store, history_patterns(cfg), before=day, config=engine_cfg,
                                    recorded_at=self.clock(), chunk_events=cfg.chunk_events)
             table = baselines_for(store, day, engine_cfg)

@@ -27,6 +27,7 @@ from databento.common.error import BentoError, BentoHttpError
 from ...errors import DataSourceError
 from ...state.atomic import atomic_write_bytes
 from ..canonical import as_utc
+from ..data_budget import finite_quote
 from ..http_errors import http_status_error, malformed_error, requests_error, truncated_error
 from .config import DatabentoConfig
 
@@ -111,9 +112,7 @@ class DatabentoClient:
         answer = self._call(lambda: self.historical.metadata.get_cost(
             dataset=self.config.dataset, start=request.start.isoformat(), end=request.end.isoformat(),
             symbols=list(request.symbols), schema=request.schema, stype_in=request.stype_in), f"cost of {request.schema}", self.historical.metadata)
-        if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer < 0:
-            raise malformed_error(SOURCE, "metadata.get_cost answer", f"{answer!r} is not a price in USD")
-        return float(answer)
+        return finite_quote(answer, request.describe(), source=SOURCE)
 
     def fetch(self, request: RangeRequest) -> tuple[databento.DBNStore, bool]:
         """The DBN response (from the cache when there) and whether it came from the cache."""

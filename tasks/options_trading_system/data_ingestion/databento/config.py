@@ -21,6 +21,7 @@ class DatabentoConfig:
     dataset: str = "GLBX.MDP3"
     option_parents: tuple[str, ...] = NQ_OPTION_PARENTS
     underlying_pattern: str = r"^NQ[FGHJKMNQUVXZ][0-9]{1,2}$"
+    future_parent: str = "NQ.FUT"
     max_days_to_expiration: int = 14
     volume_schema: str = "trades"
     quote_schema: str = "bbo-1m"

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataSourceError
-from ..canonical import ChainMeta, OptionsChain, RawCapture, as_utc, build_chain_frame, number_or_nan
+from ..canonical import (DEFAULT_BOUNDS, ChainBounds, ChainMeta, OptionsChain, RawCapture, as_utc,
+                         build_chain_frame, number_or_nan)
 from ..contract_names import globex_name
 from .barchart_symbols import decode_root, underlying_future
 
@@ -121,17 +122,18 @@ def capture_facts(document: Mapping[str, Any], label: str) -> CaptureFacts:
 
 
 def parse_barchart_capture(document: Mapping[str, Any], raw: RawCapture | None = None, *,
-                           label: str = "barchart capture") -> OptionsChain:
+                           label: str = "barchart capture", bounds: ChainBounds = DEFAULT_BOUNDS) -> OptionsChain:
     """Parse the project's envelope: its payload with the envelope's facts."""
     payload = document.get("payload")
     if not is_barchart_response(payload):
         raise DataSourceError(f"{label}: envelope \"payload\" is not a Barchart quotes/get response "
                               "(expected an object with \"total\" and \"data\": {\"Call\": [...], \"Put\": [...]})")
-    return parse_barchart_response(payload, capture_facts(document, label), raw=raw, label=label)
+    return parse_barchart_response(payload, capture_facts(document, label), raw=raw, label=label, bounds=bounds)
 
 
 def parse_barchart_response(payload: Mapping[str, Any], facts: CaptureFacts = CaptureFacts(), *,
-                            raw: RawCapture | None = None, label: str = "barchart response") -> OptionsChain:
+                            raw: RawCapture | None = None, label: str = "barchart response",
+                            bounds: ChainBounds = DEFAULT_BOUNDS) -> OptionsChain:
     """The canonical (unvalidated) chain of one quotes/get response.
 
     `facts` supplies what the response lacks (capture time, expiration, underlying quote).
@@ -140,10 +142,15 @@ def parse_barchart_response(payload: Mapping[str, Any], facts: CaptureFacts = Ca
     if not is_barchart_response(payload):
         raise DataSourceError(f"{label}: not a Barchart quotes/get response "
                               "(expected \"total\" and \"data\": {\"Call\": [...], \"Put\": [...]})")
-    rows, groups = _rows(payload["data"], label)
+    total = payload.get("total")
+    if isinstance(total, int) and not isinstance(total, bool):
+        bounds.refuse_too_many(total, label, "the response's total")
+    data = payload["data"]
+    bounds.refuse_too_many(sum(len(rows) for rows in (data.values() if isinstance(data, Mapping) else [data])),
+                           label, "rows in the response")
+    rows, groups = _rows(data, label)
     columns = _columns(rows, groups)
     notes: list[str] = []
-    total = payload.get("total")
     if isinstance(total, int) and total != len(rows):
         notes.append(f"Barchart response holds {len(rows)} of the {total} contracts it reports")
         log.warning("%s: %s", label, notes[-1])
@@ -198,12 +205,14 @@ def _columns(rows: list[Mapping[str, Any]], groups: list[str | None]) -> dict[st
     return columns
 
 
-def _number(row: Mapping[str, Any], raw: Mapping[str, Any], field_name: str) -> float:
-    """The raw number, NaN when raw is null or the display says N/A."""
+def _number(row: Mapping[str, Any], raw: Mapping[str, Any], field_name: str) -> Any:
+    """The raw number, NaN when raw is null or the display says N/A; anything else that is not a
+    number is passed on as given, so the chain gate quarantines it by name (not silently NaN)."""
     display = row.get(field_name)
     if isinstance(display, str) and display.strip() == MISSING_DISPLAY:
         return float("nan")
-    return number_or_nan(raw.get(field_name))
+    value = raw.get(field_name)
+    return float("nan") if value is None else value
 
 
 def _globex_names(columns: Mapping[str, list[Any]], reference: date) -> tuple[list[Any], list[Any]]:

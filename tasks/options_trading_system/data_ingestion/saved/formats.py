@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import DataSourceError, InputFileError
-from ..canonical import OptionsChain, RawCapture
+from ..canonical import DEFAULT_BOUNDS, ChainBounds, OptionsChain, RawCapture
 from .barchart_format import (CAPTURE_FORMAT, CaptureFacts, capture_facts, is_barchart_capture,
                               is_barchart_response, parse_barchart_capture, parse_barchart_response)
 from .snapshot_format import SNAPSHOT_FORMAT, is_snapshot, parse_snapshot, read_snapshot, write_snapshot
@@ -49,11 +49,17 @@ def detect_format(document: Any) -> str | None:
     return None
 
 
-def read_capture(path: Path) -> OptionsChain:
-    """Read one capture file (any supported format) into an unvalidated chain, raw bytes kept."""
+def read_capture(path: Path, bounds: ChainBounds = DEFAULT_BOUNDS) -> OptionsChain:
+    """Read one capture file (any supported format) into an unvalidated chain, raw bytes kept.
+
+    A file too large for `bounds.max_contracts` is refused before it is read, and a chain with more
+    contracts before its frame is built (`InputFileError`), so memory stays bounded."""
     path = Path(path)
     try:
+        bounds.refuse_too_big(path.stat().st_size, str(path))
         content = path.read_bytes()
+    except DataSourceError as exc:
+        raise InputFileError(str(exc)) from exc
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
@@ -65,11 +71,11 @@ def read_capture(path: Path) -> OptionsChain:
     label = str(path)
     try:
         if kind == FORMAT_SNAPSHOT:
-            return parse_snapshot(document, raw, label=label)
+            return parse_snapshot(document, raw, label=label, bounds=bounds)
         if kind == FORMAT_BARCHART_CAPTURE:
-            return parse_barchart_capture(document, raw, label=label)
+            return parse_barchart_capture(document, raw, label=label, bounds=bounds)
         if kind == FORMAT_BARCHART:
-            return parse_barchart_response(document, _sidecar_facts(path), raw=raw, label=label)
+            return parse_barchart_response(document, _sidecar_facts(path), raw=raw, label=label, bounds=bounds)
     except DataSourceError as exc:
         raise InputFileError(str(exc)) from exc
     found = f"an object with keys {sorted(document)[:8]}" if isinstance(document, dict) \

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Mapping
 import pandas as pd
 
 from ...errors import ChainValidationError, ConfigError, DataSourceError, InputFileError
-from ..canonical import OptionsChain, validate_chain
+from ..canonical import DEFAULT_BOUNDS, ChainBounds, OptionsChain, validate_chain
 from ..sources_registry import CAPTURE_SUBDIR, ChainRequest, DataSource, SourceContext
 from .formats import is_sidecar, read_capture
 
@@ -67,15 +67,18 @@ class SavedSource(DataSource):
 
     name = "saved"
 
-    def __init__(self, config: SavedSourceConfig, project_root: Path, output_root: Path | None = None) -> None:
+    def __init__(self, config: SavedSourceConfig, project_root: Path, output_root: Path | None = None,
+                 bounds: ChainBounds = DEFAULT_BOUNDS) -> None:
         self.config = config
+        self.bounds = bounds
         self.project_root = Path(project_root)
         self.output_root = Path(output_root) if output_root is not None else None
 
     @classmethod
     def from_context(cls, context: SourceContext) -> "SavedSource":
         return cls(SavedSourceConfig.from_mapping(context.profile.section("data_sources", "saved")),
-                   context.project_root, context.output_root)
+                   context.project_root, context.output_root,
+                   bounds=ChainBounds.from_section(context.profile.section("data_sources", "validation")))
 
     @property
     def search_roots(self) -> list[Path]:
@@ -115,7 +118,7 @@ class SavedSource(DataSource):
 
     def _usable_capture(self, path: Path) -> OptionsChain | None:
         try:
-            chain = read_capture(path)
+            chain = read_capture(path, self.bounds)
         except InputFileError as exc:
             log.warning("saved source: skipping unreadable capture %s: %s", path, exc)
             return None
@@ -123,7 +126,7 @@ class SavedSource(DataSource):
             log.info("saved source: skipping %s: it holds sample data, not a market capture", path)
             return None
         try:
-            validate_chain(chain)
+            validate_chain(chain, self.bounds)
         except ChainValidationError as exc:
             log.warning("saved source: skipping capture %s refused by the chain gate: %s", path, exc)
             return None
@@ -135,7 +138,7 @@ class SavedSource(DataSource):
             raise DataSourceError(f"no saved capture under {where} and the bundled sample {self._display(path)} "
                                   "is missing (regenerate it: python3 scripts/make_sample_data.py chain)")
         try:
-            chain = read_capture(path)
+            chain = read_capture(path, self.bounds)
         except InputFileError as exc:
             raise DataSourceError(f"no saved capture under {where} and the bundled sample is unreadable: {exc}") from exc
         note = (f"bundled SAMPLE chain {self._display(path)} (generated, not market data): "

@@ -25,7 +25,8 @@ import pandas as pd
 
 from ...errors import DataSourceError, InputFileError
 from ...state.atomic import atomic_write_bytes, atomic_write_text
-from ..canonical import CHAIN_COLUMNS, ChainMeta, OptionsChain, RawCapture, build_chain_frame
+from ..canonical import (CHAIN_COLUMNS, DEFAULT_BOUNDS, ChainBounds, ChainMeta, OptionsChain, RawCapture,
+                         build_chain_frame)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def save_snapshot_capture(chain: OptionsChain, folder: Path, filename: str) -> O
 
 
 def parse_snapshot(document: Mapping[str, Any], raw: RawCapture | None = None, *,
-                   label: str | None = None) -> OptionsChain:
+                   label: str | None = None, bounds: ChainBounds = DEFAULT_BOUNDS) -> OptionsChain:
     """Build the (unvalidated) chain from a decoded snapshot document.
 
     Raises `DataSourceError` naming the field when the document is not a well-formed snapshot;
@@ -89,6 +90,8 @@ def parse_snapshot(document: Mapping[str, Any], raw: RawCapture | None = None, *
     if not is_snapshot(document):
         raise DataSourceError(f"{name}: not a canonical snapshot (expected \"format\": \"{SNAPSHOT_FORMAT}\")")
     meta_doc, records = document.get("meta"), document.get("contracts")
+    if isinstance(records, list):
+        bounds.refuse_too_many(len(records), name, "in the snapshot")
     if not isinstance(meta_doc, Mapping):
         raise DataSourceError(f"{name}: \"meta\" must be an object with the chain facts (source, as_of, ...)")
     if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):

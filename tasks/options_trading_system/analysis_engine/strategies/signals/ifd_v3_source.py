@@ -22,6 +22,7 @@ import pandas as pd
 
 from ....config_manager import Profile, validate_document
 from ....errors import ConfigError
+from ....state.state_dir import state_path
 from ...ifd_v3.baselines import BaselineStore
 from ...ifd_v3.config import IFDv3Config, ifd_config_from_mapping
 from ...ifd_v3.replay import baselines_for, record_history, replay_file
@@ -64,7 +65,7 @@ class IfdV3SignalSource(SignalSource):
         known = {k: v for k, v in merged.items() if k in IFDv3Config.__dataclass_fields__}
         built = cls(source.name, ifd_config_from_mapping(known), trade=source.trade,
                     tick_size=float(profile.section("instrument").get("tick_size", 0.25)))
-        built.baseline_db = Path(baseline_db) if baseline_db else None
+        built.baseline_db = state_path(baseline_db) if baseline_db else None
         return built
 
     def bind(self, run_dir: Path) -> None:
