@@ -183,8 +183,7 @@ class DatabentoSource(DataSource):
         """The vendor's quote of every request that is not cached (a bad quote refuses the lot)."""
         return {r: client.cost(r) for r in requests if not client.is_cached(r)}
 
-    @staticmethod
-    def _get(client: DatabentoClient, reservation: Reservation, requests: Sequence[RangeRequest],
+    def _get(self, client: DatabentoClient, reservation: Reservation, requests: Sequence[RangeRequest],
              prices: Mapping[RangeRequest, float]) -> list[databento.DBNStore]:
         """Fetch priced (and reserved) requests in order, moving each price from reserved to spent."""
         stores = []
