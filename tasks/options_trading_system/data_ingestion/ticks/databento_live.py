@@ -5,9 +5,11 @@ The feed
    key comes from the environment or `.env`, named by `api_key_env`, and is never logged);
 2. subscribes to `trades` of `symbol` (default `NQ.v.0`, the contract trading the most volume, in
    Databento's continuous symbology, so the feed follows the roll) on `dataset` (GLBX.MDP3);
-3. is iterated through the library's own iterator (which pauses reading when the consumer falls
-   behind), turning each `TradeMsg` into a `Tick` at its exchange time `ts_event`; symbol mappings
-   say which contract the ticks are of (`contract`), system and error messages are logged;
+3. receives every record through a callback registered before the session starts (none is lost
+   to a race with the first records) into a queue the iteration reads, turning each `TradeMsg`
+   into a `Tick` at its exchange time `ts_event`; symbol mappings say which contract the ticks are
+   of (`contract`), system and error messages are logged; `backlog` is the most records that
+   waited at once for the consumer;
 4. on a dropped connection, the library reconnects and subscribes again (no replay: what traded
    meanwhile is lost); the feed records a `FeedGap` from the last exchange time before the drop to
    the start of the new session, and a `Reconnect` at the feed's clock.
@@ -16,6 +18,8 @@ Iteration ends when the gateway ends the session, when reconnecting fails, or on
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -31,6 +35,7 @@ from .dbn_ticks import PRICE_UNITS, UNDEF_PRICE
 from .feed import FeedGap, Reconnect, Tick, TickFeed
 
 log = logging.getLogger(__name__)
+_END = object()  # the session is over
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class DatabentoLiveTickFeed(TickFeed):
         self.clock = clock
         self.contract: str | None = None
         self.records = 0
+        self.backlog = 0                 # most records waiting for the consumer at once
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._error: Exception | None = None
         self._started = False
         self._closed = False
         self._client = client_factory(
@@ -104,38 +112,59 @@ class DatabentoLiveTickFeed(TickFeed):
             raise DataSourceError(f"{self._where()}: a live feed is iterated once")
         self._started = True
         client = self._client
+        client.add_callback(self._queue.put, self._on_callback_error)
         if self.config.reconnect:
             client.add_reconnect_callback(self._on_reconnect)
         try:
             client.subscribe(dataset=self.config.dataset, schema="trades", symbols=[self.config.symbol],
                              stype_in=self.config.stype_in)
-            records = iter(client)  # starts the session
+            client.start()
         except Exception as exc:  # databento raises BentoError / ValueError for refusals
             raise DataSourceError(f"{self._where()}: could not start the session ({exc})", transient=True) from exc
-        try:
-            for record in records:
-                if self._closed:
-                    break
-                self.records += 1
-                if isinstance(record, dbn.TradeMsg):
-                    tick = self._tick(record)
-                    if tick is not None:
-                        yield tick
-                else:
-                    self._note(record)
-        except db.BentoError as exc:
-            raise DataSourceError(f"{self._where()}: the session ended with an error ({exc})",
-                                  transient=True) from exc
+        threading.Thread(target=self._watch, name="databento-live-ticks-close", daemon=True).start()
+        while True:
+            try:
+                record = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if record is _END:
+                break
+            self.records += 1
+            self.backlog = max(self.backlog, self._queue.qsize())
+            if isinstance(record, dbn.TradeMsg):
+                tick = self._tick(record)
+                if tick is not None:
+                    yield tick
+            else:
+                self._note(record)
+        if self._error is not None:
+            raise DataSourceError(f"{self._where()}: the session ended with an error ({self._error})",
+                                  transient=True)
         log.info("%s: session over, %d ticks, %d quarantined, %d gaps", self._where(), self.delivered,
                  self.quarantined, len(self.gaps))
 
     def close(self) -> None:
-        """End the session (the iterator stops after the records already received)."""
+        """End the session; the iteration stops after the records already received."""
         self._closed = True
         try:
             self._client.stop()
         except (ValueError, db.BentoError):  # never started, or already over
             pass
+        if not self._started:
+            self._queue.put(_END)
+
+    def _watch(self) -> None:
+        """The client's thread delivers records in order; once the session is over (the gateway
+        closed it, reconnecting failed, or `close`), the end marker follows the last record."""
+        try:
+            self._client.block_for_close()
+        except db.BentoError as exc:
+            self._error = exc
+        finally:
+            self._queue.put(_END)
+
+    def _on_callback_error(self, exc: Exception) -> None:
+        log.error("%s: could not queue a record (%s)", self._where(), exc)
 
     def _tick(self, record: Any) -> Tick | None:
         price = record.price
