@@ -109,6 +109,7 @@ class TradovateStandIn(StandInServer):
         self.tokens: dict[str, float] = {}       # access token -> expiry (epoch s)
         self.md_tokens: dict[str, float] = {}    # market-data token -> expiry (epoch s)
         self.tape = ticks if ticks is not None else QuoteTape.from_bars(bars_frame(bars))
+        self.tape.release(self.engine.now.value - 1)  # trades before the clock's start are history
         self.tickets: set[str] = set()
         self._own_faults: deque[list[Any]] = deque()  # [fault, remaining, prefix]
         self._sockets: list[_Session] = []

@@ -39,7 +39,7 @@ def standin(tape: QuoteTape) -> Iterator[TradovateStandIn]:
     tape.released = 0
     frame = pd.DataFrame({"time": pd.to_datetime(tape.ts_ns, utc=True), "price": tape.price})
     bars = frame.set_index("time")["price"].resample("1min").ohlc().dropna().reset_index()
-    server = TradovateStandIn(bars, start=OPEN.tz_convert("UTC"), heartbeat_s=0.1, ticks=tape,
+    server = TradovateStandIn(bars, start=OPEN, heartbeat_s=0.1, ticks=tape,
                               credentials={"name": CREDENTIALS.username, "password": CREDENTIALS.password,
                                            "appId": CREDENTIALS.app_id, "cid": CREDENTIALS.cid,
                                            "sec": CREDENTIALS.sec, "deviceId": CREDENTIALS.device_id})
@@ -215,3 +215,32 @@ def test_settings_are_checked_by_name():
     with pytest.raises(ConfigError, match="unknown setting\\(s\\) url"):
         TradovateQuoteConfig.from_mapping({"symbol": "NQM5", "url": "wss://x"})
     assert TradovateQuoteConfig(symbol="NQM5").md_url == "wss://md.tradovateapi.com/v1/websocket"
+
+
+def test_without_tick_arrays_the_stand_in_streams_a_path_through_its_real_bars(shared_data):
+    frame = pd.read_csv(shared_data / "futures" / "NQ_1min_sample.csv")
+    frame["time"] = pd.to_datetime(frame["timestamp"]).dt.tz_localize("America/New_York").dt.tz_convert("UTC")
+    open_ = pd.Timestamp("2023-11-20 14:30", tz="UTC")
+    bars = frame[frame["time"] >= open_].head(3).reset_index(drop=True)
+    server = TradovateStandIn(frame[["time", "open", "high", "low", "close", "volume"]], start=open_, heartbeat_s=0.1,
+                              credentials={"name": CREDENTIALS.username, "password": CREDENTIALS.password,
+                                           "appId": CREDENTIALS.app_id, "cid": CREDENTIALS.cid,
+                                           "sec": CREDENTIALS.sec, "deviceId": CREDENTIALS.device_id}).start()
+    try:
+        rest = TradovateRest(TradovateConfig(rest_url=server.rest_url, request_timeout_s=2.0), CREDENTIALS)
+        feed = TradovateQuoteTickFeed(TradovateQuoteConfig(symbol="MNQZ3", md_url=server.md_url, heartbeat_s=0.1,
+                                                           server_timeout_s=1.0), md_token=rest.md_token)
+        feed.start()
+        assert wait_for(lambda: feed.subscribed)
+        server.advance_to(open_ + pd.Timedelta(minutes=3))
+        ticks = take(feed, 12)
+        feed.close()
+    finally:
+        server.stop()
+    for i, bar in bars.iterrows():
+        up = bar["close"] >= bar["open"]
+        path = [bar["open"], bar["low"] if up else bar["high"], bar["high"] if up else bar["low"], bar["close"]]
+        mine = ticks[4 * i:4 * i + 4]
+        assert [t.price for t in mine] == path
+        assert [t.ts_ns for t in mine] == [(bar["time"] + pd.Timedelta(seconds=s)).value for s in (0, 15, 30, 45)]
+        assert {t.size for t in mine} == {max(1.0, bar["volume"] // 4)}
