@@ -2,6 +2,7 @@
 TCP protocol, fed with real trades records (ESU4, a recorded download) and generated NQ sessions."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import databento as db
@@ -119,3 +120,22 @@ def test_settings_are_checked_by_name():
         DatabentoLiveTickConfig.from_mapping({"symbols": ["NQ"]})
     with pytest.raises(ConfigError, match="`port` must be 1-65535"):
         DatabentoLiveTickConfig(port=0)
+
+
+def test_leaving_the_iteration_early_ends_the_session(shared_data):
+    trades, wire = records_of(shared_data / ESU4)
+    first = Script(wire, start=trades[0].ts_recv, drop_after=len(trades))   # would hold the line open
+    gateway = gateway_for([first])
+    feed = feed_for(gateway)
+    for i, _tick in enumerate(feed):
+        assert feed.connected
+        if i == 9:
+            break
+    deadline = time.monotonic() + WAIT_S
+    while feed.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not feed.connected
+    first.caught_up.set()
+    gateway.join(WAIT_S)
+    assert not gateway.is_alive() and gateway.errors == []
+    assert feed.delivered == 10

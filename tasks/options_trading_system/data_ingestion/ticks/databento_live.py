@@ -122,26 +122,35 @@ class DatabentoLiveTickFeed(TickFeed):
         except Exception as exc:  # databento raises BentoError / ValueError for refusals
             raise DataSourceError(f"{self._where()}: could not start the session ({exc})", transient=True) from exc
         threading.Thread(target=self._watch, name="databento-live-ticks-close", daemon=True).start()
-        while True:
-            try:
-                record = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            if record is _END:
-                break
-            self.records += 1
-            self.backlog = max(self.backlog, self._queue.qsize())
-            if isinstance(record, dbn.TradeMsg):
-                tick = self._tick(record)
-                if tick is not None:
-                    yield tick
-            else:
-                self._note(record)
+        try:
+            while True:
+                try:
+                    record = self._queue.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+                if record is _END:
+                    break
+                self.records += 1
+                self.backlog = max(self.backlog, self._queue.qsize())
+                if isinstance(record, dbn.TradeMsg):
+                    tick = self._tick(record)
+                    if tick is not None:
+                        yield tick
+                else:
+                    self._note(record)
+        except GeneratorExit:  # the consumer stopped iterating: end the session too
+            self.close()
+            raise
         if self._error is not None:
             raise DataSourceError(f"{self._where()}: the session ended with an error ({self._error})",
                                   transient=True)
         log.info("%s: session over, %d ticks, %d quarantined, %d gaps", self._where(), self.delivered,
                  self.quarantined, len(self.gaps))
+
+    @property
+    def connected(self) -> bool:
+        """The session is connected to the gateway now."""
+        return bool(self._client.is_connected())
 
     def close(self) -> None:
         """End the session; the iteration stops after the records already received."""

@@ -150,6 +150,7 @@ class ReplayTickFeed(TickFeed):
         self.symbol = symbol
         self.gap_seconds = gap_seconds
         self.skipped: list[tuple[Path, str]] = []
+        self._counted: set[Path] = set()   # days whose gaps and quarantine are already recorded
         self._closed = False
 
     def days(self) -> Iterator[TickDay]:
@@ -160,8 +161,9 @@ class ReplayTickFeed(TickFeed):
                 return
             schema = _schema(path)
             if schema is not None and schema not in TRADE_SCHEMAS:
-                log.info("tick replay: skipping %s (%s records, not trades)", path.name, schema)
-                self.skipped.append((path, schema))
+                if (path, schema) not in self.skipped:
+                    log.info("tick replay: skipping %s (%s records, not trades)", path.name, schema)
+                    self.skipped.append((path, schema))
                 continue
             ticks = read_ticks(path, symbol=self.symbol, gap_seconds=self.gap_seconds)
             if not len(ticks):
@@ -170,8 +172,10 @@ class ReplayTickFeed(TickFeed):
             if previous is not None and int(ticks.ts_ns[0]) < int(previous.ticks.ts_ns[-1]):
                 raise InputFileError(f"tick replay folder {self.folder}: {path.name} starts before "
                                      f"{previous.path.name} ends; one file per day, in order, is expected")
-            self.quarantined += ticks.quarantined
-            self.gaps.extend(FeedGap(a, b, f"silence in {path.name}") for a, b in ticks.gaps)
+            if path not in self._counted:
+                self._counted.add(path)
+                self.quarantined += ticks.quarantined
+                self.gaps.extend(FeedGap(a, b, f"silence in {path.name}") for a, b in ticks.gaps)
             previous = TickDay(path, ticks)
             yield previous
 

@@ -131,11 +131,15 @@ class TradovateQuoteTickFeed(TickFeed):
 
     def __iter__(self) -> Iterator[Tick]:
         self.start()
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                break
-            yield item
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    break
+                yield item
+        except GeneratorExit:  # the consumer stopped iterating: end the session too
+            self.close()
+            raise
         if self._session.refusal is not None:
             raise DataSourceError(f"{self._where()}: refused: {self._session.refusal}")
         if self._session.failed:
