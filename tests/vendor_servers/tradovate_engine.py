@@ -110,7 +110,7 @@ class MatchingEngine:
                  account_id: int = 4001, account_name: str = "DEMO4001", user_id: int = 301,
                  starting_cash: float = 50_000.0, listener: Listener | None = None) -> None:
         self.lock = threading.RLock()
-        frame = _bars_frame(bars)
+        frame = bars_frame(bars)
         self._start_ns = frame["time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         self._open = frame["open"].to_numpy(float)
         self._high = frame["high"].to_numpy(float)
@@ -430,7 +430,8 @@ def _check_legs(legs: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
+def bars_frame(bars: pd.DataFrame) -> pd.DataFrame:
+    """`bars` as a frame with a tz-aware UTC `time` column, in time order (other columns kept)."""
     frame = bars.copy()
     if "time" not in frame.columns:
         for name in ("start", "timestamp"):

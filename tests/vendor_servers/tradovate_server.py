@@ -9,7 +9,14 @@ REST (`<url>/v1/...`, HTTP on 127.0.0.1) answers the way Tradovate's documentati
 (401 otherwise). `POST /standin/advance {"time": ISO}` moves the simulated clock (the replay's),
 `GET /standin/state` shows it.
 
-The WebSocket (`ws_url`) speaks Tradovate's frames: `o` on open, `h` heartbeats, `a[...]` with
+The market-data WebSocket (`md_url`) speaks the same frames: `authorize` with the login's
+`mdAccessToken` (the trading token is refused there), `md/subscribeQuote {symbol}` (a contract
+name the engine knows, NQ or MNQ) answered with the current quote, then one `{e: "md", d: {quotes}}`
+event per batch of trades the simulated clock releases from the quote tape (`tradovate_market.py`:
+tick arrays given as `ticks`, else a path through the bars), and `md/unsubscribeQuote`. Its faults
+are queued with `path_prefix="md/websocket"` (the trading socket's default is `websocket`).
+
+The trading WebSocket (`ws_url`) speaks Tradovate's frames: `o` on open, `h` heartbeats, `a[...]` with
 the answers `{s, i, d}` and the events `{e: "props", d: {entityType, eventType, entity}}`, `c` on
 close; the client sends `authorize\\n0\\n\\n<token>`, then requests `endpoint\\nid\\nquery\\nbody`
 (`user/syncrequest`) and `[]` as its heartbeat.
@@ -45,7 +52,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
 from .base import HOST, Fault, Request, Response, StandInServer
-from .tradovate_engine import MatchingEngine
+from .tradovate_engine import MatchingEngine, bars_frame
+from .tradovate_market import QuoteTape
 
 log = logging.getLogger(__name__)
 _FRAMES = logging.getLogger(f"{__name__}.frames")  # frames carry tokens: never logged at DEBUG
@@ -54,6 +62,8 @@ _FRAMES.setLevel(logging.INFO)
 API = "/v1"
 TOKEN_LIFETIME_S = 90 * 60
 WS_FAULTS_PREFIX = "websocket"
+MD_FAULTS_PREFIX = "md/websocket"
+QUOTES_PER_FRAME = 50
 
 
 class TradovateFault(str, Enum):
@@ -87,7 +97,7 @@ class TradovateStandIn(StandInServer):
     def __init__(self, bars: pd.DataFrame, *, credentials: dict[str, str], start: pd.Timestamp | None = None,
                  port: int = 0, ws_port: int = 0, heartbeat_s: float = 2.5, slow_s: float = 3.0,
                  penalty_s: float = 5.0, token_lifetime_s: float = TOKEN_LIFETIME_S,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, ticks: QuoteTape | None = None, md_port: int = 0) -> None:
         super().__init__(port=port)
         self.credentials = dict(credentials)  # name, password, appId, cid, sec, deviceId
         self.heartbeat_s = heartbeat_s
@@ -97,6 +107,9 @@ class TradovateStandIn(StandInServer):
         self.clock = clock
         self.engine = MatchingEngine(bars, start=start, listener=self._broadcast)
         self.tokens: dict[str, float] = {}       # access token -> expiry (epoch s)
+        self.md_tokens: dict[str, float] = {}    # market-data token -> expiry (epoch s)
+        self.tape = ticks if ticks is not None else QuoteTape.from_bars(bars_frame(bars))
+        self.tape.release(self.engine.now.value - 1)  # trades before the clock's start are history
         self.tickets: set[str] = set()
         self._own_faults: deque[list[Any]] = deque()  # [fault, remaining, prefix]
         self._sockets: list[_Session] = []
@@ -104,6 +117,11 @@ class TradovateStandIn(StandInServer):
         self._ws: Server | None = None
         self._ws_thread: threading.Thread | None = None
         self.ws_connections = 0
+        self._md_requested_port = md_port
+        self._md: Server | None = None
+        self._md_thread: threading.Thread | None = None
+        self.md_connections = 0
+        self.md_subscriptions: list[str] = []   # every md/subscribeQuote symbol, in order
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -117,11 +135,21 @@ class TradovateStandIn(StandInServer):
             raise RuntimeError("the Tradovate stand-in is not started")
         return f"ws://{HOST}:{self._ws.socket.getsockname()[1]}{API}/websocket"
 
+    @property
+    def md_url(self) -> str:
+        if self._md is None:
+            raise RuntimeError("the Tradovate stand-in is not started")
+        return f"ws://{HOST}:{self._md.socket.getsockname()[1]}{API}/websocket"
+
     def start(self) -> "TradovateStandIn":
         self._ws = serve(self._ws_session, HOST, self._ws_requested_port, ping_interval=None, compression=None,
                          open_timeout=5, close_timeout=1, logger=_FRAMES)
         self._ws_thread = threading.Thread(target=self._ws.serve_forever, name="tradovate-standin-ws", daemon=True)
         self._ws_thread.start()
+        self._md = serve(self._md_session, HOST, self._md_requested_port, ping_interval=None, compression=None,
+                         open_timeout=5, close_timeout=1, logger=_FRAMES)
+        self._md_thread = threading.Thread(target=self._md.serve_forever, name="tradovate-standin-md", daemon=True)
+        self._md_thread.start()
         super().start()
         return self
 
@@ -131,14 +159,21 @@ class TradovateStandIn(StandInServer):
         super().stop()
         for session in list(self._sockets):
             session.cut()
-        if self._ws is not None:
-            self._ws.shutdown()
-        if self._ws_thread is not None:
-            self._ws_thread.join(timeout=5)
+        for server, thread in ((self._ws, self._ws_thread), (self._md, self._md_thread)):
+            if server is not None:
+                server.shutdown()
+            if thread is not None:
+                thread.join(timeout=5)
 
     def advance_to(self, ts: pd.Timestamp) -> int:
-        """Move the simulated clock (see `MatchingEngine.advance_to`); events go out on the sockets."""
-        return self.engine.advance_to(ts)
+        """Move the simulated clock (see `MatchingEngine.advance_to`); events go out on the sockets,
+        and the trades of the tape up to `ts` go out as quotes to the market-data subscribers."""
+        matched = self.engine.advance_to(ts)
+        first, last = self.tape.release(pd.Timestamp(ts).value)
+        if last > first:
+            for session in list(self._sockets):
+                session.push_quotes(first, last)
+        return matched
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -254,14 +289,17 @@ class TradovateStandIn(StandInServer):
         with self._lock:
             self.tokens[token] = expires
         expiration = pd.Timestamp(expires, unit="s", tz="UTC")
-        return {"accessToken": token, "mdAccessToken": secrets.token_urlsafe(32),
+        md_token = secrets.token_urlsafe(32)
+        with self._lock:
+            self.md_tokens[md_token] = expires
+        return {"accessToken": token, "mdAccessToken": md_token,
                 "expirationTime": expiration.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                 "userStatus": "Active", "userId": self.engine.account["userId"],
                 "name": self.credentials.get("name"), "hasLive": False}
 
-    def _valid(self, token: str) -> bool:
+    def _valid(self, token: str, *, market_data: bool = False) -> bool:
         with self._lock:
-            return bool(token) and self.tokens.get(token, 0.0) > self.clock()
+            return bool(token) and (self.md_tokens if market_data else self.tokens).get(token, 0.0) > self.clock()
 
     def _place(self, request: Request, body: dict[str, Any], *, oso: bool) -> dict[str, Any]:
         engine = self.engine
@@ -295,10 +333,15 @@ class TradovateStandIn(StandInServer):
 
     # --- WebSocket --------------------------------------------------------------------------
 
-    def _ws_session(self, connection: ServerConnection) -> None:
-        session = _Session(self, connection, silent=self._take(TradovateFault.MISSED_HEARTBEATS, WS_FAULTS_PREFIX))
+    def _ws_session(self, connection: ServerConnection, *, market_data: bool = False) -> None:
+        prefix = MD_FAULTS_PREFIX if market_data else WS_FAULTS_PREFIX
+        session = _Session(self, connection, silent=self._take(TradovateFault.MISSED_HEARTBEATS, prefix),
+                           market_data=market_data)
         with self._lock:
-            self.ws_connections += 1
+            if market_data:
+                self.md_connections += 1
+            else:
+                self.ws_connections += 1
             self._sockets.append(session)
         try:
             session.run()
@@ -306,29 +349,37 @@ class TradovateStandIn(StandInServer):
             with self._lock:
                 self._sockets.remove(session)
 
+    def _md_session(self, connection: ServerConnection) -> None:
+        self._ws_session(connection, market_data=True)
+
     def _broadcast(self, entity_type: str, event_type: str, entity: dict[str, Any]) -> None:
         if entity_type == "command":
             return
         for session in list(self._sockets):
             session.push({"e": "props", "d": {"entityType": entity_type, "eventType": event_type, "entity": entity}})
 
-    def cut_websockets(self) -> int:
-        """Cut every open WebSocket now (no close frame); how many were cut."""
-        sessions = list(self._sockets)
+    def cut_websockets(self, *, market_data: bool | None = None) -> int:
+        """Cut every open WebSocket now (no close frame; only the market-data or only the trading
+        ones when `market_data` says); how many were cut."""
+        sessions = [s for s in self._sockets if market_data is None or s.market_data == market_data]
         for session in sessions:
             session.cut()
         return len(sessions)
 
 
 class _Session:
-    """One WebSocket client: authorize, sync, heartbeats, then the account's events."""
+    """One WebSocket client: authorize, sync, heartbeats, then the account's events; or, on the
+    market-data socket, authorize, subscribe to quotes, heartbeats, then the quotes."""
 
-    def __init__(self, server: TradovateStandIn, connection: ServerConnection, *, silent: bool) -> None:
+    def __init__(self, server: TradovateStandIn, connection: ServerConnection, *, silent: bool,
+                 market_data: bool = False) -> None:
         self.server = server
         self.connection = connection
         self.silent = silent
-        self.synced = False
+        self.market_data = market_data
+        self.synced = False         # trading: synced; market data: subscribed to quotes
         self.authorized = False
+        self.quote_contract: int | None = None
         self._send_lock = threading.Lock()
 
     def run(self) -> None:
@@ -344,7 +395,7 @@ class _Session:
                 continue
             except ConnectionClosed:
                 return
-            if self.server._take(TradovateFault.DROP_SOCKET, WS_FAULTS_PREFIX):
+            if self.server._take(TradovateFault.DROP_SOCKET, MD_FAULTS_PREFIX if self.market_data else WS_FAULTS_PREFIX):
                 self.cut()
                 return
             if self.silent and self.synced:
@@ -362,15 +413,43 @@ class _Session:
         except ValueError:
             return self._send('a[{"s":400,"d":"bad request id"}]')
         if endpoint == "authorize":
-            self.authorized = self.server._valid(body.strip())
+            self.authorized = self.server._valid(body.strip(), market_data=self.market_data)
             return self._answer(rid, 200 if self.authorized else 401, None if self.authorized else "Access is denied")
         if not self.authorized:
             return self._answer(rid, 401, "Access is denied")
+        if self.market_data:
+            return self._market_data(endpoint, rid, _json(body.encode()))
         if endpoint == "user/syncrequest":
             self._answer(rid, 200, self.server.engine.sync())
             self.synced = True
             return
         self._answer(rid, 404, f"unknown endpoint {endpoint}")
+
+    def _market_data(self, endpoint: str, rid: int, body: dict[str, Any]) -> None:
+        if endpoint not in ("md/subscribeQuote", "md/unsubscribeQuote"):
+            return self._answer(rid, 404, f"unknown endpoint {endpoint}")
+        contract = self.server.engine.find_contract(str(body.get("symbol") or ""))
+        if contract is None:
+            return self._answer(rid, 400, f"Unknown symbol {body.get('symbol')!r}")
+        if endpoint == "md/unsubscribeQuote":
+            self.synced, self.quote_contract = False, None
+            return self._answer(rid, 200, {})
+        with self.server._lock:
+            self.server.md_subscriptions.append(contract["name"])
+        self._answer(rid, 200, {})
+        self.quote_contract = contract["id"]
+        self.synced = True
+        snapshot = self.server.tape.snapshot(contract["id"], self.server.engine.now.value)
+        self._send("a" + json.dumps([{"e": "md", "d": {"quotes": [snapshot]}}]))
+
+    def push_quotes(self, first: int, last: int) -> None:
+        """The tape's trades `first`..`last` as quote events, a batch per frame."""
+        if not (self.market_data and self.synced and not self.silent) or self.quote_contract is None:
+            return
+        tape, contract = self.server.tape, self.quote_contract
+        for start in range(first, last, QUOTES_PER_FRAME):
+            quotes = [tape.quote(i, contract) for i in range(start, min(last, start + QUOTES_PER_FRAME))]
+            self._send("a" + json.dumps([{"e": "md", "d": {"quotes": quotes}}]))
 
     def _answer(self, rid: int, status: int, data: Any) -> None:
         item: dict[str, Any] = {"s": status, "i": rid}
@@ -379,7 +458,7 @@ class _Session:
         self._send("a" + json.dumps([item]))
 
     def push(self, event: dict[str, Any]) -> None:
-        if self.synced and not self.silent:
+        if self.synced and not self.silent and not self.market_data:
             self._send("a" + json.dumps([event]))
 
     def _send(self, text: str) -> None:

@@ -7,11 +7,6 @@ reconnect policy brings the session back, the gap is recorded with its start and
 engine carries on."""
 from __future__ import annotations
 
-import hashlib
-import socket
-import struct
-import threading
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,74 +23,7 @@ from tasks.options_trading_system.data_ingestion.mbo.dbn_file import MBOFile
 from tasks.options_trading_system.data_ingestion.mbo.live_client import LiveMBOFeed, api_key
 from tasks.options_trading_system.errors import ConfigError
 from tasks.options_trading_system.sample_data.mbo import MBOSampleParams, write_sample_set
-
-KEY = "db-" + "A" * 24 + "Bucket"[:5]   # the form Databento keys have: db- + 29 characters
-CHALLENGE = "6f1d2c3b"
-WAIT_S = 30.0                           # bound on every wait in the stand-in
-
-
-@dataclass
-class Script:
-    """What the stand-in does on one connection: send `records` after metadata starting at
-    `start`; with `drop_after`, reset the connection once the client has taken that many MBO
-    records (`caught_up` is set by the test's sink)."""
-
-    records: list[bytes]
-    start: int
-    drop_after: int | None = None
-    caught_up: threading.Event = field(default_factory=threading.Event)
-
-
-class StandInGateway(threading.Thread):
-    """Accepts one connection per script, in order, and records what each client asked for."""
-
-    def __init__(self, scripts: list[Script]) -> None:
-        super().__init__(daemon=True)
-        self.scripts = scripts
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(WAIT_S)
-        self.port = self.server.getsockname()[1]
-        self.auth_lines: list[str] = []
-        self.subscriptions: list[list[str]] = []
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        try:
-            for script in self.scripts:
-                conn, _ = self.server.accept()
-                conn.settimeout(WAIT_S)
-                self._serve(conn, script)
-        except Exception as exc:  # reported by the test, never swallowed silently
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            self.server.close()
-
-    def _serve(self, conn: socket.socket, script: Script) -> None:
-        reader = conn.makefile("rb")
-        conn.sendall(b"lsg_version=0.5.0\n" + f"cram={CHALLENGE}\n".encode())
-        auth = reader.readline().decode()
-        self.auth_lines.append(auth)
-        fields = dict(part.split("=", 1) for part in auth.strip().split("|"))
-        expected = hashlib.sha256(f"{CHALLENGE}|{KEY}".encode()).hexdigest() + "-" + KEY[-5:]
-        if fields.get("auth") != expected:
-            conn.sendall(b"success=0|error=Authentication failed.\n")
-            conn.close()
-            return
-        conn.sendall(f"success=1|session_id={len(self.auth_lines)}\n".encode())
-        subs: list[str] = []
-        for _ in range(64):  # subscription lines, then start_session
-            line = reader.readline().decode()
-            if not line or line.startswith("start_session"):
-                break
-            subs.append(line.strip())
-        self.subscriptions.append(subs)
-        metadata = dbn.Metadata(dataset="GLBX.MDP3", start=script.start, stype_in=dbn.SType.PARENT,
-                                stype_out=dbn.SType.INSTRUMENT_ID, schema=None, symbols=["NQ.OPT"])
-        conn.sendall(bytes(metadata) + b"".join(script.records))
-        if script.drop_after is not None:
-            script.caught_up.wait(WAIT_S)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not close
-        conn.close()
+from tests.vendor_servers.databento_live_server import KEY, WAIT_S, Script, StandInGateway
 
 
 @pytest.fixture(scope="module")

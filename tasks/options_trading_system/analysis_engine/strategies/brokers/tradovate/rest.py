@@ -57,6 +57,7 @@ class TradovateRest:
         self._sleep = sleep
         self._lock = threading.RLock()
         self._token = ""
+        self._md_token = ""
         self._expires_at = 0.0
         self.user_id: int | None = None
         self.logins = 0
@@ -130,12 +131,19 @@ class TradovateRest:
                 self.renew()
             return self._token
 
+    def md_token(self) -> str:
+        """The market-data token (`mdAccessToken`) of the current login, renewed with the access token."""
+        with self._lock:
+            self.token()
+            return self._md_token
+
     @property
     def token_expires_at(self) -> float:
         return self._expires_at
 
     def _store(self, answer: Mapping[str, Any]) -> None:
         self._token = str(answer["accessToken"])
+        self._md_token = str(answer.get("mdAccessToken") or self._md_token)
         self.user_id = answer.get("userId", self.user_id)
         expiration = answer.get("expirationTime")
         try:
@@ -216,7 +224,7 @@ class TradovateRest:
                                         f"{self.config.retry_attempts} tries") from None
 
     def _scrub(self, text: str) -> str:
-        return self._credentials.scrub(text, (self._token,))
+        return self._credentials.scrub(text, (self._token, self._md_token))
 
 
 class _Unauthorised(Exception):
