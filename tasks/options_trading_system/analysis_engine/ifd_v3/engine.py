@@ -49,7 +49,8 @@ from .definitions import definitions_from_records, empty_definitions, future_roo
 from .events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_MODIFY, ACTION_TRADE, F_LAST, F_SNAPSHOT, \
     PRICE_UNIT, UNDEF_PRICE, EventColumns, columns_from_ndarray, empty_columns
 from .jit import kernel
-from .stream import BAD_RECORD, MBO_RAW_DTYPE, NEED_INSTRUMENT, OFF_ACTION, OFF_FLAGS, StateTable, stream_kernel
+from .stream import BAD_RECORD, MBO_RAW_DTYPE, MBO_RECORD_SIZE, NEED_INSTRUMENT, OFF_ACTION, OFF_FLAGS, StateTable, \
+    stream_kernel
 from .market_making import NO_PAIR, pair_index, straddle_like
 from .signals import (F_ANO, F_ASK, F_ASK_REST, F_BASE_DAYS, F_BASE_MEAN, F_BASE_STD, F_BID, F_BID_REST, F_BUY,
                       F_CON, F_CONFIDENCE, F_IMBALANCE, F_MARKET, F_MM_OTHER, F_MM_OWN, F_NET, F_NOTIONAL, F_PCT,
@@ -67,6 +68,9 @@ NEED_SIGNALS = 3
 NEVER = np.iinfo(np.int64).min
 MAX_PENDING = 64  # streaming: records held before a flush even without a trade packet end (bounds one call)
 _MBO = databento_dbn.MBOMsg
+_PENDING_BYTES = MAX_PENDING * MBO_RECORD_SIZE
+_OFF_ACTION, _OFF_FLAGS, _TRADE, _LAST = OFF_ACTION, OFF_FLAGS, ACTION_TRADE, F_LAST  # module globals: one lookup
+_LAST_FLAGS = OFF_FLAGS - MBO_RECORD_SIZE  # flags of the last record of a buffer
 _MAX_GROWTHS = 200  # doublings per call; 2**200 rows is beyond any feed
 TOUCHED = 1
 TRADED = 2
@@ -324,7 +328,6 @@ class IFDv3Engine:
         # streaming: raw records not run yet, whether their open packet has a trade, and the
         # one-table description of the state the streaming kernel is called with
         self._pending = bytearray()
-        self._n_pending = 0
         self._pending_trade = False
         self._scratch = empty_columns(MAX_PENDING)
         self._table: StateTable | None = None
@@ -377,27 +380,26 @@ class IFDv3Engine:
         return self._run(events)
 
     def on_event(self, record: Any) -> int:
-        """One databento_dbn.MBOMsg (the streaming path); returns new signals. The record waits in
-        the pending buffer until its packet ends with a trade in it (then everything pending runs
-        and any signal comes out now, exactly as record by record) or `MAX_PENDING` wait."""
-        if self._pending_definitions:
-            self._flush_definitions()
-        raw = record.__bytes__()
-        self._pending += raw
-        self._n_pending += 1
-        if raw[OFF_ACTION] == ACTION_TRADE:
-            self._pending_trade = True
-        if raw[OFF_FLAGS] & F_LAST and self._pending_trade:
-            return self.flush()
-        if self._n_pending >= MAX_PENDING:
-            return self.flush()
-        return 0
+        """One databento_dbn.MBOMsg (the streaming path, as `on_record`); returns new signals."""
+        return self.on_record(record)
 
     def on_record(self, record: Any) -> int:
-        """Any live record: definitions are registered, MBO goes through `on_event`, the rest is
-        counted (symbol mappings, system messages...)."""
+        """Any live record; returns new signals. An MBO record waits in the pending buffer until
+        its packet ends with a trade in it (then everything pending runs and any signal comes out
+        now, exactly as record by record) or `MAX_PENDING` records wait. Definitions are registered
+        before the next MBO record; the rest is counted (symbol mappings, system messages...).
+        The MBO branch is the hot path of live trading: every line of it is measured."""
         if type(record) is _MBO or isinstance(record, _MBO):
-            return self.on_event(record)
+            if self._pending_definitions:
+                self._flush_definitions()
+            raw = record.__bytes__()
+            pending = self._pending
+            pending += raw  # in place
+            if raw[_OFF_ACTION] == _TRADE:
+                self._pending_trade = True
+            if (raw[_OFF_FLAGS] & _LAST and self._pending_trade) or len(pending) >= _PENDING_BYTES:
+                return self.flush()
+            return 0
         if isinstance(record, databento_dbn.InstrumentDefMsg):
             self._pending_definitions.append(record)  # registered in one go before the next MBO record
             return 0
@@ -411,17 +413,25 @@ class IFDv3Engine:
 
     def flush(self) -> int:
         """Run every pending streamed record through the kernel now; returns new signals."""
-        n = self._n_pending
-        if n == 0:
+        raw = self._pending
+        if not raw:
             return 0
-        raw = np.frombuffer(self._pending, np.uint8)
+        n = len(raw) // MBO_RECORD_SIZE
         self._pending = bytearray()
-        self._n_pending = 0
-        self._pending_trade = False
-        before = int(self.out.n[0])
-        start, passes = 0, 0
-        table = self._state_table(n)
-        nxt, status = self._stream(raw, n, start, table.table, table.floats)
+        if raw[_LAST_FLAGS] & _LAST:  # else the open packet keeps its trade mark for its F_LAST
+            self._pending_trade = False
+        table = self._table
+        if table is None or table.parts[0] is not self.book.state or n > len(self._scratch):
+            table = self._state_table(n)
+        nxt, status, added = self._stream(raw, n, 0, table.table, table.floats)
+        if status != OK:
+            return added + self._stream_slow(raw, n, nxt, status)
+        return added
+
+    def _stream_slow(self, raw: bytearray, n: int, nxt: int, status: int) -> int:
+        """Register new instruments / grow tables until the flush's records have all run; returns
+        the signals written meanwhile."""
+        start, passes, added = 0, 0, 0
         while status != OK and passes < _MAX_GROWTHS:
             passes += 1
             if status == NEED_INSTRUMENT:  # register every new id of the buffer at once; nothing ran
@@ -432,9 +442,10 @@ class IFDv3Engine:
                 start = nxt
                 self._grow(status)
             table = self._state_table(n)
-            nxt, status = self._stream(raw, n, start, table.table, table.floats)
+            nxt, status, more = self._stream(raw, n, start, table.table, table.floats)
+            added += more
         self._check_grown(status, passes)
-        return int(self.out.n[0]) - before
+        return added
 
     def _state_table(self, n: int) -> StateTable:
         """The state table for the streaming kernel, rebuilt whenever a state array was replaced."""
@@ -448,7 +459,7 @@ class IFDv3Engine:
                             self.counters),
                            (s.ts, s.inst, s.order_id, s.price, s.size, s.flags, s.action, s.side, self._sorted_ids,
                             self._sorted_idx, self._times))
-        self._stream = stream_kernel(table.layout, len(table.parts), run_events)
+        self._stream = stream_kernel(table.layout, len(table.parts), run_events, counted=(6, "n"))
         self._table = table
         return table
 

@@ -157,17 +157,22 @@ def _describe(value: Any, ints: list[int], floats: list[float], what: str) -> tu
     raise OptionsSystemError(f"IFD v3.0 streaming state {what}: expected an array or a number, got {type(value).__name__}")
 
 
-_KERNELS: dict[tuple[Any, ...], Callable[..., tuple[int, int]]] = {}
+_KERNELS: dict[tuple[Any, ...], Callable[..., tuple[int, int, int]]] = {}
 
 
-def stream_kernel(layout: tuple[Any, ...], n_parts: int, run: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
-    """The compiled `(raw, n, start, table, floats) -> (next, status)` for a state layout: parse the
-    records into the scratch columns, then `run(columns..., start, *parts)`.
+def stream_kernel(layout: tuple[Any, ...], n_parts: int, run: Callable[..., tuple[int, int]],
+                  counted: tuple[int, str]) -> Callable[..., tuple[int, int, int]]:
+    """The compiled `(raw: bytearray, n, start, table, floats) -> (next, status, added)` for a state
+    layout: parse the records into the scratch columns, then `run(columns..., start, *parts)`;
+    `added` is the growth of the int64[1] field `counted` = (part index, field name), e.g. the
+    signal rows written.
 
     The extras must be, in order: the 8 scratch columns of `EventColumns`, the sorted instrument
     ids, their dense indexes, and an int64[2] array (first, last event time). Generated once per
-    layout (dtypes and dimensions, not sizes) and process; numba compiles it on first use."""
-    key = (layout, n_parts, run)
+    layout (dtypes and dimensions, not sizes) and process. What is returned is the compiled
+    function's own entry point: it skips numba's dispatch by argument types (measured 365 ns ->
+    206 ns per call), so the argument types must always be the ones above."""
+    key = (layout, n_parts, run, counted)
     if key in _KERNELS:
         return _KERNELS[key]
     namespace: dict[str, Any] = {"np": np, "nb": nb, "_pointer": _pointer, "parse_records": parse_records,
@@ -190,21 +195,27 @@ def stream_kernel(layout: tuple[Any, ...], n_parts: int, run: Callable[..., tupl
         raise OptionsSystemError(f"IFD v3.0 streaming: expected {columns + 3} extra arrays, got {len(extras)}")
     cols = extras[:columns]
     sorted_ids, sorted_idx, times = extras[columns:]
+    count = f"{names[counted[0]]}.{counted[1]}[0]"
     lines += [
         f"    at, status = parse_records(raw, n, {', '.join(cols)}, {sorted_ids}, {sorted_idx})",
         "    if status != OK:",
-        "        return at, status",
+        "        return at, status, 0",
+        f"    before = {count}",
         f"    nxt, status = run({', '.join(cols)}, start, {', '.join(state)})",
         "    if n > 0:",
         f"        if {times}[0] == NEVER:",
         f"            {times}[0] = {extras[0]}[0]",
         f"        {times}[1] = {extras[0]}[nxt - 1] if nxt > 0 else {times}[1]",
-        "    return nxt, status",
+        f"    return nxt, status, {count} - before",
     ]
     exec(compile("\n".join(lines), f"<ifd_v3 stream kernel {len(_KERNELS)}>", "exec"), namespace)  # noqa: S102
     compiled = nb.njit(_nrt=False)(namespace["_stream"])  # generated source: numba cannot cache it on disk
-    _KERNELS[key] = compiled
-    return compiled
+    signature = (nb.typeof(bytearray(1)), types.int64, types.int64, nb.typeof(np.zeros(1, np.int64)),
+                 nb.typeof(np.zeros(1, np.float64)))
+    compiled.compile(signature)
+    entry = compiled.overloads[signature].entry_point
+    _KERNELS[key] = entry
+    return entry
 
 
 def _read(spec: tuple[Any, ...], namespace: dict[str, Any], dtype_name: str, length: str | None = None) -> str:
