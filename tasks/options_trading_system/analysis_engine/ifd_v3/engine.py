@@ -18,8 +18,14 @@
    signal row is written when it fires.
 
 `IFDv3Engine.process_batch` maps a DBN MBO array's instrument ids to dense indexes and runs the
-kernel over all of it; `IFDv3Engine.on_event` writes one MBOMsg into a length-1 buffer and runs the
-same kernel. Same input, same state transitions, same signals.
+kernel over all of it. `IFDv3Engine.on_event` / `on_record` (live, one record at a time) append the
+record's raw 56 bytes to a pending buffer and run the kernel over the buffer (`flush`, through the
+one-table call of `stream.py`) when a packet holding a trade ends (F_LAST) or `MAX_PENDING`
+records wait. That is exact: the kernel is sequential, so where the input is cut changes nothing,
+and a signal can only be written at the F_LAST of a packet with a trade, so it comes out on the
+same record as if every record ran alone. Every reader (`signals`, `stats`, `top_of_book`, ...)
+and every change of definitions or baselines flushes first. Same input, same state transitions,
+same signals.
 """
 from __future__ import annotations
 
@@ -37,11 +43,13 @@ from .baselines import KEY, BaselineArrays, baseline_arrays, percentile, zscore
 from .confidence import ConfidenceParams, anomaly, combine, concentration, confidence_params, persistence, \
     significance, trend
 from .config import NS_PER_S, IFDv3Config
-from ...data_ingestion.mbo.dbn_file import RECORD_DEFINITION, RECORD_MBO, record_kind
+from ...data_ingestion.mbo.dbn_file import MBO_RECORD_CLASS, RECORD_DEFINITION, record_kind
 from ...data_ingestion.mbo.definitions import definitions_from_records, empty_definitions, future_root, options_on
 from ...data_ingestion.mbo.events import ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR, ACTION_MODIFY, ACTION_TRADE, F_LAST, F_SNAPSHOT, \
-    PRICE_UNIT, UNDEF_PRICE, EventColumns, Gap, SingleEventBuffer, columns_from_ndarray
+    PRICE_UNIT, UNDEF_PRICE, EventColumns, Gap, columns_from_ndarray, empty_columns
 from .jit import kernel
+from .stream import BAD_RECORD, MBO_RAW_DTYPE, MBO_RECORD_SIZE, NEED_INSTRUMENT, OFF_ACTION, OFF_FLAGS, StateTable, \
+    stream_kernel
 from .market_making import NO_PAIR, pair_index, straddle_like
 from .signals import (F_ANO, F_ASK, F_ASK_REST, F_BASE_DAYS, F_BASE_MEAN, F_BASE_STD, F_BID, F_BID_REST, F_BUY,
                       F_CON, F_CONFIDENCE, F_IMBALANCE, F_MARKET, F_MM_OTHER, F_MM_OWN, F_NET, F_NOTIONAL, F_PCT,
@@ -57,6 +65,11 @@ NEED_LEVELS = ob.NEED_LEVELS
 NEED_SIGNALS = 3
 
 NEVER = np.iinfo(np.int64).min
+MAX_PENDING = 64  # streaming: records held before a flush even without a trade packet end (bounds one call)
+_MBO = MBO_RECORD_CLASS
+_PENDING_BYTES = MAX_PENDING * MBO_RECORD_SIZE
+_OFF_ACTION, _OFF_FLAGS, _TRADE, _LAST = OFF_ACTION, OFF_FLAGS, ACTION_TRADE, F_LAST  # module globals: one lookup
+_LAST_FLAGS = OFF_FLAGS - MBO_RECORD_SIZE  # flags of the last record of a buffer
 _MAX_GROWTHS = 200  # doublings per call; 2**200 rows is beyond any feed
 TOUCHED = 1
 TRADED = 2
@@ -294,10 +307,15 @@ class IFDv3Engine:
         self.baseline_table = pd.DataFrame(columns=[*KEY, "days", "windows", "mean", "std", "p50", "p90", "p99",
                                                     "quality", "values"])
         self.base = baseline_arrays(self.baseline_table, pd.DataFrame(), cap.instruments)
-        self._single = SingleEventBuffer()
         self._pending_definitions: list[Any] = []
-        self._ts_first: int | None = None
-        self._ts_last: int | None = None
+        self._times = np.full(2, NEVER, np.int64)  # first and last event time (ts_recv)
+        # streaming: raw records not run yet, whether their open packet has a trade, and the
+        # one-table description of the state the streaming kernel is called with
+        self._pending = bytearray()
+        self._pending_trade = False
+        self._scratch = empty_columns(MAX_PENDING)
+        self._table: StateTable | None = None
+        self._stream: Any = None
         if definitions is not None:
             self.add_definitions(definitions)
         if baselines is not None:
@@ -313,6 +331,7 @@ class IFDv3Engine:
         """Register instrument definitions (later ones replace earlier ones of the same id)."""
         if definitions.empty:
             return
+        self.flush()  # records received before the definitions are scored without them
         self.definitions = (pd.concat([self.definitions, definitions], ignore_index=True)
                             .drop_duplicates("instrument_id", keep="last").reset_index(drop=True))
         self._index_of(definitions["instrument_id"].to_numpy(np.int64))
@@ -320,6 +339,7 @@ class IFDv3Engine:
 
     def set_baselines(self, table: pd.DataFrame) -> None:
         """Use a baseline table (baselines.baseline_table) for the z-scores and percentiles."""
+        self.flush()
         self.baseline_table = table
         self._refresh_baselines()
 
@@ -336,6 +356,7 @@ class IFDv3Engine:
         """Replay a DBN MBO structured array through the kernel; returns new signals."""
         if len(records) == 0:
             return 0
+        self.flush()
         ids = records["instrument_id"].astype(np.int64)
         inst = self._index_of(ids)
         events = columns_from_ndarray(records, inst)
@@ -343,24 +364,27 @@ class IFDv3Engine:
         return self._run(events)
 
     def on_event(self, record: Any) -> int:
-        """One MBOMsg through the same kernel (the streaming path); returns new signals."""
-        iid = int(record.instrument_id)
-        k = self._ids.get(iid)
-        if k is None:
-            k = int(self._index_of(np.array([iid], np.int64))[0])
-        events = self._single.write(record, k)
-        ts = int(events.ts[0])
-        self._note_times(ts, ts)
-        return self._run(events)
+        """One databento_dbn.MBOMsg (the streaming path, as `on_record`); returns new signals."""
+        return self.on_record(record)
 
     def on_record(self, record: Any) -> int:
-        """Any live record: definitions are registered, MBO goes through `on_event`, the rest is
-        counted (symbol mappings, system messages...)."""
-        kind = record_kind(record)
-        if kind == RECORD_MBO:
-            self._flush_definitions()
-            return self.on_event(record)
-        if kind == RECORD_DEFINITION:
+        """Any live record; returns new signals. An MBO record waits in the pending buffer until
+        its packet ends with a trade in it (then everything pending runs and any signal comes out
+        now, exactly as record by record) or `MAX_PENDING` records wait. Definitions are registered
+        before the next MBO record; the rest is counted (symbol mappings, system messages...).
+        The MBO branch is the hot path of live trading: every line of it is measured."""
+        if type(record) is _MBO or isinstance(record, _MBO):
+            if self._pending_definitions:
+                self._flush_definitions()
+            raw = record.__bytes__()
+            pending = self._pending
+            pending += raw  # in place
+            if raw[_OFF_ACTION] == _TRADE:
+                self._pending_trade = True
+            if (raw[_OFF_FLAGS] & _LAST and self._pending_trade) or len(pending) >= _PENDING_BYTES:
+                return self.flush()
+            return 0
+        if record_kind(record) == RECORD_DEFINITION:
             self._pending_definitions.append(record)  # registered in one go before the next MBO record
             return 0
         self.other_records += 1
@@ -371,31 +395,92 @@ class IFDv3Engine:
             records, self._pending_definitions = self._pending_definitions, []
             self.add_definitions(definitions_from_records(records))
 
+    def flush(self) -> int:
+        """Run every pending streamed record through the kernel now; returns new signals."""
+        raw = self._pending
+        if not raw:
+            return 0
+        n = len(raw) // MBO_RECORD_SIZE
+        self._pending = bytearray()
+        if raw[_LAST_FLAGS] & _LAST:  # else the open packet keeps its trade mark for its F_LAST
+            self._pending_trade = False
+        table = self._table
+        if table is None or table.parts[0] is not self.book.state or n > len(self._scratch):
+            table = self._state_table(n)
+        nxt, status, added = self._stream(raw, n, 0, table.table, table.floats)
+        if status != OK:
+            return added + self._stream_slow(raw, n, nxt, status)
+        return added
+
+    def _stream_slow(self, raw: bytearray, n: int, nxt: int, status: int) -> int:
+        """Register new instruments / grow tables until the flush's records have all run; returns
+        the signals written meanwhile."""
+        start, passes, added = 0, 0, 0
+        while status != OK and passes < _MAX_GROWTHS:
+            passes += 1
+            if status == NEED_INSTRUMENT:  # register every new id of the buffer at once; nothing ran
+                self._index_of(np.frombuffer(raw, MBO_RAW_DTYPE)["instrument_id"].astype(np.int64))
+            elif status == BAD_RECORD:
+                raise OptionsSystemError(f"IFD v3.0 engine: streamed record {nxt} of {n} is not a 56-byte MBO record")
+            else:
+                start = nxt
+                self._grow(status)
+            table = self._state_table(n)
+            nxt, status, more = self._stream(raw, n, start, table.table, table.floats)
+            added += more
+        self._check_grown(status, passes)
+        return added
+
+    def _state_table(self, n: int) -> StateTable:
+        """The state table for the streaming kernel, rebuilt whenever a state array was replaced."""
+        table = self._table
+        if table is not None and table.parts[0] is self.book.state and len(self._scratch) >= n:
+            return table
+        if len(self._scratch) < n:
+            self._scratch = empty_columns(max(n, 2 * len(self._scratch)))
+        s = self._scratch
+        table = StateTable((self.book.state, self.flow, self.inst, self.base, self.kp, self.cp, self.out,
+                            self.counters),
+                           (s.ts, s.inst, s.order_id, s.price, s.size, s.flags, s.action, s.side, self._sorted_ids,
+                            self._sorted_idx, self._times))
+        self._stream = stream_kernel(table.layout, len(table.parts), run_events, counted=(6, "n"))
+        self._table = table
+        return table
+
     def _run(self, e: EventColumns) -> int:
-        out = self.out
-        before = int(out.n[0])
+        before = int(self.out.n[0])
         start, status = run_events(e.ts, e.inst, e.order_id, e.price, e.size, e.flags, e.action, e.side, 0,
-                                   self.book.state, self.flow, self.inst, self.base, self.kp, self.cp, out,
+                                   self.book.state, self.flow, self.inst, self.base, self.kp, self.cp, self.out,
                                    self.counters)
         passes = 0
         while status != OK and passes < _MAX_GROWTHS:  # each pass doubles one table
             passes += 1
-            if status == NEED_SIGNALS:
-                self.out = grown(self.out)
-            else:
-                self.book.grow(status)
+            self._grow(status)
             start, status = run_events(e.ts, e.inst, e.order_id, e.price, e.size, e.flags, e.action, e.side, start,
                                        self.book.state, self.flow, self.inst, self.base, self.kp, self.cp,
                                        self.out, self.counters)
+        self._check_grown(status, passes)
+        return int(self.out.n[0]) - before
+
+    def _grow(self, status: int) -> None:
+        """Double the table the kernel reported full."""
+        if status == NEED_SIGNALS:
+            self.out = grown(self.out)
+        else:
+            self.book.grow(status)
+        self._table = None
+
+    @staticmethod
+    def _check_grown(status: int, passes: int) -> None:
         if status != OK:
             raise OptionsSystemError(f"IFD v3.0 engine: tables still full after {passes} doublings (status {status}); "
                                      f"this is a bug, please report it with the input file")
-        return int(self.out.n[0]) - before
 
     # -- reading -------------------------------------------------------------------------
 
     def signals(self, since: int = 0) -> pd.DataFrame:
         """The signal table (rows `since` onwards)."""
+        self.flush()
         n = int(self.out.n[0])
         if n <= since:
             return empty_signals()
@@ -404,6 +489,7 @@ class IFDv3Engine:
 
     def stats(self) -> dict[str, Any]:
         """Events processed, anomalies, book checks, baseline coverage, stream gaps."""
+        self.flush()
         counts = C.as_dict(self.counters)
         scored = int(self.inst.scored[: len(self._instruments)].sum()) if len(self._instruments) else 0
         with_history = int((self.base.windows[: len(self._instruments)] > 0).sum()) if len(self._instruments) else 0
@@ -419,13 +505,14 @@ class IFDv3Engine:
             "baseline_days_available": int(days.max()) if len(days) and with_history else 0,
             "baseline_lookback_days": self.config.baseline.lookback_days,
             "other_records": self.other_records,
-            "first_event": _iso(self._ts_first),
-            "last_event": _iso(self._ts_last),
+            "first_event": _iso(self._times[0]),
+            "last_event": _iso(self._times[1]),
             "gaps": [g.to_dict() for g in self.gaps],
         }
 
     def top_of_book(self) -> pd.DataFrame:
         """Top of every book as published at its last F_LAST, with the instrument's symbol."""
+        self.flush()
         n = len(self._ids)
         tob = self.inst.tob[:n]
         frame = pd.DataFrame({
@@ -442,14 +529,15 @@ class IFDv3Engine:
         return frame
 
     def instrument_index(self, instrument_id: int) -> int | None:
+        self.flush()
         return self._ids.get(int(instrument_id))
 
     # -- internals -----------------------------------------------------------------------
 
     def _note_times(self, first: int, last: int) -> None:
-        if self._ts_first is None:
-            self._ts_first = first
-        self._ts_last = last
+        if self._times[0] == NEVER:
+            self._times[0] = first
+        self._times[1] = last
 
     def _index_of(self, ids: np.ndarray) -> np.ndarray:
         """Dense engine indexes for instrument ids, registering new ids (growing every
@@ -467,6 +555,7 @@ class IFDv3Engine:
             values = np.fromiter(self._ids.values(), np.int32, len(self._ids))
             order = np.argsort(keys)
             self._sorted_ids, self._sorted_idx = keys[order], values[order]
+            self._table = None
             self._refresh_instruments()
             pos = np.searchsorted(self._sorted_ids, ids)
         return self._sorted_idx[pos]
@@ -486,6 +575,7 @@ class IFDv3Engine:
             else:
                 dst[: src.shape[0]] = src
         self.inst = grown_state
+        self._table = None
         self._refresh_baselines()
 
     def _refresh_instruments(self) -> None:
@@ -518,7 +608,8 @@ class IFDv3Engine:
         keys = self._instruments.assign(inst=np.arange(len(self._instruments)))
         keys = keys[self.inst.scored[: len(keys)]][["inst", *KEY]] if n else pd.DataFrame(columns=["inst", *KEY])
         self.base = baseline_arrays(self.baseline_table, keys, self.capacity)
+        self._table = None
 
 
-def _iso(ts: int | None) -> str | None:
-    return None if ts is None else pd.Timestamp(ts, unit="ns", tz="UTC").isoformat()
+def _iso(ts: int) -> str | None:
+    return None if ts == NEVER else pd.Timestamp(int(ts), unit="ns", tz="UTC").isoformat()

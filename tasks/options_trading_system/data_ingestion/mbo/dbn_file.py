@@ -162,6 +162,9 @@ def read_dbn_table(path: Path) -> tuple[pd.DataFrame, str]:
 
 
 RECORD_MBO, RECORD_DEFINITION, RECORD_OTHER = "mbo", "definition", "other"
+#: the SDK's MBO record class, for the streaming hot path's one-step type test (the engine itself
+#: never imports the SDK)
+MBO_RECORD_CLASS = databento_dbn.MBOMsg
 
 
 def record_kind(record: Any) -> str:

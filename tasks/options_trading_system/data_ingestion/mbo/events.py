@@ -76,33 +76,11 @@ def columns_from_ndarray(records: np.ndarray, inst: NDArray[np.int32]) -> EventC
     )
 
 
-class SingleEventBuffer:
-    """Reusable length-1 columns for the streaming path: one MBO record written in place, so the
-    streaming path feeds the very same kernel as replay without allocating per event."""
-
-    def __init__(self) -> None:
-        self.columns = EventColumns(
-            ts=np.zeros(1, np.int64), inst=np.zeros(1, np.int32), order_id=np.zeros(1, np.uint64),
-            price=np.zeros(1, np.int64), size=np.zeros(1, np.int64), flags=np.zeros(1, np.uint8),
-            action=np.zeros(1, np.uint8), side=np.zeros(1, np.uint8))
-
-    def write(self, record: object, inst: int) -> EventColumns:
-        """Copy the fields of a databento_dbn MBOMsg into the buffer."""
-        c = self.columns
-        c.ts[0] = record.ts_recv  # type: ignore[attr-defined]
-        c.inst[0] = inst
-        c.order_id[0] = record.order_id  # type: ignore[attr-defined]
-        c.price[0] = record.price  # type: ignore[attr-defined]
-        c.size[0] = record.size  # type: ignore[attr-defined]
-        c.flags[0] = record.flags  # type: ignore[attr-defined]
-        c.action[0] = ord(_code(record.action))  # type: ignore[attr-defined]
-        c.side[0] = ord(_code(record.side))  # type: ignore[attr-defined]
-        return c
-
-
-def _code(value: object) -> str:
-    """'T' from Action.TRADE or from 'T' (databento_dbn returns enums; tests may pass strings)."""
-    return str(getattr(value, "value", value))
+def empty_columns(n: int) -> EventColumns:
+    """Zeroed columns for `n` events (the streaming kernel's scratch space)."""
+    return EventColumns(ts=np.zeros(n, np.int64), inst=np.zeros(n, np.int32), order_id=np.zeros(n, np.uint64),
+                        price=np.zeros(n, np.int64), size=np.zeros(n, np.int64), flags=np.zeros(n, np.uint8),
+                        action=np.zeros(n, np.uint8), side=np.zeros(n, np.uint8))
 
 
 @dataclass(frozen=True)
