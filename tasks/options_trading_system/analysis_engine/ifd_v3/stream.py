@@ -31,7 +31,7 @@ from numba.np.arrayobj import get_cfarray_intrinsic
 from numba.np.numpy_support import from_dtype
 
 from ...errors import OptionsSystemError
-from .events import EventColumns
+from ...data_ingestion.mbo.events import EventColumns
 from .jit import kernel
 
 # DBN MBO record layout (56 bytes, identical in DBN versions 1-3): header, then the body
