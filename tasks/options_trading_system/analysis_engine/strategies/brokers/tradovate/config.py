@@ -22,10 +22,9 @@ ENVIRONMENTS = {
     "demo": ("https://demo.tradovateapi.com/v1", "wss://demo.tradovateapi.com/v1/websocket"),
     "live": ("https://live.tradovateapi.com/v1", "wss://live.tradovateapi.com/v1/websocket"),
 }
-ENV_VARS = {
-    "username": "TRADOVATE_USERNAME", "password": "TRADOVATE_PASSWORD", "cid": "TRADOVATE_CID",
-    "sec": "TRADOVATE_SEC", "app_id": "TRADOVATE_APP_ID", "device_id": "TRADOVATE_DEVICE_ID",
-}
+#: credential field -> the environment variable it is read from (the name, never a value)
+ENV_VARS = {field: f"TRADOVATE_{field.upper()}" for field in ("username", "password", "cid", "sec", "app_id",
+                                                               "device_id")}
 MASK = "***"
 #: CME equity-index futures: quarterly contracts, month codes
 QUARTER_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
