@@ -26,11 +26,12 @@ def test_no_spend_file_is_no_spend(tmp_path: Path) -> None:
     assert (totals.day_usd, totals.month_usd) == (0.0, 0.0)
 
 
-def test_a_damaged_spend_line_refuses_entries_instead_of_counting_zero(tmp_path: Path) -> None:
+def test_a_damaged_spend_ledger_refuses_entries_instead_of_counting_zero(tmp_path: Path) -> None:
     ledger = SpendLedger.under(tmp_path)
     ledger.append("databento", 1.0, "statistics", NOW)
-    with ledger.path.open("a", encoding="utf-8") as handle:
-        handle.write("{not json\n")
+    with ledger.path.open("r+b") as handle:  # the SQLite header overwritten: not a database any more
+        handle.write(b"not a spend ledger" * 8)
     risk = engine(spend=LedgerSpendReader.under(tmp_path))
     refusal = risk.check(bracket(), snapshot()).refusal
-    assert refusal.code == "SPEND_UNKNOWN" and "line 2" in refusal.detail
+    assert refusal is not None and refusal.code == "SPEND_UNKNOWN"
+    assert "spend ledger" in refusal.detail

@@ -1,11 +1,11 @@
 """Reading the data sources' spend ledger for the data_cost and cost_per_signal guards.
 
-`LedgerSpendReader` sums every paid source's lines of the same JSON-lines ledger the sources
-append to (`data_ingestion/data_budget.SpendLedger`), over the budget day and month that
-`budget_periods` defines (UTC), so the guards and the sources' own budgets never disagree.
-Concurrency: the spend ledger has no lock of its own; sources append one whole line per paid
-request in one `write` (+ fsync), and this reader only reads, so a reader sees every completed
-line and never a half one it would count. Tests pass a fake with the same `totals(now)`.
+`LedgerSpendReader` sums every paid source's rows of the machine's spend ledger
+(`data_ingestion/data_budget.SpendLedger`: SQLite in the state directory, reservations counted as
+spent), over the budget day and month that `budget_periods` defines (UTC), so the guards and the
+sources' own budgets never disagree. Sources write under the ledger's own transaction lock; this
+reader only reads. A ledger that cannot be read is never taken as zero spend. Tests pass a fake
+with the same `totals(now)`.
 """
 from __future__ import annotations
 
