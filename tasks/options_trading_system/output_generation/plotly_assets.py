@@ -3,7 +3,7 @@ written once beside the pages that use it and referenced relatively, never fetch
 
 A page written to `outputs/YYYYMMDD/reports/` loads `<script src="plotly.min.js">` from the same
 folder, so a report opens offline, from a copied folder, or from an archive. The daily report and
-the monitoring dashboard share this module: `write_plotly_js(folder)` before writing a page into
+the monitoring dashboard (`monitoring/plotly_js.py`, which adds compression and an ETag for serving) share this module: `write_plotly_js(folder)` before writing a page into
 `folder`, and `script_tag()` in the page's head.
 """
 from __future__ import annotations
