@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def _quiet_library() -> Iterator[None]:
+def quiet_calendar_library() -> Iterator[None]:
     """exchange_calendars 4.13 reads tz-aware `.values`, which pandas 3.1 deprecates; harmless here."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"(Series|DatetimeIndex)\.values returning an ndarray")
@@ -44,7 +44,7 @@ class SessionWindow:
 def exchange_calendar(name: str) -> exchange_calendars.ExchangeCalendar:
     """The named calendar (loaded once per process)."""
     try:
-        with _quiet_library():
+        with quiet_calendar_library():
             return exchange_calendars.get_calendar(name)
     except exchange_calendars.errors.InvalidCalendarName as exc:
         raise ConfigError(f"instrument.exchange_calendar: unknown calendar {name!r} (CME Globex is 'CMES')") from exc
@@ -67,7 +67,7 @@ def is_market_open(calendar_name: str, now: pd.Timestamp) -> bool:
     """True when the exchange is trading at `now`."""
     calendar = exchange_calendar(calendar_name)
     minute = as_utc(now).floor("min")
-    with _quiet_library():
+    with quiet_calendar_library():
         if minute < calendar.first_minute or minute > calendar.last_minute:
             return False
         return bool(calendar.is_open_on_minute(minute))
@@ -90,7 +90,7 @@ def session_of(calendar_name: str, at: pd.Timestamp) -> date:
     """
     calendar = exchange_calendar(calendar_name)
     minute = as_utc(at).floor("min")
-    with _quiet_library():
+    with quiet_calendar_library():
         if minute < calendar.first_minute or minute > calendar.last_minute:
             return minute.tz_convert("America/New_York").date()
         return calendar.minute_to_session(minute, direction="previous").date()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 import zstandard
 
-from ..data_ingestion.market_hours import exchange_calendar
+from ..data_ingestion.market_hours import exchange_calendar, quiet_calendar_library
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,7 @@ class TickSampleParams:
 def session_days(start: str, days: int) -> list[pd.Timestamp]:
     """The first `days` CME trading days from `start` (inclusive)."""
     calendar = exchange_calendar("CMES")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"(Series|DatetimeIndex)\.values returning an ndarray")
+    with quiet_calendar_library():
         sessions = calendar.sessions_in_range(pd.Timestamp(start), pd.Timestamp(start) + pd.Timedelta(days=days * 2 + 10))
     if len(sessions) < days:
         raise ValueError(f"only {len(sessions)} CME sessions from {start}")
