@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine.ifd_v3.baselines import BaselineStore
-from tasks.options_trading_system.analysis_engine.ifd_v3.config import IFDv3Config
+from dataclasses import replace
+
+from tasks.options_trading_system.analysis_engine.ifd_v3.config import CapacityConfig, IFDv3Config
 from tasks.options_trading_system.analysis_engine.ifd_v3.replay import (baselines_for, file_day_record,
                                                                         record_history, replay_file, stream_file)
 from tasks.options_trading_system.sample_data.mbo import KIND_INSTITUTIONAL, match_signals
@@ -58,6 +60,19 @@ def test_streaming_one_record_at_a_time_gives_the_replay_signals(
     assert len(replayed.signals) >= 6
     pd.testing.assert_frame_equal(streamed.signals(), replayed.signals)
     assert streamed.stats()["counts"] == replayed.stats["counts"]
+
+
+def test_streaming_with_tiny_tables_grows_them_mid_stream_and_still_gives_the_replay_signals(
+        sample_set: Any, ifd_config: IFDv3Config, baseline_table: pd.DataFrame) -> None:
+    """Every table starts too small, so the streaming kernel stops, the engine grows the table and
+    the buffered records resume where they stopped: nothing lost, nothing run twice."""
+    tiny = replace(ifd_config, capacity=CapacityConfig(orders=16, levels=16, instruments=2, signals=1))
+    replayed = replay_file(sample_set.day.path, ifd_config, baselines=baseline_table)
+    streamed = stream_file(sample_set.day.path, tiny, baselines=baseline_table)
+    assert streamed.capacity > 2  # the instrument table did grow
+    pd.testing.assert_frame_equal(streamed.signals(), replayed.signals)
+    assert streamed.stats()["counts"] == replayed.stats["counts"]
+    pd.testing.assert_frame_equal(streamed.top_of_book(), replayed.engine.top_of_book())
 
 
 def test_chunk_size_does_not_change_the_signals(sample_set: Any, ifd_config: IFDv3Config,
