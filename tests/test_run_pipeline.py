@@ -63,10 +63,17 @@ def test_sample_data_is_bannered_everywhere_it_appears(sample_run) -> None:
     assert SAMPLE_BANNER in only(day_dir / "reports", "*.txt").read_text()
 
 
-def test_a_run_of_today_on_old_saved_data_says_old_data_after_the_sample_banner(tmp_path: Path) -> None:
+def test_a_run_of_today_on_old_saved_data_is_filed_under_the_datas_day_and_says_old_data(tmp_path: Path) -> None:
+    """The saved-data fallback serves the bundled sample (as of 2025-06-02): the run is filed and
+    titled by that day, like an --input capture, never by the day it was run."""
     result = run_cli("--profile", "testing", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    (day_dir,) = (tmp_path / "out").iterdir()                    # today's folder: the run is about today
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["20250602"]
+    day_dir = tmp_path / "out" / "20250602"
+    stem = only(day_dir / "analysis_exports", "nq_analysis_20250602_*.json").stem
+    assert (day_dir / "logs" / f"{stem}.log").stat().st_size > 0  # the log moved with the run
+    assert "NQ options daily analysis — 2025-06-02" in result.stdout
+    assert "NQ options daily analysis — 2025-06-02" in (day_dir / "reports" / f"{stem}.txt").read_text()
     banners = load_valid_export(day_dir)["data"]["banners"]
     assert banners[0].startswith(SAMPLE_BANNER) and banners[-1].startswith("OLD DATA — the chain is as of 2025-06-02")
     assert SAMPLE_BANNER in result.stdout.splitlines()[0] and "OLD DATA" in result.stdout

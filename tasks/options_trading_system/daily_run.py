@@ -5,7 +5,9 @@ output writer writes files; everything between is the pure pipeline over the can
 
 Dates: a run is filed under its trading date. For `--input FILE` that is the capture's own date
 (`capture_trading_date`: the exchange session its `as_of` belongs to), never the day it is run;
-otherwise `--date` or today in New York. The analyses time everything from the chain's `as_of`
+otherwise `--date` or today in New York, unless the chain served is of another session (the
+saved-data fallback serving an old capture, say): then the data's own session, and the run's
+`date_basis` says what was asked for. The analyses time everything from the chain's `as_of`
 (time to expiry included), never from the wall clock; the wall clock only says when the run
 started. A chain older than the last trading session is flagged (`stale_data_note`): in the
 export's banners and warnings, so the console, both reports and the log say so.
@@ -116,6 +118,7 @@ def run_daily(profile: Profile, *, run_date: date, output_root: Path, input_path
     pipeline = Pipeline.from_profile(profile, clock=clock)  # config errors surface before any I/O
     bounds = ChainBounds.from_section(profile.section("data_sources", "validation"))
     t0 = clock()
+    requested_date = run_date
     if input_path is not None:
         chain = input_chain if input_chain is not None else load_input_file(input_path, bounds)
         attempts: tuple[SourceAttempt, ...] = (SourceAttempt(
@@ -128,11 +131,20 @@ def run_daily(profile: Profile, *, run_date: date, output_root: Path, input_path
                              bounds=bounds)
         loaded = loader.load(ChainRequest.from_profile(profile, trade_date=run_date, now=started_at))
         chain, attempts = loaded.chain, loaded.attempts
+        served_date = capture_trading_date(chain, calendar_name)
+        if served_date != run_date:  # e.g. the saved-data fallback: the data's own day, never the asked one
+            asked = f"{run_date} ({date_basis})" if date_basis else str(run_date)
+            date_basis = (f"the data served, as of {as_utc(chain.meta.as_of):%Y-%m-%d %H:%M} UTC (session "
+                          f"{served_date}); {asked} was asked for")
+            log.warning("the chain served is of session %s, not %s: the run is filed under %s", served_date,
+                        run_date, served_date)
+            requested_date, run_date = run_date, served_date
     load_seconds = clock() - t0
     ctx = AnalysisContext.from_chain(chain, tick_size=float(instrument.get("tick_size", 0.25)))
     result = pipeline.run(chain.frame, ctx)
-    stale = stale_data_note(chain, now=started_at, run_date=run_date, calendar_name=calendar_name,
-                            present=input_path is not None or run_date >= as_utc(started_at).tz_convert(EXCHANGE_TZ).date())
+    stale = stale_data_note(chain, now=started_at, run_date=requested_date, calendar_name=calendar_name,
+                            present=input_path is not None
+                            or requested_date >= as_utc(started_at).tz_convert(EXCHANGE_TZ).date())
     if stale:
         log.warning("%s", stale)
     return DailyRunResult(profile=profile, run_date=run_date, started_at=started_at, chain=chain,

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,7 +24,7 @@ from .secrets_mask import mask_secrets
 from .state.state_dir import export_profile_state_dir
 from .errors import ConfigError, DataUnavailableError, OptionsSystemError
 from .logging_setup import configure_logging
-from .run_stamp import reserve_run_log
+from .run_stamp import move_run_log, reserve_run_log
 
 log = logging.getLogger("run_pipeline")
 EXCHANGE_TZ = ZoneInfo("America/New_York")
@@ -114,6 +115,12 @@ def _run(args: argparse.Namespace) -> int:
              " <- ".join(map(str, profile.layers)), run_date, date_basis, stamp, day_dir)
     result = run_daily(profile, run_date=run_date, output_root=output_root, input_path=args.input, now=started,
                        input_chain=input_chain, run_stamp=stamp, date_basis=date_basis)
+    if result.run_date != run_date:  # the chain served was of another session: file the run under it
+        day_dir = day_folder(output_root, result.run_date)
+        stamp, log_file = move_run_log(log_file, day_dir / "logs", result.run_date, started)
+        configure_logging(verbose=args.verbose, quiet=args.quiet, log_file=log_file)
+        result = replace(result, run_stamp=stamp)
+        log.info("run refiled under %s (%s), stamp %s, output %s", result.run_date, result.date_basis, stamp, day_dir)
     from .output_generation.console import console_summary
     from .output_generation.daily_report import write_daily_outputs
 

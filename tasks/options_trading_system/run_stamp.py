@@ -20,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["EXCHANGE_TZ", "STEM_PREFIX", "LOG_SUFFIX", "STEM_PATTERN", "run_stamp", "run_stem", "reserve_run_log"]
+__all__ = ["EXCHANGE_TZ", "STEM_PREFIX", "LOG_SUFFIX", "STEM_PATTERN", "run_stamp", "run_stem", "reserve_run_log",
+           "move_run_log"]
 
 EXCHANGE_TZ = "America/New_York"  # file stamps and displayed run times are exchange time
 STEM_PREFIX = "nq_analysis"
@@ -56,3 +57,17 @@ def reserve_run_log(logs_dir: Path, run_date: date, started_at: Any, pid: int | 
             continue
         return stamp, path
     raise FileExistsError(f"{logs_dir}: {MAX_SUFFIX} runs already use the stamp {base}")
+
+
+def move_run_log(log_file: Path, logs_dir: Path, run_date: date, started_at: Any) -> tuple[str, Path]:
+    """Refile a reserved run log under another trading date (the data turned out to be of another
+    session than the one asked for): reserve the stem there, move what was logged so far onto it,
+    and drop the first folder if it is left empty. Returns the new (stamp, path)."""
+    stamp, path = reserve_run_log(logs_dir, run_date, started_at)
+    os.replace(log_file, path)
+    for folder in (log_file.parent, log_file.parent.parent):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            break
+    return stamp, path
