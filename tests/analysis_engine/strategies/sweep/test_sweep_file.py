@@ -100,3 +100,12 @@ def test_the_command_line_exits_2_naming_the_sweep_file_and_path_before_running(
     assert done.returncode == 2
     assert "ConfigError" in done.stderr and "sweep.json: $.grid: variant 'min_score=high'" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_days_the_recording_cannot_give_stop_the_sweep_with_exit_2_before_any_run(tmp_path: Path) -> None:
+    from tasks.options_trading_system.analysis_engine.strategies.sweep import run_sweep
+    path = _write(tmp_path, {"days": 400, "grid": {"shadow_trading.validation.min_score": [0.6, 0.85]}})
+    with pytest.raises(ConfigError) as caught:
+        run_sweep(SweepRequest(sweep_file=path, replay=tmp_path, output_dir=tmp_path / "out"))
+    assert caught.value.exit_code == 2
+    assert not (tmp_path / "out" / "runs").exists()

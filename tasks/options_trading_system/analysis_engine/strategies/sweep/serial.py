@@ -5,17 +5,21 @@ import logging
 from dataclasses import replace
 from typing import Sequence
 
-from ....errors import OptionsSystemError
+from ....errors import ConfigError, OptionsSystemError
 from ....state.ledger import RUN_FAILED
 from ..shadow_run import RunHooks, start_run
 from .runner import VariantJob, VariantOutcome, VariantRunner
 
 log = logging.getLogger(__name__)
 
+CONFIG_EXIT_CODE = ConfigError.exit_code
+
 
 class SerialRunner(VariantRunner):
     """Runs the jobs in order; a stop request (Ctrl-C) ends the current variant's run after its
-    current event and starts no further variant (a re-run of the sweep resumes it)."""
+    current event and starts no further variant (a re-run of the sweep resumes it). A variant
+    that fails is recorded and the next one runs; a configuration or input mistake (exit code 2:
+    too many days, a locked run) stops the sweep, since it would stop every variant alike."""
 
     name = "serial"
 
@@ -31,6 +35,8 @@ class SerialRunner(VariantRunner):
             try:
                 result = start_run(job.request, replace(hooks))
             except OptionsSystemError as exc:
+                if exc.exit_code == CONFIG_EXIT_CODE:  # the same mistake would stop every variant: stop now
+                    raise
                 log.error("variant %s failed: %s: %s", job.variant.name, type(exc).__name__, exc)
                 outcomes.append(VariantOutcome(name=job.variant.name, run_id=run_id, status=RUN_FAILED,
                                                error=f"{type(exc).__name__}: {exc}"))
