@@ -12,13 +12,14 @@ from typing import Any, Mapping
 
 from markupsafe import Markup, escape
 
+from ..analysis_engine.strategies.sweep.variants import setting_labels
 from .formatting import MISSING
 from .report_charts import figure_markup
 
 __all__ = ["heatmap_figure"]
 
 WORSE_TO_BETTER = [[0.0, "#fee2e2"], [0.5, "#fef9c3"], [1.0, "#bbf7d0"]]
-HEIGHT_PX = 360
+HEIGHT_PX = 320
 
 
 def heatmap_figure(table: Mapping[str, Any], metric: Mapping[str, str], *, element_id: str) -> Markup:
@@ -27,7 +28,9 @@ def heatmap_figure(table: Mapping[str, Any], metric: Mapping[str, str], *, eleme
 
     x = [_label(v) for v in table["x_values"]]
     y = [_label(v) for v in table["y_values"]]
-    z = table["cells"][metric["key"]]
+    # equal to 12 significant digits is equal (the same P&L summed in another order): one colour
+    z = [[None if v is None else float(f"{v:.12g}") for v in row] for row in table["cells"][metric["key"]]]
+    x_title, y_title = (str(escape(setting_labels([table["x"], table["y"]])[k])) for k in (table["x"], table["y"]))
     text = [[MISSING if v is None else _number(v, metric["key"]) for v in row] for row in z]
     scale = WORSE_TO_BETTER if metric["better"] == "higher" else list(reversed([[1 - p, c] for p, c in WORSE_TO_BETTER]))
     figure = go.Figure(go.Heatmap(
@@ -35,12 +38,12 @@ def heatmap_figure(table: Mapping[str, Any], metric: Mapping[str, str], *, eleme
         hovertemplate=f"{escape(table['x'])} = %{{x}}<br>{escape(table['y'])} = %{{y}}<br>"
                       f"{escape(metric['label'])}: %{{text}}<extra></extra>"))
     figure.update_layout(
-        template=go.layout.Template(), height=HEIGHT_PX, margin={"l": 90, "r": 20, "t": 50, "b": 60},
+        template=go.layout.Template(), height=HEIGHT_PX, margin={"l": 70, "r": 10, "t": 40, "b": 50},
         title={"text": f"{escape(metric['label'])} ({'higher' if metric['better'] == 'higher' else 'lower'} is better)",
                "x": 0.01, "font": {"size": 14}},
         font={"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 12, "color": "#374151"},
-        xaxis={"title": {"text": str(escape(table["x"]))}, "type": "category"},
-        yaxis={"title": {"text": str(escape(table["y"]))}, "type": "category"})
+        xaxis={"title": {"text": x_title}, "type": "category"},
+        yaxis={"title": {"text": y_title}, "type": "category"})
     return figure_markup(figure, element_id, f"{metric['label']} by {table['x']} and {table['y']}", HEIGHT_PX)
 
 

@@ -92,11 +92,14 @@ def test_the_shipped_example_is_a_two_setting_grid_of_at_least_four_valid_varian
     assert len(plan.sweep.grid) == 2 and len(plan.variants) >= 4
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run_shadow_trading.py", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+
+
 def test_the_command_line_exits_2_naming_the_sweep_file_and_path_before_running(tmp_path: Path) -> None:
     path = _write(tmp_path, {"grid": {"shadow_trading.validation.min_score": ["high"]}})
-    done = subprocess.run([sys.executable, "run_shadow_trading.py", "--sweep", str(path), "--replay", str(tmp_path),
-                           "--output-dir", str(tmp_path / "out")], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    done = _cli("--sweep", str(path), "--replay", str(tmp_path), "--output-dir", str(tmp_path / "out"))
     assert done.returncode == 2
     assert "ConfigError" in done.stderr and "sweep.json: $.grid: variant 'min_score=high'" in done.stderr
     assert not (tmp_path / "out").exists()
@@ -109,3 +112,22 @@ def test_days_the_recording_cannot_give_stop_the_sweep_with_exit_2_before_any_ru
         run_sweep(SweepRequest(sweep_file=path, replay=tmp_path, output_dir=tmp_path / "out"))
     assert caught.value.exit_code == 2
     assert not (tmp_path / "out" / "runs").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--resume", "x"], "--resume cannot be used with it"),
+    (["--run-id", "x"], "--run-id cannot be used with it"),
+    (["--profile", "testing"], "the sweep file's `profile` is the base"),
+    ([], "--sweep needs --replay DIR"),
+])
+def test_single_run_options_and_a_missing_replay_are_refused_with_a_sweep(tmp_path: Path, extra: list[str],
+                                                                          message: str) -> None:
+    replay = [] if not extra else ["--replay", str(tmp_path)]
+    done = _cli("--sweep", str(EXAMPLE), *replay, *extra, "--output-dir", str(tmp_path / "out"))
+    assert done.returncode == 2 and message in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_help_explains_sweeps() -> None:
+    done = _cli("--help")
+    assert done.returncode == 0 and "--sweep FILE" in done.stdout and "config/sweeps/example_grid.json" in done.stdout

@@ -110,6 +110,15 @@ def test_the_report_has_a_heatmap_a_multiple_testing_note_and_missing_figures_as
         assert "n/a" in html
 
 
+def test_the_console_ranking_lists_the_variants_in_report_order_with_missing_as_na(swept) -> None:
+    _request, result = swept
+    lines = sweep_report_writer.ranking_lines(result.comparison)
+    assert lines[0] == "sweep small: 4 variant(s), ranked by Sharpe"
+    names = [row["name"] for row in result.comparison["variants"]]
+    body = lines[2:]
+    assert [line.split()[1] for line in body] == names and [line.split()[0] for line in body] == ["1", "2", "3", "4"]
+
+
 def test_running_the_sweep_again_skips_every_completed_variant(swept, monkeypatch: pytest.MonkeyPatch) -> None:
     request, first = swept
     started = []

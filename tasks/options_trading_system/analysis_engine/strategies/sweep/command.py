@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, Protocol, Sequence
 
 from ....errors import OptionsSystemError
-from ..shadow_run import RunHooks, RunReports
+from ..shadow_run import DEFAULT_PROFILE, RunHooks, RunReports
 from .plan import SweepRequest
 from .sweep_run import SweepReports, SweepResult, run_sweep
 
@@ -36,6 +36,8 @@ def run_sweep_command(args: argparse.Namespace, *, reports: RunReports | None, c
                       progress: Callable[[int | None], Callable[[Any], None]] | None = None) -> int:
     """Run the sweep `args.sweep` asks for; prints the ranking; returns the exit code."""
     given = [f"--{name.replace('_', '-')}" for name in NOT_WITH_SWEEP if getattr(args, name, None)]
+    if args.profile != DEFAULT_PROFILE:
+        given.append("--profile (the sweep file's `profile` is the base)")
     if given:
         print(f"--sweep names its own runs and profiles: {', '.join(given)} cannot be used with it "
               f"(re-running the same sweep resumes it)", file=sys.stderr)
