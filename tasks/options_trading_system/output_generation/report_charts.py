@@ -29,8 +29,8 @@ from markupsafe import Markup, escape
 
 from .charts import CALL_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, PUT_COLOR, UNDERLYING_COLOR, ZERO_GAMMA_COLOR
 
-__all__ = ["ChartWindow", "chart_window", "figure_markup", "open_interest_figure", "gex_by_strike_figure", "gex_profile_figure",
-           "SIGMAS", "FALLBACK_WINDOW"]
+__all__ = ["ChartWindow", "chart_window", "figure_markup", "open_interest_figure", "gex_by_strike_figure",
+           "gex_profile_figure", "SIGMAS", "FALLBACK_WINDOW"]
 
 SIGMAS = 3.0            # the charts open on the underlying +/- this many one-sigma moves
 FALLBACK_WINDOW = 0.02  # ... or +/- this fraction of the underlying when there is no ATM IV

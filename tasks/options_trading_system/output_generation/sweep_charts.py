@@ -32,7 +32,8 @@ def heatmap_figure(table: Mapping[str, Any], metric: Mapping[str, str], *, eleme
     z = [[None if v is None else float(f"{v:.12g}") for v in row] for row in table["cells"][metric["key"]]]
     x_title, y_title = (str(escape(setting_labels([table["x"], table["y"]])[k])) for k in (table["x"], table["y"]))
     text = [[MISSING if v is None else _number(v, metric["key"]) for v in row] for row in z]
-    scale = WORSE_TO_BETTER if metric["better"] == "higher" else list(reversed([[1 - p, c] for p, c in WORSE_TO_BETTER]))
+    scale = WORSE_TO_BETTER if metric["better"] == "higher" else \
+        list(reversed([[1 - p, c] for p, c in WORSE_TO_BETTER]))
     figure = go.Figure(go.Heatmap(
         z=z, x=x, y=y, text=text, texttemplate="%{text}", colorscale=scale, showscale=False, xgap=2, ygap=2,
         hovertemplate=f"{escape(table['x'])} = %{{x}}<br>{escape(table['y'])} = %{{y}}<br>"

@@ -131,3 +131,9 @@ def test_single_run_options_and_a_missing_replay_are_refused_with_a_sweep(tmp_pa
 def test_the_help_explains_sweeps() -> None:
     done = _cli("--help")
     assert done.returncode == 0 and "--sweep FILE" in done.stdout and "config/sweeps/example_grid.json" in done.stdout
+
+
+def test_an_unknown_base_profile_is_refused_naming_the_profile_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"profile": "no_such_profile", "grid": {"shadow_trading.validation.min_score": [0.6]}})
+    with pytest.raises(ConfigError, match=r"sweep.json: \$.profile: the base profile 'no_such_profile'"):
+        plan_sweep(SweepRequest(sweep_file=path, replay=tmp_path))

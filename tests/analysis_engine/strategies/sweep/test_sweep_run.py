@@ -53,7 +53,8 @@ def _from_ledger(path: Path) -> dict:
     sd = daily.std(ddof=1) if len(daily) > 1 else 0.0
     return {"accuracy": correct / resolved if resolved else None,
             "false_positive_rate": wrong / passed if passed else None,
-            "net_pnl_usd": float(np.sum(pnl)), "max_drawdown_usd": float(np.max(np.maximum.accumulate(equity) - equity)),
+            "net_pnl_usd": float(np.sum(pnl)),
+            "max_drawdown_usd": float(np.max(np.maximum.accumulate(equity) - equity)),
             "sharpe": float(daily.mean() / sd * math.sqrt(252)) if sd else None}
 
 

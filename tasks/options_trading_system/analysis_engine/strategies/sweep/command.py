@@ -72,7 +72,8 @@ def summary_lines(result: SweepResult, comparison: SweepComparison | None) -> Se
         lines.extend(comparison.ranking_lines(result.comparison))
         lines.append(f"multiple testing: {result.comparison['multiple_testing']['text']}")
     if result.reports:
-        lines.append(f"comparison report: {', '.join(str(p) for p in result.reports if p.suffix in ('.json', '.html'))}")
+        pages = [str(p) for p in result.reports if p.suffix in (".json", ".html")]
+        lines.append(f"comparison report: {', '.join(pages)}")
     if not result.complete:
         lines.append(f"not every variant has completed; run the same command again to finish sweep "
                      f"{plan.sweep.sweep_id} (completed variants are skipped)")

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
-from ....config_manager import Profile, load_profile, resolve_profile_path
+from ....config_manager import Profile, load_profile
 from ....errors import ConfigError, InputFileError
 from ....state.atomic import atomic_write_text
 from ....state.ledger import LEDGER_FILE, RUN_COMPLETED, Ledger
@@ -81,20 +81,17 @@ def plan_sweep(request: SweepRequest, *, env: Mapping[str, str] | None = None) -
     sweep = load_sweep_file(request.sweep_file)
     variants = expand(sweep)
     try:
-        base_path = resolve_profile_path(sweep.profile)
+        base = load_profile(sweep.profile, env=env)
+        base_config = ShadowTradingConfig.from_profile(base)
     except ConfigError as exc:
-        raise ConfigError(f"{sweep.path}: $.profile: {exc}") from exc
-    base_config: ShadowTradingConfig | None = None
+        raise ConfigError(f"{sweep.path}: $.profile: the base profile {sweep.profile!r} cannot be used: {exc}") from exc
     for variant in variants:
-        profile = variant_profile(sweep, variant, env=env)
-        config = ShadowTradingConfig.from_profile(profile)
-        base_config = base_config or config
+        variant_profile(sweep, variant, env=env)
     if not request.replay.is_dir():
         raise InputFileError(f"--replay {request.replay}: no such folder (a sweep replays a recording)")
-    assert base_config is not None  # a sweep has at least one variant (schema: minItems / minProperties)
     days = request.days or sweep.days or base_config.days
     output_dir = Path(request.output_dir or base_config.output_dir)
-    return SweepPlan(sweep=sweep, variants=variants, base_profile=base_path, days=days,
+    return SweepPlan(sweep=sweep, variants=variants, base_profile=base.path, days=days,
                      start=request.start or sweep.start, replay=request.replay, price_path=request.price_path,
                      speed=request.speed, output_dir=output_dir)
 
