@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from markupsafe import Markup, escape
 
 from ..analysis_engine.strategies.sweep.variants import setting_labels
-from .formatting import MISSING
+from .formatting import MISSING, dollars, percent, ratio
 from .report_charts import figure_markup
 
 __all__ = ["heatmap_figure"]
@@ -57,7 +57,6 @@ def _label(value: Any) -> str:
 
 
 def _number(value: float, key: str) -> str:
-    from .formatting import dollars, percent, ratio
     if key in ("accuracy", "false_positive_rate"):
         return percent(value)
     return dollars(value) if key.endswith("_usd") else ratio(value)

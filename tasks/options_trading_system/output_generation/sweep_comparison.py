@@ -18,6 +18,7 @@ from ..analysis_engine.strategies.results import metrics
 from ..analysis_engine.strategies.sweep.plan import SweepPlan
 from ..state.ledger import LEDGER_FILE, RUN_COMPLETED, Ledger
 from . import shadow_figures as figures
+from .formatting import dollars, percent, ratio
 from .shadow_reports import run_header
 
 REPORT_VERSION = 1
@@ -64,10 +65,10 @@ def comparison_document(plan: SweepPlan) -> dict[str, Any]:
             ledger = Ledger.open_existing(path)
             try:
                 run_head = run_header(ledger)
+                header = header or run_head  # the same recording and days for every variant
                 row["status"] = run_head["status"]
                 if row["status"] == RUN_COMPLETED:
                     row["figures"] = variant_figures(ledger)
-                    header = header or run_head
             finally:
                 ledger.close()
         rows.append(row)
@@ -156,7 +157,6 @@ def sharpe_standard_error(annual_sharpe: float, days: int) -> float | None:
 
 def ranking_lines(document: Mapping[str, Any]) -> list[str]:
     """The ranking as a plain-text table for the console (missing figures read n/a)."""
-    from .formatting import dollars, percent, ratio
     fmt = {"accuracy": percent, "false_positive_rate": percent, "sharpe": ratio, "sortino": ratio, "calmar": ratio,
            "net_pnl_usd": dollars, "max_drawdown_usd": dollars}
     heads = ["#", "variant"] + [label for _k, label, _b in METRICS] + ["trades", "status"]
