@@ -35,7 +35,7 @@ EXAMPLES = """examples:
   python3 run_shadow_trading.py --limited-live --replay outputs/sample_week --days 5
   python3 run_shadow_trading.py --limited-live --broker tradovate --replay outputs/sample_week --profile my_standin.json
   python3 run_shadow_trading.py --limited-live --flatten limited-replay-20250602-20250610T101500
-  python3 run_shadow_trading.py --sweep config/sweeps/example_grid.json --replay outputs/sample_week --days 2
+  python3 run_shadow_trading.py --sweep config/sweeps/example_grid.json --replay outputs/sample_week
 """
 
 
