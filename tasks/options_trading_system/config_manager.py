@@ -116,10 +116,12 @@ COMMAND_LINE = Path("<command line>")
 
 def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE, *,
                  env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None,
+                 overrides_origin: Path = COMMAND_LINE,
                  config_dir: Path = CONFIG_DIR, schema_dir: Path = SCHEMA_DIR) -> Profile:
     """Load, layer, substitute and validate a profile. Raises `ConfigError` on any problem.
 
-    `overrides` (from command-line options) are deep-merged last and validated with the rest.
+    `overrides` (from command-line options, or a sweep file named by `overrides_origin`) are
+    deep-merged last and validated with the rest; errors in them name `overrides_origin`.
     """
     path = resolve_profile_path(name_or_path, config_dir=config_dir)
     merged, origins, layers = _load_layers(path, config_dir=config_dir, seen=())
@@ -130,7 +132,7 @@ def load_profile(name_or_path: str | os.PathLike[str] = DEFAULT_PROFILE, *,
     if overrides:
         _deep_merge(merged, overrides)
         for leaf_path, _key, _value in _walk(overrides):
-            origins[leaf_path] = COMMAND_LINE
+            origins[leaf_path] = overrides_origin
     check_finite(merged, path, origins)  # values from ${VAR} or the command line
     _validate(merged, origins, path, schema_dir)
     name = _profile_name(path, config_dir)

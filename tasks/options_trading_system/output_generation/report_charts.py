@@ -29,8 +29,8 @@ from markupsafe import Markup, escape
 
 from .charts import CALL_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, PUT_COLOR, UNDERLYING_COLOR, ZERO_GAMMA_COLOR
 
-__all__ = ["ChartWindow", "chart_window", "open_interest_figure", "gex_by_strike_figure", "gex_profile_figure",
-           "SIGMAS", "FALLBACK_WINDOW"]
+__all__ = ["ChartWindow", "chart_window", "figure_markup", "open_interest_figure", "gex_by_strike_figure",
+           "gex_profile_figure", "SIGMAS", "FALLBACK_WINDOW"]
 
 SIGMAS = 3.0            # the charts open on the underlying +/- this many one-sigma moves
 FALLBACK_WINDOW = 0.02  # ... or +/- this fraction of the underlying when there is no ATM IV
@@ -64,7 +64,7 @@ def chart_window(underlying: float, one_sigma_points: float | None, *, sigmas: f
                        f"no ATM IV, so no sigma: opens on the underlying +/-{fallback:.0%} ({reach:,.0f} points)")
 
 
-def _figure_markup(figure: Any, element_id: str, label: str, height: int) -> Markup:
+def figure_markup(figure: Any, element_id: str, label: str, height: int) -> Markup:
     """A div and the script that draws `figure` in it; a note in the div when plotly.js did not load."""
     import plotly.io as pio
 
@@ -177,7 +177,7 @@ def open_interest_figure(strikes: Sequence[float], call_oi: Sequence[float], put
                      gridcolor="#e5e7eb", zerolinecolor="#9ca3af")
     fig.update_yaxes(range=_y_range(x, [c_d, p_d], window), title_text="$ at risk", tickprefix="$", row=2, col=1,
                      gridcolor="#e5e7eb", zerolinecolor="#9ca3af")
-    return _figure_markup(fig, element_id, "Open interest and dollars at risk by strike", 620)
+    return figure_markup(fig, element_id, "Open interest and dollars at risk by strike", 620)
 
 
 def gex_by_strike_figure(strikes: Sequence[float], gex: Sequence[float], *, underlying: float, zero_gamma: float,
@@ -198,7 +198,7 @@ def gex_by_strike_figure(strikes: Sequence[float], gex: Sequence[float], *, unde
     fig.update_xaxes(range=_x_range(window), title_text="strike (index points)", gridcolor="#e5e7eb")
     fig.update_yaxes(range=_y_range(x, [y], window), title_text="GEX ($ per 1% move)", tickprefix="$",
                      gridcolor="#e5e7eb", zerolinecolor="#9ca3af")
-    return _figure_markup(fig, element_id, "Dealer gamma exposure by strike", 420)
+    return figure_markup(fig, element_id, "Dealer gamma exposure by strike", 420)
 
 
 def gex_profile_figure(prices: Sequence[float], total_gex: Sequence[float], *, underlying: float,
@@ -224,4 +224,4 @@ def gex_profile_figure(prices: Sequence[float], total_gex: Sequence[float], *, u
     fig.update_xaxes(range=_x_range(clipped), title_text="underlying price (index points)", gridcolor="#e5e7eb")
     fig.update_yaxes(range=_y_range(x, [y], clipped), title_text="total GEX ($ per 1% move)", tickprefix="$",
                      gridcolor="#e5e7eb", zerolinecolor="#111827", zerolinewidth=1)
-    return _figure_markup(fig, element_id, "Total dealer gamma exposure by underlying price", 420)
+    return figure_markup(fig, element_id, "Total dealer gamma exposure by underlying price", 420)

@@ -35,6 +35,7 @@ EXAMPLES = """examples:
   python3 run_shadow_trading.py --limited-live --replay outputs/sample_week --days 5
   python3 run_shadow_trading.py --limited-live --broker tradovate --replay outputs/sample_week --profile my_standin.json
   python3 run_shadow_trading.py --limited-live --flatten limited-replay-20250602-20250610T101500
+  python3 run_shadow_trading.py --sweep config/sweeps/example_grid.json --replay outputs/sample_week
 """
 
 
@@ -71,15 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="emergency stop: halt RUN_ID's risk engine, cancel every working order and flatten "
                              "every position (the running process obeys within one cycle; a stopped run is flat "
                              "at its next start)")
+    parser.add_argument("--sweep", type=Path, default=None, metavar="FILE",
+                        help="parameter sweep (with --replay): every variant of the sweep file (profile overrides or "
+                             "a grid, config/schema/sweep.schema.json) replays the same days as its own run, then one "
+                             "comparison report ranks them (<output-dir>/sweeps/<sweep id>/comparison.{json,html}); "
+                             "running it again skips completed variants and resumes a stopped one")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
     return parser
 
 
-def main(argv: list[str] | None = None, *, reports: RunReports | None = None) -> int:
+def main(argv: list[str] | None = None, *, reports: RunReports | None = None, comparison: Any = None) -> int:
     """The command; `reports` writes the reports (run_shadow_trading.py passes
-    output_generation.shadow_report_writer)."""
+    output_generation.shadow_report_writer), `comparison` a sweep's comparison report
+    (output_generation.sweep_report_writer)."""
     args = build_parser().parse_args(argv)
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     stop = threading.Event()
@@ -89,9 +96,19 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None) ->
     def progress(total: int | None):
         nonlocal bar
         from tqdm import tqdm
+        if bar is not None:  # a sweep runs one replay after another, one bar each
+            bar.close()
         bar = tqdm(total=total, unit="event", desc="shadow replay", disable=args.no_progress or args.quiet)
         return lambda _event: bar.update(1)
 
+    if args.sweep is not None:
+        from .sweep.command import run_sweep_command
+        try:
+            return run_sweep_command(args, reports=reports, comparison=comparison, stop=stop, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+            signal.signal(signal.SIGINT, previous)
     hooks = RunHooks(reports=reports, stop=stop, progress=progress if args.replay or args.resume else None)
     profile = args.profile
     if args.limited_live and profile == DEFAULT_PROFILE:
