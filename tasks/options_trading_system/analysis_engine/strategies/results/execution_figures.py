@@ -96,7 +96,7 @@ def paper_twins(positions: pd.DataFrame, prices: PricePath | None, execution: Ex
 
 def against_us(side: str, price: float, reference: float) -> float:
     """Points a fill at `price` is worse than `reference` for its side (negative = better)."""
-    return (float(price) - float(reference)) * (1.0 if side == "BUY" else -1.0)
+    return (float(price) - float(reference)) * (1.0 if side == "BUY" else -1.0) + 0.0  # never -0.0
 
 
 def fill_rows(fills: pd.DataFrame, twins: Mapping[str, PaperTwin]) -> list[dict[str, Any]]:
