@@ -201,14 +201,15 @@ def execution_section(ledger: Ledger, config: ShadowTradingConfig, day: str | No
     predicted P&L, refusals by guard, each cap's peak use against its limit (per day), halts and
     resumes: for `day`, or the whole run (`day` None: caps per closed day)."""
     run = ledger.run() or {}
-    asked = (run.get("config") or {}).get("request", {}) or {}
+    asked = (run.get("config") or {}).get("request") or {}
+    profile_broker = ((run.get("config") or {}).get("profile") or {}).get("broker") or {}
     risk = run_risk_config(ledger, config)
     positions = report_queries.execution_positions(ledger, day)
     closes = _window_closes(ledger)
     twins = execution_figures.paper_twins(positions, prices, config.execution, closes)
     fills = execution_figures.fill_rows(report_queries.execution_fills(ledger, day), twins)
     orders = report_queries.order_counts(ledger, day)
-    days = [day] if day else [d for d in report_queries.daily_summaries(ledger)["day"].tolist()]
+    days = [day] if day else report_queries.daily_summaries(ledger)["day"].tolist()
     refused_other: dict[str, int] = {}
     for reason in report_queries.refused_order_reasons(ledger, day):
         if "[guard " not in str(reason):
@@ -222,8 +223,8 @@ def execution_section(ledger: Ledger, config: ShadowTradingConfig, day: str | No
     return {
         "scope": day or "run",
         "mode": "limited_live" if asked.get("limited_live") else "shadow",
-        "broker": str(asked.get("broker") or ((run.get("config") or {}).get("profile") or {}).get("broker", {}).get(
-            "name") or "paper") if asked.get("limited_live") else "paper",
+        "broker": str(asked.get("broker") or profile_broker.get("name") or "paper")
+        if asked.get("limited_live") else "paper",
         "netting": risk.max_position.netting,
         "orders": {"by_purpose_and_status": orders,
                    "entries": sum(r["orders"] for r in orders if r["purpose"] == "entry"),
@@ -244,7 +245,7 @@ def execution_section(ledger: Ledger, config: ShadowTradingConfig, day: str | No
         "pnl": execution_figures.pnl_comparison(positions, twins),
         "refusals_by_guard": report_queries.risk_refusals_by_guard(ledger, day),
         "refusals_before_the_guards": refused_other,
-        "caps": {d: _day_caps(ledger, d, risk, asked, run) for d in days},
+        "caps": {d: _day_caps(ledger, d, risk, in_replay=run.get("mode") == "replay") for d in days},
         "halts": [{"at": c["at"], "from": c["state_from"], "to": c["state_to"], "guard": c["guard"],
                    "code": c["code"], "reason": c["message"], "by": c["by"],
                    "kind": "resume" if c["state_to"] == "ACTIVE" else ("halt" if c["state_to"] == "HALTED"
@@ -264,15 +265,14 @@ def run_risk_config(ledger: Ledger, config: ShadowTradingConfig) -> RiskConfig:
     return config.risk_config()
 
 
-def _day_caps(ledger: Ledger, day: str, risk: RiskConfig, asked: Mapping[str, Any], run: Mapping[str, Any]
-              ) -> list[dict[str, Any]]:
+def _day_caps(ledger: Ledger, day: str, risk: RiskConfig, *, in_replay: bool) -> list[dict[str, Any]]:
     data = report_queries.data_cost_by_day(ledger)
     month = sum(v for d, v in data.items() if d[:7] == day[:7] and d <= day)
     return execution_figures.cap_usage(
         report_queries.execution_positions(ledger, day), risk,
         approvals=report_queries.risk_approval_times(ledger, day), data_day_usd=data.get(day, 0.0),
         data_month_usd=month, signals=report_queries.day_signal_counts(ledger).get(day, 0),
-        commissions_usd=report_queries.day_commissions(ledger).get(day, 0.0), in_replay=run.get("mode") == "replay")
+        commissions_usd=report_queries.day_commissions(ledger).get(day, 0.0), in_replay=in_replay)
 
 
 def _window_closes(ledger: Ledger) -> dict[str, pd.Timestamp]:

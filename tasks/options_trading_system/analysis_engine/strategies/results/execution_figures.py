@@ -117,7 +117,8 @@ def fill_rows(fills: pd.DataFrame, twins: Mapping[str, PaperTwin]) -> list[dict[
             "reference_price": _number(fill["reference_price"]), "paper_price": paper,
             "paper_exit_reason": None if twin is None or is_entry else twin.exit_reason,
             "slippage_vs_reference_points": vs_reference, "slippage_vs_paper_points": vs_paper,
-            "slippage_vs_paper_usd": None if vs_paper is None or multiplier is None else vs_paper * multiplier * quantity,
+            "slippage_vs_paper_usd": None if vs_paper is None or multiplier is None
+            else vs_paper * multiplier * quantity,
             "commission_usd": _number(fill["commission_usd"]),
         })
     return rows
