@@ -85,13 +85,14 @@ def run_prices(ledger: Ledger, config: ShadowTradingConfig) -> PricePath | None:
     run = ledger.run() or {}
     if run.get("mode") == "replay" and run.get("data_dir"):
         root, price_path = Path(run["data_dir"]), (Path(run["price_path"]) if run.get("price_path") else None)
-    else:
-        root, price_path = ledger.path.parent / "recording", None
+        bar_seconds = config.replay.bar_seconds
+    else:  # a live run's recording: one price point per cycle, read as the live feed reads it
+        root, price_path, bar_seconds = ledger.path.parent / "recording", None, 0
     symbol = str((((run.get("config") or {}).get("profile") or {}).get("instrument") or {}).get("symbol", "NQ"))
     try:
         load = _prices if run.get("mode") == "replay" else _prices.__wrapped__  # a live recording grows
-        return load(str(root), str(price_path) if price_path else None, config.replay.csv_timezone,
-                    config.replay.bar_seconds, symbol)
+        return load(str(root), str(price_path) if price_path else None, config.replay.csv_timezone, bar_seconds,
+                    symbol)
     except (OptionsSystemError, OSError, ValueError) as exc:
         log.warning("the run's price path could not be read for the paper twins: %s", exc)
         return None
