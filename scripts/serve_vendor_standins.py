@@ -15,7 +15,8 @@ http_429, http_401, http_403, truncate, malformed, empty, scale_1000. The run us
 trading day, 2025-06-02, with the clock set just after the recording (`--now`: Barchart and
 Polygon serve only the present), and writes under --output-dir (default outputs/standins/outputs).
 
-Tradovate (REST + trading WebSocket on the real NQ minute bars, demo credentials in the printed
+Tradovate (REST + trading WebSocket on the real NQ minute bars, or with --tradovate-replay DIR on
+that recording's own price path; demo credentials in the printed
 environment, broker settings in <dir>/tradovate.json; its simulated clock moves with
 `POST <url>/standin/advance {"time": ISO}`) also takes: bad_login, penalty, token_expired, reject,
 partial_fill, slow, drop_socket, missed_heartbeats (e.g. --fault tradovate=penalty).
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tradovate-ws-port", type=int, default=0,
                         help="port of the Tradovate stand-in's WebSocket (0 = any free)")
     parser.add_argument("--no-tradovate", action="store_true", help="do not start the Tradovate stand-in")
+    parser.add_argument("--tradovate-replay", type=Path, metavar="DIR",
+                        help="a replay recording (e.g. scripts/make_sample_data.py week): the Tradovate stand-in "
+                             "trades on its price path instead of the real NQ bars, so run_shadow_trading.py "
+                             "--limited-live --broker tradovate --replay DIR fills on the bars it replays")
     return parser
 
 
@@ -76,12 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.shared_data.is_dir():
         print(f"recordings not found at {args.shared_data} (--shared-data)", file=sys.stderr)
         return 2
+    if args.tradovate_replay is not None and (args.no_tradovate or not args.tradovate_replay.is_dir()):
+        print(f"--tradovate-replay {args.tradovate_replay}: needs the Tradovate stand-in and a recording folder",
+              file=sys.stderr)
+        return 2
     if args.no_tradovate and any(vendor == "tradovate" for vendor, _ in args.fault):
         print("--fault tradovate=... needs the Tradovate stand-in (drop --no-tradovate)", file=sys.stderr)
         return 2
     ports = {v: getattr(args, f"{v}_port") for v in VENDORS}
     standins = start_standins(args.dir, args.shared_data, ports={**ports, "tradovate_ws": args.tradovate_ws_port},
-                              tradovate=not args.no_tradovate)
+                              tradovate=not args.no_tradovate, tradovate_replay=args.tradovate_replay)
     try:
         for vendor, fault in args.fault:
             if fault == "down":

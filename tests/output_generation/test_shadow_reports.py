@@ -137,3 +137,59 @@ def _empty_table():
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_a_shadow_run_is_its_own_paper_twin(run: Path) -> None:
+    """The execution section of a paper run: every fill has a paper twin computed by the paper
+    broker on the run's own price path, and since the broker *is* paper, the twin equals the trade
+    (no slippage against paper, predicted P&L = real P&L, same exits); every figure is the ledger's."""
+    ledger = Ledger.open_existing(run / "ledger.sqlite")
+    try:
+        prices = shadow_report_writer.run_prices(ledger, CONFIG)
+        doc = shadow_reports.daily_report(ledger, DAY, CONFIG, prices)
+        fills = ledger.scalar("SELECT COUNT(*) FROM fills WHERE day = ?", (DAY,))
+        entries = ledger.scalar("SELECT COUNT(*) FROM orders WHERE day = ? AND purpose = 'entry'", (DAY,))
+        pnl = ledger.scalar("SELECT SUM(pnl_usd) FROM outcomes WHERE day = ? AND position_id IS NOT NULL", (DAY,))
+        refused = ledger.rows("SELECT guard, code, COUNT(*) AS refusals FROM risk_events WHERE kind = 'refusal' "
+                              "GROUP BY guard, code ORDER BY guard, code")
+    finally:
+        ledger.close()
+    execution = doc["execution"]
+    assert (execution["mode"], execution["broker"], execution["netting"]) == ("shadow", "paper", "per_signal")
+    assert fills >= 2 and len(execution["fills"]) == fills and execution["orders"]["entries"] == entries
+    assert all(f["slippage_vs_paper_points"] == 0 for f in execution["fills"])
+    entry = execution["slippage"]["vs_reference"]["entry"]
+    assert entry["mean_points"] == pytest.approx(CONFIG.execution.slippage_points)    # the profile's 1 tick
+    assert execution["pnl"]["compared"] == execution["pnl"]["trades"] >= 1
+    assert execution["pnl"]["real_usd"] == pytest.approx(pnl) == pytest.approx(execution["pnl"]["predicted_usd"])
+    assert execution["pnl"]["same_exit"] == execution["pnl"]["compared"]
+    assert execution["refusals_by_guard"] == refused
+    caps = {(c["guard"], c["name"]): c for c in execution["caps"][DAY]}
+    assert set(caps) == {("max_position", "contracts"), ("max_daily_loss", "loss"), ("max_total_risk", "risk"),
+                         ("data_cost", "day"), ("data_cost", "month"), ("cost_per_signal", "per_signal"),
+                         ("order_rate", "orders")}
+    assert 1 <= caps[("max_position", "contracts")]["used"] <= caps[("max_position", "contracts")]["limit"]
+    assert caps[("data_cost", "day")]["used"] == 0.0 and not caps[("data_cost", "day")]["enabled"]
+    assert {"sharpe", "sortino", "calmar", "max_drawdown_usd", "profit_factor"} <= set(doc["trades"])
+    shadow_report_writer.validate("daily", doc)
+
+
+def test_without_the_price_path_the_paper_twin_is_missing_not_made_up(run: Path) -> None:
+    ledger = Ledger.open_existing(run / "ledger.sqlite")
+    try:
+        execution = shadow_reports.final_report(ledger, CONFIG, None)["execution"]
+    finally:
+        ledger.close()
+    assert execution["pnl"]["predicted_usd"] is None and execution["pnl"]["compared"] == 0
+    assert all(f["slippage_vs_paper_points"] is None for f in execution["fills"])
+    assert "price path could not be read" in execution["slippage"]["paper_twin_note"]
+    assert execution["slippage"]["vs_paper"]["entry"]["fills"] == 0
+
+
+def test_the_reports_show_sortino_and_calmar_beside_sharpe(run: Path) -> None:
+    html = next((run.parent.parent / DAY / "paper_trading").glob("daily_report_*.html")).read_text()
+    final = (run / "final_results.html").read_text()
+    ab = json.loads(next((run.parent.parent / DAY / "ab_testing").glob("ab_comparison_*.json")).read_text())
+    for page in (html, final):
+        assert "Sortino" in page and "Calmar" in page and "profit factor" in page and "Execution" in page
+    assert {"sharpe", "sortino", "calmar", "max_drawdown_usd", "profit_factor"} <= set(ab["arms"]["a"]["trades"])

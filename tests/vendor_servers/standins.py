@@ -83,9 +83,12 @@ class StandIns:
 
 def start_standins(folder: Path, shared_data: Path, *, ports: dict[str, int] | None = None,
                    timeout_s: float = 5.0, request_timeout_s: float = 2.0,
-                   data_sources: dict[str, Any] | None = None, tradovate: bool = False) -> StandIns:
+                   data_sources: dict[str, Any] | None = None, tradovate: bool = False,
+                   tradovate_replay: Path | None = None) -> StandIns:
     """Start the stand-ins on 127.0.0.1 and write `folder/standins.json` (and, with `tradovate`,
     `folder/tradovate.json`: the profile's `broker` section pointing at the Tradovate stand-in).
+    `tradovate_replay`: a replay recording whose own price path the Tradovate stand-in trades on
+    (so a limited-live replay's broker fills and paper fills compare); default the real NQ bars.
 
     `data_sources` is merged into the profile's section (e.g. shorter retries, a budget)."""
     folder = Path(folder)
@@ -105,7 +108,7 @@ def start_standins(folder: Path, shared_data: Path, *, ports: dict[str, int] | N
         profile=folder / "standins.json",
         env={"REQUESTS_CA_BUNDLE": str(cert), "DATABENTO_API_KEY": databento_key, "POLYGON_API_KEY": polygon_key})
     if tradovate:
-        _add_tradovate(standins, folder, shared_data, ports)
+        _add_tradovate(standins, folder, shared_data, ports, tradovate_replay)
     for server in standins.servers().values():
         server.start()
     if standins.tradovate is not None:
@@ -130,10 +133,19 @@ def start_standins(folder: Path, shared_data: Path, *, ports: dict[str, int] | N
     return standins
 
 
-def _add_tradovate(standins: StandIns, folder: Path, shared_data: Path, ports: dict[str, int]) -> None:
-    """The Tradovate stand-in on the real NQ minute bars, with throwaway demo credentials."""
-    bars = pd.read_csv(shared_data / TRADOVATE_BARS)
-    bars["time"] = pd.to_datetime(bars["timestamp"]).dt.tz_localize("America/New_York").dt.tz_convert("UTC")
+def _add_tradovate(standins: StandIns, folder: Path, shared_data: Path, ports: dict[str, int],
+                   replay: Path | None = None) -> None:
+    """The Tradovate stand-in on the real NQ minute bars (or a replay's own price path), with
+    throwaway demo credentials."""
+    if replay is not None:
+        from tasks.options_trading_system.analysis_engine.strategies.feeds.recording import open_recording
+        path = open_recording(Path(replay)).prices(default_timezone="America/New_York", bar_seconds=60)
+        if len(path) == 0:
+            raise ValueError(f"--tradovate-replay {replay}: the recording has no price path to trade on")
+        bars = path.to_frame().rename(columns={"start": "time"})
+    else:
+        bars = pd.read_csv(shared_data / TRADOVATE_BARS)
+        bars["time"] = pd.to_datetime(bars["timestamp"]).dt.tz_localize("America/New_York").dt.tz_convert("UTC")
     credentials = {"name": "standin-" + secrets.token_hex(4), "password": secrets.token_urlsafe(16),
                    "appId": "nq-options-standin", "cid": str(secrets.randbelow(9000) + 1000),
                    "sec": secrets.token_urlsafe(24), "deviceId": secrets.token_hex(16)}

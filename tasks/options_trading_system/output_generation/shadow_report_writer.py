@@ -23,8 +23,10 @@ from typing import Any, Mapping
 import jsonschema
 from referencing import Registry, Resource
 
+from ..analysis_engine.strategies.feeds.price_path import PricePath
+from ..analysis_engine.strategies.feeds.recording import open_recording
 from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
-from ..errors import OutputValidationError
+from ..errors import OptionsSystemError, OutputValidationError
 from ..state.ledger import Ledger
 from . import shadow_reports
 from ..secrets_mask import mask_secrets
@@ -77,10 +79,36 @@ def write_document(kind: str, document: Mapping[str, Any], folder: Path, stem: s
     return json_path, html_path
 
 
+def run_prices(ledger: Ledger, config: ShadowTradingConfig) -> PricePath | None:
+    """The price path the run traded on (its replay's, or a live run's own recording), for the
+    paper twins; None (said in the report) when it cannot be read."""
+    run = ledger.run() or {}
+    if run.get("mode") == "replay" and run.get("data_dir"):
+        root, price_path = Path(run["data_dir"]), (Path(run["price_path"]) if run.get("price_path") else None)
+        bar_seconds = config.replay.bar_seconds
+    else:  # a live run's recording: one price point per cycle, read as the live feed reads it
+        root, price_path, bar_seconds = ledger.path.parent / "recording", None, 0
+    symbol = str((((run.get("config") or {}).get("profile") or {}).get("instrument") or {}).get("symbol", "NQ"))
+    try:
+        load = _prices if run.get("mode") == "replay" else _prices.__wrapped__  # a live recording grows
+        return load(str(root), str(price_path) if price_path else None, config.replay.csv_timezone, bar_seconds,
+                    symbol)
+    except (OptionsSystemError, OSError, ValueError) as exc:
+        log.warning("the run's price path could not be read for the paper twins: %s", exc)
+        return None
+
+
+@lru_cache(maxsize=2)
+def _prices(root: str, price_path: str | None, timezone: str, bar_seconds: int, symbol: str) -> PricePath:
+    recording = open_recording(Path(root), price_path=Path(price_path) if price_path else None)
+    return recording.prices(default_timezone=timezone, bar_seconds=bar_seconds, root=symbol)
+
+
 def write_day_reports(ledger: Ledger, day: str, config: ShadowTradingConfig, output_dir: Path) -> list[Path]:
     """The three daily reports of `day` (A/B only when enabled)."""
     written: list[Path] = []
-    builders = {"daily": lambda: shadow_reports.daily_report(ledger, day, config),
+    prices = run_prices(ledger, config)
+    builders = {"daily": lambda: shadow_reports.daily_report(ledger, day, config, prices),
                 "performance": lambda: shadow_reports.performance_report(ledger, day, config)}
     if config.ab_testing.enabled:
         builders["ab"] = lambda: shadow_reports.ab_report(ledger, config, day)
@@ -94,6 +122,6 @@ def write_day_reports(ledger: Ledger, day: str, config: ShadowTradingConfig, out
 
 def write_final_report(ledger: Ledger, config: ShadowTradingConfig, run_dir: Path) -> tuple[dict[str, Any], list[Path]]:
     """The run's final results (verdict included) next to its ledger."""
-    document = shadow_reports.final_report(ledger, config)
+    document = shadow_reports.final_report(ledger, config, run_prices(ledger, config))
     paths = write_document("final", document, Path(run_dir), "final_results")
     return document, list(paths)

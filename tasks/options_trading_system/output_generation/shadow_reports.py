@@ -5,6 +5,10 @@
 - `performance_report`: one day's latency percentiles, data quality, data costs, CPU and memory;
 - `ab_report`: the two A/B arms' outcomes side by side (for a day, or the run so far);
 - `final_report`: the whole run, per-day rows, the A/B result and the pass/fail verdict.
+Daily and final reports carry an `execution` section (`execution_section`): orders, fills with
+slippage against the signal's reference and against the paper twin, real vs predicted P&L,
+refusals by guard, each guard's cap used vs its limit, halts and resumes; the P&L reports carry
+Sharpe, Sortino and Calmar beside drawdown and profit factor.
 `shadow_report_writer` validates them against their schemas and renders the HTML.
 """
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..analysis_engine.strategies.results import metrics
+from ..analysis_engine.strategies.feeds.price_path import PricePath
+from ..analysis_engine.strategies.guards.config import RiskConfig
+from ..analysis_engine.strategies.results import execution_figures, metrics
 from ..analysis_engine.strategies.shadow_config import ShadowTradingConfig
 from ..analysis_engine.strategies.results.targets import check_targets, verdict
 from ..state import report_queries
@@ -40,8 +46,9 @@ def run_header(ledger: Ledger) -> dict[str, Any]:
             "trading_days": run.get("trading_days") or []}
 
 
-def daily_report(ledger: Ledger, day: str, config: ShadowTradingConfig) -> dict[str, Any]:
-    """The paper-trading report of `day`."""
+def daily_report(ledger: Ledger, day: str, config: ShadowTradingConfig, prices: PricePath | None = None
+                 ) -> dict[str, Any]:
+    """The trading report of `day` (`prices`: the run's price path, for the paper twins)."""
     table = figures.signals_table(ledger, day)
     trades = figures.trades_table(ledger, day)
     signal_figures = metrics.signal_metrics(table)
@@ -59,9 +66,12 @@ def daily_report(ledger: Ledger, day: str, config: ShadowTradingConfig) -> dict[
         "signals": {**signal_figures, "by_source": _by_source(table)},
         "targets": criteria,
         "day_verdict": verdict(criteria),
-        "trades": {**trade_figures, "refusals": refused, "equity_curve": figures.equity_points(trades)},
+        "trades": {**trade_figures, **_risk_adjusted(_closed_day_pnl(ledger, through=day)),
+                   "risk_adjusted_scope": f"run to date: daily net P&L of the closed days through {day}",
+                   "refusals": refused, "equity_curve": figures.equity_points(trades)},
         "costs": {"commission_usd": costs["commission"], "data_usd": costs["data"],
                   "data_note": _data_cost_note(ledger)},
+        "execution": execution_section(ledger, config, day, prices),
         "signal_table": signal_rows(table, config.window.timezone),
         "data_quality": quality,
         "alerts": shadow_advice.alerts(signals=signal_figures, trades=trade_figures, quality=quality, latency=latency,
@@ -106,7 +116,8 @@ def ab_report(ledger: Ledger, config: ShadowTradingConfig, day: str | None = Non
             **metrics.signal_metrics(mine),
             "mean_move_points": float(moves.mean()) if len(moves) else None,
             "total_move_points": float(moves.sum()) if len(moves) else None,
-            "trades": metrics.trade_metrics(trades[trades["source"] == name]),
+            "trades": {**metrics.trade_metrics(trades[trades["source"] == name]),
+                       **_risk_adjusted(_arm_day_pnl(ledger, trades[trades["source"] == name], day))},
             "note": _arm_note(ledger, name, source.algorithm if source else None, len(mine), day),
         }
     a, b = arms["a"], arms["b"]
@@ -122,8 +133,9 @@ def ab_report(ledger: Ledger, config: ShadowTradingConfig, day: str | None = Non
             "scope": day or "run", "arms": arms, "comparison": comparison}
 
 
-def final_report(ledger: Ledger, config: ShadowTradingConfig) -> dict[str, Any]:
-    """The whole run: figures, per-day rows, the A/B result, the verdict against the targets."""
+def final_report(ledger: Ledger, config: ShadowTradingConfig, prices: PricePath | None = None) -> dict[str, Any]:
+    """The whole run: figures, per-day rows, the A/B result, the verdict against the targets
+    (`prices`: the run's price path, for the paper twins)."""
     table = figures.signals_table(ledger)
     trades = figures.trades_table(ledger)
     signal_figures = metrics.signal_metrics(table)
@@ -151,12 +163,12 @@ def final_report(ledger: Ledger, config: ShadowTradingConfig) -> dict[str, Any]:
         "verdict": verdict(criteria) if len(per_day) == len(header["trading_days"]) else "INCOMPLETE",
         "targets": criteria,
         "signals": {**signal_figures, "by_source": _by_source(table)},
-        "trades": {**trade_figures, "sharpe": metrics.sharpe(daily_pnl), "sortino": metrics.sortino(daily_pnl),
-                   "calmar": metrics.calmar(daily_pnl), "refusals": refused,
+        "trades": {**trade_figures, **_risk_adjusted(daily_pnl), "refusals": refused,
                    "equity_curve": figures.equity_points(trades)},
         "risk": risk_section(ledger),
         "costs": {"commission_usd": costs["commission"], "data_usd": costs["data"],
                   "data_note": _data_cost_note(ledger)},
+        "execution": execution_section(ledger, config, None, prices),
         "days": per_day,
         "ab_test": ab_report(ledger, config) if config.ab_testing.enabled else None,
         "latency_ms": latency,
@@ -181,6 +193,115 @@ def risk_section(ledger: Ledger) -> dict[str, Any]:
             "state_changes": rq.risk_state_changes(ledger),
             "entry_slippage_points": {"fills": len(slips), "mean": sum(slips) / len(slips) if slips else None,
                                       "max": max(slips) if slips else None}}
+
+
+def execution_section(ledger: Ledger, config: ShadowTradingConfig, day: str | None, prices: PricePath | None
+                      ) -> dict[str, Any]:
+    """Orders, fills and their slippage (vs the signal's reference, vs the paper twin), real vs
+    predicted P&L, refusals by guard, each cap's peak use against its limit (per day), halts and
+    resumes: for `day`, or the whole run (`day` None: caps per closed day)."""
+    run = ledger.run() or {}
+    asked = (run.get("config") or {}).get("request") or {}
+    profile_broker = ((run.get("config") or {}).get("profile") or {}).get("broker") or {}
+    risk = run_risk_config(ledger, config)
+    positions = report_queries.execution_positions(ledger, day)
+    closes = _window_closes(ledger)
+    twins = execution_figures.paper_twins(positions, prices, config.execution, closes)
+    fills = execution_figures.fill_rows(report_queries.execution_fills(ledger, day), twins)
+    orders = report_queries.order_counts(ledger, day)
+    days = [day] if day else report_queries.daily_summaries(ledger)["day"].tolist()
+    refused_other: dict[str, int] = {}
+    for reason in report_queries.refused_order_reasons(ledger, day):
+        if "[guard " not in str(reason):
+            code = str(reason).split(":")[0]
+            refused_other[code] = refused_other.get(code, 0) + 1
+    changes = report_queries.risk_state_changes(ledger, day)
+    twin_note = "" if twins or positions.empty else (
+        "no paper twin: " + ("the run's price path could not be read" if prices is None or len(prices) == 0
+                             else "option trades are priced from the chain at entry, not the price path"
+                             if config.execution.instrument == "option" else "no position has a known day close"))
+    return {
+        "scope": day or "run",
+        "mode": "limited_live" if asked.get("limited_live") else "shadow",
+        "broker": str(asked.get("broker") or profile_broker.get("name") or "paper")
+        if asked.get("limited_live") else "paper",
+        "netting": risk.max_position.netting,
+        "orders": {"by_purpose_and_status": orders,
+                   "entries": sum(r["orders"] for r in orders if r["purpose"] == "entry"),
+                   "filled_entries": sum(r["orders"] for r in orders if r["purpose"] == "entry"
+                                         and r["status"] == "filled"),
+                   "refused": sum(r["orders"] for r in orders if r["status"] == "refused"),
+                   "rejected": sum(r["orders"] for r in orders if r["status"] == "rejected"),
+                   "exits": sum(r["orders"] for r in orders if str(r["purpose"]).startswith("exit"))},
+        "fills": fills,
+        "slippage": {"definition": execution_figures.SLIPPAGE,
+                     "vs_reference": {leg: execution_figures.slippage_summary(
+                         [f for f in fills if (f["leg"] == "entry") == (leg == "entry")],
+                         "slippage_vs_reference_points") for leg in ("entry", "exit")},
+                     "vs_paper": {leg: execution_figures.slippage_summary(
+                         [f for f in fills if (f["leg"] == "entry") == (leg == "entry")],
+                         "slippage_vs_paper_points") for leg in ("entry", "exit")},
+                     "paper_twin_note": twin_note},
+        "pnl": execution_figures.pnl_comparison(positions, twins),
+        "refusals_by_guard": report_queries.risk_refusals_by_guard(ledger, day),
+        "refusals_before_the_guards": refused_other,
+        "caps": {d: _day_caps(ledger, d, risk, in_replay=run.get("mode") == "replay") for d in days},
+        "halts": [{"at": c["at"], "from": c["state_from"], "to": c["state_to"], "guard": c["guard"],
+                   "code": c["code"], "reason": c["message"], "by": c["by"],
+                   "kind": "resume" if c["state_to"] == "ACTIVE" else ("halt" if c["state_to"] == "HALTED"
+                                                                       else "reduce")} for c in changes],
+        "state_now": report_queries.risk_state(ledger),
+    }
+
+
+def run_risk_config(ledger: Ledger, config: ShadowTradingConfig) -> RiskConfig:
+    """The caps the run traded under: `limited_live.risk` of its stored profile for a limited-live
+    run, the shadow section's (or its derived defaults) otherwise."""
+    run = ledger.run() or {}
+    stored = run.get("config") or {}
+    if (stored.get("request") or {}).get("limited_live"):
+        section = ((stored.get("profile") or {}).get("limited_live") or {}).get("risk") or {}
+        return RiskConfig.from_dict(section, where="limited_live.risk")
+    return config.risk_config()
+
+
+def _day_caps(ledger: Ledger, day: str, risk: RiskConfig, *, in_replay: bool) -> list[dict[str, Any]]:
+    data = report_queries.data_cost_by_day(ledger)
+    month = sum(v for d, v in data.items() if d[:7] == day[:7] and d <= day)
+    return execution_figures.cap_usage(
+        report_queries.execution_positions(ledger, day), risk,
+        approvals=report_queries.risk_approval_times(ledger, day), data_day_usd=data.get(day, 0.0),
+        data_month_usd=month, signals=report_queries.day_signal_counts(ledger).get(day, 0),
+        commissions_usd=report_queries.day_commissions(ledger).get(day, 0.0), in_replay=in_replay)
+
+
+def _window_closes(ledger: Ledger) -> dict[str, pd.Timestamp]:
+    """Each closed day's window close (from its summary), what an open paper twin is flattened at."""
+    out = {}
+    for row in report_queries.daily_summaries(ledger).to_dict("records"):
+        close = (json.loads(row["summary_json"]).get("window") or {}).get("close")
+        if close:
+            out[row["day"]] = pd.Timestamp(close)
+    return out
+
+
+def _closed_day_pnl(ledger: Ledger, through: str | None = None) -> list[float]:
+    days = figures.daily_summaries(ledger)
+    if through is not None and len(days):
+        days = days[days["day"] <= through]
+    return days["pnl_usd"].astype("float64").tolist() if len(days) else []
+
+
+def _arm_day_pnl(ledger: Ledger, trades: pd.DataFrame, day: str | None) -> list[float]:
+    """One arm's net P&L per closed day (0 on a day it closed no trade)."""
+    closed = [d for d in figures.daily_summaries(ledger)["day"].tolist() if day is None or d <= day]
+    by_day = trades.groupby("day")["pnl_usd"].sum() if len(trades) else pd.Series(dtype="float64")
+    return [float(by_day.get(d, 0.0)) for d in closed]
+
+
+def _risk_adjusted(daily_pnl: list[float]) -> dict[str, Any]:
+    return {"sharpe": metrics.sharpe(daily_pnl), "sortino": metrics.sortino(daily_pnl),
+            "calmar": metrics.calmar(daily_pnl), "days_in_ratios": len(daily_pnl)}
 
 
 def data_quality(ledger: Ledger, day: str | None, summary: Mapping[str, Any], config: ShadowTradingConfig

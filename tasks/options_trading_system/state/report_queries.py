@@ -200,20 +200,93 @@ def _has_table(ledger: LedgerReading, name: str) -> bool:
     return bool(ledger.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
 
-def risk_refusals_by_guard(ledger: LedgerReading) -> list[dict[str, Any]]:
+def _risk_day(day: str | None) -> tuple[str, tuple[Any, ...]]:
+    """risk_events carry a UTC time, not a trading day: a day is its UTC date (the 09:30-16:00
+    New York window lies inside one UTC date)."""
+    return ("AND substr(at, 1, 10) = ?", (day,)) if day else ("", ())
+
+
+def risk_refusals_by_guard(ledger: LedgerReading, day: str | None = None) -> list[dict[str, Any]]:
     """Refusals the risk engine recorded, counted by guard and reason code (none before the engine)."""
     if not _has_table(ledger, "risk_events"):
         return []
-    return ledger.rows("SELECT guard, code, COUNT(*) AS refusals FROM risk_events WHERE kind = 'refusal' "
-                       "GROUP BY guard, code ORDER BY guard, code")
+    and_day, params = _risk_day(day)
+    return ledger.rows(f"SELECT guard, code, COUNT(*) AS refusals FROM risk_events WHERE kind = 'refusal' {and_day} "
+                       "GROUP BY guard, code ORDER BY guard, code", params)
 
 
-def risk_state_changes(ledger: LedgerReading) -> list[dict[str, Any]]:
+def risk_state_changes(ledger: LedgerReading, day: str | None = None) -> list[dict[str, Any]]:
     """Every ACTIVE / REDUCING / HALTED change: when, by which guard or person, why."""
     if not _has_table(ledger, "risk_events"):
         return []
+    and_day, params = _risk_day(day)
     return ledger.rows("SELECT at, guard, code, message, state_from, state_to, by FROM risk_events "
-                       "WHERE kind = 'state_change' ORDER BY id")
+                       f"WHERE kind = 'state_change' {and_day} ORDER BY id", params)
+
+
+def risk_approval_times(ledger: LedgerReading, day: str | None = None) -> list[str]:
+    """When the risk engine approved an order (what the order-rate guard counts), oldest first."""
+    if not _has_table(ledger, "risk_events"):
+        return []
+    and_day, params = _risk_day(day)
+    return [r["at"] for r in ledger.rows(f"SELECT at FROM risk_events WHERE kind = 'approval' {and_day} ORDER BY id",
+                                         params)]
+
+
+EXECUTION_FILLS_SQL = """
+SELECT f.fill_id, f.order_id, o.signal_id, o.purpose, o.side, o.instrument, f.sim_time, f.price, f.quantity,
+       f.reference_price, f.slippage_points, f.commission_usd, s.direction, s.entry_reference, s.target, s.stop,
+       p.day AS position_day, p.entry_time, p.exit_time, p.exit_reason, p.multiplier
+FROM fills f JOIN orders o ON o.order_id = f.order_id
+JOIN signals s ON s.signal_id = o.signal_id
+LEFT JOIN positions p ON p.signal_id = o.signal_id
+{where}
+ORDER BY f.sim_time, f.fill_id
+"""
+
+EXECUTION_POSITIONS_SQL = """
+SELECT p.position_id, p.signal_id, p.source, p.day, p.instrument, p.contract, p.direction, p.quantity, p.multiplier,
+       p.entry_time, p.entry_price, p.target, p.stop, p.status, p.exit_time, p.exit_price, p.exit_reason,
+       s.entry_reference, s.expected_value_points, o.pnl_usd, o.costs_usd
+FROM positions p JOIN signals s ON s.signal_id = p.signal_id
+LEFT JOIN outcomes o ON o.signal_id = p.signal_id
+{where}
+ORDER BY p.entry_time, p.position_id
+"""
+
+
+def execution_fills(ledger: LedgerReading, day: str | None = None) -> pd.DataFrame:
+    """Every fill with its order, its signal's levels and its position's entry and exit."""
+    where, params = _where(day, "f.day")
+    return ledger.frame(EXECUTION_FILLS_SQL.format(where=where), params)
+
+
+def execution_positions(ledger: LedgerReading, day: str | None = None) -> pd.DataFrame:
+    """Positions entered on `day` (or in the run) with their signal's reference and outcome."""
+    where, params = _where(day, "p.day")
+    return ledger.frame(EXECUTION_POSITIONS_SQL.format(where=where), params)
+
+
+def order_counts(ledger: LedgerReading, day: str | None = None) -> list[dict[str, Any]]:
+    """Orders by purpose (entry, exit:<reason>) and status (filled, refused, rejected)."""
+    where, params = _where(day, "day")
+    return ledger.rows(f"SELECT purpose, status, COUNT(*) AS orders FROM orders {where} GROUP BY purpose, status "
+                       "ORDER BY purpose, status", params)
+
+
+def data_cost_by_day(ledger: LedgerReading) -> dict[str, float]:
+    """This run's data spend per day (the `costs` rows of kind data)."""
+    return {r["day"]: float(r["usd"]) for r in ledger.rows(
+        "SELECT day, SUM(amount_usd) AS usd FROM costs WHERE kind = 'data' GROUP BY day ORDER BY day")}
+
+
+def day_signal_counts(ledger: LedgerReading) -> dict[str, int]:
+    return {r["day"]: int(r["n"]) for r in ledger.rows("SELECT day, COUNT(*) AS n FROM signals GROUP BY day")}
+
+
+def day_commissions(ledger: LedgerReading) -> dict[str, float]:
+    return {r["day"]: float(r["usd"]) for r in ledger.rows(
+        "SELECT day, SUM(amount_usd) AS usd FROM costs WHERE kind = 'commission' GROUP BY day")}
 
 
 def risk_state(ledger: LedgerReading) -> dict[str, Any] | None:

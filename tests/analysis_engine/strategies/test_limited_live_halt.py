@@ -114,3 +114,48 @@ def test_the_final_report_lists_refusals_by_guard_halts_and_sortino_calmar(small
     assert risk["refusals_by_guard"] == []         # halted: no signal, so nothing was even asked of the guards
     assert risk["entry_slippage_points"]["fills"] >= 1
     assert "DAILY_LOSS_HIT" in (result.run_dir / "final_results.html").read_text()
+    # the execution section: the halt (when, why), the day's loss against its cap, every fill's twin
+    execution = final["execution"]
+    halts = execution["halts"]
+    assert [(h["kind"], h["to"], h["code"]) for h in halts] == [("halt", "HALTED", "DAILY_LOSS_HIT")]
+    assert "2025-06-02T14:35" <= halts[0]["at"] < "2025-06-02T20:00" and "loss" in halts[0]["reason"]
+    loss = {c["name"]: c for c in execution["caps"]["2025-06-02"]}["loss"]
+    assert loss["limit"] == 50 and loss["used"] >= 50
+    assert execution["state_now"]["state"] == "HALTED"
+    assert all(f["slippage_vs_paper_points"] is not None for f in execution["fills"])
+    # the gapped stop: the real exit is worse than the paper twin's price only by what the broker filled
+    assert execution["pnl"]["compared"] == execution["pnl"]["trades"] >= 1
+
+
+def test_a_halted_run_stopped_and_resumed_stays_halted_for_the_rest_of_the_run(
+        small_recording: Path, tmp_path: Path) -> None:
+    """A restart of the run itself: stopped after the mid-day halt, resumed from its ledger, it
+    trades nothing more (no signal, no filled entry) on that day or the next."""
+    import threading
+    profile = _profile(tmp_path, max_daily_loss={"limit_usd": 50, "reduce_at_fraction": 1},
+                       cost_per_signal={"enabled": False})
+    stop = threading.Event()
+    request = ShadowRunRequest(profile=str(profile), replay=_gapped(small_recording, tmp_path), days=2,
+                               output_dir=tmp_path, run_id="restart", limited_live=True)
+    first = start_run(request, RunHooks(stop=stop, on_event=lambda e: stop.set()
+                                        if e.time >= pd.Timestamp("2025-06-02 16:00", tz="UTC") else None))
+    assert first.status == "interrupted"
+    ledger = Ledger.open_existing(first.run_dir / "ledger.sqlite")
+    try:
+        halted_at = ledger.rows("SELECT state, changed_at FROM risk_state")[0]
+        assert halted_at["state"] == "HALTED"
+    finally:
+        ledger.close()
+    again = start_run(ShadowRunRequest(profile=str(profile), output_dir=tmp_path, resume="restart",
+                                       limited_live=True), RunHooks())
+    assert again.status == "completed"
+    ledger = Ledger.open_existing(again.run_dir / "ledger.sqlite")
+    try:
+        assert ledger.rows("SELECT state, changed_at FROM risk_state")[0] == halted_at
+        assert ledger.scalar("SELECT COUNT(*) FROM signals WHERE sim_time > ?", (halted_at["changed_at"],)) == 0
+        assert ledger.scalar("SELECT COUNT(*) FROM orders WHERE purpose = 'entry' AND status = 'filled' "
+                             "AND sim_time > ?", (halted_at["changed_at"],)) == 0
+        assert ledger.scalar("SELECT COUNT(*) FROM positions WHERE status = 'open'") == 0
+        assert ledger.scalar("SELECT COUNT(*) FROM daily_summaries") == 2     # both days still closed and reported
+    finally:
+        ledger.close()

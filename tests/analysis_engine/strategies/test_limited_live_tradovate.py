@@ -13,6 +13,7 @@ from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path im
 from tasks.options_trading_system.analysis_engine.strategies.feeds.recording import open_recording
 from tasks.options_trading_system.analysis_engine.strategies.shadow_run import (RunHooks, ShadowRunRequest,
                                                                                 start_run)
+from tasks.options_trading_system.output_generation import shadow_report_writer
 from tasks.options_trading_system.state.ledger import Ledger
 from tests.vendor_servers.tradovate_server import TradovateStandIn
 
@@ -55,7 +56,7 @@ def test_a_replay_trades_through_the_standin_and_the_ledger_equals_its_fills(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     profile = _profile(tmp_path, replay_standin, max_daily_loss={"limit_usd": 400})
     result = start_run(ShadowRunRequest(profile=str(profile), replay=small_recording, days=2, output_dir=tmp_path,
-                                        run_id="tv", limited_live=True), RunHooks())
+                                        run_id="tv", limited_live=True), RunHooks(reports=shadow_report_writer))
     assert result.status == "completed"
     ledger = Ledger.open_existing(result.run_dir / "ledger.sqlite")
     try:
@@ -71,3 +72,15 @@ def test_a_replay_trades_through_the_standin_and_the_ledger_equals_its_fills(
         sorted((round(float(f["price"]), 2), int(f["qty"]), f["action"].upper()) for f in theirs)
     assert open_positions == 0
     assert all(p.net_pos == 0 for p in replay_standin.engine.positions.values())   # flat at the broker too
+    # the final report: the broker's fills, each against the signal's reference and its paper twin
+    execution = result.final["execution"]
+    assert (execution["mode"], execution["broker"], execution["netting"]) == ("limited_live", "tradovate", "account")
+    assert sorted((round(f["price"], 2), f["quantity"], f["side"]) for f in execution["fills"]) == \
+        sorted((round(float(f["price"]), 2), int(f["qty"]), f["action"].upper()) for f in theirs)
+    assert all(f["paper_price"] is not None and f["slippage_vs_paper_points"] is not None
+               for f in execution["fills"])
+    assert execution["pnl"]["compared"] == execution["pnl"]["trades"] == entries
+    assert execution["pnl"]["difference_usd"] == pytest.approx(
+        execution["pnl"]["real_usd"] - execution["pnl"]["predicted_usd"])
+    assert {c["guard"] for c in next(iter(execution["caps"].values()))} >= {"max_position", "max_daily_loss",
+                                                                          "order_rate", "data_cost"}

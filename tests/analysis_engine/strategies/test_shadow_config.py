@@ -56,3 +56,19 @@ def test_the_schema_rejects_more_than_seven_days() -> None:
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_shadow_runs_count_positions_per_signal_and_limited_live_nets_them() -> None:
+    """The OPPOSITE_SIDE decision: a shadow run's independent sources are separate paper books
+    (no netting, no OPPOSITE_SIDE), with or without a `shadow_trading.risk` section; limited live
+    trades one real account and refuses per-signal netting."""
+    from tasks.options_trading_system.analysis_engine.strategies.limited_live_trading_orchestrator import \
+        limited_live_risk
+    derived = ShadowTradingConfig.from_profile(load_profile("shadow_trading")).risk_config()
+    assert (derived.max_position.netting, derived.max_position.max_contracts) == ("per_signal", 3)
+    given = ShadowTradingConfig.from_mapping({**_defaults(), "risk": {"max_position": {"max_contracts": 2}}})
+    assert given.risk_config().max_position.netting == "per_signal"
+    assert limited_live_risk(load_profile("limited_live")).max_position.netting == "account"
+    with pytest.raises(ConfigError, match="limited_live.risk.max_position.netting"):
+        limited_live_risk(load_profile("limited_live", overrides={
+            "limited_live": {"risk": {"max_position": {"netting": "per_signal"}}}}))

@@ -87,6 +87,10 @@ def test_live_mode_waits_for_the_window_then_cycles_until_the_close(
     # the run kept its own recording: the chains it saw and the prices, in the replay layout, so it replays
     assert len(list((result.run_dir / "recording" / "chains" / "2025-06-02").glob("*.json"))) == 13
     assert clock.waits >= 13
+    # the paper twins of a live run are read from that recording: a paper run is its own twin
+    pnl = result.final["execution"]["pnl"]
+    assert pnl["compared"] == pnl["trades"] >= 1
+    assert all(t["difference_usd"] == pytest.approx(0.0) for t in pnl["by_trade"])
     replayed = start_run(ShadowRunRequest(profile=str(live_profile), replay=result.run_dir / "recording", days=1,
                                           output_dir=tmp_path / "replayed", run_id="replayed"), RunHooks(reports=shadow_report_writer))
     assert replayed.status == "completed" and replayed.final["signals"]["signals"] > 0

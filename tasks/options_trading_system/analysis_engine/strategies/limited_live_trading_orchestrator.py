@@ -47,7 +47,7 @@ from .execution.paper_pricing import EntryQuote
 from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
 from .guards import LedgerSpendReader, RiskConfig, RiskEngine, SqliteRiskStore
-from .guards.config import DataCostConfig, MaxPositionConfig, CostPerSignalConfig
+from .guards.config import NETTING_ACCOUNT, DataCostConfig
 from .guards.exposure import exposure
 from .shadow_config import ShadowTradingConfig, thaw
 from .shadow_orchestrator import refusal_reason
@@ -94,7 +94,7 @@ class LimitedLiveTradingConfig:
     def risk_config(self, base: RiskConfig) -> RiskConfig:
         """The profile's `limited_live.risk` with this config's caps laid over it."""
         return replace(base,
-                       max_position=MaxPositionConfig(enabled=True, max_contracts=int(self.max_position_size)),
+                       max_position=replace(base.max_position, enabled=True, max_contracts=int(self.max_position_size)),
                        data_cost=DataCostConfig(enabled=bool(self.auto_shutoff_enabled),
                                                 daily_usd=float(self.daily_cost_limit),
                                                 monthly_usd=float(self.monthly_budget_limit)),
@@ -103,8 +103,14 @@ class LimitedLiveTradingConfig:
 
 
 def limited_live_risk(profile: Any) -> RiskConfig:
-    """The risk engine's settings of a profile's `limited_live` section (ConfigError naming the key)."""
-    return RiskConfig.from_dict(thaw(profile.section("limited_live").get("risk") or {}), where="limited_live.risk")
+    """The risk engine's settings of a profile's `limited_live` section (ConfigError naming the key).
+    A real account nets positions, so `max_position.netting` must stay "account" here."""
+    config = RiskConfig.from_dict(thaw(profile.section("limited_live").get("risk") or {}), where="limited_live.risk")
+    if config.max_position.netting != NETTING_ACCOUNT:
+        raise ConfigError(f"`limited_live.risk.max_position.netting` = {config.max_position.netting!r}: a broker nets "
+                          f"every position in an instrument, so limited live counts them as one account "
+                          f"(\"account\"); \"per_signal\" is for shadow runs' paper books")
+    return config
 
 
 def make_broker(section: Mapping[str, Any], config: ShadowTradingConfig, *, confirm_live: bool = False,

@@ -214,7 +214,8 @@ class ShadowTradingConfig:
         plain = {k: v for k, v in section.items() if k not in ("signals", "risk")}
         config = frozen_config(cls, plain)
         if section.get("risk") is not None:
-            config = _replace(config, risk=RiskConfig.from_dict(thaw(section["risk"]), where="shadow_trading.risk"))
+            config = _replace(config, risk=RiskConfig.from_dict(shadow_risk_defaults(thaw(section["risk"])),
+                                                                where="shadow_trading.risk"))
         signals_section = dict(section.get("signals", {}))
         sources = tuple(SignalSourceConfig(name=str(s["name"]), algorithm=str(s["algorithm"]),
                                            trade=bool(s.get("trade", True)),
@@ -235,14 +236,15 @@ class ShadowTradingConfig:
 
     def risk_config(self) -> RiskConfig:
         """The risk engine's settings for this run: the `risk` section when the profile has one,
-        else today's shadow limits as guards: max_position = max_open_positions x quantity,
-        max_daily_loss = alerts.max_daily_loss_usd, trading_window = the signal window; the risk
+        else today's shadow limits as guards: max_position = max_open_positions x quantity
+        counted per signal (each paper position on its own: no netting across sources, no
+        OPPOSITE_SIDE), max_daily_loss = alerts.max_daily_loss_usd, trading_window = the signal window; the risk
         to the stops, order rate and data-cost guards are off (the data sources keep their own
         budgets). Option trades are judged on the underlying's levels (instrument `option`,
         worst case at delta 1)."""
         if self.risk is not None:
             return self.risk
-        from .guards.config import MaxDailyLossConfig, MaxPositionConfig, TradingWindowConfig
+        from .guards.config import MaxDailyLossConfig, MaxPositionConfig, TradingWindowConfig, NETTING_PER_SIGNAL
         from .guards.config import CostPerSignalConfig, DataCostConfig, MaxTotalRiskConfig, OrderRateConfig
         execution = self.execution
         instruments = {name: InstrumentRiskConfig(multiplier=execution.multipliers.of(name),
@@ -250,7 +252,8 @@ class ShadowTradingConfig:
                                                   commission_per_side_usd=execution.commission_per_side_usd.of(name))
                        for name in ("NQ", "MNQ", "option")}
         return RiskConfig(
-            max_position=MaxPositionConfig(max_contracts=min(10, execution.max_open_positions * execution.quantity)),
+            max_position=MaxPositionConfig(max_contracts=min(10, execution.max_open_positions * execution.quantity),
+                                           netting=NETTING_PER_SIGNAL),
             max_daily_loss=MaxDailyLossConfig(limit_usd=self.alerts.max_daily_loss_usd),
             max_total_risk=MaxTotalRiskConfig(enabled=False), data_cost=DataCostConfig(enabled=False),
             cost_per_signal=CostPerSignalConfig(enabled=False), order_rate=OrderRateConfig(enabled=False),
@@ -281,6 +284,16 @@ class ShadowTradingConfig:
         weights = self.validation.weights
         if weights.technical + weights.market_context + weights.time_of_day + weights.history <= 0:
             raise ConfigError("`shadow_trading.validation.weights`: at least one weight must be positive")
+
+
+def shadow_risk_defaults(section: dict[str, Any]) -> dict[str, Any]:
+    """A `shadow_trading.risk` section with the shadow runs' own default under it: positions
+    counted per signal (`max_position.netting: "per_signal"`), since a shadow run paper-trades
+    independent signal sources side by side; the guards that model one real account (netting,
+    OPPOSITE_SIDE) stay for limited live (`limited_live.risk`, netting "account")."""
+    out = dict(section)
+    out["max_position"] = {"netting": "per_signal", **dict(out.get("max_position") or {})}
+    return out
 
 
 def _parse_hhmm(text: str, where: str) -> time:

@@ -53,6 +53,7 @@ from .execution.paper_pricing import (EXIT_ORIGIN_BLACK76, EXIT_ORIGIN_MARKET, R
 from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
 from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
+from .guards.config import NETTING_ACCOUNT
 from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
 from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
@@ -114,7 +115,8 @@ class ShadowTradingOrchestrator:
         self.risk = risk if risk is not None else RiskEngine(config.risk_config(),
                                                              store=SqliteRiskStore(ledger.connection))
         self.risk_view = LedgerRiskView(ledger, instrument=config.execution.instrument,
-                                        quantity=config.execution.quantity)
+                                        quantity=config.execution.quantity,
+                                        net_positions=self.risk.config.max_position.netting == NETTING_ACCOUNT)
         self._bars: dict[str, PricePath] = {}
         self._events_done = 0
 

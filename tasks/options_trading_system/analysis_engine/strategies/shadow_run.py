@@ -36,7 +36,7 @@ from .feeds.live_feed import LiveFeed
 from .feeds.live_mbo import LiveMboChannel
 from .feeds.market_events import EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
-from .feeds.price_path import PricePath, load_price_path
+from .feeds.price_path import PricePath
 from .feeds.recording import open_recording
 from .feeds.replay_feed import ReplayFeed
 from .shadow_config import ShadowTradingConfig
@@ -301,11 +301,8 @@ def _reopen_locked(request: ShadowRunRequest, hooks: RunHooks, path: Path
 
 def _price_path(recording: Any, config: ShadowTradingConfig, profile: Profile) -> PricePath:
     """The recording's price path as the replay reads it (empty when it has none)."""
-    if not recording.price_path:
-        return PricePath.empty()
-    tz = recording.price_timezone or config.replay.csv_timezone
-    return load_price_path(recording.price_path, csv_timezone=tz, bar_seconds=config.replay.bar_seconds,
-                           root=str(profile.section("instrument").get("symbol", "NQ")))
+    return recording.prices(default_timezone=config.replay.csv_timezone, bar_seconds=config.replay.bar_seconds,
+                            root=str(profile.section("instrument").get("symbol", "NQ")))
 
 
 def _check_price_coverage(path: Path, prices: PricePath, days: list[TradingDay]) -> None:

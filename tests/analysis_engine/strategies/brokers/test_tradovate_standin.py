@@ -42,6 +42,23 @@ def test_the_standins_serve_tradovate_with_its_settings_and_demo_credentials(tmp
     assert "tradovate" in standins.servers()
 
 
+def test_the_standin_can_trade_on_a_replays_own_bars(tmp_path: Path, shared_data: Path,
+                                                    small_recording: Path) -> None:
+    """`serve_vendor_standins.py --tradovate-replay DIR`: the matching engine fills on the price
+    path the replay follows (the sample week's), so broker and paper fills of one signal compare."""
+    standins = start_standins(tmp_path / "standins", shared_data, tradovate=True, tradovate_replay=small_recording)
+    try:
+        moved = requests.post(f"{standins.tradovate.url}/standin/advance",
+                              json={"time": "2025-06-02T14:00:00Z"}, timeout=5).json()
+        state = requests.get(f"{standins.tradovate.url}/standin/state", timeout=5).json()
+    finally:
+        standins.stop()
+    bars = pd.read_csv(small_recording / "futures" / "NQ_1min.csv")
+    # the bar that ended at 10:00 New York (14:00 UTC) is the 09:59 bar of the recording
+    expected = float(bars.loc[bars["timestamp"] == "2025-06-02 09:59:00", "close"].iloc[0])
+    assert moved["bars"] > 0 and state["last_close"] == expected
+
+
 def _engine(rows: list[tuple[str, float, float, float, float]]):
     from tests.vendor_servers.tradovate_engine import MatchingEngine
 

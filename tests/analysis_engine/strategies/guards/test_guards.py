@@ -217,6 +217,31 @@ def test_max_position_refuses_an_entry_against_the_held_direction() -> None:
     assert MaxPosition(loose).check(bracket("c"), snapshot(positions=[position], working=legs)) is None
 
 
+def test_per_signal_netting_lets_independent_books_hold_opposite_directions() -> None:
+    """A shadow run's paper books: a long of one source and a short of another are two positions
+    (two contracts against the cap), never an OPPOSITE_SIDE refusal."""
+    books = config(max_position={"max_contracts": 2, "netting": "per_signal"})
+    long_position, long_legs = filled(bracket("a"), MARK)
+    state = snapshot(positions=[long_position], working=long_legs)
+    assert MaxPosition(books).check(bracket("b", side=Side.SELL), state) is None
+    short_position, short_legs = filled(bracket("b", side=Side.SELL), MARK)
+    both = snapshot(positions=[long_position, short_position], working=long_legs + short_legs)
+    refusal = MaxPosition(books).check(bracket("c", side=Side.SELL), both)
+    assert refusal.message == "MAX_POSITION: open=2 contracts, order=1 contracts, limit=2 contracts"
+
+
+def test_per_signal_positions_each_take_their_own_stop_for_the_daily_loss() -> None:
+    """Two longs held per signal, stops 10 and 30 points away: the loss to the stops counts both
+    (40 points + 2 ticks of slippage, MNQ $2/point), not the tighter stop twice."""
+    books = config(max_position={"max_contracts": 3, "netting": "per_signal"}, max_daily_loss={"limit_usd": 1000})
+    a, a_legs = filled(bracket("a", stop_points=10), MARK)
+    b, b_legs = filled(bracket("b", stop_points=30), MARK)
+    refusal = MaxDailyLoss(config(max_daily_loss={"limit_usd": 50})).check(
+        bracket("c", stop_points=1), snapshot(positions=[a, b], working=a_legs + b_legs))
+    assert refusal is not None and "open to stops -82.24" in str(refusal)
+    assert MaxPosition(books).check(bracket("c"), snapshot(positions=[a, b], working=a_legs + b_legs)) is None
+
+
 def test_a_partly_filled_bracket_protects_both_its_fill_and_its_remaining_entry() -> None:
     loose = config(max_position={"max_contracts": 2})
     order = bracket("a", quantity=2, stop_points=10, entry_type=OrderType.LIMIT, entry_price=MARK - 5)

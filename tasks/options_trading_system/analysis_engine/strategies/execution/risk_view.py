@@ -28,10 +28,12 @@ from .signal_orders import signal_bracket
 class LedgerRiskView:
     """Builds the risk engine's snapshots and requests from the ledger of one run."""
 
-    def __init__(self, ledger: Ledger, *, instrument: str, quantity: int) -> None:
+    def __init__(self, ledger: Ledger, *, instrument: str, quantity: int, net_positions: bool = True) -> None:
         self.ledger = ledger
         self.instrument = instrument        # the execution instrument (NQ, MNQ or option)
         self.quantity = quantity
+        # False: each signal's paper position on its own (max_position.netting "per_signal")
+        self.net_positions = net_positions
 
     @property
     def risk_instrument(self) -> str:
@@ -44,9 +46,10 @@ class LedgerRiskView:
                               quantity=self.quantity, stop=float(signal["stop"]), target=float(signal["target"]))
 
     def snapshot(self, day: str, now: pd.Timestamp, price: float) -> TradingSnapshot:
-        """The account at `now`: open positions netted per instrument, their legs working, the mark."""
+        """The account at `now`: open positions netted per instrument (or one per signal when
+        `net_positions` is False), their legs working, the mark."""
         rows = queries.open_position_rows(self.ledger)
-        net: dict[str, list[float]] = {}
+        net: dict[Any, list[float]] = {}
         working: list[Order] = []
         for row in rows.to_dict("records"):
             instrument = self.risk_instrument
@@ -54,13 +57,14 @@ class LedgerRiskView:
             quantity = int(row["quantity"])
             average = float(row["entry_reference"]) if instrument == OPTION else float(row["entry_price"])
             signed = side.sign * quantity
-            qty, cost = net.setdefault(instrument, [0.0, 0.0])
-            net[instrument] = [qty + signed, cost + signed * average]
+            book = (instrument, "") if self.net_positions else (instrument, str(row["signal_id"]))
+            qty, cost = net.setdefault(book, [0.0, 0.0])
+            net[book] = [qty + signed, cost + signed * average]
             bracket = signal_bracket(str(row["signal_id"]), instrument=instrument, side=side, quantity=quantity,
                                      stop=float(row["stop"]), target=float(row["target"]))
             working.extend((bracket.stop, bracket.target))
         positions = tuple(Position(instrument=k, quantity=int(q), average_price=(c / q) if q else None)
-                          for k, (q, c) in sorted(net.items()) if q)
+                          for (k, _book), (q, c) in sorted(net.items()) if q)
         marks = {self.risk_instrument: float(price)} if math.isfinite(price) else {}
         return TradingSnapshot(now=pd.Timestamp(now), positions=positions, working_orders=tuple(working), marks=marks,
                                realized_pnl_usd=queries.day_realized_pnl_usd(self.ledger, day),

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ....data_ingestion.saved.formats import is_sidecar, read_capture
 from ....errors import InputFileError
-from .price_path import DBN_SUFFIXES
+from .price_path import DBN_SUFFIXES, PricePath, load_price_path
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,14 @@ class Recording:
 
     def mbo_of(self, day: date) -> tuple[Path, ...]:
         return self.mbo.get(day, ())
+
+    def prices(self, *, default_timezone: str, bar_seconds: int, root: str = "NQ") -> PricePath:
+        """The recording's price path as a replay reads it (empty when it has none); naive CSV
+        times are in the manifest's zone, else `default_timezone`."""
+        if not self.price_path:
+            return PricePath.empty()
+        return load_price_path(self.price_path, csv_timezone=self.price_timezone or default_timezone,
+                               bar_seconds=bar_seconds, root=root)
 
 
 def open_recording(root: Path, *, price_path: Path | None = None) -> Recording:

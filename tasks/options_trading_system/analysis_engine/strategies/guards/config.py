@@ -21,6 +21,9 @@ from ....errors import ConfigError
 
 SCHEMA_FILE = "risk.schema.json"
 
+NETTING_ACCOUNT = "account"
+NETTING_PER_SIGNAL = "per_signal"
+
 #: a futures contract code after its root: month letter + 1-2 digit year (MNQZ6, NQH24)
 _CONTRACT_SUFFIX = re.compile(r"^[FGHJKMNQUVXZ][0-9]{1,2}$")
 
@@ -45,6 +48,9 @@ def _default_instruments() -> Mapping[str, InstrumentRiskConfig]:
 class MaxPositionConfig:
     enabled: bool = True
     max_contracts: int = 1
+    #: "account": netted per instrument over every source, OPPOSITE_SIDE on (one real account);
+    #: "per_signal": each signal's paper position on its own, no netting, no OPPOSITE_SIDE (shadow books)
+    netting: str = NETTING_ACCOUNT
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -110,6 +110,8 @@ def exposure(snapshot: TradingSnapshot, config: RiskConfig) -> Exposure:
             risk += max(-pnl_points, 0.0) * spec.multiplier * covered
             worst += pnl_points * spec.multiplier * covered - spec.commission_per_side_usd * covered
             remaining -= covered
+            # a stop protects one position once (positions held per signal each take their own)
+            spare[stop.client_order_id] = spare.get(stop.client_order_id, stop.quantity) - covered
         if remaining > 0:  # no stop covers these contracts: nothing bounds their loss
             risk, worst = INF, -INF
         open_pnl += (side.sign * (mark - average) * spec.multiplier * abs(position.quantity)

@@ -9,10 +9,16 @@ position or working entry in the same instrument is refused too (`OPPOSITE_SIDE`
 positions, so a hedge would turn two protected positions into one whose stops no longer match it.
 After a fill, more contracts than the cap at the broker (something we did not approve) halts:
 `POSITION_OVER_CAP`.
+
+Both rules model one real account. With `max_position.netting = "per_signal"` (the shadow runs'
+default: independent signal sources paper-trading side by side) the snapshot carries each
+signal's position on its own, the cap counts them all without netting, and OPPOSITE_SIDE is not
+asked: a long of one source and a short of another are two paper positions, not a hedge.
 """
 from __future__ import annotations
 
 from ..execution.orders import Bracket, Purpose
+from .config import NETTING_ACCOUNT
 from .base import Demand, Figure, Guard, Refusal, Request, RiskState, TradingSnapshot
 from .exposure import open_contracts
 
@@ -28,7 +34,7 @@ class MaxPosition(Guard):
         held = snapshot.position(entry.instrument)
         against = [o for o in snapshot.working_orders if o.instrument == entry.instrument
                    and o.purpose is Purpose.ENTRY and o.side is not entry.side]
-        if held * entry.side.sign < 0 or against:
+        if self.config.max_position.netting == NETTING_ACCOUNT and (held * entry.side.sign < 0 or against):
             return self.refusal("OPPOSITE_SIDE", request, Figure("position", held, "contracts"),
                                 Figure("opposite_entries", sum(o.quantity for o in against), "contracts"),
                                 detail=f"{entry.side.value} {entry.instrument} against what is held or working; "
