@@ -9,7 +9,10 @@ at most every `refresh_s` whatever the number of requests, and while one refresh
 requests get the previous state instead of waiting. Each refresh gets a new `version`, which the
 server's event stream pushes to open pages.
 Templates are rendered with autoescape on: every text from data (signal and source names, alert
-messages, reasons, chart labels) is escaped.
+messages, reasons, chart labels) is escaped. Every rendered page and fragment (and so every event
+the server pushes) and the static copy have the values of secret variables masked
+(`secrets_mask.mask_secrets`: a key that reached a profile description, a ledger note or an export
+is shown as `********`); the server masks its JSON answers the same way.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Any, Callable, Mapping
 import jinja2
 import pandas as pd
 
+from ..secrets_mask import mask_secrets
 from ..state.atomic import atomic_write_bytes, atomic_write_text
 from .collector import SnapshotCollector
 from .config import MonitoringConfig
@@ -104,8 +108,8 @@ class DashboardApp:
         alerts = read_json(self.config.alerts_file)
         view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
                           config=self.config, now=now, live=True, control=self.gate.status())
-        page = self.env.get_template(PAGE_TEMPLATE).render(v=view).encode()
-        fragment = self.env.get_template(FRAGMENT_TEMPLATE).render(v=view).encode()
+        page = mask_secrets(self.env.get_template(PAGE_TEMPLATE).render(v=view)).encode()
+        fragment = mask_secrets(self.env.get_template(FRAGMENT_TEMPLATE).render(v=view)).encode()
         self._cached = _Cached(
             version=(self._cached.version + 1) if self._cached else 1, at=now, latest=latest, history=history,
             alerts=alerts, monitor_updated_at=metrics.get("updated_at"), view=view, page=page, fragment=fragment,
@@ -123,7 +127,7 @@ class DashboardApp:
             atomic_write_bytes(folder / "dashboard.js", (STATIC_DIR / "dashboard.js").read_bytes())
             self._assets_written = True
         static = dict(view, live=False, assets="")
-        atomic_write_text(self.config.dashboard_file, self.env.get_template(PAGE_TEMPLATE).render(v=static))
+        atomic_write_text(self.config.dashboard_file, mask_secrets(self.env.get_template(PAGE_TEMPLATE).render(v=static)))
 
     def current(self) -> _Cached:
         """The newest state, refreshed first when it is older than `refresh_s`.
