@@ -1,7 +1,9 @@
 """Assembling a shadow run: the profile, the days, the feed, the sources, the ledger, the reports.
 
 `start_run` is what `run_shadow_trading.py` calls. It
-1. loads the profile and freezes its `shadow_trading` section (config errors stop here);
+1. loads the profile and freezes its `shadow_trading` section (config errors stop here); the
+   profile's `state_dir` becomes the process's state directory unless `NQ_STATE_DIR` is set (the
+   machine's data spend ledger the data_cost guard reads, IFD v3.0 baselines), as `run_pipeline.py` does;
 2. for a new run picks the trading days from the exchange calendar (`--start`, `--days`) and creates
    `<output_dir>/runs/<run_id>/ledger.sqlite` with the run row; for `--resume` reopens that ledger
    and takes the days, the data and the settings from the run row (a changed profile is refused);
@@ -29,6 +31,7 @@ from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, Source
 from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state import queries
 from ...state.run_lock import RunLock
+from ...state.state_dir import export_profile_state_dir
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
 from .feeds.clock import Clock, RealClock, SimulatedClock
 from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
@@ -197,6 +200,7 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
 def _create(request: ShadowRunRequest, hooks: RunHooks
             ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path, RunLock]:
     profile = load_profile(request.profile, env=hooks.env)
+    export_profile_state_dir(profile.data.get("state_dir"))  # spend ledger, baselines: as run_pipeline does
     config = ShadowTradingConfig.from_profile(profile)
     days_wanted = request.days if request.days is not None else config.days
     if not 1 <= days_wanted <= MAX_DAYS:
@@ -286,6 +290,7 @@ def _reopen_locked(request: ShadowRunRequest, hooks: RunHooks, path: Path
         raise InputFileError(f"ledger {path}: it has no run row; it cannot be resumed")
     stored = run["config"]
     profile = load_profile(run["profile"], env=hooks.env)
+    export_profile_state_dir(profile.data.get("state_dir"))
     if _comparable(profile.masked()) != _comparable(stored["profile"]):
         ledger.close()
         raise ConfigError(f"profile {run['profile']!r} changed since run {run['run_id']} started; a resumed run must "
