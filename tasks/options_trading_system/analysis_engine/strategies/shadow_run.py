@@ -32,7 +32,7 @@ from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state import queries
 from ...state.run_lock import RunLock
 from ...state.state_dir import export_profile_state_dir
-from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
+from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, Ledger, iso
 from .feeds.clock import Clock, RealClock, SimulatedClock
 from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
 from .feeds.live_feed import LiveFeed
@@ -134,6 +134,8 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     except sqlite3.Error as exc:
         where = ledger.path if ledger is not None else "the run's ledger"
         run_id = request.resume or request.run_id or (ledger.path.parent.name if ledger is not None else "")
+        if ledger is not None:
+            _record_failure(ledger.path, f"ledger write failed: {exc}")
         raise LedgerWriteError(
             f"ledger {where} cannot be written ({exc}): the disk may be full or the file or its folder read-only. "
             f"Everything up to the last committed event is kept; free space or fix the permissions, then "
@@ -141,6 +143,28 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     finally:
         if lock is not None:
             lock.release()
+
+
+def _record_failure(path: Path, reason: str) -> None:
+    """Mark the run `failed` through a fresh connection after its own could not write (a full disk
+    may still take this one-row update; a read-only file takes nothing, and the log says so)."""
+    try:
+        ledger = Ledger.open_existing(path)
+    except (sqlite3.Error, OSError, InputFileError) as exc:
+        log.error("could not record the failure in %s: %s", path, exc)
+        return
+    try:
+        run = ledger.run()
+        if run is not None and run["status"] == RUN_RUNNING:
+            at = ledger.progress()          # the cursor stays where the last committed event left it
+            with ledger.transaction(day=at["day"], event_index=at["event_index"],
+                                    sim_time=pd.Timestamp(at["sim_time"]) if at["sim_time"] else None) as tx:
+                tx.execute("UPDATE runs SET status = ?, status_reason = ?", (RUN_FAILED, reason))
+    except sqlite3.Error as exc:
+        log.error("could not record the failure in %s (the ledger takes no write: %s); it says running until "
+                  "resumed", path, exc)
+    finally:
+        ledger.close()
 
 
 def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: ShadowTradingConfig, ledger: Ledger,
