@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..secrets_mask import mask_secrets
 from ..state.atomic import atomic_write_bytes, atomic_write_text
+from ..state.ledger import CONTROL_FLATTEN, CONTROL_HALT
 from .collector import SnapshotCollector
 from .config import MonitoringConfig
 from .control import ControlGate, ControlRefused, send_control
@@ -208,8 +209,12 @@ class DashboardApp:
         except ControlRefused as exc:
             return exc.status, {"error": str(exc)}
         self.refresh()
-        what = "stops new signals and orders (open positions are still tracked)" if action == "halt" \
-            else "takes new signals and orders again"
-        return HTTPStatus.OK, {"ok": True, "record": record,
-                               "message": f"{action} requested for run {run_id}: at its next cycle the run {what}"}
+        if action == CONTROL_FLATTEN:
+            message = (f"emergency stop for run {run_id}: its risk engine is HALTED now (every order refused); at "
+                       f"its next cycle the run cancels every working order and flattens every position")
+        else:
+            what = "stops new signals and orders (open positions are still tracked)" if action == CONTROL_HALT \
+                else "takes new signals and orders again (its risk engine back to ACTIVE)"
+            message = f"{action} requested for run {run_id}: at its next cycle the run {what}"
+        return HTTPStatus.OK, {"ok": True, "record": record, "message": message}
 
