@@ -128,7 +128,8 @@ class DashboardApp:
             atomic_write_bytes(folder / "dashboard.js", (STATIC_DIR / "dashboard.js").read_bytes())
             self._assets_written = True
         static = dict(view, live=False, assets="")
-        atomic_write_text(self.config.dashboard_file, mask_secrets(self.env.get_template(PAGE_TEMPLATE).render(v=static)))
+        page = mask_secrets(self.env.get_template(PAGE_TEMPLATE).render(v=static))
+        atomic_write_text(self.config.dashboard_file, page)
 
     def current(self) -> _Cached:
         """The newest state, refreshed first when it is older than `refresh_s`.

@@ -130,7 +130,8 @@ def _read(db: ReadOnlyLedger, path: Path, *, now: pd.Timestamp, stale_after_s: f
     summary = {
         "run_id": run["run_id"], "mode": run["mode"], "profile": run["profile"], "status": run["status"],
         "status_reason": run["status_reason"], "state": state, "up": state in (STATE_RUNNING, STATE_HALTED),
-        "halted": state == STATE_HALTED, "risk_state": risk.get("state"), "started_at": (first_start or {}).get("started"),
+        "halted": state == STATE_HALTED, "risk_state": risk.get("state"),
+        "started_at": (first_start or {}).get("started"),
         "updated_at": changed.isoformat(), "day": day, "sim_time": progress.get("sim_time"),
         "signals": totals["signals"], "pnl_usd": totals["pnl_usd"],
     }
