@@ -5,8 +5,9 @@ guarded quantity against its limit, the working orders, the open positions' prot
 recent refusals and state changes, and the refusals counted by guard.
 
 The figures are the engine's own, so the panel and the engine cannot disagree:
-- the settings are the run's (`runs.config_json`, the profile it started with): `limited_live.risk`
-  for a limited-live run, `ShadowTradingConfig.risk_config()` (the shadow limits as guards) for a
+- the settings are the run's (`runs.config_json`, the profile it started with): for a limited-live
+  run the effective caps it recorded under `request.risk` when it did, else its profile's
+  `limited_live.risk`; `ShadowTradingConfig.risk_config()` (the shadow limits as guards) for a
   shadow run;
 - the account is rebuilt from the ledger by the orchestrator's own `LedgerRiskView` at the run's
   last simulated time and last observed price (open positions netted per instrument, each
@@ -70,8 +71,10 @@ def run_risk_config(settings: Mapping[str, Any]) -> tuple[RiskConfig, ShadowTrad
     (the execution instrument and quantity). `ConfigError` when the stored profile cannot give them."""
     profile = settings.get("profile") or {}
     shadow = ShadowTradingConfig.from_mapping(profile.get("shadow_trading") or {})
-    if (settings.get("request") or {}).get("limited_live"):
-        section = (profile.get("limited_live") or {}).get("risk") or {}
+    request = settings.get("request") or {}
+    if request.get("limited_live"):
+        # the effective caps when the run recorded them (`request.risk`), else its profile's
+        section = request.get("risk") or (profile.get("limited_live") or {}).get("risk") or {}
         return RiskConfig.from_dict(section, where="limited_live.risk"), shadow
     return shadow.risk_config(), shadow
 
