@@ -236,8 +236,10 @@ DASHBOARD_BURSTS, DASHBOARD_CONCURRENT, DASHBOARD_P99_GOAL_MS = 3, 200, 500.0
 
 @case("dashboard_load", area="dashboard", small=False)
 def dashboard_load(work: Path) -> Outcome:
-    """3 bursts of 200 concurrent page requests on the real server: held = none failed and p99 < 500 ms
-    (the figures are measured on this machine, with the clients in this same process)."""
+    """3 bursts of 200 concurrent page requests on the real server, after one request for the first
+    render (as scripts/benchmarks/bench_dashboard.py does): held = none failed and p99 < 500 ms (the
+    figures are measured on this machine, with the clients in this same process, and printed with
+    the machine's load average)."""
     from tasks.options_trading_system.monitoring.collector import SnapshotCollector
     from tasks.options_trading_system.monitoring.control import ControlGate
     from tasks.options_trading_system.monitoring.dashboard import DashboardApp
@@ -246,18 +248,23 @@ def dashboard_load(work: Path) -> Outcome:
     from tests.monitoring.conftest import BUDGETS, build_run, monitoring_config
 
     out = Outcome()
-    config = monitoring_config(work)
+    config = monitoring_config(work, dashboard={"refresh_s": 5.0})   # the documented default refresh
     build_run(config.shadow_runs_dir)
     app = DashboardApp(config, SnapshotCollector(config, budgets=BUDGETS), ControlGate.from_env("UNSET", {}))
     server = DashboardServer(app, "127.0.0.1", 0)
     server.start()
     server.start_refresher()
     try:
+        warm = burst("127.0.0.1", server.port, 1, timeout_s=60.0)   # the first render, as the benchmark does
+        if warm.failures:
+            out.check(False, f"the first page request failed: {warm.failures}")
+        load = os.getloadavg()[0]
         for number in range(1, DASHBOARD_BURSTS + 1):
             result = burst("127.0.0.1", server.port, DASHBOARD_CONCURRENT, timeout_s=60.0)
             p50, p99 = result.percentile(50), result.percentile(99)
             out.figures.append(f"burst {number}: {result.sent} requests, {len(result.failures)} failed, "
-                               f"p50 {p50:.0f} ms, p99 {p99:.0f} ms (goal p99 < {DASHBOARD_P99_GOAL_MS:.0f} ms)")
+                               f"p50 {p50:.0f} ms, p99 {p99:.0f} ms (goal p99 < {DASHBOARD_P99_GOAL_MS:.0f} ms; "
+                               f"machine load average {load:.1f} on {os.cpu_count()} cores at the start)")
             out.check(not result.failures and result.sent == DASHBOARD_CONCURRENT and p99 < DASHBOARD_P99_GOAL_MS,
                       f"burst {number}: {len(result.failures)} failed {result.failures[:2]}, p99 {p99:.0f} ms")
     finally:
