@@ -1,13 +1,17 @@
 """The dashboard never shows a secret: a key that reached a profile description, a ledger note or a
 daily export is masked in every answer (page, fragment, event stream, JSON API, control answers,
-errors) and in the static copy, inside longer strings included."""
+errors) and in the static copy, inside longer strings included; the production monitor's files
+(production_metrics.json, the SQLite history, alerts.json, monitor.log) mask it too."""
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 
+from tasks.options_trading_system.monitoring.collector import SnapshotCollector
+from tasks.options_trading_system.monitoring.monitor import ProductionMonitor, attach_rotating_log
 from tasks.options_trading_system.secrets_mask import MASK
-from tests.monitoring.conftest import TOKEN
+from tests.monitoring.conftest import BUDGETS, TOKEN
 from tests.monitoring.test_dashboard import get, post
 
 SECRET = "db-" + "Pl4nt3dK3y" * 3
@@ -73,3 +77,21 @@ def test_a_planted_secret_is_masked_in_every_answer_and_the_static_copy(kit, ser
     metrics = answers["api/metrics"]
     assert f"resumed with key {MASK}" in metrics and f"all_sources {MASK}" in metrics
     assert f"again {MASK}" in answers["control"]
+
+
+def test_the_monitors_files_and_log_mask_a_planted_secret(kit, monkeypatch) -> None:
+    plant(kit, monkeypatch)
+    config = kit.config()
+    handler = attach_rotating_log(config)
+    try:
+        ProductionMonitor(config, SnapshotCollector(config, budgets=BUDGETS)).sample_once()
+        logging.getLogger("tests.monitoring").warning("source said: bad key %s", SECRET)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    files = [config.metrics_file, config.history_file, config.alerts_file, config.log_file]
+    for path in files:
+        assert path.is_file(), path
+        assert SECRET.encode() not in path.read_bytes(), f"the secret leaked in {path.name}"
+    assert f"resumed with key {MASK}" in config.metrics_file.read_text()
+    assert f"bad key {MASK}" in config.log_file.read_text()
