@@ -137,6 +137,8 @@ def test_the_page_shows_the_risk_panel_and_the_emergency_stop(kit, serve) -> Non
     assert "MAX_POSITION: open=1 contracts" in page and "ACTIVE &rarr; HALTED" in page
     assert 'id="flatten-button" data-action="flatten"' in page
     assert 'id="risk-state"' in get(served.url + "fragment")[2].decode()     # pushed with the live part
+    health = json.loads(get(served.url + "health")[2])
+    assert (health["run_state"], health["risk_state"]) == ("halted", "HALTED")
 
 
 def test_the_emergency_stop_needs_the_token_then_halts_the_run_at_once(kit, serve) -> None:

@@ -190,6 +190,7 @@ class DashboardApp:
         return {"status": "up", "health": view["health"], "as_of": cached.latest["ts"],
                 "active_run": cached.latest.get("active_run_id"),
                 "run_state": view["run"]["state"] if view["run"] else None,
+                "risk_state": (view["run"].get("risk") or {}).get("state") if view["run"] else None,
                 "monitor_updated_at": cached.monitor_updated_at, "monitor_age_s": view["monitor"]["age_s"],
                 "control_enabled": self.gate.enabled}
 
