@@ -10,8 +10,9 @@ a clear reason, nothing overspent, nothing leaked); `lost` = tried - held, with 
 Figures a case measured (the dashboard's latencies) are printed under the table.
 Everything runs on 127.0.0.1 stand-ins and temporary folders (its own state directory), never
 the internet. Add a case with `@case("name", area="...", small=True)` on a function taking a work
-folder and returning `Outcome(tried, held, problems)`; other areas (dashboard load, shadow runs)
-register theirs the same way. Exit status 1 when anything was lost.
+folder and returning `Outcome(tried, held, problems)`. Areas: profiles, data, secrets, budget,
+sources, dashboard (load), shadow runs (locking, bad days, unwritable ledgers, live without a
+live source, price-path coverage). Exit status 1 when anything was lost.
 """
 from __future__ import annotations
 
