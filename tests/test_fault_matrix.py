@@ -1,5 +1,9 @@
-"""scripts/fault_matrix.py: its small cases (bad profiles, bad data, secrets) hold everything they try,
-and the table says so; a registered case that loses something is reported as lost."""
+"""scripts/fault_matrix.py: its small cases (bad profiles, bad data, secrets, and the quick shadow-run
+faults: a truncated MBO day, live mode without a live source, a price path outside the replay's
+days) hold everything they try, and the table says so; a registered case that loses something is
+reported as lost. The slow cases (dashboard load, two --resume at once, unwritable ledgers,
+source faults, the budget race) run with `python3 scripts/fault_matrix.py`; the dashboard's load
+figures are reported there, never asserted here."""
 from __future__ import annotations
 
 import importlib.util
@@ -20,7 +24,9 @@ def load_matrix():
 def test_the_small_cases_hold_everything_they_try() -> None:
     matrix = load_matrix()
     names = [name for name, entry in matrix.REGISTRY.items() if entry.small]
-    assert {"bad_profiles", "bad_data", "secrets"} <= set(names)
+    assert {"bad_profiles", "bad_data", "secrets", "shadow_truncated_mbo_day", "shadow_live_without_live_source",
+            "shadow_price_path_outside_days"} <= set(names)
+    assert {"dashboard_load", "shadow_two_resumes", "shadow_unwritable_ledger"} <= set(matrix.REGISTRY) - set(names)
     results = matrix.run_cases(names)
     for entry, outcome in results:
         assert outcome.tried > 0 and outcome.held == outcome.tried, (entry.name, outcome.problems)

@@ -3,7 +3,7 @@
 What a trader with the tab open must be able to trust: the page shows the ledger's figures and
 its plotly charts (hover included), raises no console error (no Content-Security-Policy refusal
 either), moves by itself when the ledger moves (pushed by server-sent events; fetched when the
-stream is refused), carries halt/resume with the token, and shows names it did not write as text. A screenshot of each page is saved in
+stream is refused), carries halt/resume and the emergency stop with the token, and shows names it did not write as text. A screenshot of each page is saved in
 the test's temporary folder (pytest prints where on failure).
 """
 from __future__ import annotations
@@ -194,6 +194,31 @@ def test_halt_and_resume_round_trip_from_the_page(kit, serve, page: Watched) -> 
     expect(p.locator("#control-state")).to_have_text("trading", timeout=WAIT_MS)
     assert [c["command"] for c in run.controls()] == ["halt", "resume"]
     assert page.errors == []
+
+
+def test_the_emergency_stop_from_the_page_halts_the_run_and_the_panel_says_so(kit, serve, page: Watched) -> None:
+    from tests.monitoring.test_dashboard_risk import limited_live, risk_rows
+    run = kit.run()
+    limited_live(run)
+    served = serve(kit.config())
+    p = page.page
+    p.goto(served.url)
+    expect(p.locator("#risk-state")).to_have_text("ACTIVE")
+    expect(p.locator("#working-orders")).to_contain_text("s4/stop")
+    p.click("#flatten-button")                                  # no token typed
+    expect(p.locator("#control-result")).to_contain_text("refused (401)")
+    assert risk_rows(run.path) == ({}, [])
+    page.errors.clear()                                         # the browser logs the 401 itself
+    p.fill("#control-token", TOKEN)
+    p.fill("#control-reason", "broker outage")
+    p.click("#flatten-button")
+    expect(p.locator("#control-result")).to_contain_text("its risk engine is HALTED now")
+    expect(p.locator("#risk-state")).to_have_text("HALTED", timeout=WAIT_MS)   # pushed, no reload
+    expect(p.locator("#risk-reason")).to_contain_text("emergency stop: broker outage")
+    expect(p.locator("#run-state")).to_have_text("halted")
+    assert risk_rows(run.path)[1] == [{"command": "flatten", "status": "pending",
+                                       "requested_by": "dashboard 127.0.0.1"}]
+    assert page.errors == [] and page.dialogs == []
 
 
 def test_names_with_script_in_them_are_shown_as_text(kit, serve, page: Watched) -> None:

@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 from ..config_manager import load_environment, load_profile
 from ..errors import OptionsSystemError
 from ..logging_setup import configure_logging
+from ..secrets_mask import mask_secrets
 from .collector import SnapshotCollector
 from .config import MONITORING_FILE, MonitoringConfig, load_monitoring_config
 from .control import ControlGate
@@ -74,7 +75,7 @@ def monitor_main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger().removeHandler(handler)
             handler.close()
     except OptionsSystemError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(mask_secrets(f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         return exc.exit_code
 
 
@@ -105,7 +106,7 @@ def dashboard_main(argv: Sequence[str] | None = None) -> int:
         port = args.port if args.port is not None else config.dashboard.port
         server = DashboardServer(app, host, port, explicit_host=args.host is not None)
     except OptionsSystemError as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(mask_secrets(f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
         print(f"OSError: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)

@@ -9,7 +9,10 @@ at most every `refresh_s` whatever the number of requests, and while one refresh
 requests get the previous state instead of waiting. Each refresh gets a new `version`, which the
 server's event stream pushes to open pages.
 Templates are rendered with autoescape on: every text from data (signal and source names, alert
-messages, reasons, chart labels) is escaped.
+messages, reasons, chart labels) is escaped. Every rendered page and fragment (and so every event
+the server pushes) and the static copy have the values of secret variables masked
+(`secrets_mask.mask_secrets`: a key that reached a profile description, a ledger note or an export
+is shown as `********`); the server masks its JSON answers the same way.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from typing import Any, Callable, Mapping
 import jinja2
 import pandas as pd
 
+from ..secrets_mask import mask_secrets
 from ..state.atomic import atomic_write_bytes, atomic_write_text
+from ..state.ledger import CONTROL_FLATTEN, CONTROL_HALT
 from .collector import SnapshotCollector
 from .config import MonitoringConfig
 from .control import ControlGate, ControlRefused, send_control
@@ -104,8 +109,8 @@ class DashboardApp:
         alerts = read_json(self.config.alerts_file)
         view = build_view(latest, history=history, alerts=alerts, monitor_updated_at=metrics.get("updated_at"),
                           config=self.config, now=now, live=True, control=self.gate.status())
-        page = self.env.get_template(PAGE_TEMPLATE).render(v=view).encode()
-        fragment = self.env.get_template(FRAGMENT_TEMPLATE).render(v=view).encode()
+        page = mask_secrets(self.env.get_template(PAGE_TEMPLATE).render(v=view)).encode()
+        fragment = mask_secrets(self.env.get_template(FRAGMENT_TEMPLATE).render(v=view)).encode()
         self._cached = _Cached(
             version=(self._cached.version + 1) if self._cached else 1, at=now, latest=latest, history=history,
             alerts=alerts, monitor_updated_at=metrics.get("updated_at"), view=view, page=page, fragment=fragment,
@@ -123,7 +128,8 @@ class DashboardApp:
             atomic_write_bytes(folder / "dashboard.js", (STATIC_DIR / "dashboard.js").read_bytes())
             self._assets_written = True
         static = dict(view, live=False, assets="")
-        atomic_write_text(self.config.dashboard_file, self.env.get_template(PAGE_TEMPLATE).render(v=static))
+        page = mask_secrets(self.env.get_template(PAGE_TEMPLATE).render(v=static))
+        atomic_write_text(self.config.dashboard_file, page)
 
     def current(self) -> _Cached:
         """The newest state, refreshed first when it is older than `refresh_s`.
@@ -184,6 +190,7 @@ class DashboardApp:
         return {"status": "up", "health": view["health"], "as_of": cached.latest["ts"],
                 "active_run": cached.latest.get("active_run_id"),
                 "run_state": view["run"]["state"] if view["run"] else None,
+                "risk_state": (view["run"].get("risk") or {}).get("state") if view["run"] else None,
                 "monitor_updated_at": cached.monitor_updated_at, "monitor_age_s": view["monitor"]["age_s"],
                 "control_enabled": self.gate.enabled}
 
@@ -204,8 +211,12 @@ class DashboardApp:
         except ControlRefused as exc:
             return exc.status, {"error": str(exc)}
         self.refresh()
-        what = "stops new signals and orders (open positions are still tracked)" if action == "halt" \
-            else "takes new signals and orders again"
-        return HTTPStatus.OK, {"ok": True, "record": record,
-                               "message": f"{action} requested for run {run_id}: at its next cycle the run {what}"}
+        if action == CONTROL_FLATTEN:
+            message = (f"emergency stop for run {run_id}: its risk engine is HALTED now (every order refused); at "
+                       f"its next cycle the run cancels every working order and flattens every position")
+        else:
+            what = "stops new signals and orders (open positions are still tracked)" if action == CONTROL_HALT \
+                else "takes new signals and orders again (its risk engine back to ACTIVE)"
+            message = f"{action} requested for run {run_id}: at its next cycle the run {what}"
+        return HTTPStatus.OK, {"ok": True, "record": record, "message": message}
 

@@ -9,7 +9,8 @@ from `perf_sessions` and the file's modification time.
 
 A run's state, as the dashboard shows it:
 - running: status running, its process alive (when the ledger names one), the ledger fresh;
-- halted: running, and the last control applied was a halt;
+- halted: running, and its risk engine is HALTED (a guard's hard cap, a halt control, the
+  emergency stop) or the last control applied was a halt;
 - stalled: status running, but the process is gone or the ledger has not changed for
   `stale_after_s` (a crash or a hang: the run says running but nothing moves);
 - completed / interrupted / failed: the run's own final status.
@@ -31,11 +32,12 @@ from ..analysis_engine import black76
 from ..analysis_engine.strategies.results.metrics import equity_curve, percentiles, signal_metrics, trade_metrics
 from ..analysis_engine.strategies.execution.paper_pricing import EXIT_ORIGIN_BLACK76
 from ..data_ingestion.canonical import as_utc
-from ..errors import InputFileError
+from ..errors import InputFileError, OptionsSystemError
 from ..expiry import years_to_settlement
 from ..state import report_queries as q
 from ..state.ledger import CONTROL_HALT, LEDGER_FILE, RUN_RUNNING
 from ..state.reading import ReadOnlyLedger, open_read_only
+from .risk_reader import read_risk
 from .system import process_uptime_s
 
 log = logging.getLogger(__name__)
@@ -117,9 +119,10 @@ def _read(db: ReadOnlyLedger, path: Path, *, now: pd.Timestamp, stale_after_s: f
     first_start = q.first_session_start(db)
     process = _process(session, now)
     control = _control(db)
+    risk = _risk(db, config, day, progress.get("sim_time"), last_price, now)
     changed = pd.Timestamp(_changed_at(path), unit="s", tz="UTC")
     fresh = (now - changed).total_seconds() <= stale_after_s
-    state = _state(run["status"], process, fresh, control)
+    state = _state(run["status"], process, fresh, control, risk)
     latency = _latency(db, day)
     perf = q.last_process_sample(db) or {}
     costs = q.costs_by_day_and_kind(db)
@@ -127,7 +130,8 @@ def _read(db: ReadOnlyLedger, path: Path, *, now: pd.Timestamp, stale_after_s: f
     summary = {
         "run_id": run["run_id"], "mode": run["mode"], "profile": run["profile"], "status": run["status"],
         "status_reason": run["status_reason"], "state": state, "up": state in (STATE_RUNNING, STATE_HALTED),
-        "halted": state == STATE_HALTED, "started_at": (first_start or {}).get("started"),
+        "halted": state == STATE_HALTED, "risk_state": risk.get("state"),
+        "started_at": (first_start or {}).get("started"),
         "updated_at": changed.isoformat(), "day": day, "sim_time": progress.get("sim_time"),
         "signals": totals["signals"], "pnl_usd": totals["pnl_usd"],
     }
@@ -144,6 +148,7 @@ def _read(db: ReadOnlyLedger, path: Path, *, now: pd.Timestamp, stale_after_s: f
         "signals": _signal_rows(signals, signal_rows),
         "positions": positions,
         "control": control,
+        "risk": risk,
         "process": {**process, "cpu_pct": perf.get("cpu_percent"), "rss_mb": perf.get("rss_mb")},
         "latency": latency,
         "costs": _costs(costs, day),
@@ -151,14 +156,25 @@ def _read(db: ReadOnlyLedger, path: Path, *, now: pd.Timestamp, stale_after_s: f
     return RunReading(summary=summary, detail=detail)
 
 
-def _state(status: str, process: Mapping[str, Any], fresh: bool, control: Mapping[str, Any] | None) -> str:
+def _state(status: str, process: Mapping[str, Any], fresh: bool, control: Mapping[str, Any] | None,
+           risk: Mapping[str, Any]) -> str:
     if status != RUN_RUNNING:
         return status
     if process.get("alive") is False or not fresh:
         return STATE_STALLED
-    if control is not None and control.get("in_force") == CONTROL_HALT:
+    if risk.get("state") == "HALTED" or (control is not None and control.get("in_force") == CONTROL_HALT):
         return STATE_HALTED
     return STATE_RUNNING
+
+
+def _risk(db: ReadOnlyLedger, config: Mapping[str, Any], day: str | None, sim_time: str | None,
+          last_price: Mapping[str, Any] | None, now: pd.Timestamp) -> dict[str, Any]:
+    """The risk panel (`risk_reader.read_risk`); what could not be read is said, never guessed."""
+    try:
+        return read_risk(db, config, day=day, sim_time=sim_time, last_price=last_price, now=now)
+    except (OptionsSystemError, ValueError, KeyError, TypeError) as exc:
+        log.warning("risk state of %s cannot be read: %s", (config.get("request") or {}), exc)
+        return {"state": None, "error": f"the risk engine's state cannot be read: {type(exc).__name__}: {exc}"}
 
 
 def _process(session: Mapping[str, Any] | None, now: pd.Timestamp) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 import schedule
 
+from ..secrets_mask import SecretFilter
 from .alerts import AlertEvent, evaluate_alerts, health_of
 from .collector import SnapshotCollector
 from .config import SEVERITY_RANK, MonitoringConfig
@@ -111,5 +112,6 @@ def attach_rotating_log(config: MonitoringConfig) -> logging.Handler:
                                                    backupCount=config.log_backup_count, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretFilter())       # no secret value in the log, inside messages or tracebacks
     logging.getLogger().addHandler(handler)
     return handler

@@ -25,7 +25,9 @@ new requests get 503 rather than a queue without end.
 It binds 127.0.0.1 unless told otherwise; a non-loopback address is refused unless the caller
 says the address was given explicitly (`--host` on the command line), because the page shows
 the run's figures and carries halt/resume. On a loopback bind only loopback Host headers are
-answered (no DNS rebinding). Every answer carries the security headers below.
+answered (no DNS rebinding). Every answer carries the security headers below. No answer carries a
+secret: pages, fragments and events come masked from `DashboardApp`, and every JSON answer (errors
+included) goes through `secrets_mask.mask_document`.
 """
 from __future__ import annotations
 
@@ -43,11 +45,12 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import ConfigError
+from ..secrets_mask import mask_document
 from .config import DashboardSettings
 from .dashboard import STATIC_DIR, DashboardApp
 from .plotly_js import plotly_js, plotly_js_etag, plotly_js_gzip
@@ -119,16 +122,16 @@ class _Guard:
         if self.loopback_only:
             host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
             if not is_loopback(_host_name(host)):
-                refused = JSONResponse({"error": f"this dashboard answers only to loopback host names, not "
-                                                 f"{host.strip().lower()!r}"}, status_code=HTTPStatus.MISDIRECTED_REQUEST)
+                refused = _json({"error": f"this dashboard answers only to loopback host names, not "
+                                          f"{host.strip().lower()!r}"}, HTTPStatus.MISDIRECTED_REQUEST)
                 await refused(scope, receive, send_secured)
                 return
         await self.app(scope, receive, send_secured)
 
 
 def _json(payload: Any, status: int = HTTPStatus.OK, headers: dict[str, str] | None = None) -> Response:
-    """Strict JSON (a NaN is a bug upstream, never sent as a number)."""
-    return Response(json.dumps(payload, allow_nan=False), status_code=status, headers=headers,
+    """Strict JSON (a NaN is a bug upstream, never sent as a number), secrets masked in every string."""
+    return Response(json.dumps(mask_document(payload), allow_nan=False), status_code=status, headers=headers,
                     media_type="application/json")
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..data_ingestion.canonical import as_utc
 from ..errors import OutputValidationError
+from ..secrets_mask import mask_secrets
 from ..state.atomic import atomic_write_text
 from .alerts import ActiveAlert, AlertEvent, health_of
 from .retention import prune_older_than
@@ -242,8 +243,9 @@ def _count(connection: sqlite3.Connection) -> int:
 
 
 def _encode(value: Any) -> str:
-    """Compact, strict JSON (the form production_metrics.json and the stored samples are written in)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    """Compact, strict JSON (the form production_metrics.json and the stored samples are written in),
+    secret values masked (`secrets_mask`)."""
+    return mask_secrets(json.dumps(value, separators=(",", ":"), allow_nan=False))
 
 
 class AlertStore:
@@ -271,5 +273,5 @@ class AlertStore:
                     "active": [jsonable(a.to_dict()) for a in sorted(active.values(), key=lambda a: a.metric)],
                     "events": history}
         validate_output(document, ALERTS_SCHEMA, target=self.path)
-        atomic_write_text(self.path, json.dumps(document, indent=1, allow_nan=False))
+        atomic_write_text(self.path, mask_secrets(json.dumps(document, indent=1, allow_nan=False)))
         return document

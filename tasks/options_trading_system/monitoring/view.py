@@ -89,7 +89,45 @@ def _run_view(run: Mapping[str, Any] | None, tz: str) -> dict[str, Any] | None:
     out["control"] = dict(control, at_local=local_time(control.get("at"), tz)) if control else None
     out["signals"] = [dict(s, time_local=local_time(s.get("time"), tz, "%m-%d %H:%M"),
                            outcome_class=_outcome_class(s)) for s in run.get("signals", [])]
+    out["risk"] = _risk_view(run.get("risk"), tz)
     return out
+
+
+#: a cap at or past this share of its limit is shown as near it
+CAP_NEAR_SHARE = 0.8
+RISK_STATE_CLASS = {"ACTIVE": "ok", "REDUCING": "warning", "HALTED": "error"}
+CAP_LABELS = {("max_position", "contracts"): "position (contracts, all instruments)",
+              ("max_daily_loss", "loss"): "daily loss (realised + open at mark)",
+              ("max_total_risk", "risk"): "total risk to the stops",
+              ("data_cost", "day"): "data cost today", ("data_cost", "month"): "data cost this month",
+              ("order_rate", "orders"): "order rate (in the window)",
+              ("cost_per_signal", "per_signal"): "cost per signal (target)"}
+
+
+def _risk_view(risk: Mapping[str, Any] | None, tz: str) -> dict[str, Any] | None:
+    """The risk panel: state in words and colour, each cap's use against its limit, times local."""
+    if not risk:
+        return None
+    out = {"error": None, "mode": None, "broker": None, **risk}
+    out["state_class"] = RISK_STATE_CLASS.get(str(risk.get("state")), "unknown")
+    out["changed_local"] = local_time(risk.get("changed_at"), tz) if risk.get("changed_at") else None
+    out["as_of_local"] = local_time(risk.get("as_of"), tz) if risk.get("as_of") else None
+    out["caps"] = [dict(c, label=CAP_LABELS.get((c["guard"], c["name"]), f"{c['guard']} {c['name']}"),
+                        level=_cap_level(c)) for c in risk.get("caps", [])]
+    out["events"] = [dict(e, at_local=local_time(e.get("at"), tz)) for e in risk.get("events", [])]
+    return out
+
+
+def _cap_level(cap: Mapping[str, Any]) -> str:
+    """off / unknown / ok / near / at limit: how close a guarded quantity is to its cap."""
+    if not cap.get("enabled"):
+        return "off"
+    share = cap.get("share")
+    if cap.get("used") is None or share is None:
+        return "unknown"
+    if share >= 1.0:
+        return "at limit"
+    return "near" if share >= CAP_NEAR_SHARE else "ok"
 
 
 def _outcome_class(signal: Mapping[str, Any]) -> str:
@@ -113,8 +151,16 @@ def _banners(view: Mapping[str, Any], latest: Mapping[str, Any], config: Monitor
         banners.append({"level": "error", "text": f"Run {run['run_id']} says it is running but {why}: "
                                                   "it is stalled. Check its log and resume it."})
     elif run["state"] == "halted":
-        banners.append({"level": "warning", "text": f"Run {run['run_id']} is HALTED: no new signals or orders; "
-                                                    "open positions are still tracked. Resume it from Control."})
+        risk = run.get("risk") or {}
+        if risk.get("state") == "HALTED":
+            by = f" by {risk['changed_by']}" if risk.get("changed_by") else ""
+            banners.append({"level": "warning", "text": f"Run {run['run_id']} is HALTED{by}: {risk.get('reason')}. "
+                                                        "Every order is refused, working orders are cancelled and "
+                                                        "positions flattened. Resume it from Control once the "
+                                                        "cause is understood."})
+        else:
+            banners.append({"level": "warning", "text": f"Run {run['run_id']} is HALTED: no new signals or orders; "
+                                                        "open positions are still tracked. Resume it from Control."})
     elif latest.get("active_run_id") is None:
         banners.append({"level": "info", "text": f"No run is active; showing the most recent run, "
                                                  f"{run['run_id']} ({run['state']})."})

@@ -296,6 +296,19 @@ def risk_state(ledger: LedgerReading) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def risk_events(ledger: LedgerReading, *, kinds: tuple[str, ...] | None = None,
+                newest: int | None = None) -> list[dict[str, Any]]:
+    """Risk-engine events of `kinds` (every kind when None), oldest first; with `newest`, only
+    the newest that many (none before the engine)."""
+    if not _has_table(ledger, "risk_events"):
+        return []
+    where = f"WHERE kind IN ({', '.join('?' for _ in kinds)})" if kinds else ""
+    sql = (f"SELECT id, at, kind, guard, code, message, figures_json, client_order_id, state_from, state_to, by "
+           f"FROM risk_events {where} ORDER BY id DESC" + (" LIMIT ?" if newest is not None else ""))
+    rows = ledger.rows(sql, (*(kinds or ()), *((newest,) if newest is not None else ())))
+    return rows[::-1]
+
+
 def entry_fill_slippage(ledger: LedgerReading) -> list[dict[str, Any]]:
     """Entry fills against the signal's reference: points paid (positive = against us)."""
     return ledger.rows(

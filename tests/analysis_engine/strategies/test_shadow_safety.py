@@ -131,6 +131,11 @@ def test_a_ledger_that_cannot_be_written_fails_cleanly_and_resumes_once_fixed(
     with pytest.raises(LedgerWriteError, match=r"cannot be written .* then continue with --resume broken") as info:
         _run(small_recording, out, "broken", after_commit=break_at)
     assert words in str(info.value).replace(" ", "").lower()
+    ledger = Ledger.open_existing(out / "runs" / "broken" / "ledger.sqlite")
+    try:
+        assert ledger.run()["status"] == "failed"      # written through a fresh connection, never left running
+    finally:
+        ledger.close()
     monkeypatch.undo()
     resumed = start_run(ShadowRunRequest(resume="broken", output_dir=out), RunHooks(reports=shadow_report_writer))
     assert resumed.status == "completed"

@@ -1,7 +1,9 @@
 """Assembling a shadow run: the profile, the days, the feed, the sources, the ledger, the reports.
 
 `start_run` is what `run_shadow_trading.py` calls. It
-1. loads the profile and freezes its `shadow_trading` section (config errors stop here);
+1. loads the profile and freezes its `shadow_trading` section (config errors stop here); the
+   profile's `state_dir` becomes the process's state directory unless `NQ_STATE_DIR` is set (the
+   machine's data spend ledger the data_cost guard reads, IFD v3.0 baselines), as `run_pipeline.py` does;
 2. for a new run picks the trading days from the exchange calendar (`--start`, `--days`) and creates
    `<output_dir>/runs/<run_id>/ledger.sqlite` with the run row; for `--resume` reopens that ledger
    and takes the days, the data and the settings from the run row (a changed profile is refused);
@@ -29,7 +31,8 @@ from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, Source
 from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state import queries
 from ...state.run_lock import RunLock
-from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
+from ...state.state_dir import export_profile_state_dir
+from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, Ledger, iso
 from .feeds.clock import Clock, RealClock, SimulatedClock
 from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
 from .feeds.live_feed import LiveFeed
@@ -131,6 +134,8 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     except sqlite3.Error as exc:
         where = ledger.path if ledger is not None else "the run's ledger"
         run_id = request.resume or request.run_id or (ledger.path.parent.name if ledger is not None else "")
+        if ledger is not None:
+            _record_failure(ledger.path, f"ledger write failed: {exc}")
         raise LedgerWriteError(
             f"ledger {where} cannot be written ({exc}): the disk may be full or the file or its folder read-only. "
             f"Everything up to the last committed event is kept; free space or fix the permissions, then "
@@ -138,6 +143,28 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
     finally:
         if lock is not None:
             lock.release()
+
+
+def _record_failure(path: Path, reason: str) -> None:
+    """Mark the run `failed` through a fresh connection after its own could not write (a full disk
+    may still take this one-row update; a read-only file takes nothing, and the log says so)."""
+    try:
+        ledger = Ledger.open_existing(path)
+    except (sqlite3.Error, OSError, InputFileError) as exc:
+        log.error("could not record the failure in %s: %s", path, exc)
+        return
+    try:
+        run = ledger.run()
+        if run is not None and run["status"] == RUN_RUNNING:
+            at = ledger.progress()          # the cursor stays where the last committed event left it
+            with ledger.transaction(day=at["day"], event_index=at["event_index"],
+                                    sim_time=pd.Timestamp(at["sim_time"]) if at["sim_time"] else None) as tx:
+                tx.execute("UPDATE runs SET status = ?, status_reason = ?", (RUN_FAILED, reason))
+    except sqlite3.Error as exc:
+        log.error("could not record the failure in %s (the ledger takes no write: %s); it says running until "
+                  "resumed", path, exc)
+    finally:
+        ledger.close()
 
 
 def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: ShadowTradingConfig, ledger: Ledger,
@@ -197,6 +224,7 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
 def _create(request: ShadowRunRequest, hooks: RunHooks
             ) -> tuple[Profile, ShadowTradingConfig, Ledger, dict[str, Any], Path, RunLock]:
     profile = load_profile(request.profile, env=hooks.env)
+    export_profile_state_dir(profile.data.get("state_dir"))  # spend ledger, baselines: as run_pipeline does
     config = ShadowTradingConfig.from_profile(profile)
     days_wanted = request.days if request.days is not None else config.days
     if not 1 <= days_wanted <= MAX_DAYS:
@@ -286,6 +314,7 @@ def _reopen_locked(request: ShadowRunRequest, hooks: RunHooks, path: Path
         raise InputFileError(f"ledger {path}: it has no run row; it cannot be resumed")
     stored = run["config"]
     profile = load_profile(run["profile"], env=hooks.env)
+    export_profile_state_dir(profile.data.get("state_dir"))
     if _comparable(profile.masked()) != _comparable(stored["profile"]):
         ledger.close()
         raise ConfigError(f"profile {run['profile']!r} changed since run {run['run_id']} started; a resumed run must "

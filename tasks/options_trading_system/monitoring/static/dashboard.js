@@ -1,7 +1,8 @@
 // The dashboard's script: draw the plotly charts, take fresh figures pushed by the server
 // (server-sent events on /events; if the stream is refused or drops, fetch /fragment every few
-// seconds until it is back), and send halt/resume. Nothing is loaded from anywhere but this
-// server; the token typed by the trader is sent with each control request and kept nowhere else.
+// seconds until it is back), and send halt, resume and the emergency stop (flatten). Nothing is
+// loaded from anywhere but this server; the token typed by the trader is sent with each control
+// request and kept nowhere else.
 // The static copy (dashboard.html) runs it too, to draw its charts; it has no live updates.
 (function () {
   "use strict";
