@@ -27,7 +27,8 @@ import pandas as pd
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import fast_json_list, json_records, json_value, parse_expirations, reason_series
+from .stage_tools import (fast_json_list, float_column, group_sum, json_records, json_value, parse_expirations,
+                          reason_series)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,9 @@ class RiskAnalysis(PipelineAnalysis):
         forward = ctx.underlying_price
         is_call, is_put = tables.is_call[rows], tables.is_put[rows]
         strike = tables.strike[rows]
-        oi = _column(chain, "open_interest", rows)
-        mark = _column(chain, "mark", rows)
-        gamma = _column(chain, "gamma", rows)
+        oi = float_column(chain, "open_interest", rows)
+        mark = float_column(chain, "mark", rows)
+        gamma = float_column(chain, "gamma", rows)
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
         profile = gamma_profile(chain, rows, tables.expiration[rows], strike, is_call, is_put, oi, forward,
@@ -251,22 +252,6 @@ class RiskAnalysis(PipelineAnalysis):
         }
 
 
-def _column(chain: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
-    """A float column at the given row positions (all NaN when the chain lacks it)."""
-    if name not in chain.columns:
-        return np.full(rows.size, np.nan)
-    return chain[name].to_numpy(dtype=np.float64)[rows]
-
-
-def _group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Per group: the sum of the known values among `where` rows; NaN where there is none (pandas
-    `sum(min_count=1)`)."""
-    take = where & ~np.isnan(values)
-    sums = np.bincount(codes[take], weights=values[take], minlength=size)
-    counts = np.bincount(codes[take], minlength=size)
-    return np.where(counts > 0, sums, np.nan)
-
-
 def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, mark: np.ndarray,
                  gamma: np.ndarray, forward: float, multiplier: float) -> StrikeTable:
     """The per-strike table (see `StrikeTable`) of some contracts (one entry per contract)."""
@@ -284,12 +269,12 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
     otm_puts = np.bincount(codes[otm_put], minlength=n).astype(np.float64)
     return StrikeTable(
         strike=strikes,
-        call_oi=_group_sum(codes, n, oi, is_call),
-        put_oi=_group_sum(codes, n, oi, is_put),
-        call_dollars_at_risk=np.where(otm_calls > 0, _group_sum(codes, n, dollars, otm_call), 0.0),
-        put_dollars_at_risk=np.where(otm_puts > 0, _group_sum(codes, n, dollars, otm_put), 0.0),
+        call_oi=group_sum(codes, n, oi, is_call),
+        put_oi=group_sum(codes, n, oi, is_put),
+        call_dollars_at_risk=np.where(otm_calls > 0, group_sum(codes, n, dollars, otm_call), 0.0),
+        put_dollars_at_risk=np.where(otm_puts > 0, group_sum(codes, n, dollars, otm_put), 0.0),
         otm_calls=otm_calls, otm_puts=otm_puts,
-        gex=_group_sum(codes, n, gex, every))
+        gex=group_sum(codes, n, gex, every))
 
 
 def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray, strike: np.ndarray,
@@ -297,9 +282,9 @@ def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray,
                   config: RiskConfig) -> GammaProfile:
     """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc)."""
     prices = price_grid(forward, config.gamma_grid_span, config.gamma_grid_step) if forward > 0 else np.array([])
-    iv = _column(chain, "iv", rows)
-    years = _column(chain, "years_to_expiry", rows)
-    discount = _column(chain, "discount", rows)
+    iv = float_column(chain, "iv", rows)
+    years = float_column(chain, "years_to_expiry", rows)
+    discount = float_column(chain, "discount", rows)
     discount = np.where(np.isnan(discount), 1.0, discount)
     holds = (is_call | is_put) & (oi > 0) & (strike > 0)
     need_smile = holds & np.isnan(iv)
@@ -330,8 +315,8 @@ def one_sigma_move(chain: pd.DataFrame, rows: np.ndarray, forward: float, used: 
                    ) -> dict[str, Any]:
     """The one-standard-deviation move to the (earliest) expiration used, F x ATM IV x sqrt(T): what
     the report's charts open on (+/-3 of it around F)."""
-    atm = _column(chain, "atm_iv", rows)
-    years = _column(chain, "years_to_expiry", rows)
+    atm = float_column(chain, "atm_iv", rows)
+    years = float_column(chain, "years_to_expiry", rows)
     known = ~np.isnan(atm) & ~np.isnan(years)
     expiration = used[0].date().isoformat() if used else None
     if not known.any() or not forward > 0:

@@ -38,6 +38,22 @@ def _reason_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(list(labels))  # built once per set of labels: its string index is costly
 
 
+def float_column(chain: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """A float column at the given row positions (all NaN when the chain lacks it)."""
+    if name not in chain.columns:
+        return np.full(rows.size, np.nan)
+    return chain[name].to_numpy(dtype=np.float64)[rows]
+
+
+def group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """Per group: the sum of the known values among `where` rows; NaN where there is none (pandas
+    `sum(min_count=1)`)."""
+    take = where & ~np.isnan(values)
+    sums = np.bincount(codes[take], weights=values[take], minlength=size)
+    counts = np.bincount(codes[take], minlength=size)
+    return np.where(counts > 0, sums, np.nan)
+
+
 def json_value(value: Any) -> Any:
     """One value as plain JSON: numpy scalars to Python, NaN/inf to None, dates to ISO strings."""
     if value is None or value is pd.NaT:
