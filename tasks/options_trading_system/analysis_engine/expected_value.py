@@ -59,8 +59,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, run_tables
-from .stage_tools import float_column, group_sum, json_list, json_records, json_value, parse_expirations
+from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
+from .stage_tools import (category_dtype, float_column, group_sum, json_list, json_records, json_value,
+                          parse_expirations)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,6 @@ MISSING_IV_MODES = ("withhold", "flag")
 CHECKED, UNCHECKED, OFF = "checked", "unchecked", "off"  # the `realism` column
 WITHHELD = "realism unchecked (no sigma: see the summary's realism note); missing_iv is withhold"
 MARKET_VIEWS = ("edge", "out_of_reach", "disagree", "unknown")
-_MARKET_VIEW_DTYPE = pd.CategoricalDtype(MARKET_VIEWS)  # built once: its string index is costly
 _FILTERED = ("target", "risk", "reward_risk", "target_sigma", "stop_sigma", "probability", "ev_points")
 _RANKED = ("target", "risk", "probability", "ev_points")  # `_rank_order`'s keys, last decides first
 _COLUMN_ORDER = ("direction", "entry", "target", "stop", "reward", "risk", "reward_risk", "reward_dollars",
@@ -234,20 +234,28 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         realism = _realism_label(cfg, horizon)
         labels = {"direction": _repeat_label([LONG, SHORT], sizes), "realism": _repeat_label([realism, realism], sizes),
                   "missing_factors": _repeat_label(missing, sizes)}
-        labels["market_view"] = pd.Categorical.from_codes(columns.pop("market_view"), dtype=_MARKET_VIEW_DTYPE)
-        table = pd.DataFrame({name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER})
-        table["expiration"] = used[0] if used else pd.NaT
-        return table
+        labels["market_view"] = pd.Categorical.from_codes(columns.pop("market_view"), dtype=category_dtype(MARKET_VIEWS))
+        expiration = used[0].to_datetime64() if used else np.datetime64("NaT", "ns")
+        return pd.DataFrame({**{name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER},
+                             "expiration": np.full(sum(sizes), expiration, dtype="datetime64[ns]")})
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return pd.Series(reason_labels(self.config)[self._codes(candidates)], index=candidates.index, dtype="str")
+
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        candidates = self.candidates(chain, ctx)  # the same reasons as `filter_reasons`, counted by code
+        keep, dropped = count_codes(self._codes(candidates), reason_labels(self.config))
+        return (candidates[keep] if not keep.all() else candidates), len(candidates), dropped
+
+    def _codes(self, candidates: pd.DataFrame) -> np.ndarray:
         realism = candidates["realism"].to_numpy()
-        code = reason_codes({name: candidates[name].to_numpy() for name in _FILTERED},
+        return reason_codes({name: candidates[name].to_numpy() for name in _FILTERED},
                             candidates["direction"].to_numpy() == LONG, realism == CHECKED, realism == UNCHECKED,
                             self.config)
-        return pd.Series(reason_labels(self.config)[code], index=candidates.index, dtype="str")
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        ordered = kept.iloc[_rank_order(*(kept[name].to_numpy() for name in _RANKED))]
+        order = _rank_order(*(kept[name].to_numpy() for name in _RANKED))
+        ordered = kept if (order == np.arange(order.size)).all() else kept.iloc[order]
         # the words are built for the few kept setups only (never for every candidate pair)
         return ordered.assign(market_note=market_notes(ordered, self.config))
 
@@ -577,9 +585,9 @@ def _score_pairs(target: np.ndarray, stop: np.ndarray, forward: float, factors: 
 
 def _repeat_label(labels: list[str], sizes: list[int]) -> pd.Categorical:
     """A categorical column: labels[i] repeated sizes[i] times."""
-    categories = list(dict.fromkeys(labels))
+    categories = tuple(dict.fromkeys(labels))
     codes = np.repeat(np.array([categories.index(label) for label in labels], dtype=np.int8), sizes)
-    return pd.Categorical.from_codes(codes, categories=categories)
+    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories))
 
 
 def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, ev: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ import pandas as pd
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import (fast_json_list, float_column, group_sum, json_records, json_value, parse_expirations,
+from .stage_tools import (category_dtype, fast_json_list, float_column, group_sum, json_records, json_value, parse_expirations,
                           reason_series)
 from ..errors import ConfigError
 
@@ -38,6 +38,7 @@ VERDICT_PUT = "STRONG_PUT_DOMINANCE (downward pressure)"
 VERDICT_BALANCED = "BALANCED"
 VERDICT_NO_DATA = "NO_DATA"
 ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM, ZONE_DISTANT = "IMMEDIATE", "NEAR", "MEDIUM", "DISTANT"
+ZONES = (ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM, ZONE_DISTANT)
 SIGMA_UNAVAILABLE = "no ATM IV for the expiration (see the greeks summary): no one-sigma move"
 
 
@@ -173,15 +174,16 @@ class RiskAnalysis(PipelineAnalysis):
         distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
         near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
-        zone = np.select(near_enough, [ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM], ZONE_DISTANT)
+        zone = np.select(near_enough, [0, 1, 2], 3)
         urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
         danger = dollars * urgency
         order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
         return pd.DataFrame({
             "strike": strikes[order],
-            "side": np.where(strikes > ctx.underlying_price, "CALL", "PUT")[order],
+            "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1)[order],
+                                              dtype=category_dtype(("CALL", "PUT"))),
             "distance": distance[order],
-            "zone": zone[order],
+            "zone": pd.Categorical.from_codes(zone[order], dtype=category_dtype(ZONES)),
             "urgency": urgency[order],
             "dollars_at_risk": dollars[order],
             "danger": danger[order],

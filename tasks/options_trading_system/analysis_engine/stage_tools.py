@@ -29,13 +29,15 @@ def parse_expirations(values: Sequence[str], setting: str) -> tuple[pd.Timestamp
 def reason_series(codes: np.ndarray, labels: Sequence[str], index: pd.Index) -> pd.Series:
     """`filter_reasons`' answer from a code per row and the label of each code (labels[0] = "" keeps
     the row): a categorical Series, which the runner counts by code instead of by string."""
-    return pd.Series(pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), dtype=_reason_dtype(tuple(labels))),
+    return pd.Series(pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), dtype=category_dtype(tuple(labels))),
                      index=index)
 
 
 @lru_cache(maxsize=256)
-def _reason_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
-    return pd.CategoricalDtype(list(labels))  # built once per set of labels: its string index is costly
+def category_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of these labels, built once per set of labels (its string index is
+    costly: building it costs more than most of a stage's arithmetic)."""
+    return pd.CategoricalDtype(list(labels))
 
 
 def float_column(chain: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
@@ -97,6 +99,18 @@ def fast_json_list(values: Iterable[Any]) -> list[Any]:
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts, column order kept."""
-    columns = {name: json_list(frame[name].tolist()) for name in frame.columns}
-    return [{name: columns[name][i] for name in frame.columns} for i in range(len(frame))]
+    """Rows as JSON-ready dicts, column order kept (numbers and text by column, the rest per value)."""
+    if frame.empty:
+        return []
+    columns = [_json_column(frame[name]) for name in frame.columns]
+    names = list(frame.columns)
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def _json_column(column: pd.Series) -> list[Any]:
+    """One column as JSON values: floats in one pass, text as is, anything else by `json_value`."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiu":  # numpy numbers (not pandas' nullable ones)
+        return fast_json_list(column.to_numpy()) if dtype.kind == "f" else column.tolist()
+    values = column.tolist()
+    return [v if type(v) is str else json_value(v) for v in values]

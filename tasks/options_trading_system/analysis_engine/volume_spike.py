@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
 from .stage_tools import json_value, reason_series
 from ..errors import ConfigError
 
@@ -77,6 +77,20 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     config: VolumeSpikeConfig
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return pd.DataFrame(self._columns(chain, ctx), index=chain.index)
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return reason_series(self._codes(candidates), self._labels(), candidates.index)
+
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        columns = self._columns(chain, ctx)  # every contract's figures as arrays; a table of the spikes only
+        keep, dropped = count_codes(self._codes(columns), self._labels())
+        rows = np.flatnonzero(keep)
+        return pd.DataFrame({name: values[rows] for name, values in columns.items()}, index=chain.index[rows]), \
+            len(chain), dropped
+
+    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        """The candidate table's columns: one entry per contract."""
         cfg = self.config
         tables = run_tables(chain, ctx)
         forward = ctx.underlying_price
@@ -95,7 +109,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         t = cfg.tiers
         tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
-        return pd.DataFrame({
+        return {
             "contract": chain["contract"].array,  # the column itself, not a copy
             "expiration": tables.expiration,
             "strike": strike,
@@ -113,24 +127,28 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
             "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE),
-        }, index=chain.index)
+        }
 
-    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+    def _codes(self, columns: Any) -> np.ndarray:
+        """Each contract's first failing test as a code into `_labels` (0 = a spike); `columns` is the
+        candidate table or its columns as arrays."""
         cfg = self.config
-        oi, volume = candidates["open_interest"].to_numpy(), candidates["volume"].to_numpy()
-        code = np.select(
+        oi, volume = np.asarray(columns["open_interest"]), np.asarray(columns["volume"])
+        return np.select(
             [~(oi > 0), ~(volume > 0),
-             candidates["vol_oi"].to_numpy() < cfg.min_vol_oi,
+             np.asarray(columns["vol_oi"]) < cfg.min_vol_oi,
              volume < cfg.min_volume,
-             np.isnan(candidates["last"].to_numpy()),
-             candidates["notional"].to_numpy() < cfg.min_notional],
+             np.isnan(np.asarray(columns["last"])),
+             np.asarray(columns["notional"]) < cfg.min_notional],
             [1, 2, 3, 4, 5, 6], 0)
-        labels = ("", "no open interest", "no volume",
-                  f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
-                  f"volume below min_volume ({cfg.min_volume:g})",
-                  "no last price",
-                  f"notional below min_notional (${cfg.min_notional:,.0f})")
-        return reason_series(code, labels, candidates.index)
+
+    def _labels(self) -> tuple[str, ...]:
+        cfg = self.config
+        return ("", "no open interest", "no volume",
+                f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
+                f"volume below min_volume ({cfg.min_volume:g})",
+                "no last price",
+                f"notional below min_notional (${cfg.min_notional:,.0f})")
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
