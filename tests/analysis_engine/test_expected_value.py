@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.expected_value import (WITHHELD, ExpectedValueAnalysis,
+from tasks.options_trading_system.analysis_engine.expected_value import (WITHHELD, ExpectedValueAnalysis, _rank_order,
                                                                          ExpectedValueConfig, band_weights,
                                                                          market_notes, target_first_probability)
 from tasks.options_trading_system.analysis_engine.greeks import GreeksAnalysis
@@ -200,6 +200,16 @@ def test_first_passage_series_agree_where_they_switch() -> None:
     below, above = target_first_probability(F, 20300.0, 19850.0, 0.2, [switch * (1 - 1e-9), switch * (1 + 1e-9)])
     assert abs(below - above) < 1e-9
     assert 0.0 < below < math.log(F / 19850) / width
+
+
+def test_setups_rank_by_ev_then_probability_risk_and_target_ties_included() -> None:
+    ev = np.array([20.0, 30.0, 20.0, 20.0, NAN, 30.0])
+    p = np.array([0.7, 0.6, 0.7, 0.8, 0.7, 0.6])
+    risk = np.array([50.0, 40.0, 30.0, 50.0, 10.0, 40.0])
+    target = np.array([100.0, 90.0, 80.0, 70.0, 60.0, 50.0])
+    # EV 30 first (same p and risk: the lower target first), then EV 20 by p, then by risk; NaN last
+    assert _rank_order(target, risk, p, ev).tolist() == [5, 1, 3, 2, 0, 4]
+    assert _rank_order(target[:2], risk[:2], p[:2], ev[:2]).tolist() == [1, 0]  # no tie: EV alone
 
 
 def test_summary_is_plain_json() -> None:
