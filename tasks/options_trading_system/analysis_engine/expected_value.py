@@ -232,6 +232,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
+        columns["market_note"] = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
         return pd.DataFrame(columns), keep.size, dropped
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
@@ -268,6 +269,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         order = _rank_order(*(kept[name].to_numpy() for name in _RANKED))
         ordered = kept if (order == np.arange(order.size)).all() else kept.iloc[order]
+        if "market_note" in ordered.columns:  # `select` built the kept rows with their words
+            return ordered
         # the words are built for the few kept setups only (never for every candidate pair)
         return ordered.assign(market_note=market_notes(ordered, self.config))
 
@@ -482,8 +485,7 @@ def _realism_label(config: ExpectedValueConfig, horizon: Horizon) -> str:
     return OFF if not realism_on(config) else (UNCHECKED if np.isnan(horizon.sigma_points) else CHECKED)
 
 
-def market_notes(
-setups: pd.DataFrame, config: ExpectedValueConfig) -> list[str]:
+def market_notes(setups: Mapping[str, Any], config: ExpectedValueConfig) -> list[str]:
     """The model-vs-market comparison of each setup in words: an edge only where the two roughly
     agree; where the market gives the target almost no chance, or the two are far apart, it says
     so instead of calling the difference an edge."""
@@ -614,8 +616,7 @@ def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, e
     return np.lexsort((target, risk, -probability, -ev))
 
 
-def target_first_probability(
-entry: Any, target: Any, stop: Any, sigma: Any, years: Any) -> np.ndarray:
+def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, years: Any) -> np.ndarray:
     """Probability that a driftless log-price starting at `entry` reaches `target` before `stop`
     within `years`, with volatility `sigma` (vectorized; NaN where sigma or years is missing).
 
