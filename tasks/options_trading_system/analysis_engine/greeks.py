@@ -65,6 +65,9 @@ class GreeksAnalysis(PipelineAnalysis):
                  "discount": np.exp(-cfg.risk_free_rate * years), "iv_status": status_text, "atm_iv": atm_column}
         return with_columns(chain, added)
 
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        return chain.iloc[0:0], 0, {}  # no candidates: the stage fills columns for the others
+
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
         tables = run_tables(chain, ctx)

@@ -274,13 +274,21 @@ class Pipeline:
             chain = stage.enrich(chain, base)
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
             kept, candidates_in, dropped = stage.select(chain, stage_ctx)
-            kept = stage.sort(kept, stage_ctx).reset_index(drop=True)
+            kept = _positional(stage.sort(kept, stage_ctx))
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
             trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=candidates_in,
                                candidates_out=len(kept), seconds=elapsed, reasons=dropped)
             results.append(StageResult(stage.name, kept, summary, trace))
         return PipelineResult(chain=chain, stages=tuple(results))
+
+
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame indexed 0..n-1 (`reset_index(drop=True)`, skipped when it already is)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
 
 
 def _keep_and_count(reasons: pd.Series) -> tuple[np.ndarray, dict[str, int]]:

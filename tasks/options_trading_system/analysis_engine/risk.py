@@ -26,7 +26,7 @@ import pandas as pd
 
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
-from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
 from .stage_tools import (category_dtype, fast_json_list, float_column, group_sum, json_records, json_value, parse_expirations,
                           reason_series)
 from ..errors import ConfigError
@@ -166,6 +166,28 @@ class RiskAnalysis(PipelineAnalysis):
             profile=profile, one_sigma=one_sigma_move(chain, rows, forward, selection.used))
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return pd.DataFrame(self._columns(chain, ctx))
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return reason_series(self._codes(candidates), self._labels(), candidates.index)
+
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        columns = self._columns(chain, ctx)  # the zones' arrays, filtered before the table is built
+        keep, dropped = count_codes(self._codes(columns), self._labels())
+        if not keep.all():
+            rows = np.flatnonzero(keep)
+            columns = {name: values[rows] for name, values in columns.items()}
+        return pd.DataFrame(columns), keep.size, dropped
+
+    def _codes(self, columns: Any) -> np.ndarray:
+        """1 where the zone's dollars at risk are below the floor, else 0 (a code into `_labels`)."""
+        return (np.asarray(columns["dollars_at_risk"]) < self.config.min_dollars_at_risk).astype(np.int64)
+
+    def _labels(self) -> tuple[str, str]:
+        return "", f"dollars at risk below min_dollars_at_risk (${self.config.min_dollars_at_risk:,.0f})"
+
+    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        """The battle zones' columns (strikes with dollars at risk), ranked by danger, distance, strike."""
         table = self.prepared(chain, ctx).table
         dollars = np.nan_to_num(table.call_dollars_at_risk) + np.nan_to_num(table.put_dollars_at_risk)
         zones = dollars > 0
@@ -178,7 +200,7 @@ class RiskAnalysis(PipelineAnalysis):
         urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
         danger = dollars * urgency
         order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
-        return pd.DataFrame({
+        return {
             "strike": strikes[order],
             "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1)[order],
                                               dtype=category_dtype(("CALL", "PUT"))),
@@ -190,13 +212,7 @@ class RiskAnalysis(PipelineAnalysis):
             "call_oi": table.call_oi[zones][order],
             "put_oi": table.put_oi[zones][order],
             "gex": table.gex[zones][order],
-        })
-
-    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
-        floor = self.config.min_dollars_at_risk
-        small = candidates["dollars_at_risk"].to_numpy() < floor
-        return reason_series(small.astype(np.int64), ("", f"dollars at risk below min_dollars_at_risk (${floor:,.0f})"),
-                             candidates.index)
+        }
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         """By danger (high first), then distance, then strike: the order `candidates` already made."""

@@ -77,31 +77,36 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     config: VolumeSpikeConfig
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        return pd.DataFrame(self._columns(chain, ctx), index=chain.index)
+        return pd.DataFrame(self._columns(chain, ctx, self._figures(chain, ctx)), index=chain.index)
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         return reason_series(self._codes(candidates), self._labels(), candidates.index)
 
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
-        columns = self._columns(chain, ctx)  # every contract's figures as arrays; a table of the spikes only
-        keep, dropped = count_codes(self._codes(columns), self._labels())
+        figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
+        keep, dropped = count_codes(self._codes(figures), self._labels())
         rows = np.flatnonzero(keep)
-        return pd.DataFrame({name: values[rows] for name, values in columns.items()}, index=chain.index[rows]), \
-            len(chain), dropped
+        return pd.DataFrame(self._columns(chain, ctx, figures, rows), index=chain.index[rows]), len(chain), dropped
 
-    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
-        """The candidate table's columns: one entry per contract."""
-        cfg = self.config
-        tables = run_tables(chain, ctx)
-        forward = ctx.underlying_price
-        strike = tables.strike
+    def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
         volume = chain["volume"].to_numpy(dtype=np.float64)
         oi = chain["open_interest"].to_numpy(dtype=np.float64)
         last = chain["last"].to_numpy(dtype=np.float64)
-        is_call = tables.is_call
         with np.errstate(divide="ignore", invalid="ignore"):
             vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
-        notional = volume * last * ctx.multiplier
+        return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi,
+                "notional": volume * last * ctx.multiplier}
+
+    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext, figures: dict[str, np.ndarray],
+                 rows: np.ndarray | None = None) -> dict[str, Any]:
+        """The candidate table's columns for the given row positions (None: every contract)."""
+        cfg = self.config
+        tables = run_tables(chain, ctx)
+        pick = (lambda values: values) if rows is None else (lambda values: values[rows])
+        forward = ctx.underlying_price
+        strike, is_call = pick(tables.strike), pick(tables.is_call)
+        vol_oi = pick(figures["vol_oi"])
         otm_side = np.where(is_call, strike > forward, strike < forward)
         half_way = np.abs(strike - forward) / 2.0
         stop = np.where(is_call, forward - half_way, forward + half_way)
@@ -110,15 +115,15 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
         return {
-            "contract": chain["contract"].array,  # the column itself, not a copy
-            "expiration": tables.expiration,
+            "contract": pick(chain["contract"].array),  # the column itself (or its rows), not a copy
+            "expiration": pick(tables.expiration),
             "strike": strike,
-            "right": chain["right"].array,
-            "volume": volume,
-            "open_interest": oi,
-            "last": last,
+            "right": pick(chain["right"].array),
+            "volume": pick(figures["volume"]),
+            "open_interest": pick(figures["open_interest"]),
+            "last": pick(figures["last"]),
             "vol_oi": vol_oi,
-            "notional": notional,
+            "notional": pick(figures["notional"]),
             "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE),
             "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE),
             "entry": np.full(strike.shape, forward),
@@ -131,7 +136,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     def _codes(self, columns: Any) -> np.ndarray:
         """Each contract's first failing test as a code into `_labels` (0 = a spike); `columns` is the
-        candidate table or its columns as arrays."""
+        candidate table or `_figures`."""
         cfg = self.config
         oi, volume = np.asarray(columns["open_interest"]), np.asarray(columns["volume"])
         return np.select(
@@ -151,6 +156,8 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
                 f"notional below min_notional (${cfg.min_notional:,.0f})")
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        if len(kept) < 2:
+            return kept
         contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
         order = np.lexsort((contract_rank, -kept["vol_oi"].to_numpy(), -kept["notional"].to_numpy()))
         return kept.iloc[order]
