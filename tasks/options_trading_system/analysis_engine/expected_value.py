@@ -183,7 +183,7 @@ class EvTables:
     strikes: np.ndarray
     factors: dict[str, DirectionFactors]
     horizon: Horizon
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]]
+    pairs: dict[str, np.ndarray]  # the pairs to score, LONG then SHORT: `_pair_figures` and `long`
     pruned: dict[str, int]
 
 
@@ -241,18 +241,15 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         prepared: EvTables = self.prepared(chain, ctx)
         used, factors, horizon = prepared.used, prepared.factors, prepared.horizon
         forward = ctx.underlying_price
-        parts = [_score_pairs(*prepared.pairs[direction], forward, factors[direction], cfg, horizon, ctx.multiplier)
-                 for direction in (LONG, SHORT)]
-        sizes = [part["target"].size for part in parts]
-        columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        order = _rank_order(*(columns[name] for name in _RANKED))
-        columns = {name: values[order] for name, values in columns.items()}
+        order = _rank_order(*(prepared.pairs[name] for name in _RANKED))
+        columns = {name: values[order] for name, values in prepared.pairs.items()}
+        long = columns.pop("long")
+        columns.update(_market_columns(columns, forward, factors, long, cfg, horizon, ctx.multiplier))
         # text columns as categoricals with dtypes built once (pandas string columns are costly to build)
         missing = [",".join(factors[d].missing()) for d in (LONG, SHORT)]
         realism = _realism_label(cfg, horizon)
-        labels = {"direction": _repeat_label([LONG, SHORT], sizes, order),
-                  "realism": _repeat_label([realism, realism], sizes, order),
-                  "missing_factors": _repeat_label(missing, sizes, order),
+        labels = {"direction": _label_column(long, LONG, SHORT), "realism": _label_column(long, realism, realism),
+                  "missing_factors": _label_column(long, *missing),
                   "market_view": pd.Categorical.from_codes(columns.pop("market_view"),
                                                            dtype=category_dtype(MARKET_VIEWS))}
         expiration = used[0].to_datetime64() if used else np.datetime64("NaT", "ns")
@@ -314,7 +311,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
                             "by sum(all weights) / sum(present weights); without OI, volume and premium "
                             "data there is no probability",
             "pairs_considered": {LONG: above * below, SHORT: below * above},
-            "pairs_scored": sum(target.size for target, _ in prepared.pairs.values()),
+            "pairs_scored": int(prepared.pairs["target"].size),
             "pairs_pruned": prepared.pruned,
             "setups": int(len(kept)),
             "best": records[0] if records else None,
@@ -446,8 +443,9 @@ def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_know
 
 def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, DirectionFactors],
                     config: ExpectedValueConfig, horizon: Horizon, *, prune: bool = True
-                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, int]]:
-    """The (target, stop) pairs to score per direction, and how many were pruned, by reason.
+                    ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The pairs to score (their `_pair_figures`, LONG then SHORT, and `long`), and how many pairs were
+    pruned, by reason.
 
     Unpruned: every pair. Pruned: `pair_grid` drops the pairs the geometric limits rule out; then
     the cheap figures of the rest (reward, risk, probability, EV: no market probability, no table)
@@ -458,13 +456,12 @@ def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, Dire
     for _, _, counts in grids.values():
         for reason, n in counts.items():
             pruned[reason] = pruned.get(reason, 0) + n
+    figures = {d: _pair_figures(target, stop, forward, factors[d], config, horizon.sigma_points)
+               for d, (target, stop, _) in grids.items()}
+    columns = {name: np.concatenate([figures[d][name] for d in (LONG, SHORT)]) for name in figures[LONG]}
+    columns["long"] = long = np.repeat([True, False], [figures[d]["target"].size for d in (LONG, SHORT)])
     if not prune:
-        return {d: (target, stop) for d, (target, stop, _) in grids.items()}, pruned
-    cheap = {d: _pair_figures(target, stop, forward, factors[d], config, horizon.sigma_points)
-             for d, (target, stop, _) in grids.items()}
-    columns = {name: np.concatenate([cheap[d][name] for d in (LONG, SHORT)]) for name in _FILTERED}
-    sizes = [cheap[d]["target"].size for d in (LONG, SHORT)]
-    long = np.repeat([True, False], sizes)
+        return columns, pruned
     realism = _realism_label(config, horizon)
     flags = np.full(long.size, realism == CHECKED), np.full(long.size, realism == UNCHECKED)
     code = reason_codes(columns, long, *flags, config)
@@ -473,11 +470,7 @@ def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, Dire
         if n:
             pruned[label] = pruned.get(label, 0) + int(n)
     keep = code == 0
-    pairs = {}
-    for d, part in ((LONG, slice(0, sizes[0])), (SHORT, slice(sizes[0], None))):
-        mine = keep[part]
-        pairs[d] = (cheap[d]["target"][mine], cheap[d]["stop"][mine])
-    return pairs, pruned
+    return {name: values[keep] for name, values in columns.items()}, pruned
 
 
 def _realism_label(config: ExpectedValueConfig, horizon: Horizon) -> str:
@@ -581,27 +574,30 @@ def _pair_figures(target: np.ndarray, stop: np.ndarray, forward: float, factors:
             "probability": p, "ev_points": p * reward - (1.0 - p) * risk}
 
 
-def _score_pairs(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
-                 config: ExpectedValueConfig, horizon: Horizon, multiplier: float) -> dict[str, np.ndarray]:
-    """The numeric columns of the candidate table for one direction's pairs (market_view as codes)."""
-    figures = _pair_figures(target, stop, forward, factors, config, horizon.sigma_points)
-    reward, risk, p, ev = figures["reward"], figures["risk"], figures["probability"], figures["ev_points"]
-    market = target_first_probability(forward, target, stop, horizon.atm_iv, horizon.years)
+def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: dict[str, DirectionFactors],
+                    long: np.ndarray, config: ExpectedValueConfig, horizon: Horizon, multiplier: float
+                    ) -> dict[str, np.ndarray]:
+    """The candidate table's other numeric columns for pairs already figured (`_pair_figures`): the
+    market probability and view (as codes), dollars, and the direction's factors."""
+    target, reward, risk = figures["target"], figures["reward"], figures["risk"]
+    p, ev = figures["probability"], figures["ev_points"]
+    market = target_first_probability(forward, target, figures["stop"], horizon.atm_iv, horizon.years)
     view = np.select([np.isnan(market), market < config.out_of_reach_probability,
                       np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
-    full = np.full
-    return {**figures, "entry": full(target.shape, forward), "reward_dollars": reward * multiplier,
-            "risk_dollars": risk * multiplier, "sigma_points": full(target.shape, horizon.sigma_points),
-            "oi_factor": full(target.shape, factors.oi), "volume_factor": full(target.shape, factors.volume),
-            "premium_factor": full(target.shape, factors.premium), "ev_dollars": ev * multiplier,
+    by_direction = {name: np.where(long, getattr(factors[LONG], name), getattr(factors[SHORT], name))
+                    for name in ("oi", "volume", "premium")}
+    return {"entry": np.full(target.shape, forward), "reward_dollars": reward * multiplier,
+            "risk_dollars": risk * multiplier, "sigma_points": np.full(target.shape, horizon.sigma_points),
+            "oi_factor": by_direction["oi"], "volume_factor": by_direction["volume"],
+            "premium_factor": by_direction["premium"], "ev_dollars": ev * multiplier,
             "market_probability": market, "edge": p - market, "market_view": view}
 
 
-def _repeat_label(labels: list[str], sizes: list[int], order: np.ndarray) -> pd.Categorical:
-    """A categorical column: labels[i] repeated sizes[i] times, then taken in `order`."""
-    categories = tuple(dict.fromkeys(labels))
-    codes = np.repeat(np.array([categories.index(label) for label in labels], dtype=np.int8), sizes)
-    return pd.Categorical.from_codes(codes[order], dtype=category_dtype(categories))
+def _label_column(long: np.ndarray, long_label: str, short_label: str) -> pd.Categorical:
+    """A categorical column: `long_label` on LONG rows, `short_label` on SHORT ones."""
+    categories = tuple(dict.fromkeys((long_label, short_label)))
+    codes = np.where(long, categories.index(long_label), categories.index(short_label)).astype(np.int8)
+    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories))
 
 
 def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, ev: np.ndarray) -> np.ndarray:
