@@ -60,7 +60,7 @@ import pandas as pd
 from scipy.special import erfc
 
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
-from .stage_tools import (category_dtype, float_column, group_sum, json_list, json_records, json_value,
+from .stage_tools import (category_dtype, group_sum, json_list, json_records, json_value,
                           parse_expirations)
 from ..errors import ConfigError
 
@@ -210,7 +210,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         positions = selection.positions
         rows = EvRows(strike=tables.strike[positions], is_call=tables.is_call[positions],
                       is_put=tables.is_put[positions],
-                      **{name: float_column(chain, name, positions) for name in ("open_interest", "volume", "mark")})
+                      **{name: tables.quoted(chain, name)[positions] for name in ("open_interest", "volume", "mark")})
         strike = rows.strike[~np.isnan(rows.strike)]
         strikes = np.unique(strike)
         forward = ctx.underlying_price

@@ -84,6 +84,9 @@ class Selection:
     missing: list[pd.Timestamp]
 
 
+QUOTED = ("mark", "open_interest", "volume", "last")  # the chain's quoted figures, as the source gave them
+
+
 class RunTables:
     """Per-run tables every stage shares, built once from the chain: `is_call`/`is_put` as numpy
     masks (comparing a pandas string column costs more than most of the arithmetic), the expiration
@@ -106,6 +109,18 @@ class RunTables:
         self.expirations = [pd.Timestamp(u) for u in uniques]
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
+        self._quoted: dict[str, np.ndarray] = {}
+
+    def quoted(self, chain: pd.DataFrame, name: str) -> np.ndarray:
+        """One of the chain's quoted figures (`QUOTED`) as a float array, read once per run (every
+        stage reads them; enrichment adds columns and never replaces these); NaN if the chain lacks it."""
+        if name not in QUOTED:
+            raise ValueError(f"{name!r} is not a quoted figure ({', '.join(QUOTED)})")
+        values = self._quoted.get(name)
+        if values is None:
+            values = self._quoted[name] = chain[name].to_numpy(dtype=np.float64) if name in chain.columns \
+                else np.full(self.rows, np.nan)
+        return values
 
     def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
         """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""

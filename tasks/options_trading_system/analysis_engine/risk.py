@@ -152,8 +152,8 @@ class RiskAnalysis(PipelineAnalysis):
         forward = ctx.underlying_price
         is_call, is_put = tables.is_call[rows], tables.is_put[rows]
         strike = tables.strike[rows]
-        oi = float_column(chain, "open_interest", rows)
-        mark = float_column(chain, "mark", rows)
+        oi = tables.quoted(chain, "open_interest")[rows]
+        mark = tables.quoted(chain, "mark")[rows]
         gamma = float_column(chain, "gamma", rows)
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)

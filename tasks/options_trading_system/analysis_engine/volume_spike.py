@@ -86,13 +86,12 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
         keep, dropped = count_codes(self._codes(figures), self._labels())
         rows = np.flatnonzero(keep)
-        return pd.DataFrame(self._columns(chain, ctx, figures, rows), index=chain.index[rows]), len(chain), dropped
+        return pd.DataFrame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
-        volume = chain["volume"].to_numpy(dtype=np.float64)
-        oi = chain["open_interest"].to_numpy(dtype=np.float64)
-        last = chain["last"].to_numpy(dtype=np.float64)
+        tables = run_tables(chain, ctx)
+        volume, oi, last = (tables.quoted(chain, name) for name in ("volume", "open_interest", "last"))
         with np.errstate(divide="ignore", invalid="ignore"):
             vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
         return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi,
@@ -160,7 +159,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             return kept
         contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
         order = np.lexsort((contract_rank, -kept["vol_oi"].to_numpy(), -kept["notional"].to_numpy()))
-        return kept.iloc[order]
+        return kept if (order == np.arange(order.size)).all() else kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         calls = (kept["right"].to_numpy(dtype=object) == "C")
@@ -168,7 +167,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         call_dollars = float(notional[calls].sum())
         put_dollars = float(notional[~calls].sum())
         share, bias = day_bias(call_dollars, put_dollars, self.config)
-        tiers = np.bincount(kept["tier"].cat.codes.to_numpy(), minlength=len(TIER_NAMES))
+        tiers = np.bincount(np.asarray(kept["tier"].array.codes), minlength=len(TIER_NAMES))
         return {
             "spikes": int(len(kept)),
             "call_spikes": int(calls.sum()),
