@@ -157,8 +157,13 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         if len(kept) < 2:
             return kept
-        contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
-        order = np.lexsort((contract_rank, -kept["vol_oi"].to_numpy(), -kept["notional"].to_numpy()))
+        notional, vol_oi = kept["notional"].to_numpy(), kept["vol_oi"].to_numpy()
+        order = np.lexsort((-vol_oi, -notional))
+        ranked_notional, ranked_vol_oi = notional[order], vol_oi[order]
+        if ((ranked_notional[1:] == ranked_notional[:-1]) & (ranked_vol_oi[1:] == ranked_vol_oi[:-1])).any():
+            # a tie on both: the contract name decides (comparing names only when it matters)
+            contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
+            order = np.lexsort((contract_rank, -vol_oi, -notional))
         return kept if (order == np.arange(order.size)).all() else kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
