@@ -37,9 +37,13 @@ The model probability is unchanged. Each setup carries its distances in sigma an
 `out_of_reach_probability`, "disagree" when they differ by more than `disagreement_threshold`,
 "unknown" without a market probability; `market_note` says it in words.
 
-Pairs that cannot pass the geometric filters (risk, reward/risk, target and stop sigma) are never
-built or scored (`pair_grid`); their counts are in the summary's `pairs_pruned`. The kept setups
-are the same as scoring every pair (tests check it on the real captures).
+Only the setups that are kept are scored (market probability, dollars, the table). Pairs that
+cannot pass the geometric filters (risk, reward/risk, target and stop sigma) are never built
+(`pair_grid`); the rest get their cheap figures (reward, risk, probability, EV) and go through the
+same filters, duplicates and top_n as the candidate table (`reason_codes`), before any scoring
+(`candidate_pairs`). Every pair not kept is counted under the reason it would have got, in the
+summary's `pairs_pruned`. The kept setups and the counts are the same as scoring every pair and
+filtering the table (tests check it on the real captures).
 
 Missing data is never zero. Volumes (and OI) that are NaN are left out of the sums and of the max;
 a factor with no data at all is missing, and p is then the weighted sum of the factors present

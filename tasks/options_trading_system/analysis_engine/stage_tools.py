@@ -94,7 +94,11 @@ def fast_json_list(values: Iterable[Any]) -> list[Any]:
     one pass (a chart's hundreds of values); anything else goes through `json_value`."""
     array = np.asarray(values) if not isinstance(values, np.ndarray) else values
     if array.dtype.kind in "fiu":
-        return [v if v == v and v not in (math.inf, -math.inf) else None for v in array.astype(np.float64).tolist()]
+        array = array.astype(np.float64, copy=False)
+        out = array.tolist()
+        for i in np.flatnonzero(~np.isfinite(array)).tolist():  # NaN and inf: no JSON number
+            out[i] = None
+        return out
     return json_list(values)
 
 
