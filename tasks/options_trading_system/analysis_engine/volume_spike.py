@@ -18,7 +18,7 @@ of spike dollars.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -86,6 +86,9 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
         keep, dropped = count_codes(self._codes(figures), self._labels())
         rows = np.flatnonzero(keep)
+        # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
+        rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
+                                lambda: chain["contract"].to_numpy(dtype=object)[rows])]
         return pd.DataFrame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
@@ -157,13 +160,8 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         if len(kept) < 2:
             return kept
-        notional, vol_oi = kept["notional"].to_numpy(), kept["vol_oi"].to_numpy()
-        order = np.lexsort((-vol_oi, -notional))
-        ranked_notional, ranked_vol_oi = notional[order], vol_oi[order]
-        if ((ranked_notional[1:] == ranked_notional[:-1]) & (ranked_vol_oi[1:] == ranked_vol_oi[:-1])).any():
-            # a tie on both: the contract name decides (comparing names only when it matters)
-            contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
-            order = np.lexsort((contract_rank, -vol_oi, -notional))
+        order = _rank_order(kept["notional"].to_numpy(), kept["vol_oi"].to_numpy(),
+                            lambda: kept["contract"].to_numpy(dtype=object))
         return kept if (order == np.arange(order.size)).all() else kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
@@ -184,6 +182,17 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "tiers": {name: int(tiers[i]) for i, name in enumerate(TIER_NAMES)},
             "actionable": int(kept["actionable"].to_numpy(dtype=bool).sum()),
         }
+
+
+def _rank_order(notional: np.ndarray, vol_oi: np.ndarray, names: Callable[[], np.ndarray]) -> np.ndarray:
+    """Positions by notional (high first), then volume/OI (high), then contract name; `names` is
+    called only when two spikes tie on both figures (comparing names costs more than the rest)."""
+    order = np.lexsort((-vol_oi, -notional))
+    ranked_notional, ranked_vol_oi = notional[order], vol_oi[order]
+    if ((ranked_notional[1:] == ranked_notional[:-1]) & (ranked_vol_oi[1:] == ranked_vol_oi[:-1])).any():
+        contract_rank = np.unique(np.asarray(names(), dtype=object).astype(str), return_inverse=True)[1]
+        order = np.lexsort((contract_rank, -vol_oi, -notional))
+    return order
 
 
 def day_bias(call_dollars: float, put_dollars: float, config: VolumeSpikeConfig) -> tuple[float, str]:
