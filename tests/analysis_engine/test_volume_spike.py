@@ -65,7 +65,8 @@ def test_spikes_need_ratio_volume_and_dollars_and_skipped_contracts_say_why() ->
 
 
 def test_spikes_equal_in_dollars_and_ratio_rank_by_contract_name() -> None:
-    twins = [("Z", 20200.0, "C", 1000, 50, 10.0), ("M", 19800.0, "P", 1000, 50, 10.0), ("A", 20300.0, "C", 2500, 50, 6.0)]
+    twins = [("Z", 20200.0, "C", 1000, 50, 10.0), ("M", 19800.0, "P", 1000, 50, 10.0),
+             ("A", 20300.0, "C", 2500, 50, 6.0)]
     _, kept, _ = run(rows=twins)
     assert kept["contract"].tolist() == ["A", "M", "Z"]  # A: $300,000; M and Z tie at $200,000 and 20x
     chain = make_chain([{"contract": c, "strike": k, "right": r, "volume": v, "open_interest": oi, "last": last,

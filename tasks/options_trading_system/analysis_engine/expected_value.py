@@ -180,7 +180,7 @@ class EvRows:
 @dataclass(frozen=True)
 class EvTables:
     """The EV stage's per-run work (`prepare`), shared by candidates and summarize: the pairs to score
-    per direction, and how many pairs were pruned before scoring, by reason."""
+    (both directions) and how many pairs were pruned before scoring, by reason."""
 
     used: list[pd.Timestamp]
     missing: list[pd.Timestamp]

@@ -27,8 +27,8 @@ import pandas as pd
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_json_list, float_column, group_sum, json_records, json_value, parse_expirations,
-                          reason_series)
+from .stage_tools import (category_dtype, fast_json_list, float_column, group_sum, json_records, json_value,
+                          parse_expirations, reason_series)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
