@@ -430,6 +430,10 @@ def test_pruning_keeps_exactly_the_setups_of_scoring_every_pair(captures, profil
             assert summary["pairs_scored"] == len(pruned) <= flagged.top_n, (profile, name)
             assert dropped_by_reason(ExpectedValueAnalysis(flagged, prune=True), frame, ctx) == \
                 dropped_by_reason(ExpectedValueAnalysis(flagged, prune=False), frame, ctx), (profile, name)
+            brute = ExpectedValueAnalysis(flagged, prune=False)  # the runner's one-step path, every pair scored
+            selected, scored, _ = brute.select(frame, ctx)
+            pd.testing.assert_frame_equal(brute.sort(selected, ctx).reset_index(drop=True), every, check_exact=True)
+            assert scored == considered
 
 
 if __name__ == "__main__":

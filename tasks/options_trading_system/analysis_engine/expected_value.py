@@ -231,8 +231,11 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         return pd.Series(reason_labels(self.config)[self._codes(candidates)], index=candidates.index, dtype="str")
 
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
-        columns = self._columns(chain, ctx)  # the same reasons as `filter_reasons`, counted by code
-        keep, dropped = count_codes(self._codes(columns), reason_labels(self.config))
+        columns = self._columns(chain, ctx)
+        if self.prune:  # `candidate_pairs` kept only the pairs `reason_codes` keeps: nothing left to drop
+            keep, dropped = np.ones(columns["target"].size, dtype=bool), {}
+        else:  # the same reasons as `filter_reasons`, counted by code
+            keep, dropped = count_codes(self._codes(columns), reason_labels(self.config))
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
