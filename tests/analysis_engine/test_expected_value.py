@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.expected_value import (ExpectedValueAnalysis,
+from tasks.options_trading_system.analysis_engine.expected_value import (WITHHELD, ExpectedValueAnalysis, _rank_order,
                                                                          ExpectedValueConfig, band_weights,
                                                                          market_notes, target_first_probability)
 from tasks.options_trading_system.analysis_engine.greeks import GreeksAnalysis
@@ -202,6 +202,16 @@ def test_first_passage_series_agree_where_they_switch() -> None:
     assert 0.0 < below < math.log(F / 19850) / width
 
 
+def test_setups_rank_by_ev_then_probability_risk_and_target_ties_included() -> None:
+    ev = np.array([20.0, 30.0, 20.0, 20.0, NAN, 30.0])
+    p = np.array([0.7, 0.6, 0.7, 0.8, 0.7, 0.6])
+    risk = np.array([50.0, 40.0, 30.0, 50.0, 10.0, 40.0])
+    target = np.array([100.0, 90.0, 80.0, 70.0, 60.0, 50.0])
+    # EV 30 first (same p and risk: the lower target first), then EV 20 by p, then by risk; NaN last
+    assert _rank_order(target, risk, p, ev).tolist() == [5, 1, 3, 2, 0, 4]
+    assert _rank_order(target[:2], risk[:2], p[:2], ev[:2]).tolist() == [1, 0]  # no tie: EV alone
+
+
 def test_summary_is_plain_json() -> None:
     summary = run()[3]
     assert json.loads(json.dumps(summary, allow_nan=False)) == summary
@@ -252,7 +262,9 @@ def test_without_an_atm_iv_realism_cannot_apply_and_says_so() -> None:
     kept = candidates[reasons == ""]
     summary = stage.summarize(frame, kept, ctx)
     assert kept.empty  # withheld: the SHORT setup would pass every other filter
-    assert reasons.str.startswith("realism unchecked").sum() == 1
+    assert summary["pairs_pruned"][WITHHELD] == 1  # pruned before scoring, counted in the summary
+    every = ExpectedValueAnalysis(prune=False)  # every pair scored: the trace's reason says the same
+    assert every.filter_reasons(every.candidates(frame, ctx), ctx).str.startswith("realism unchecked").sum() == 1
     assert summary["realism"]["applied"] is False
     assert "no ATM IV for 2025-06-20" in summary["realism"]["note"]
     # flagged instead: shown, marked unchecked, with no market view
@@ -392,16 +404,36 @@ def test_the_top_default_setup_on_the_live_capture_says_the_market_disagrees(cap
     assert top["market_note"] == "model 0.89 vs market 0.05: the market prices this target as out of reach"
 
 
+def dropped_by_reason(stage: ExpectedValueAnalysis, frame: pd.DataFrame, ctx: AnalysisContext) -> dict[str, int]:
+    """Every pair the stage did not keep, by reason: pruned before scoring (summary) plus filtered (trace)."""
+    candidates = stage.candidates(frame, ctx)
+    reasons = stage.filter_reasons(candidates, ctx)
+    kept = stage.sort(candidates[reasons == ""], ctx).reset_index(drop=True)
+    counts = dict(stage.summarize(frame, kept, ctx)["pairs_pruned"])
+    for reason, n in reasons[reasons != ""].value_counts().items():
+        counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
+
+
 @pytest.mark.parametrize("profile", ["barchart_only", "profiles/seed_ev", "profiles/aggressive", "profiles/scalping"])
 def test_pruning_keeps_exactly_the_setups_of_scoring_every_pair(captures, profile: str) -> None:
+    # pruned: only the setups that are kept are scored; brute force: every pair scored, then filtered.
+    # Same setups with the same numbers, and every other pair counted under the same reason
     config = ev_stage(profile).config
-    for name, (frame, ctx) in captures.items():
-        pruned, summary = kept_setups(ExpectedValueAnalysis(config, prune=True), frame, ctx)
-        every, _ = kept_setups(ExpectedValueAnalysis(config, prune=False), frame, ctx)
-        pd.testing.assert_frame_equal(pruned, every, check_exact=True)
-        considered = sum(summary["pairs_considered"].values())
-        assert summary["pairs_scored"] + sum(summary["pairs_pruned"].values()) == considered
-        assert summary["pairs_scored"] < considered, (profile, name)
+    for flagged in (config, dataclasses.replace(config, missing_iv="flag", top_n=25)):
+        for name, (frame, ctx) in captures.items():
+            pruned, summary = kept_setups(ExpectedValueAnalysis(flagged, prune=True), frame, ctx)
+            every, _ = kept_setups(ExpectedValueAnalysis(flagged, prune=False), frame, ctx)
+            pd.testing.assert_frame_equal(pruned, every, check_exact=True)
+            considered = sum(summary["pairs_considered"].values())
+            assert summary["pairs_scored"] + sum(summary["pairs_pruned"].values()) == considered
+            assert summary["pairs_scored"] == len(pruned) <= flagged.top_n, (profile, name)
+            assert dropped_by_reason(ExpectedValueAnalysis(flagged, prune=True), frame, ctx) == \
+                dropped_by_reason(ExpectedValueAnalysis(flagged, prune=False), frame, ctx), (profile, name)
+            brute = ExpectedValueAnalysis(flagged, prune=False)  # the runner's one-step path, every pair scored
+            selected, scored, _ = brute.select(frame, ctx)
+            pd.testing.assert_frame_equal(brute.sort(selected, ctx).reset_index(drop=True), every, check_exact=True)
+            assert scored == considered
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from tasks.options_trading_system.analysis_engine.stage_tools import reason_seri
 from tasks.options_trading_system.expiry import years_to_settlement
 from tasks.options_trading_system.analysis_engine.risk import RiskAnalysis
 from tasks.options_trading_system.config_manager import SCHEMA_DIR, list_profiles, load_profile
+from tasks.options_trading_system.daily_run import load_input_file
 from tasks.options_trading_system.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root: `python3 tests/...` works too
@@ -136,6 +137,24 @@ def test_every_stage_setting_has_a_description_and_a_default(name: str) -> None:
         return missing
 
     assert walk(schema, name) == []
+
+
+@pytest.mark.parametrize("profile", ["barchart_only", "profiles/seed_ev"])
+def test_each_stage_keeps_and_counts_on_a_real_capture_what_its_steps_give(shared_data: Path, profile: str) -> None:
+    # the runner asks each stage to `select` (a stage may build only the rows it keeps); every
+    # candidate table, filtered step by step, must give the same kept rows, count and reasons
+    for path in sorted((shared_data / "barchart").glob("barchart_api_*[0-9].json")):
+        chain = load_input_file(path)
+        ctx = AnalysisContext.from_chain(chain)
+        result = Pipeline.from_profile(load_profile(profile, env={})).run(chain.frame, ctx)
+        for stage in Pipeline.from_profile(load_profile(profile, env={})).stages[1:]:
+            candidates = stage.candidates(result.chain, ctx)
+            keep, dropped = _keep_and_count(stage.filter_reasons(candidates, ctx))
+            kept = stage.sort(candidates[keep], ctx).reset_index(drop=True)
+            trace = result.stage(stage.name).trace
+            assert (trace.candidates_in, trace.candidates_out, dict(trace.reasons)) == \
+                (len(candidates), len(kept), dropped), (path.name, stage.name)
+            pd.testing.assert_frame_equal(kept, result.stage(stage.name).opportunities, check_exact=True)
 
 
 if __name__ == "__main__":

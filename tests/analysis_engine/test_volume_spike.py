@@ -64,6 +64,17 @@ def test_spikes_need_ratio_volume_and_dollars_and_skipped_contracts_say_why() ->
     assert kept["notional"].tolist() == [10_000_000.0, 300_000.0, 200_000.0]
 
 
+def test_spikes_equal_in_dollars_and_ratio_rank_by_contract_name() -> None:
+    twins = [("Z", 20200.0, "C", 1000, 50, 10.0), ("M", 19800.0, "P", 1000, 50, 10.0),
+             ("A", 20300.0, "C", 2500, 50, 6.0)]
+    _, kept, _ = run(rows=twins)
+    assert kept["contract"].tolist() == ["A", "M", "Z"]  # A: $300,000; M and Z tie at $200,000 and 20x
+    chain = make_chain([{"contract": c, "strike": k, "right": r, "volume": v, "open_interest": oi, "last": last,
+                         "expiration": "2025-06-20"} for c, k, r, v, oi, last in twins], underlying=F)
+    selected, _, _ = VolumeSpikeAnalysis().select(chain.frame, AnalysisContext.from_chain(chain))
+    assert selected["contract"].tolist() == ["A", "M", "Z"]  # the runner's path: built in that order
+
+
 def test_each_spike_is_a_trade_with_target_stop_tier_and_actionability() -> None:
     _, kept, _ = run()
     spikes = kept.set_index("contract")

@@ -37,9 +37,13 @@ The model probability is unchanged. Each setup carries its distances in sigma an
 `out_of_reach_probability`, "disagree" when they differ by more than `disagreement_threshold`,
 "unknown" without a market probability; `market_note` says it in words.
 
-Pairs that cannot pass the geometric filters (risk, reward/risk, target and stop sigma) are never
-built or scored (`pair_grid`); their counts are in the summary's `pairs_pruned`. The kept setups
-are the same as scoring every pair (tests check it on the real captures).
+Only the setups that are kept are scored (market probability, dollars, the table). Pairs that
+cannot pass the geometric filters (risk, reward/risk, target and stop sigma) are never built
+(`pair_grid`); the rest get their cheap figures (reward, risk, probability, EV) and go through the
+same filters, duplicates and top_n as the candidate table (`reason_codes`), before any scoring
+(`candidate_pairs`). Every pair not kept is counted under the reason it would have got, in the
+summary's `pairs_pruned`. The kept setups and the counts are the same as scoring every pair and
+filtering the table (tests check it on the real captures).
 
 Missing data is never zero. Volumes (and OI) that are NaN are left out of the sums and of the max;
 a factor with no data at all is missing, and p is then the weighted sum of the factors present
@@ -52,21 +56,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import lru_cache
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import json_list, json_records, json_value, parse_expirations
+from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
+from .stage_tools import (category_dtype, group_sum, json_list, json_records, json_value,
+                          parse_expirations)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 LONG, SHORT = "LONG", "SHORT"
 FACTORS = ("oi", "volume", "premium", "distance")
-_COLUMNS = ("expiration", "strike", "right", "open_interest", "volume", "mark")  # what the stage reads
 _SMALL_TIME = 0.25         # sigma^2 T / L^2 below which the image series is used, else the Fourier series
 _IMAGE_TERMS = 4           # at sigma^2 T / L^2 < 0.25 the 4th image term is below erfc(8.5) ~ 1e-33
 _FOURIER_TERMS = 8         # at sigma^2 T / L^2 >= 0.25 the 8th term is below exp(-64 pi^2 / 8) ~ 1e-34
@@ -75,6 +80,8 @@ MISSING_IV_MODES = ("withhold", "flag")
 CHECKED, UNCHECKED, OFF = "checked", "unchecked", "off"  # the `realism` column
 WITHHELD = "realism unchecked (no sigma: see the summary's realism note); missing_iv is withhold"
 MARKET_VIEWS = ("edge", "out_of_reach", "disagree", "unknown")
+_FILTERED = ("target", "risk", "reward_risk", "target_sigma", "stop_sigma", "probability", "ev_points")
+_RANKED = ("target", "risk", "probability", "ev_points")  # `_rank_order`'s keys, last decides first
 _COLUMN_ORDER = ("direction", "entry", "target", "stop", "reward", "risk", "reward_risk", "reward_dollars",
                  "risk_dollars", "sigma_points", "target_sigma", "stop_sigma", "realism", "oi_factor",
                  "volume_factor", "premium_factor", "distance_factor", "missing_factors", "probability",
@@ -159,15 +166,29 @@ class Horizon:
 
 
 @dataclass(frozen=True)
-class EvTables:
-    """The EV stage's per-run work (`prepare`), shared by candidates and summarize."""
+class EvRows:
+    """The stage's contracts (the chosen expirations' rows) as arrays."""
 
-    rows: pd.DataFrame
+    strike: np.ndarray
+    is_call: np.ndarray
+    is_put: np.ndarray
+    open_interest: np.ndarray
+    volume: np.ndarray
+    mark: np.ndarray
+
+
+@dataclass(frozen=True)
+class EvTables:
+    """The EV stage's per-run work (`prepare`), shared by candidates and summarize: the pairs to score
+    (both directions) and how many pairs were pruned before scoring, by reason."""
+
     used: list[pd.Timestamp]
     missing: list[pd.Timestamp]
     strikes: np.ndarray
     factors: dict[str, DirectionFactors]
     horizon: Horizon
+    pairs: dict[str, np.ndarray]  # the pairs to score, LONG then SHORT: `_pair_figures` and `long`
+    pruned: dict[str, int]
 
 
 class ExpectedValueAnalysis(PipelineAnalysis):
@@ -183,72 +204,77 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         self.prune = prune  # False scores every pair (the tests' check that pruning changes nothing)
 
     def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> EvTables:
-        rows, used, missing = self._rows(chain, ctx)
-        strikes = np.unique(rows["strike"].dropna().to_numpy(dtype=np.float64))
-        factors = direction_factors(rows, ctx.underlying_price, self.config)
-        return EvTables(rows, used, missing, strikes, factors, self._horizon(chain, used, ctx))
+        cfg = self.config
+        tables = run_tables(chain, ctx)
+        wanted = parse_expirations(cfg.expirations, "pipeline.expected_value.expirations")
+        selection = tables.select(wanted, ctx.front_expiration)
+        if selection.missing:
+            log.warning("expected_value: expirations %s not in the chain",
+                        [m.date().isoformat() for m in selection.missing])
+        positions = selection.positions
+        rows = EvRows(strike=tables.strike[positions], is_call=tables.is_call[positions],
+                      is_put=tables.is_put[positions],
+                      **{name: tables.quoted(chain, name)[positions] for name in ("open_interest", "volume", "mark")})
+        strike = rows.strike[~np.isnan(rows.strike)]
+        strikes = np.unique(strike)
+        forward = ctx.underlying_price
+        factors = direction_factors(rows, forward, cfg)
+        used = sorted(selection.used)
+        horizon = _horizon(chain, tables, used, ctx)
+        pairs, pruned = candidate_pairs(strikes, forward, factors, cfg, horizon, prune=self.prune)
+        return EvTables(used, selection.missing, strikes, factors, horizon, pairs, pruned)
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        cfg = self.config
-        prepared: EvTables = self.prepared(chain, ctx)
-        used, strikes, factors, horizon = prepared.used, prepared.strikes, prepared.factors, prepared.horizon
-        forward = ctx.underlying_price
-        parts = []
-        for direction in (LONG, SHORT):
-            target, stop, _ = pair_grid(strikes, forward, direction, cfg, horizon.sigma_points, prune=self.prune)
-            parts.append(_score_pairs(target, stop, forward, factors[direction], cfg, horizon, ctx.multiplier))
-        columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        sizes = [part["target"].size for part in parts]
-        # text columns as categoricals built once (pandas string columns are costly to build)
-        missing = [",".join(factors[d].missing()) for d in (LONG, SHORT)]
-        realism = OFF if not realism_on(cfg) else (UNCHECKED if np.isnan(horizon.sigma_points) else CHECKED)
-        labels = {"direction": _repeat_label([LONG, SHORT], sizes), "realism": _repeat_label([realism, realism], sizes),
-                  "missing_factors": _repeat_label(missing, sizes)}
-        labels["market_view"] = pd.Categorical.from_codes(columns.pop("market_view"), categories=list(MARKET_VIEWS))
-        table = pd.DataFrame({name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER})
-        table["expiration"] = used[0] if used else pd.NaT
-        return table
+        return pd.DataFrame(self._columns(chain, ctx))
 
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return pd.Series(reason_labels(self.config)[self._codes(candidates)], index=candidates.index, dtype="str")
+
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        columns = self._columns(chain, ctx)
+        if self.prune:  # `candidate_pairs` kept only the pairs `reason_codes` keeps: nothing left to drop
+            keep, dropped = np.ones(columns["target"].size, dtype=bool), {}
+        else:  # the same reasons as `filter_reasons`, counted by code
+            keep, dropped = count_codes(self._codes(columns), reason_labels(self.config))
+        if not keep.all():
+            rows = np.flatnonzero(keep)
+            columns = {name: values[rows] for name, values in columns.items()}
+        columns["market_note"] = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
+        return pd.DataFrame(columns), keep.size, dropped
+
+    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        """The candidate table's columns, its rows ranked (`_rank_order`): one entry per pair scored."""
         cfg = self.config
-        sigma_known = candidates["realism"].to_numpy() == CHECKED
-        unchecked = candidates["realism"].to_numpy() == UNCHECKED
-        labels = np.array(["",
-                           f"risk above max_risk_points ({cfg.max_risk_points:g} points)",
-                           f"reward/risk below min_reward_risk ({cfg.min_reward_risk:g})",
-                           f"target beyond max_target_sigma ({_sigma_text(cfg.max_target_sigma)} sigma)",
-                           f"stop inside noise: closer than min_stop_sigma ({cfg.min_stop_sigma:g} sigma)",
-                           "probability missing (no OI, volume or premium data)",
-                           f"EV below min_ev_points ({cfg.min_ev_points:g} points)",
-                           f"probability below min_probability ({cfg.min_probability:g})",
-                           WITHHELD,
-                           "same target as a better setup (collapse_duplicates)",
-                           f"beyond top_n ({cfg.top_n}) by EV"], dtype=object)
-        max_sigma = np.inf if cfg.max_target_sigma is None else cfg.max_target_sigma
-        code = np.select(
-            [candidates["risk"].to_numpy() > cfg.max_risk_points,
-             candidates["reward_risk"].to_numpy() < cfg.min_reward_risk,
-             sigma_known & (candidates["target_sigma"].to_numpy() > max_sigma),
-             sigma_known & (candidates["stop_sigma"].to_numpy() < cfg.min_stop_sigma),
-             np.isnan(candidates["probability"].to_numpy()),
-             ~(candidates["ev_points"].to_numpy() >= cfg.min_ev_points),
-             ~(candidates["probability"].to_numpy() >= cfg.min_probability),
-             unchecked & (cfg.missing_iv == "withhold")],
-            [1, 2, 3, 4, 5, 6, 7, 8], 0)
-        passing = np.flatnonzero(code == 0)
-        ranked = passing[_rank_order(candidates.iloc[passing])]
-        if cfg.collapse_duplicates:  # (direction, target) as one signed key: targets are positive prices
-            long = candidates["direction"].to_numpy()[ranked] == LONG
-            keys = np.where(long, 1.0, -1.0) * candidates["target"].to_numpy()[ranked]
-            first = np.zeros(ranked.size, dtype=bool)
-            first[np.unique(keys, return_index=True)[1]] = True  # the best-ranked row of each key
-            code[ranked[~first]] = 9
-            ranked = ranked[first]
-        code[ranked[cfg.top_n:]] = 10
-        return pd.Series(labels[code], index=candidates.index, dtype="str")
+        prepared: EvTables = self.prepared(chain, ctx)
+        used, factors, horizon = prepared.used, prepared.factors, prepared.horizon
+        forward = ctx.underlying_price
+        order = _rank_order(*(prepared.pairs[name] for name in _RANKED))
+        columns = {name: values[order] for name, values in prepared.pairs.items()}
+        long = columns.pop("long")
+        columns.update(_market_columns(columns, forward, factors, long, cfg, horizon, ctx.multiplier))
+        # text columns as categoricals with dtypes built once (pandas string columns are costly to build)
+        missing = [",".join(factors[d].missing()) for d in (LONG, SHORT)]
+        realism = _realism_label(cfg, horizon)
+        labels = {"direction": _label_column(long, LONG, SHORT), "realism": _label_column(long, realism, realism),
+                  "missing_factors": _label_column(long, *missing),
+                  "market_view": pd.Categorical.from_codes(columns.pop("market_view"),
+                                                           dtype=category_dtype(MARKET_VIEWS))}
+        expiration = used[0].to_datetime64() if used else np.datetime64("NaT", "ns")
+        return {**{name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER},
+                "expiration": np.full(order.size, expiration, dtype="datetime64[ns]")}
+
+    def _codes(self, columns: Any) -> np.ndarray:
+        """`reason_codes` of a candidate table, or of its columns as arrays (`_columns`)."""
+        realism = columns["realism"]
+        return reason_codes({name: np.asarray(columns[name]) for name in _FILTERED},
+                            np.asarray(columns["direction"] == LONG), np.asarray(realism == CHECKED),
+                            np.asarray(realism == UNCHECKED), self.config)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        ordered = kept.iloc[_rank_order(kept)]
+        order = _rank_order(*(kept[name].to_numpy() for name in _RANKED))
+        ordered = kept if (order == np.arange(order.size)).all() else kept.iloc[order]
+        if "market_note" in ordered.columns:  # `select` built the kept rows with their words
+            return ordered
         # the words are built for the few kept setups only (never for every candidate pair)
         return ordered.assign(market_note=market_notes(ordered, self.config))
 
@@ -259,13 +285,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         horizon = prepared.horizon
         forward = ctx.underlying_price
         above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
-        pruned: dict[str, int] = {}
-        scored = 0
-        for direction in (LONG, SHORT):
-            target, _, counts = pair_grid(strikes, forward, direction, cfg, horizon.sigma_points, prune=self.prune)
-            scored += int(target.size)
-            for reason, n in counts.items():
-                pruned[reason] = pruned.get(reason, 0) + n
+        records = json_records(kept)
         return {
             "underlying_price": json_value(forward),
             "expirations": json_list(used),
@@ -298,45 +318,38 @@ class ExpectedValueAnalysis(PipelineAnalysis):
                             "by sum(all weights) / sum(present weights); without OI, volume and premium "
                             "data there is no probability",
             "pairs_considered": {LONG: above * below, SHORT: below * above},
-            "pairs_scored": scored,
-            "pairs_pruned": pruned,
+            "pairs_scored": int(prepared.pairs["target"].size),
+            "pairs_pruned": prepared.pruned,
             "setups": int(len(kept)),
-            "best": json_records(kept.head(1))[0] if len(kept) else None,
-            "setups_table": json_records(kept),
+            "best": records[0] if records else None,
+            "setups_table": records,
         }
 
-    def _rows(self, chain: pd.DataFrame, ctx: AnalysisContext
-              ) -> tuple[pd.DataFrame, list[pd.Timestamp], list[pd.Timestamp]]:
-        wanted = parse_expirations(self.config.expirations, "pipeline.expected_value.expirations")
-        selection = run_tables(chain, ctx).select(wanted, ctx.front_expiration)
-        rows, used, missing = chain[list(_COLUMNS)].iloc[selection.positions], selection.used, selection.missing
-        if missing:
-            log.warning("expected_value: expirations %s not in the chain", [m.date().isoformat() for m in missing])
-        return rows, sorted(used), missing
 
-    @staticmethod
-    def _horizon(chain: pd.DataFrame, used: list[pd.Timestamp], ctx: AnalysisContext) -> Horizon:
-        """The earliest expiration used: its ATM IV (from the greeks stage), time and sigma."""
-        if not used:
-            return Horizon(None, float("nan"), float("nan"), float("nan"), "no expiration selected",
-                           "realism not applied: no expiration selected")
-        horizon = used[0]
-        day = horizon.date().isoformat()
-        years = float(ctx.years_to(horizon))
-        ivs = chain.loc[chain["expiration"] == horizon, "atm_iv"].dropna()
-        if years <= 0:
-            note = (f"realism not applied: the {day} expiration had settled by the data's time "
-                    f"({ctx.as_of.isoformat()}); with no time left no target can be checked for reach")
-        elif ivs.empty:
-            note = f"realism not applied: no ATM IV for {day} (see the greeks summary), so no sigma"
-        else:
-            note = ""
-        if ivs.empty:
-            return Horizon(horizon, float("nan"), years, float("nan"),
-                           f"no ATM IV for {day} (see the greeks summary): no market probability", note)
-        iv = float(ivs.iloc[0])
-        sigma = ctx.underlying_price * iv * np.sqrt(years) if years > 0 else float("nan")
-        return Horizon(horizon, iv, years, float(sigma), "", note)
+def _horizon(chain: pd.DataFrame, tables: RunTables, used: list[pd.Timestamp], ctx: AnalysisContext) -> Horizon:
+    """The earliest expiration used: its ATM IV (from the greeks stage), time and sigma."""
+    if not used:
+        return Horizon(None, float("nan"), float("nan"), float("nan"), "no expiration selected",
+                       "realism not applied: no expiration selected")
+    horizon = used[0]
+    day = horizon.date().isoformat()
+    rows = tables.select((horizon,), ctx.front_expiration).positions
+    years = float(tables.years_to_expiry(ctx)[rows[0]])
+    ivs = chain["atm_iv"].to_numpy(dtype=np.float64)[rows]
+    ivs = ivs[~np.isnan(ivs)]
+    if years <= 0:
+        note = (f"realism not applied: the {day} expiration had settled by the data's time "
+                f"({ctx.as_of.isoformat()}); with no time left no target can be checked for reach")
+    elif ivs.size == 0:
+        note = f"realism not applied: no ATM IV for {day} (see the greeks summary), so no sigma"
+    else:
+        note = ""
+    if ivs.size == 0:
+        return Horizon(horizon, float("nan"), years, float("nan"),
+                       f"no ATM IV for {day} (see the greeks summary): no market probability", note)
+    iv = float(ivs[0])
+    sigma = ctx.underlying_price * iv * np.sqrt(years) if years > 0 else float("nan")
+    return Horizon(horizon, iv, years, float(sigma), "", note)
 
 
 def realism_on(config: ExpectedValueConfig) -> bool:
@@ -370,26 +383,109 @@ def pair_grid(strikes: np.ndarray, forward: float, direction: str, config: Expec
             counts[reason] = counts.get(reason, 0) + int(n)
 
     stop_ok = risk <= config.max_risk_points
-    drop(f"risk above max_risk_points ({config.max_risk_points:g} points)", targets.size * (~stop_ok).sum())
+    labels = reason_labels(config)
+    drop(labels[1], targets.size * (~stop_ok).sum())
     stops, risk = stops[stop_ok], risk[stop_ok]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_ok = (reward[:, None] / risk[None, :]) >= config.min_reward_risk
-    drop(f"reward/risk below min_reward_risk ({config.min_reward_risk:g})", (~ratio_ok).sum())
+    drop(labels[2], (~ratio_ok).sum())
     if realism_on(config) and not np.isnan(sigma_points):
         max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
         target_ok = ~(reward / sigma_points > max_sigma)
         stop_far = ~(risk / sigma_points < config.min_stop_sigma)
-        drop(f"target beyond max_target_sigma ({_sigma_text(config.max_target_sigma)} sigma)",
-             (ratio_ok & ~target_ok[:, None]).sum())
+        drop(labels[3], (ratio_ok & ~target_ok[:, None]).sum())
         ratio_ok = ratio_ok & target_ok[:, None]
-        drop(f"stop inside noise: closer than min_stop_sigma ({config.min_stop_sigma:g} sigma)",
-             (ratio_ok & ~stop_far[None, :]).sum())
+        drop(labels[4], (ratio_ok & ~stop_far[None, :]).sum())
         ratio_ok = ratio_ok & stop_far[None, :]
     which_target, which_stop = np.nonzero(ratio_ok)
     return targets[which_target], stops[which_stop], counts
 
 
-def market_notes(setups: pd.DataFrame, config: ExpectedValueConfig) -> list[str]:
+@lru_cache(maxsize=64)
+def reason_labels(config: ExpectedValueConfig) -> np.ndarray:
+    """Why a pair is dropped, by code (`reason_codes`), in the filters' order; code 0 ("") keeps it."""
+    return np.array(["",
+                     f"risk above max_risk_points ({config.max_risk_points:g} points)",
+                     f"reward/risk below min_reward_risk ({config.min_reward_risk:g})",
+                     f"target beyond max_target_sigma ({_sigma_text(config.max_target_sigma)} sigma)",
+                     f"stop inside noise: closer than min_stop_sigma ({config.min_stop_sigma:g} sigma)",
+                     "probability missing (no OI, volume or premium data)",
+                     f"EV below min_ev_points ({config.min_ev_points:g} points)",
+                     f"probability below min_probability ({config.min_probability:g})",
+                     WITHHELD,
+                     "same target as a better setup (collapse_duplicates)",
+                     f"beyond top_n ({config.top_n}) by EV"], dtype=object)
+
+
+def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_known: np.ndarray,
+                 unchecked: np.ndarray, config: ExpectedValueConfig) -> np.ndarray:
+    """Each pair's first failing filter as a code into `reason_labels` (0 = kept): the limits in
+    order, then collapsing duplicates and the top_n among the pairs that pass (ranked by
+    `_rank_order`). `columns` holds the `_FILTERED` figures of the pairs (a candidate table's columns,
+    or the arrays `candidate_pairs` prunes with)."""
+    risk, probability, ev = columns["risk"], columns["probability"], columns["ev_points"]
+    max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
+    code = np.select(
+        [risk > config.max_risk_points,
+         columns["reward_risk"] < config.min_reward_risk,
+         sigma_known & (columns["target_sigma"] > max_sigma),
+         sigma_known & (columns["stop_sigma"] < config.min_stop_sigma),
+         np.isnan(probability),
+         ~(ev >= config.min_ev_points),
+         ~(probability >= config.min_probability),
+         unchecked & (config.missing_iv == "withhold")],
+        [1, 2, 3, 4, 5, 6, 7, 8], 0)
+    passing = np.flatnonzero(code == 0)
+    target = columns["target"]
+    ranked = passing[_rank_order(target[passing], risk[passing], probability[passing], ev[passing])]
+    if config.collapse_duplicates:  # (direction, target) as one signed key: targets are positive prices
+        keys = np.where(long[ranked], 1.0, -1.0) * target[ranked]
+        first = np.zeros(ranked.size, dtype=bool)
+        first[np.unique(keys, return_index=True)[1]] = True  # the best-ranked row of each key
+        code[ranked[~first]] = 9
+        ranked = ranked[first]
+    code[ranked[config.top_n:]] = 10
+    return code
+
+
+def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, DirectionFactors],
+                    config: ExpectedValueConfig, horizon: Horizon, *, prune: bool = True
+                    ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The pairs to score (their `_pair_figures`, LONG then SHORT, and `long`), and how many pairs were
+    pruned, by reason.
+
+    Unpruned: every pair. Pruned: `pair_grid` drops the pairs the geometric limits rule out; then
+    the cheap figures of the rest (reward, risk, probability, EV: no market probability, no table)
+    go through the same `reason_codes` as the candidate table, so only the setups that are kept (at
+    most top_n) are scored, and every other pair is counted under the reason it would have got."""
+    grids = {d: pair_grid(strikes, forward, d, config, horizon.sigma_points, prune=prune) for d in (LONG, SHORT)}
+    pruned: dict[str, int] = {}
+    for _, _, counts in grids.values():
+        for reason, n in counts.items():
+            pruned[reason] = pruned.get(reason, 0) + n
+    figures = {d: _pair_figures(target, stop, forward, factors[d], config, horizon.sigma_points)
+               for d, (target, stop, _) in grids.items()}
+    columns = {name: np.concatenate([figures[d][name] for d in (LONG, SHORT)]) for name in figures[LONG]}
+    columns["long"] = long = np.repeat([True, False], [figures[d]["target"].size for d in (LONG, SHORT)])
+    if not prune:
+        return columns, pruned
+    realism = _realism_label(config, horizon)
+    flags = np.full(long.size, realism == CHECKED), np.full(long.size, realism == UNCHECKED)
+    code = reason_codes(columns, long, *flags, config)
+    counts = np.bincount(code, minlength=len(reason_labels(config)))
+    for label, n in zip(reason_labels(config)[1:], counts[1:]):
+        if n:
+            pruned[label] = pruned.get(label, 0) + int(n)
+    keep = code == 0
+    return {name: values[keep] for name, values in columns.items()}, pruned
+
+
+def _realism_label(config: ExpectedValueConfig, horizon: Horizon) -> str:
+    """The `realism` column: off, or checked / unchecked by whether sigma is known."""
+    return OFF if not realism_on(config) else (UNCHECKED if np.isnan(horizon.sigma_points) else CHECKED)
+
+
+def market_notes(setups: Mapping[str, Any], config: ExpectedValueConfig) -> list[str]:
     """The model-vs-market comparison of each setup in words: an edge only where the two roughly
     agree; where the market gives the target almost no chance, or the two are far apart, it says
     so instead of calling the difference an edge."""
@@ -415,12 +511,14 @@ def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfi
     return np.select([distance <= limit for limit, _ in bands], [weight for _, weight in bands], config.far_weight)
 
 
-def direction_factors(rows: pd.DataFrame, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
+def direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
     """OI, volume and premium factors for LONG and SHORT from one set of rows (NaN = no data)."""
-    per_strike = rows.groupby("strike", sort=True)[["open_interest", "volume"]].sum(min_count=1)
-    strikes = per_strike.index.to_numpy(dtype=np.float64)
+    known = ~np.isnan(rows.strike)
+    strikes, codes = np.unique(rows.strike[known], return_inverse=True)
+    every = np.ones(codes.size, dtype=bool)
+    oi = group_sum(codes, strikes.size, rows.open_interest[known], every)
+    volume = group_sum(codes, strikes.size, rows.volume[known], every)
     weights = band_weights(strikes, forward, config)
-    oi, volume = per_strike["open_interest"].to_numpy(), per_strike["volume"].to_numpy()
     premium = _premium_balance(rows)
     out = {}
     for direction, on_side in ((LONG, strikes > forward), (SHORT, strikes < forward)):
@@ -443,20 +541,26 @@ def _weighted_share(values: np.ndarray, weights: np.ndarray, modifier: np.ndarra
     return float(np.clip((values[known] * weights[known] * modifier[known]).sum() / largest, 0.0, 1.0))
 
 
-def _premium_balance(rows: pd.DataFrame) -> float:
+def _premium_balance(rows: EvRows) -> float:
     """(call mark x OI - put mark x OI) / (both added), in [-1, 1]; NaN when either side has no data."""
-    money = rows["mark"] * rows["open_interest"]
-    calls = money[rows["right"] == "C"].sum(min_count=1)
-    puts = money[rows["right"] == "P"].sum(min_count=1)
+    money = rows.mark * rows.open_interest
+    calls, puts = _sum_known(money[rows.is_call]), _sum_known(money[rows.is_put])
     total = calls + puts
     if np.isnan(total) or total <= 0:
         return float("nan")
     return float((calls - puts) / total)
 
 
-def _score_pairs(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
-                 config: ExpectedValueConfig, horizon: Horizon, multiplier: float) -> dict[str, np.ndarray]:
-    """The numeric columns of the candidate table for one direction's pairs (market_view as codes)."""
+def _sum_known(values: np.ndarray) -> float:
+    """The sum of the known values (missing ones count 0, as pandas' `sum(min_count=1)`); NaN if none."""
+    missing = np.isnan(values)
+    return float("nan") if missing.all() else float(np.where(missing, 0.0, values).sum())
+
+
+def _pair_figures(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
+                  config: ExpectedValueConfig, sigma: float) -> dict[str, np.ndarray]:
+    """The figures of one direction's pairs that the filters read (no market probability): reward,
+    risk, distances in sigma, the distance factor, the probability and EV in points."""
     reward, risk = np.abs(target - forward), np.abs(forward - stop)
     distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
     w = config.weights
@@ -470,34 +574,49 @@ def _score_pairs(target: np.ndarray, stop: np.ndarray, forward: float, factors: 
     else:  # the distance alone says nothing about the market: no probability without OI, volume or premium
         raw = np.full(target.shape, np.nan)
     p = np.clip(raw, config.probability_floor, config.probability_cap)
-    ev = p * reward - (1.0 - p) * risk
-    market = target_first_probability(forward, target, stop, horizon.atm_iv, horizon.years)
-    sigma = horizon.sigma_points
     with np.errstate(divide="ignore", invalid="ignore"):
         target_sigma, stop_sigma = reward / sigma, risk / sigma
+    return {"target": target, "stop": stop, "reward": reward, "risk": risk, "reward_risk": reward / risk,
+            "target_sigma": target_sigma, "stop_sigma": stop_sigma, "distance_factor": distance,
+            "probability": p, "ev_points": p * reward - (1.0 - p) * risk}
+
+
+def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: dict[str, DirectionFactors],
+                    long: np.ndarray, config: ExpectedValueConfig, horizon: Horizon, multiplier: float
+                    ) -> dict[str, np.ndarray]:
+    """The candidate table's other numeric columns for pairs already figured (`_pair_figures`): the
+    market probability and view (as codes), dollars, and the direction's factors."""
+    target, reward, risk = figures["target"], figures["reward"], figures["risk"]
+    p, ev = figures["probability"], figures["ev_points"]
+    market = target_first_probability(forward, target, figures["stop"], horizon.atm_iv, horizon.years)
     view = np.select([np.isnan(market), market < config.out_of_reach_probability,
                       np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
-    full = np.full
-    return {"entry": full(target.shape, forward), "target": target, "stop": stop, "reward": reward, "risk": risk,
-            "reward_risk": reward / risk, "reward_dollars": reward * multiplier, "risk_dollars": risk * multiplier,
-            "sigma_points": full(target.shape, sigma), "target_sigma": target_sigma, "stop_sigma": stop_sigma,
-            "oi_factor": full(target.shape, factors.oi), "volume_factor": full(target.shape, factors.volume),
-            "premium_factor": full(target.shape, factors.premium), "distance_factor": distance,
-            "probability": p, "ev_points": ev, "ev_dollars": ev * multiplier, "market_probability": market,
-            "edge": p - market, "market_view": view}
+    by_direction = {name: np.where(long, getattr(factors[LONG], name), getattr(factors[SHORT], name))
+                    for name in ("oi", "volume", "premium")}
+    return {"entry": np.full(target.shape, forward), "reward_dollars": reward * multiplier,
+            "risk_dollars": risk * multiplier, "sigma_points": np.full(target.shape, horizon.sigma_points),
+            "oi_factor": by_direction["oi"], "volume_factor": by_direction["volume"],
+            "premium_factor": by_direction["premium"], "ev_dollars": ev * multiplier,
+            "market_probability": market, "edge": p - market, "market_view": view}
 
 
-def _repeat_label(labels: list[str], sizes: list[int]) -> pd.Categorical:
-    """A categorical column: labels[i] repeated sizes[i] times."""
-    categories = list(dict.fromkeys(labels))
-    codes = np.repeat(np.array([categories.index(label) for label in labels], dtype=np.int8), sizes)
-    return pd.Categorical.from_codes(codes, categories=categories)
+def _label_column(long: np.ndarray, long_label: str, short_label: str) -> pd.Categorical:
+    """A categorical column: `long_label` on LONG rows, `short_label` on SHORT ones."""
+    categories = tuple(dict.fromkeys((long_label, short_label)))
+    codes = np.where(long, categories.index(long_label), categories.index(short_label)).astype(np.int8)
+    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories))
 
 
-def _rank_order(frame: pd.DataFrame) -> np.ndarray:
-    """Positions by EV (high first), then probability (high), risk (low), target (low)."""
-    return np.lexsort((frame["target"].to_numpy(), frame["risk"].to_numpy(),
-                       -frame["probability"].to_numpy(), -frame["ev_points"].to_numpy()))
+def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, ev: np.ndarray) -> np.ndarray:
+    """Positions by EV (high first), then probability (high), risk (low), target (low).
+
+    One sort by EV when no two EVs are equal (the usual case: np.lexsort on four float keys costs
+    ten times as much); the full four-key sort otherwise."""
+    by_ev = np.argsort(-ev, kind="stable")
+    ranked_ev = ev[by_ev]
+    if not np.isnan(ranked_ev).any() and not (ranked_ev[1:] == ranked_ev[:-1]).any():
+        return by_ev
+    return np.lexsort((target, risk, -probability, -ev))
 
 
 def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, years: Any) -> np.ndarray:

@@ -51,7 +51,7 @@ class GreeksAnalysis(PipelineAnalysis):
         years = tables.years_to_expiry(ctx)
         strike, is_call = tables.strike, tables.is_call
         forward = ctx.underlying_price
-        iv, status = black76.implied_vol_status(chain["mark"].to_numpy(dtype=np.float64), forward, strike,
+        iv, status = black76.implied_vol_status(tables.quoted(chain, "mark"), forward, strike,
                                                 years, is_call, cfg.risk_free_rate, cfg.max_iv,
                                                 min_time_value=cfg.min_time_value)
         delta, gamma = black76.delta_gamma(forward, strike, years, iv, is_call, cfg.risk_free_rate)
@@ -65,12 +65,15 @@ class GreeksAnalysis(PipelineAnalysis):
                  "discount": np.exp(-cfg.risk_free_rate * years), "iv_status": status_text, "atm_iv": atm_column}
         return with_columns(chain, added)
 
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        return chain.iloc[0:0], 0, {}  # no candidates: the stage fills columns for the others
+
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
         tables = run_tables(chain, ctx)
         iv = chain["iv"].to_numpy(dtype=np.float64)
         solved = ~np.isnan(iv)
-        status = chain["iv_status"].cat.codes.to_numpy()
+        status = np.asarray(chain["iv_status"].array.codes)
         counts = np.bincount(status[~solved], minlength=len(IV_STATUS_CATEGORIES))
         front = tables.select((), ctx.front_expiration).positions
         atm_column = chain["atm_iv"].to_numpy(dtype=np.float64)

@@ -8,7 +8,9 @@ stage asks for), then does, for each stage in order:
 2. `prepare(chain, ctx)`: the stage's per-run work that the next steps share (its rows, per-strike
    tables...), computed once and handed to them as `ctx.prepared`;
 3. `candidates(chain, ctx)`: the stage's opportunity table (strikes, setups, spikes...);
-4. `filter_reasons(candidates, ctx)`: one reason per row, "" keeps it; reasons are counted;
+4. `filter_reasons(candidates, ctx)`: one reason per row, "" keeps it; reasons are counted
+   (steps 3 and 4 are `select`, which a stage may do in one go from its arrays, building only the
+   rows it keeps);
 5. `sort(kept, ctx)`: rank what is kept;
 6. `summarize(chain, kept, ctx)`: the stage's JSON-able figures for the report.
 
@@ -82,6 +84,9 @@ class Selection:
     missing: list[pd.Timestamp]
 
 
+QUOTED = ("mark", "open_interest", "volume", "last")  # the chain's quoted figures, as the source gave them
+
+
 class RunTables:
     """Per-run tables every stage shares, built once from the chain: `is_call`/`is_put` as numpy
     masks (comparing a pandas string column costs more than most of the arithmetic), the expiration
@@ -104,6 +109,18 @@ class RunTables:
         self.expirations = [pd.Timestamp(u) for u in uniques]
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
+        self._quoted: dict[str, np.ndarray] = {}
+
+    def quoted(self, chain: pd.DataFrame, name: str) -> np.ndarray:
+        """One of the chain's quoted figures (`QUOTED`) as a float array, read once per run (every
+        stage reads them; enrichment adds columns and never replaces these); NaN if the chain lacks it."""
+        if name not in QUOTED:
+            raise ValueError(f"{name!r} is not a quoted figure ({', '.join(QUOTED)})")
+        values = self._quoted.get(name)
+        if values is None:
+            values = self._quoted[name] = chain[name].to_numpy(dtype=np.float64) if name in chain.columns \
+                else np.full(self.rows, np.nan)
+        return values
 
     def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
         """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""
@@ -212,6 +229,15 @@ class PipelineAnalysis(ABC):
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         return reason_series(np.zeros(len(candidates), dtype=np.int64), ("",), candidates.index)
 
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        """What the runner keeps: (the kept candidates, unsorted; how many candidates there were; how
+        many were dropped, per reason) = `candidates`, then `filter_reasons`. A stage may override it
+        to build only the kept rows from the same arrays (the same answer, without a table of every
+        candidate)."""
+        candidates = self.candidates(chain, ctx)
+        keep, dropped = _keep_and_count(self.filter_reasons(candidates, ctx))
+        return (candidates[keep] if not keep.all() else candidates), len(candidates), dropped
+
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         return kept
 
@@ -262,32 +288,42 @@ class Pipeline:
                 base = dataclasses.replace(ctx, tables=RunTables(chain), prepared=None)
             chain = stage.enrich(chain, base)
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
-            candidates = stage.candidates(chain, stage_ctx)
-            reasons = stage.filter_reasons(candidates, stage_ctx)
-            keep, dropped = _keep_and_count(reasons)
-            kept = candidates[keep] if not keep.all() else candidates
-            kept = stage.sort(kept, stage_ctx).reset_index(drop=True)
+            kept, candidates_in, dropped = stage.select(chain, stage_ctx)
+            kept = _positional(stage.sort(kept, stage_ctx))
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
-            trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=len(candidates),
+            trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=candidates_in,
                                candidates_out=len(kept), seconds=elapsed, reasons=dropped)
             results.append(StageResult(stage.name, kept, summary, trace))
         return PipelineResult(chain=chain, stages=tuple(results))
+
+
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame indexed 0..n-1 (`reset_index(drop=True)`, skipped when it already is)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
 
 
 def _keep_and_count(reasons: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
     """Which rows a stage keeps (reason "") and how many it dropped per reason, most first.
     A categorical answer (`stage_tools.reason_series`) is counted by code; plain strings by value."""
     if isinstance(reasons.dtype, pd.CategoricalDtype):
-        labels = [str(c) for c in reasons.cat.categories]
-        codes = reasons.cat.codes.to_numpy()
-        keep = codes == labels.index("") if "" in labels else np.zeros(codes.size, dtype=bool)
-        counts = np.bincount(codes[~keep & (codes >= 0)], minlength=len(labels))
-        dropped = {labels[i]: int(n) for i, n in enumerate(counts) if n}
-    else:
-        text = reasons.to_numpy(dtype=object)
-        keep = text == ""
-        dropped = {str(k): int(v) for k, v in pd.Series(text[~keep], dtype=object).value_counts().items()}
+        return count_codes(reasons.cat.codes.to_numpy(), [str(c) for c in reasons.cat.categories])
+    text = reasons.to_numpy(dtype=object)
+    keep = text == ""
+    dropped = {str(k): int(v) for k, v in pd.Series(text[~keep], dtype=object).value_counts().items()}
+    return keep, dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def count_codes(codes: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Which rows are kept (the code of the label "") and how many were dropped per label, most
+    first: `filter_reasons`' answer as a code per row (-1 = no reason given, dropped uncounted)."""
+    labels = list(labels)
+    keep = codes == labels.index("") if "" in labels else np.zeros(codes.size, dtype=bool)
+    counts = np.bincount(codes[~keep & (codes >= 0)], minlength=len(labels))
+    dropped = {labels[i]: int(n) for i, n in enumerate(counts) if n}
     return keep, dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])))
 
 

@@ -26,8 +26,9 @@ import pandas as pd
 
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
-from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import fast_json_list, json_records, json_value, parse_expirations, reason_series
+from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
+from .stage_tools import (category_dtype, fast_json_list, float_column, group_sum, json_records, json_value,
+                          parse_expirations, reason_series)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ VERDICT_PUT = "STRONG_PUT_DOMINANCE (downward pressure)"
 VERDICT_BALANCED = "BALANCED"
 VERDICT_NO_DATA = "NO_DATA"
 ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM, ZONE_DISTANT = "IMMEDIATE", "NEAR", "MEDIUM", "DISTANT"
+ZONES = (ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM, ZONE_DISTANT)
 SIGMA_UNAVAILABLE = "no ATM IV for the expiration (see the greeks summary): no one-sigma move"
 
 
@@ -150,9 +152,9 @@ class RiskAnalysis(PipelineAnalysis):
         forward = ctx.underlying_price
         is_call, is_put = tables.is_call[rows], tables.is_put[rows]
         strike = tables.strike[rows]
-        oi = _column(chain, "open_interest", rows)
-        mark = _column(chain, "mark", rows)
-        gamma = _column(chain, "gamma", rows)
+        oi = tables.quoted(chain, "open_interest")[rows]
+        mark = tables.quoted(chain, "mark")[rows]
+        gamma = float_column(chain, "gamma", rows)
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
         profile = gamma_profile(chain, rows, tables.expiration[rows], strike, is_call, is_put, oi, forward,
@@ -164,6 +166,28 @@ class RiskAnalysis(PipelineAnalysis):
             profile=profile, one_sigma=one_sigma_move(chain, rows, forward, selection.used))
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
+        return pd.DataFrame(self._columns(chain, ctx))
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return reason_series(self._codes(candidates), self._labels(), candidates.index)
+
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        columns = self._columns(chain, ctx)  # the zones' arrays, filtered before the table is built
+        keep, dropped = count_codes(self._codes(columns), self._labels())
+        if not keep.all():
+            rows = np.flatnonzero(keep)
+            columns = {name: values[rows] for name, values in columns.items()}
+        return pd.DataFrame(columns), keep.size, dropped
+
+    def _codes(self, columns: Any) -> np.ndarray:
+        """1 where the zone's dollars at risk are below the floor, else 0 (a code into `_labels`)."""
+        return (np.asarray(columns["dollars_at_risk"]) < self.config.min_dollars_at_risk).astype(np.int64)
+
+    def _labels(self) -> tuple[str, str]:
+        return "", f"dollars at risk below min_dollars_at_risk (${self.config.min_dollars_at_risk:,.0f})"
+
+    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        """The battle zones' columns (strikes with dollars at risk), ranked by danger, distance, strike."""
         table = self.prepared(chain, ctx).table
         dollars = np.nan_to_num(table.call_dollars_at_risk) + np.nan_to_num(table.put_dollars_at_risk)
         zones = dollars > 0
@@ -172,28 +196,23 @@ class RiskAnalysis(PipelineAnalysis):
         distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
         near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
-        zone = np.select(near_enough, [ZONE_IMMEDIATE, ZONE_NEAR, ZONE_MEDIUM], ZONE_DISTANT)
+        zone = np.select(near_enough, [0, 1, 2], 3)
         urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
         danger = dollars * urgency
         order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
-        return pd.DataFrame({
+        return {
             "strike": strikes[order],
-            "side": np.where(strikes > ctx.underlying_price, "CALL", "PUT")[order],
+            "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1)[order],
+                                              dtype=category_dtype(("CALL", "PUT"))),
             "distance": distance[order],
-            "zone": zone[order],
+            "zone": pd.Categorical.from_codes(zone[order], dtype=category_dtype(ZONES)),
             "urgency": urgency[order],
             "dollars_at_risk": dollars[order],
             "danger": danger[order],
             "call_oi": table.call_oi[zones][order],
             "put_oi": table.put_oi[zones][order],
             "gex": table.gex[zones][order],
-        })
-
-    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
-        floor = self.config.min_dollars_at_risk
-        small = candidates["dollars_at_risk"].to_numpy() < floor
-        return reason_series(small.astype(np.int64), ("", f"dollars at risk below min_dollars_at_risk (${floor:,.0f})"),
-                             candidates.index)
+        }
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         """By danger (high first), then distance, then strike: the order `candidates` already made."""
@@ -251,22 +270,6 @@ class RiskAnalysis(PipelineAnalysis):
         }
 
 
-def _column(chain: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
-    """A float column at the given row positions (all NaN when the chain lacks it)."""
-    if name not in chain.columns:
-        return np.full(rows.size, np.nan)
-    return chain[name].to_numpy(dtype=np.float64)[rows]
-
-
-def _group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """Per group: the sum of the known values among `where` rows; NaN where there is none (pandas
-    `sum(min_count=1)`)."""
-    take = where & ~np.isnan(values)
-    sums = np.bincount(codes[take], weights=values[take], minlength=size)
-    counts = np.bincount(codes[take], minlength=size)
-    return np.where(counts > 0, sums, np.nan)
-
-
 def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, mark: np.ndarray,
                  gamma: np.ndarray, forward: float, multiplier: float) -> StrikeTable:
     """The per-strike table (see `StrikeTable`) of some contracts (one entry per contract)."""
@@ -284,12 +287,12 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
     otm_puts = np.bincount(codes[otm_put], minlength=n).astype(np.float64)
     return StrikeTable(
         strike=strikes,
-        call_oi=_group_sum(codes, n, oi, is_call),
-        put_oi=_group_sum(codes, n, oi, is_put),
-        call_dollars_at_risk=np.where(otm_calls > 0, _group_sum(codes, n, dollars, otm_call), 0.0),
-        put_dollars_at_risk=np.where(otm_puts > 0, _group_sum(codes, n, dollars, otm_put), 0.0),
+        call_oi=group_sum(codes, n, oi, is_call),
+        put_oi=group_sum(codes, n, oi, is_put),
+        call_dollars_at_risk=np.where(otm_calls > 0, group_sum(codes, n, dollars, otm_call), 0.0),
+        put_dollars_at_risk=np.where(otm_puts > 0, group_sum(codes, n, dollars, otm_put), 0.0),
         otm_calls=otm_calls, otm_puts=otm_puts,
-        gex=_group_sum(codes, n, gex, every))
+        gex=group_sum(codes, n, gex, every))
 
 
 def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray, strike: np.ndarray,
@@ -297,9 +300,9 @@ def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray,
                   config: RiskConfig) -> GammaProfile:
     """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc)."""
     prices = price_grid(forward, config.gamma_grid_span, config.gamma_grid_step) if forward > 0 else np.array([])
-    iv = _column(chain, "iv", rows)
-    years = _column(chain, "years_to_expiry", rows)
-    discount = _column(chain, "discount", rows)
+    iv = float_column(chain, "iv", rows)
+    years = float_column(chain, "years_to_expiry", rows)
+    discount = float_column(chain, "discount", rows)
     discount = np.where(np.isnan(discount), 1.0, discount)
     holds = (is_call | is_put) & (oi > 0) & (strike > 0)
     need_smile = holds & np.isnan(iv)
@@ -330,8 +333,8 @@ def one_sigma_move(chain: pd.DataFrame, rows: np.ndarray, forward: float, used: 
                    ) -> dict[str, Any]:
     """The one-standard-deviation move to the (earliest) expiration used, F x ATM IV x sqrt(T): what
     the report's charts open on (+/-3 of it around F)."""
-    atm = _column(chain, "atm_iv", rows)
-    years = _column(chain, "years_to_expiry", rows)
+    atm = float_column(chain, "atm_iv", rows)
+    years = float_column(chain, "years_to_expiry", rows)
     known = ~np.isnan(atm) & ~np.isnan(years)
     expiration = used[0].date().isoformat() if used else None
     if not known.any() or not forward > 0:

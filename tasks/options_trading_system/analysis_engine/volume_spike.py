@@ -18,12 +18,12 @@ of spike dollars.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
 from .stage_tools import json_value, reason_series
 from ..errors import ConfigError
 
@@ -77,17 +77,38 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     config: VolumeSpikeConfig
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        cfg = self.config
+        return pd.DataFrame(self._columns(chain, ctx, self._figures(chain, ctx)), index=chain.index)
+
+    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+        return reason_series(self._codes(candidates), self._labels(), candidates.index)
+
+    def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
+        figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
+        keep, dropped = count_codes(self._codes(figures), self._labels())
+        rows = np.flatnonzero(keep)
+        # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
+        rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
+                                lambda: chain["contract"].to_numpy(dtype=object)[rows])]
+        return pd.DataFrame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
+
+    def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
+        """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
         tables = run_tables(chain, ctx)
-        forward = ctx.underlying_price
-        strike = tables.strike
-        volume = chain["volume"].to_numpy(dtype=np.float64)
-        oi = chain["open_interest"].to_numpy(dtype=np.float64)
-        last = chain["last"].to_numpy(dtype=np.float64)
-        is_call = tables.is_call
+        volume, oi, last = (tables.quoted(chain, name) for name in ("volume", "open_interest", "last"))
         with np.errstate(divide="ignore", invalid="ignore"):
             vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
-        notional = volume * last * ctx.multiplier
+        return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi,
+                "notional": volume * last * ctx.multiplier}
+
+    def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext, figures: dict[str, np.ndarray],
+                 rows: np.ndarray | None = None) -> dict[str, Any]:
+        """The candidate table's columns for the given row positions (None: every contract)."""
+        cfg = self.config
+        tables = run_tables(chain, ctx)
+        pick = (lambda values: values) if rows is None else (lambda values: values[rows])
+        forward = ctx.underlying_price
+        strike, is_call = pick(tables.strike), pick(tables.is_call)
+        vol_oi = pick(figures["vol_oi"])
         otm_side = np.where(is_call, strike > forward, strike < forward)
         half_way = np.abs(strike - forward) / 2.0
         stop = np.where(is_call, forward - half_way, forward + half_way)
@@ -95,16 +116,16 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         t = cfg.tiers
         tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
-        return pd.DataFrame({
-            "contract": chain["contract"].array,  # the column itself, not a copy
-            "expiration": tables.expiration,
+        return {
+            "contract": pick(chain["contract"].array),  # the column itself (or its rows), not a copy
+            "expiration": pick(tables.expiration),
             "strike": strike,
-            "right": chain["right"].array,
-            "volume": volume,
-            "open_interest": oi,
-            "last": last,
+            "right": pick(chain["right"].array),
+            "volume": pick(figures["volume"]),
+            "open_interest": pick(figures["open_interest"]),
+            "last": pick(figures["last"]),
             "vol_oi": vol_oi,
-            "notional": notional,
+            "notional": pick(figures["notional"]),
             "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE),
             "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE),
             "entry": np.full(strike.shape, forward),
@@ -113,29 +134,35 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
             "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE),
-        }, index=chain.index)
+        }
 
-    def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
+    def _codes(self, columns: Any) -> np.ndarray:
+        """Each contract's first failing test as a code into `_labels` (0 = a spike); `columns` is the
+        candidate table or `_figures`."""
         cfg = self.config
-        oi, volume = candidates["open_interest"].to_numpy(), candidates["volume"].to_numpy()
-        code = np.select(
+        oi, volume = np.asarray(columns["open_interest"]), np.asarray(columns["volume"])
+        return np.select(
             [~(oi > 0), ~(volume > 0),
-             candidates["vol_oi"].to_numpy() < cfg.min_vol_oi,
+             np.asarray(columns["vol_oi"]) < cfg.min_vol_oi,
              volume < cfg.min_volume,
-             np.isnan(candidates["last"].to_numpy()),
-             candidates["notional"].to_numpy() < cfg.min_notional],
+             np.isnan(np.asarray(columns["last"])),
+             np.asarray(columns["notional"]) < cfg.min_notional],
             [1, 2, 3, 4, 5, 6], 0)
-        labels = ("", "no open interest", "no volume",
-                  f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
-                  f"volume below min_volume ({cfg.min_volume:g})",
-                  "no last price",
-                  f"notional below min_notional (${cfg.min_notional:,.0f})")
-        return reason_series(code, labels, candidates.index)
+
+    def _labels(self) -> tuple[str, ...]:
+        cfg = self.config
+        return ("", "no open interest", "no volume",
+                f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
+                f"volume below min_volume ({cfg.min_volume:g})",
+                "no last price",
+                f"notional below min_notional (${cfg.min_notional:,.0f})")
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
-        contract_rank = np.unique(kept["contract"].to_numpy(dtype=object).astype(str), return_inverse=True)[1]
-        order = np.lexsort((contract_rank, -kept["vol_oi"].to_numpy(), -kept["notional"].to_numpy()))
-        return kept.iloc[order]
+        if len(kept) < 2:
+            return kept
+        order = _rank_order(kept["notional"].to_numpy(), kept["vol_oi"].to_numpy(),
+                            lambda: kept["contract"].to_numpy(dtype=object))
+        return kept if (order == np.arange(order.size)).all() else kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         calls = (kept["right"].to_numpy(dtype=object) == "C")
@@ -143,7 +170,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         call_dollars = float(notional[calls].sum())
         put_dollars = float(notional[~calls].sum())
         share, bias = day_bias(call_dollars, put_dollars, self.config)
-        tiers = np.bincount(kept["tier"].cat.codes.to_numpy(), minlength=len(TIER_NAMES))
+        tiers = np.bincount(np.asarray(kept["tier"].array.codes), minlength=len(TIER_NAMES))
         return {
             "spikes": int(len(kept)),
             "call_spikes": int(calls.sum()),
@@ -155,6 +182,17 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "tiers": {name: int(tiers[i]) for i, name in enumerate(TIER_NAMES)},
             "actionable": int(kept["actionable"].to_numpy(dtype=bool).sum()),
         }
+
+
+def _rank_order(notional: np.ndarray, vol_oi: np.ndarray, names: Callable[[], np.ndarray]) -> np.ndarray:
+    """Positions by notional (high first), then volume/OI (high), then contract name; `names` is
+    called only when two spikes tie on both figures (comparing names costs more than the rest)."""
+    order = np.lexsort((-vol_oi, -notional))
+    ranked_notional, ranked_vol_oi = notional[order], vol_oi[order]
+    if ((ranked_notional[1:] == ranked_notional[:-1]) & (ranked_vol_oi[1:] == ranked_vol_oi[:-1])).any():
+        contract_rank = np.unique(np.asarray(names(), dtype=object).astype(str), return_inverse=True)[1]
+        order = np.lexsort((contract_rank, -vol_oi, -notional))
+    return order
 
 
 def day_bias(call_dollars: float, put_dollars: float, config: VolumeSpikeConfig) -> tuple[float, str]:

@@ -75,7 +75,7 @@ def ev_section(document: Mapping[str, Any]) -> EvSection:
     realism = ev.get("realism") or {}
     note = None
     if not setups:
-        withheld = _withheld(document)
+        withheld = _dropped(document, ev).get(WITHHELD, 0)  # setups withheld for want of sigma
         if realism.get("on") and not realism.get("applied"):
             note = f"{realism.get('note')}." + (
                 f" {withheld:,} setups passed the model's filters and are withheld (set "
@@ -157,19 +157,18 @@ def time_left(years: Any) -> str:
 
 def _why_none(document: Mapping[str, Any], ev: AnalysisView) -> str:
     """': 2,812 risk above ..., 58 stop inside noise ...' from the pruned pairs and the stage's trace."""
-    counts: dict[str, int] = dict(ev.get("pairs_pruned") or {})
-    for stage in document.get("stages") or ():
-        if stage.get("name") == "expected_value":
-            for reason, n in (stage.get("reasons") or {}).items():
-                counts[reason] = counts.get(reason, 0) + int(n)
+    counts = _dropped(document, ev)
     if not counts:
         return ""
     return ": " + "; ".join(f"{n:,} {reason}" for reason, n in sorted(counts.items(), key=lambda item: -item[1]))
 
 
-def _withheld(document: Mapping[str, Any]) -> int:
-    """Setups the EV stage withheld for want of sigma (from its trace)."""
+def _dropped(document: Mapping[str, Any], ev: AnalysisView) -> dict[str, int]:
+    """Pairs the EV stage dropped, by reason: those pruned before scoring (its summary's
+    `pairs_pruned`) plus those its filters dropped (its trace)."""
+    counts: dict[str, int] = dict(ev.get("pairs_pruned") or {})
     for stage in document.get("stages") or ():
         if stage.get("name") == "expected_value":
-            return int((stage.get("reasons") or {}).get(WITHHELD, 0))
-    return 0
+            for reason, n in (stage.get("reasons") or {}).items():
+                counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
