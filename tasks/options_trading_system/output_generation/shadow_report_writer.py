@@ -36,9 +36,11 @@ log = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SCHEMAS = {"daily": "shadow_daily.schema.json", "performance": "shadow_performance.schema.json",
-           "ab": "shadow_ab.schema.json", "final": "shadow_final.schema.json"}
+           "ab": "shadow_ab.schema.json", "final": "shadow_final.schema.json",
+           "tick_strategy": "shadow_tick_strategy.schema.json"}
 TEMPLATES = {"daily": "shadow_daily.html.j2", "performance": "shadow_performance.html.j2",
-             "ab": "shadow_ab.html.j2", "final": "shadow_final.html.j2"}
+             "ab": "shadow_ab.html.j2", "final": "shadow_final.html.j2",
+             "tick_strategy": "shadow_tick_strategy.html.j2"}
 FOLDERS = {"daily": ("paper_trading", "daily_report"), "performance": ("performance_tracking", "performance"),
            "ab": ("ab_testing", "ab_comparison")}
 

@@ -1,0 +1,157 @@
+"""The tick-execution orchestrator end to end on a small generated multi-day tick recording:
+replay and streaming write the same ledger, exits happen on ticks, the guards' refusals are
+recorded, and `run_shadow_trading.py --tick` runs every strategy and writes per-strategy reports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.options_trading_system.analysis_engine.strategies.shadow_cli import main
+from tasks.options_trading_system.analysis_engine.strategies.tick_config import TickExecutionConfig
+from tasks.options_trading_system.analysis_engine.strategies.tick_execution_orchestrator import (
+    TickExecutionOrchestrator)
+from tasks.options_trading_system.config_manager import load_profile
+from tasks.options_trading_system.data_ingestion.ticks.dbn_ticks import read_ticks
+from tasks.options_trading_system.data_ingestion.ticks.feed import ReplayTickFeed
+from tasks.options_trading_system.output_generation import shadow_report_writer, tick_report_writer
+from tasks.options_trading_system.sample_data.ticks import TickSampleParams, write_sample_ticks
+from tasks.options_trading_system.state.ledger import RUN_RUNNING, Ledger, dump_state
+
+DAYS = ["2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05"]
+SMALL = TickSampleParams(days=len(DAYS), trades_per_day=20_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def ticks_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("ticks") / "sample"
+    write_sample_ticks(folder, SMALL)
+    return folder
+
+
+def config(**overrides: Any) -> TickExecutionConfig:
+    return TickExecutionConfig.from_profile(load_profile("tick_execution", env={},
+                                                         overrides={"tick_execution": overrides}))
+
+
+def run_orchestrator(path: Path, ticks_dir: Path, mode: str, cfg: TickExecutionConfig) -> Ledger:
+    ledger = Ledger(path)
+    with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
+        tx.insert("runs", {"run_id": "t", "mode": "replay", "profile": "tick_execution", "config_json": "{}",
+                           "data_dir": str(ticks_dir), "price_path": None, "start_date": DAYS[0], "days": len(DAYS),
+                           "trading_days_json": json.dumps(DAYS), "status": RUN_RUNNING, "status_reason": "",
+                           "status_at": None})
+    outcome = TickExecutionOrchestrator(config=cfg, ledger=ledger, feed=ReplayTickFeed(ticks_dir), days=DAYS,
+                                        mode=mode).run()
+    assert outcome.status == "completed" and outcome.days_closed == len(DAYS)
+    return ledger
+
+
+def test_replay_and_streaming_write_the_same_ledger(tmp_path: Path, ticks_dir: Path) -> None:
+    cfg = config(exits={"trail_points": 6.0})
+    paths = {}
+    for mode in ("replay", "stream"):
+        paths[mode] = tmp_path / f"{mode}.sqlite"
+        ledger = run_orchestrator(paths[mode], ticks_dir, mode, cfg)
+        trades = ledger.scalar("SELECT COUNT(*) FROM outcomes WHERE position_id IS NOT NULL")
+        assert trades > 0, "the small recording should trade at least once"
+        ledger.close()
+    replay, stream = dump_state(paths["replay"]), dump_state(paths["stream"])
+    assert replay["signals"] and replay["orders"] and replay["fills"]
+    for table in replay:
+        assert replay[table] == stream[table], table
+
+
+def test_exits_happen_on_the_first_tick_through_a_level(tmp_path: Path, ticks_dir: Path) -> None:
+    ledger = run_orchestrator(tmp_path / "exits.sqlite", ticks_dir, "replay", config())
+    positions = ledger.frame("SELECT p.*, f.price AS exit_fill FROM positions p "
+                             "JOIN fills f ON f.order_id = p.signal_id || '/exit' ORDER BY entry_time")
+    assert len(positions) and set(positions["exit_reason"]) <= {"stop", "target", "session_end"}
+    day_ticks = {p.name[5:13]: read_ticks(p) for p in sorted(ticks_dir.glob("*.dbn.zst"))}
+    for row in positions.to_dict("records"):
+        ticks = day_ticks[row["day"].replace("-", "")]
+        entry_ns = pd.Timestamp(row["entry_time"]).value
+        exit_ns = pd.Timestamp(row["exit_time"]).value
+        sign = 1.0 if row["direction"] == "LONG" else -1.0
+        i0 = int(np.searchsorted(ticks.ts_ns, entry_ns, side="left"))
+        after = slice(i0 + 1, None)
+        crossed = ((ticks.price[after] - row["stop"]) * sign <= 0) | ((ticks.price[after] - row["target"]) * sign >= 0)
+        hit = np.flatnonzero(crossed)
+        if row["exit_reason"] == "session_end":
+            assert hit.size == 0 or ticks.ts_ns[after][hit[0]] // 1000 >= exit_ns // 1000
+            continue
+        j = i0 + 1 + int(hit[0])
+        # the first tick at or through a level, no bar in between (ledger times keep microseconds)
+        assert ticks.ts_ns[j] // 1000 == exit_ns // 1000
+        if row["exit_reason"] == "target":
+            assert row["exit_fill"] == pytest.approx(row["target"])
+        else:                                    # a market exit at that tick's price, paying one tick
+            assert row["exit_fill"] == pytest.approx(ticks.price[j] - sign * 0.25)
+    outcomes = ledger.frame("SELECT exit_reason, pnl_usd, costs_usd FROM outcomes")
+    assert outcomes["costs_usd"].gt(0).all()
+    ledger.close()
+
+
+def test_guards_refuse_an_oversize_order_and_the_refusal_is_recorded(tmp_path: Path, ticks_dir: Path) -> None:
+    cfg = config(sizing={"name": "fixed", "settings": {"contracts": 3}})
+    ledger = run_orchestrator(tmp_path / "oversize.sqlite", ticks_dir, "replay", cfg)
+    orders = ledger.frame("SELECT quantity, status, reason FROM orders WHERE purpose = 'entry'")
+    assert len(orders) and (orders["status"] == "refused").all()
+    assert orders["quantity"].eq(3).all()
+    assert orders["reason"].str.startswith("MAX_POSITION").all()
+    assert "max_position" in orders["reason"].iloc[0]
+    refusals = ledger.rows("SELECT guard, code FROM risk_events WHERE kind = 'refusal'")
+    assert {(r["guard"], r["code"]) for r in refusals} == {("max_position", "MAX_POSITION")}
+    assert ledger.scalar("SELECT COUNT(*) FROM positions") == 0
+    ledger.close()
+
+
+def test_cli_tick_replay_runs_every_strategy_and_writes_strategy_reports(tmp_path: Path, ticks_dir: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = main(["--tick", "--replay", str(ticks_dir), "--days", "4", "--output-dir", str(out), "--run-id", "t1"],
+                reports=shadow_report_writer, tick_reports=tick_report_writer)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SAMPLE DATA" in printed and "walk-forward" in printed
+    folder = out / "runs" / "t1" / "strategies"
+    document = json.loads((folder / "strategies.json").read_text())
+    assert document["is_sample"] is True
+    assert set(document["strategies"]) == {"mean_reversion", "momentum", "volatility_breakout", "volatility_carry"}
+    for name, s in document["strategies"].items():
+        assert (folder / f"{name}.json").is_file() and (folder / f"{name}.html").is_file()
+        wf = s["walk_forward"]
+        assert wf["available"] and wf["in_sample_days"] == DAYS[:2] and wf["out_of_sample_days"] == DAYS[2:]
+        assert set(wf["out_of_sample"]) >= {"sharpe", "sortino", "calmar", "max_drawdown_usd", "profit_factor",
+                                            "win_rate", "average_slippage_points"}
+        assert isinstance(wf["meets_bar"], bool)
+    assert "SAMPLE DATA" in (folder / "strategies.html").read_text()
+    assert (out / "runs" / "t1" / "final_results.json").is_file()
+    assert list((out / DAYS[0] / "paper_trading").glob("daily_report_t1.json"))
+    # the run resumes as completed without doing anything twice
+    assert main(["--tick", "--resume", "t1", "--output-dir", str(out)], reports=shadow_report_writer,
+                tick_reports=tick_report_writer) == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["--tick", "--days", "0"],
+    ["--tick", "--replay", "DIR", "--limited-live"],
+    ["--tick", "--replay", "DIR", "--broker", "ib"],
+    ["--tick", "--replay", "DIR", "--broker", "tradovate"],
+    ["--tick", "--replay", "MISSING"],
+    ["--tick", "--replay", "DIR", "--profile", "no_such_profile"],
+])
+def test_cli_tick_bad_arguments_exit_2_before_creating_anything(argv: list[str], tmp_path: Path,
+                                                                ticks_dir: Path) -> None:
+    argv = [str(ticks_dir) if a == "DIR" else str(tmp_path / "missing") if a == "MISSING" else a for a in argv]
+    try:
+        code = main(argv + ["--output-dir", str(tmp_path / "out")], reports=shadow_report_writer,
+                    tick_reports=tick_report_writer)
+    except SystemExit as exc:          # argparse refuses the argument itself
+        code = exc.code
+    assert code == 2
+    assert not (tmp_path / "out" / "runs").exists()
