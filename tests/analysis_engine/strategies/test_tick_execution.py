@@ -4,6 +4,7 @@ recorded, and `run_shadow_trading.py --tick` runs every strategy and writes per-
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,30 @@ def test_cli_tick_bad_arguments_exit_2_before_creating_anything(argv: list[str],
         code = exc.code
     assert code == 2
     assert not (tmp_path / "out" / "runs").exists()
+
+
+@pytest.mark.parametrize("stop_at", [0.3, 0.7])
+def test_a_replay_stopped_anywhere_and_resumed_ends_with_the_same_ledger(tmp_path: Path, ticks_dir: Path,
+                                                                        stop_at: float) -> None:
+    cfg = config()
+    whole = run_orchestrator(tmp_path / "whole.sqlite", ticks_dir, "replay", cfg)
+    total = whole.transactions()
+    whole.close()
+    path = tmp_path / "stopped.sqlite"
+    stop = threading.Event()
+    ledger = Ledger(path, after_commit=lambda n: stop.set() if n >= int(total * stop_at) else None)
+    with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
+        tx.insert("runs", {"run_id": "t", "mode": "replay", "profile": "tick_execution", "config_json": "{}",
+                           "data_dir": str(ticks_dir), "price_path": None, "start_date": DAYS[0], "days": len(DAYS),
+                           "trading_days_json": json.dumps(DAYS), "status": RUN_RUNNING, "status_reason": "",
+                           "status_at": None})
+    first = TickExecutionOrchestrator(config=cfg, ledger=ledger, feed=ReplayTickFeed(ticks_dir), days=DAYS,
+                                      mode="replay", stop=stop).run()
+    assert first.status == "interrupted"
+    ledger.close()
+    resumed = Ledger(path)
+    assert TickExecutionOrchestrator(config=cfg, ledger=resumed, feed=ReplayTickFeed(ticks_dir), days=DAYS,
+                                     mode="replay").run().status == "completed"
+    resumed.close()
+    ignore = {"progress": ["transactions"]}
+    assert dump_state(path, ignore_columns=ignore) == dump_state(tmp_path / "whole.sqlite", ignore_columns=ignore)

@@ -110,6 +110,8 @@ def summary(result: Any) -> str:
         run, wf = s["run"], s["walk_forward"]
         text = (f"  {name}: {run['intents']} intent(s), {run['trades']} trade(s), net ${run['net_pnl_usd']:,.2f}, "
                 f"Sharpe {_fmt(run['sharpe'])}, Calmar {_fmt(run['calmar'])}")
+        if s.get("notes"):
+            text += f" ({'; '.join(s['notes'])})"
         if wf.get("available"):
             oos = wf["out_of_sample"]
             text += (f"; walk-forward out of sample {oos['trades']} trade(s), Sharpe {_fmt(oos['sharpe'])}, Calmar "

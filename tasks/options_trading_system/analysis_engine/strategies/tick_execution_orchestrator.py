@@ -108,6 +108,7 @@ class _Day:
     last_price: float = math.nan
     ticks: int = 0
     finished: bool = False
+    midnight_ns: tuple[int, int] = (0, 0)   # the label's exchange-clock date, as UTC ns [from, to)
 
 
 def tick_day_label(config: TickExecutionConfig, ts_ns: int) -> str:
@@ -142,6 +143,7 @@ class TickExecutionOrchestrator:
             sizing=SizingInputs(equity_usd=config.equity_usd, multiplier=config.multiplier),
             atr_bar=config.atr_bar, term_structure=term_structure)
         self._open: list[_Open] = []
+        self._wanted = set(self.days)
         self._day: _Day | None = None
         self._decisions = 0
         self._events = 0
@@ -191,20 +193,21 @@ class TickExecutionOrchestrator:
         start, end = self.config.session.bounds(label)
         recording = not queries.day_closed(self.ledger, label)
         self.engine.new_session()
-        self._day = _Day(label, start, end, recording)
+        midnight = pd.Timestamp(label, tz=self.config.session.timezone)
+        self._day = _Day(label, start, end, recording,
+                         midnight_ns=(midnight.value, (midnight + pd.Timedelta(days=1)).value))
         return self._day
 
     # --- replay: a day at a time, as arrays ------------------------------------------------------
 
     def _run_replay(self) -> None:
         assert isinstance(self.feed, ReplayTickFeed)
-        wanted = set(self.days)
         for tick_day in self.feed.days():
             t = tick_day.ticks
             if not len(t):
                 continue
             label = tick_day_label(self.config, int(t.ts_ns[0]))
-            if label not in wanted:
+            if label not in self._wanted:
                 if label > self.days[-1]:
                     break
                 continue
@@ -252,38 +255,42 @@ class TickExecutionOrchestrator:
     # --- streaming: a tick at a time -------------------------------------------------------------
 
     def _run_stream(self) -> None:
-        wanted = set(self.days)
-        day: _Day | None = None
         for tick in self.feed:
-            if self.stop.is_set():
+            if self.stop.is_set() or not self.on_tick(tick.ts_ns, tick.price, tick.size):
                 return
-            label = tick_day_label(self.config, tick.ts_ns)
-            if day is not None and not day.finished and (label != day.label or tick.ts_ns >= day.end_ns):
-                self._end_stream_day(day)
-            if day is None or label != day.label:
-                if label not in wanted:
-                    if self.days and label > self.days[-1]:
-                        break
-                    continue
-                day = self._new_day(label)
-                if day.recording:
-                    self._apply_controls(day, None)
-            if day.finished or tick.ts_ns < day.start_ns:
-                continue
-            started = time.perf_counter_ns()
-            day.index += 1
-            day.ticks += 1
-            day.last_ns, day.last_price = tick.ts_ns, tick.price
-            if day.recording:
-                self._stream_exits(day, tick.ts_ns, tick.price)
-            decisions = self.engine.on_tick(tick.ts_ns, tick.price, tick.size)
-            if day.recording:
-                for decision in decisions:
-                    self._on_decision(day, decision, (day.index, tick.ts_ns, tick.price), started)
-            if self.stop.is_set():
-                return
-        if day is not None and not day.finished:
+        self.finish()
+
+    def on_tick(self, ts_ns: int, price: float, size: float) -> bool:
+        """One tick of a stream (exits, then decisions); False once the run's last day is over."""
+        day = self._day
+        label = day.label if day is not None and day.midnight_ns[0] <= ts_ns < day.midnight_ns[1] \
+            else tick_day_label(self.config, ts_ns)
+        if day is not None and not day.finished and (label != day.label or ts_ns >= day.end_ns):
             self._end_stream_day(day)
+        if day is None or label != day.label:
+            if label not in self._wanted:
+                return not (self.days and label > self.days[-1])
+            day = self._new_day(label)
+            if day.recording:
+                self._apply_controls(day, None)
+        if day.finished or ts_ns < day.start_ns:
+            return True
+        started = time.perf_counter_ns()
+        day.index += 1
+        day.ticks += 1
+        day.last_ns, day.last_price = ts_ns, price
+        if day.recording:
+            self._stream_exits(day, ts_ns, price)
+        decisions = self.engine.on_tick(ts_ns, price, size)
+        if day.recording:
+            for decision in decisions:
+                self._on_decision(day, decision, (day.index, ts_ns, price), started)
+        return True
+
+    def finish(self) -> None:
+        """The stream ended: close the day still open."""
+        if self._day is not None and not self._day.finished:
+            self._end_stream_day(self._day)
 
     def _stream_exits(self, day: _Day, ts_ns: int, price: float) -> None:
         for position in list(self._open):
@@ -354,15 +361,18 @@ class TickExecutionOrchestrator:
             tx.insert("signals", signals)
             tx.insert("validations", validations)
             if taken_id is not None and decision.intent is not None:
-                self._order(tx, day, decision, taken_id, tick)
+                sent_ns = self._order(tx, day, decision, taken_id, tick)
+                if started_ns is not None and sent_ns is not None:
+                    self.ledger.add_latency(day.label, key, "tick_to_order", (sent_ns - started_ns) / 1e6)
         if started_ns is not None:
-            self.ledger.add_latency(day.label, key, "tick_to_order", (time.perf_counter_ns() - started_ns) / 1e6)
+            self.ledger.add_latency(day.label, key, "tick_to_recorded", (time.perf_counter_ns() - started_ns) / 1e6)
         self._decisions += 1
         self._watch_risk(day, tick)
 
     def _order(self, tx: Any, day: _Day, decision: Decision, signal_id: str,
-               tick: tuple[int, int, float] | None) -> None:
-        """Sizing, guards and broker for the taken intent, inside the decision's transaction."""
+               tick: tuple[int, int, float] | None) -> int | None:
+        """Sizing, guards and broker for the taken intent, inside the decision's transaction; the
+        moment (perf_counter_ns) the bracket went to the broker, None when it was refused."""
         intent = decision.intent
         assert intent is not None
         side = "BUY" if intent.direction == LONG else "SELL"
@@ -382,19 +392,20 @@ class TickExecutionOrchestrator:
 
         if size.contracts <= 0:
             refuse(f"{REFUSED_SIZE_ZERO}: {size.reason}", 0)
-            return
+            return None
         if tick is None:
             refuse(f"{REFUSED_NO_PRICE}: no trade after the decision before the session's end", size.contracts)
-            return
+            return None
         price = tick[2]
         bracket = signal_bracket(signal_id, instrument=self.config.instrument, side=side, quantity=size.contracts,
                                  stop=intent.stop, target=intent.target)
         verdict = self.risk.check(bracket, self.view.snapshot(day.label, at, price))
         if not verdict.approved:
             refuse(refusal_reason(verdict.refusal) if verdict.refusal is not None else "REFUSED", size.contracts)
-            return
+            return None
         if self.paper:
             self.broker.set_quote(at, EntryQuote(price=price))
+        sent_ns = time.perf_counter_ns()
         try:
             ack = self.broker.place_bracket(bracket)
             fill = next((f for f in self.broker.fills() if f.client_order_id == ack.entry.client_order_id), None)
@@ -406,7 +417,7 @@ class TickExecutionOrchestrator:
                                      instrument=self.config.instrument, side=side, quantity=size.contracts,
                                      order_type="market", purpose="entry", status="rejected",
                                      reason=f"BROKER_REJECTED: {why}"))
-            return
+            return sent_ns
         sign = 1.0 if intent.direction == LONG else -1.0
         commission = fill.commission_usd or self.config.commission * size.contracts
         write_order(tx, OrderRow(order_id=order_id, signal_id=signal_id, day=day.label, sim_time=iso(at),
@@ -427,6 +438,7 @@ class TickExecutionOrchestrator:
                                 intent.entry_reference, intent.stop, intent.target,
                                 bracket_state(sign, intent.stop, intent.target, self.config.trail_points, fill.price),
                                 tick[0] + 1, recorded_exit=False))
+        return sent_ns
 
     def _size(self, decision: Decision):
         """The sizer's answer at this moment: the engine's context (ATR, levels) with the account's

@@ -59,7 +59,8 @@ def run_figures(ledger: Ledger, strategy: str, days: list[str]) -> dict[str, Any
 def recorded_sessions(folder: Any, config: TickExecutionConfig, days: Iterable[str]) -> list[Session]:
     """The run's days of a recording as walk-forward sessions (the session window's ticks)."""
     wanted = set(days)
-    feed = ReplayTickFeed(folder, symbol=config.feed_settings.get("replay", {}).get("symbol"))
+    settings = config.feed_settings.get("replay", {})
+    feed = ReplayTickFeed(folder, symbol=settings.get("symbol"), pattern=str(settings.get("pattern", "*.dbn*")))
     sessions = []
     for tick_day in feed.days():
         t = tick_day.ticks
@@ -89,14 +90,22 @@ def walk_forward_figures(strategy: str, config: TickExecutionConfig, sessions: l
             "in_sample": result.in_sample, "out_of_sample": result.out_of_sample, "meets_bar": result.meets_bar}
 
 
+NEEDS_TERM_STRUCTURE = ("volatility_carry",)
+
+
 def judge_strategies(ledger: Ledger, config: TickExecutionConfig, days: list[str], *, replay_dir: Any | None,
-                     is_sample: bool) -> dict[str, Any]:
-    """The per-strategy document every strategy report is cut from."""
+                     is_sample: bool, term_structure: bool = False) -> dict[str, Any]:
+    """The per-strategy document every strategy report is cut from. `term_structure`: whether the
+    run had the options' ATM IV term structure (chain snapshots) that volatility carry reads."""
     sessions = recorded_sessions(replay_dir, config, days) if replay_dir is not None else []
     strategies = {}
     for name in config.strategies:
         log.info("judging %s (walk-forward over %d day(s))", name, len(sessions))
-        strategies[name] = {"strategy": name, "settings": dict(config.strategies[name]),
+        notes = []
+        if name in NEEDS_TERM_STRUCTURE and not term_structure:
+            notes.append("reads the options' ATM IV term structure (front vs next expiration) from chain snapshots; "
+                         "this run had none, so it could not decide: a missing input, not a verdict on the rule")
+        strategies[name] = {"strategy": name, "settings": dict(config.strategies[name]), "notes": notes,
                             "run": run_figures(ledger, name, days),
                             "walk_forward": walk_forward_figures(name, config, sessions)}
     return {"is_sample": is_sample, "days": days,

@@ -286,7 +286,8 @@ def recorded_days(folder: Path, config: TickExecutionConfig) -> list[str]:
     if not folder.is_dir():
         raise InputFileError(f"--replay {folder}: no such folder")
     days = []
-    for path in sorted(p for p in folder.glob("*.dbn*") if p.is_file()):
+    pattern = str(config.feed_settings.get(REPLAY, {}).get("pattern", "*.dbn*"))
+    for path in sorted(p for p in folder.glob(pattern) if p.is_file()):
         try:
             store = db.DBNStore.from_file(path)
         except Exception as exc:
@@ -297,7 +298,7 @@ def recorded_days(folder: Path, config: TickExecutionConfig) -> list[str]:
         if first is not None:
             days.append(config.session.day_of(int(first.ts_event)))
     if not days:
-        raise InputFileError(f"--replay {folder}: no DBN trade files (trades, mbp-1, tbbo or mbo)")
+        raise InputFileError(f"--replay {folder}: no DBN trade files (trades, mbp-1, tbbo or mbo) matching {pattern!r}")
     return sorted(set(days))
 
 

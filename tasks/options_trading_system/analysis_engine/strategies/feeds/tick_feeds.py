@@ -2,7 +2,7 @@
 
 | name | feed | settings (`tick_execution.feed.<name>`) |
 |---|---|---|
-| `replay` | `ReplayTickFeed`: the DBN trade files of a folder (`--replay DIR`), one per day | `symbol`, `gap_seconds` |
+| `replay` | `ReplayTickFeed`: the DBN trade files of a folder (`--replay DIR`), one per day | `symbol`, `pattern`, `gap_seconds` |
 | `databento_live` | `DatabentoLiveTickFeed`: `databento.Live` trades of the front contract | `DatabentoLiveTickConfig` fields; key from the environment or `.env` |
 | `tradovate_quotes` | `TradovateQuoteTickFeed`: Tradovate's market-data socket | `TradovateQuoteConfig` fields; login from the broker section and the `TRADOVATE_*` variables |
 
@@ -35,7 +35,7 @@ class TickFeedContext:
 def _replay(settings: Mapping[str, Any], context: TickFeedContext) -> TickFeed:
     if context.replay_dir is None:
         raise ConfigError("tick feed `replay` needs a recording folder: give --replay DIR")
-    return ReplayTickFeed(context.replay_dir, symbol=settings.get("symbol"),
+    return ReplayTickFeed(context.replay_dir, symbol=settings.get("symbol"), pattern=str(settings.get("pattern", "*.dbn*")),
                           gap_seconds=float(settings.get("gap_seconds", 300.0)))
 
 
