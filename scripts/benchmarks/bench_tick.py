@@ -101,13 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = make_engine()
     m = min(args.latency_ticks, n)
-    ts, price, size = ticks.ts_ns[:m].tolist(), ticks.price[:m].tolist(), ticks.size[:m].tolist()
-    lat = np.empty(m, np.int64)
-    clock = time.perf_counter_ns
-    for i in range(m):
-        t0 = clock()
-        engine.on_tick(ts[i], price[i], size[i])
-        lat[i] = clock() - t0
+    lat = time_each(engine.on_tick, ticks, m)
     p50, p99, p999 = np.percentile(lat, [50, 99, 99.9]) / 1e3
     print(f"3. streaming (on_tick):      p50 {p50:.2f} us, p99 {p99:.2f} us, p99.9 {p999:.2f} us, "
           f"max {lat.max() / 1e3:.0f} us over {m:,} ticks ({m / (lat.sum() / 1e9) / 1e6:.2f} M ticks/s)")
@@ -115,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
           f"({GOAL_P99_US / p99:.1f}x headroom)")
     orchestrator_latency(folder, ticks, m, p99)
     return 0
+
+
+def time_each(on_tick, ticks, m: int) -> np.ndarray:
+    """ns taken by `on_tick(ts, price, size)` for each of the first `m` ticks, one at a time."""
+    ts, price, size = ticks.ts_ns[:m].tolist(), ticks.price[:m].tolist(), ticks.size[:m].tolist()
+    lat = np.empty(m, np.int64)
+    clock = time.perf_counter_ns
+    for i in range(m):
+        t0 = clock()
+        on_tick(ts[i], price[i], size[i])
+        lat[i] = clock() - t0
+    return lat
 
 
 def orchestrator_latency(folder: Path, ticks, m: int, engine_p99_us: float) -> None:
@@ -130,13 +136,7 @@ def orchestrator_latency(folder: Path, ticks, m: int, engine_p99_us: float) -> N
                                "status_at": None})
         orchestrator = TickExecutionOrchestrator(config=config, ledger=ledger, feed=ReplayTickFeed(folder),
                                                  days=[day], mode="stream")
-        ts, price, size = ticks.ts_ns[:m].tolist(), ticks.price[:m].tolist(), ticks.size[:m].tolist()
-        lat = np.empty(m, np.int64)
-        clock = time.perf_counter_ns
-        for i in range(m):
-            t0 = clock()
-            orchestrator.on_tick(ts[i], price[i], size[i])
-            lat[i] = clock() - t0
+        lat = time_each(orchestrator.on_tick, ticks, m)
         ledger.flush_perf()
         orders = np.array([r["ms"] for r in ledger.rows("SELECT ms FROM perf_latency WHERE metric = 'tick_to_order'")])
         recorded = np.array([r["ms"] for r in ledger.rows("SELECT ms FROM perf_latency "

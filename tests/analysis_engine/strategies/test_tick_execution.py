@@ -39,13 +39,19 @@ def config(**overrides: Any) -> TickExecutionConfig:
                                                          overrides={"tick_execution": overrides}))
 
 
-def run_orchestrator(path: Path, ticks_dir: Path, mode: str, cfg: TickExecutionConfig) -> Ledger:
-    ledger = Ledger(path)
+def new_ledger(path: Path, ticks_dir: Path, **kwargs: Any) -> Ledger:
+    """A ledger with its run row, as `tick_run` creates it."""
+    ledger = Ledger(path, **kwargs)
     with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
         tx.insert("runs", {"run_id": "t", "mode": "replay", "profile": "tick_execution", "config_json": "{}",
                            "data_dir": str(ticks_dir), "price_path": None, "start_date": DAYS[0], "days": len(DAYS),
                            "trading_days_json": json.dumps(DAYS), "status": RUN_RUNNING, "status_reason": "",
                            "status_at": None})
+    return ledger
+
+
+def run_orchestrator(path: Path, ticks_dir: Path, mode: str, cfg: TickExecutionConfig) -> Ledger:
+    ledger = new_ledger(path, ticks_dir)
     outcome = TickExecutionOrchestrator(config=cfg, ledger=ledger, feed=ReplayTickFeed(ticks_dir), days=DAYS,
                                         mode=mode).run()
     assert outcome.status == "completed" and outcome.days_closed == len(DAYS)
@@ -167,12 +173,7 @@ def test_a_replay_stopped_anywhere_and_resumed_ends_with_the_same_ledger(tmp_pat
     whole.close()
     path = tmp_path / "stopped.sqlite"
     stop = threading.Event()
-    ledger = Ledger(path, after_commit=lambda n: stop.set() if n >= int(total * stop_at) else None)
-    with ledger.transaction(day=None, event_index=None, sim_time=None) as tx:
-        tx.insert("runs", {"run_id": "t", "mode": "replay", "profile": "tick_execution", "config_json": "{}",
-                           "data_dir": str(ticks_dir), "price_path": None, "start_date": DAYS[0], "days": len(DAYS),
-                           "trading_days_json": json.dumps(DAYS), "status": RUN_RUNNING, "status_reason": "",
-                           "status_at": None})
+    ledger = new_ledger(path, ticks_dir, after_commit=lambda n: stop.set() if n >= int(total * stop_at) else None)
     first = TickExecutionOrchestrator(config=cfg, ledger=ledger, feed=ReplayTickFeed(ticks_dir), days=DAYS,
                                       mode="replay", stop=stop).run()
     assert first.status == "interrupted"

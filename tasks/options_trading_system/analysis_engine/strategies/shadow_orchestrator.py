@@ -168,10 +168,7 @@ class ShadowTradingOrchestrator:
         return set(queries.closed_days(self.ledger))
 
     def _set_status(self, status: str, reason: str, at: pd.Timestamp | None) -> None:
-        progress = self.ledger.progress()
-        with self.ledger.transaction(day=progress["day"], event_index=progress["event_index"],
-                                     sim_time=pd.Timestamp(progress["sim_time"]) if progress["sim_time"] else None) as tx:
-            tx.execute("UPDATE runs SET status = ?, status_reason = ?, status_at = ?", (status, reason, iso(at)))
+        self.ledger.set_status(status, reason, at)
 
     # --- one event -------------------------------------------------------------------------
 

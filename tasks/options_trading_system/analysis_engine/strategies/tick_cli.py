@@ -20,8 +20,8 @@ from ...errors import OptionsSystemError
 from ...logging_setup import configure_logging
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, Ledger
 from .shadow_cli import EXIT_INTERRUPTED, _date, _days, _install_sigint
-from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, RunReports
-from .tick_run import TICK_PROFILE, StrategyReports, TickRunRequest, start_tick_run
+from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, RunReports, ShadowRunRequest
+from .tick_run import TICK_PROFILE, StrategyReports, start_tick_run
 
 log = logging.getLogger("run_shadow_trading.tick")
 
@@ -77,7 +77,7 @@ def main(argv: list[str], *, reports: RunReports | None = None,
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     if args.resume and (args.replay or args.start or args.days):
         log.warning("--replay, --start and --days are ignored with --resume: the run keeps what it started with")
-    request = TickRunRequest(profile=args.profile, days=args.days, start=args.start, replay=args.replay,
+    request = ShadowRunRequest(profile=args.profile, days=args.days, start=args.start, replay=args.replay,
                              resume=args.resume, output_dir=args.output_dir, run_id=args.run_id, broker=args.broker,
                              confirm_live=args.confirm_live)
     stop = threading.Event()
@@ -125,7 +125,7 @@ def summary(result: Any) -> str:
     return "\n".join(lines)
 
 
-def flatten(request: TickRunRequest, run_id: str) -> str:
+def flatten(request: ShadowRunRequest, run_id: str) -> str:
     """The emergency stop for a tick run: its risk engine HALTED in the ledger and a `flatten`
     control queued for the running process."""
     from ...config_manager import load_profile

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import time
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -18,7 +17,7 @@ import pandas as pd
 from ...config_manager import Profile
 from ...errors import ConfigError
 from .guards.config import RiskConfig
-from .shadow_config import ExecutionConfig, ShadowTradingConfig, thaw
+from .shadow_config import ExecutionConfig, ShadowTradingConfig, _parse_hhmm, thaw
 from .sizing import build_sizer
 from .strategies_futures import build_strategies
 from .strategies_futures.aggregator import AggregatorSettings
@@ -78,9 +77,8 @@ class TickExecutionConfig:
         """Build from a validated `tick_execution` section (schema defaults filled)."""
         section = thaw(section)
         session = SessionConfig(**section.get("session", {}))
-        for key in ("start", "end"):
-            _hhmm(getattr(session, key), f"{SECTION}.session.{key}")
-        if _hhmm(session.start, "") >= _hhmm(session.end, ""):
+        start, end = (_parse_hhmm(getattr(session, key), f"{SECTION}.session.{key}") for key in ("start", "end"))
+        if start >= end:
             raise ConfigError(f"`{SECTION}.session`: start {session.start} is not before end {session.end}")
         feed = dict(section.get("feed", {}))
         sizing = dict(section.get("sizing", {}))
@@ -137,10 +135,3 @@ def _build(make: Any, where: str) -> None:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"`{where}`: {exc}") from exc
 
-
-def _hhmm(text: str, where: str) -> time:
-    try:
-        hours, minutes = (int(part) for part in text.split(":"))
-        return time(hours, minutes)
-    except ValueError as exc:
-        raise ConfigError(f"`{where}` = {text!r}: expected HH:MM (00:00..23:59)") from exc

@@ -184,10 +184,7 @@ class TickExecutionOrchestrator:
         return RunOutcome(RUN_COMPLETED, len(closed), self._events)
 
     def _set_status(self, status: str, reason: str, at: pd.Timestamp | None) -> None:
-        progress = self.ledger.progress()
-        with self.ledger.transaction(day=progress["day"], event_index=progress["event_index"],
-                                     sim_time=pd.Timestamp(progress["sim_time"]) if progress["sim_time"] else None) as tx:
-            tx.execute("UPDATE runs SET status = ?, status_reason = ?, status_at = ?", (status, reason, iso(at)))
+        self.ledger.set_status(status, reason, at)
 
     def _new_day(self, label: str) -> _Day:
         start, end = self.config.session.bounds(label)

@@ -23,8 +23,6 @@ import json
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
@@ -42,7 +40,7 @@ from .feeds.trading_calendar import TradingCalendar
 from .guards import RiskEngine, SqliteRiskStore
 from .shadow_config import ShadowTradingConfig, WindowConfig
 from .shadow_orchestrator import RunOutcome
-from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, ShadowRunResult
+from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, ShadowRunRequest, ShadowRunResult
 from .tick_config import TickExecutionConfig
 from .tick_execution_orchestrator import TickExecutionOrchestrator
 from .tick_judging import judge_strategies
@@ -53,21 +51,6 @@ TICK_PROFILE = "tick_execution"
 STRATEGY_REPORTS_DIR = "strategies"
 
 
-@dataclass(frozen=True)
-class TickRunRequest:
-    """What the command line asked for (None = take it from the profile or the run row)."""
-
-    profile: str = TICK_PROFILE
-    days: int | None = None
-    start: date | None = None
-    replay: Path | None = None
-    resume: str | None = None
-    output_dir: Path | None = None
-    run_id: str | None = None
-    broker: str | None = None
-    confirm_live: bool = False
-
-
 class StrategyReports(Protocol):
     """Writes the per-strategy reports (`output_generation/tick_report_writer.py`, passed in by the CLI)."""
 
@@ -75,9 +58,11 @@ class StrategyReports(Protocol):
                                folder: Path) -> list[Path]: ...
 
 
-def start_tick_run(request: TickRunRequest, hooks: RunHooks | None = None,
+def start_tick_run(request: ShadowRunRequest, hooks: RunHooks | None = None,
                    strategy_reports: StrategyReports | None = None) -> ShadowRunResult:
-    """Run (or resume) a tick-execution run to completion or interruption (module docstring)."""
+    """Run (or resume) a tick-execution run to completion or interruption (module docstring). The
+    request is a shadow run's (`profile` naming a profile with a `tick_execution` section; its
+    `price_path`, `speed` and `limited_live` do not apply)."""
     hooks = hooks or RunHooks()
     lock: RunLock | None = None
     ledger: Ledger | None = None
@@ -96,7 +81,7 @@ def start_tick_run(request: TickRunRequest, hooks: RunHooks | None = None,
             lock.release()
 
 
-def _run(request: TickRunRequest, hooks: RunHooks, strategy_reports: StrategyReports | None, profile: Profile,
+def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyReports | None, profile: Profile,
          config: TickExecutionConfig, ledger: Ledger) -> ShadowRunResult:
     run = ledger.run()
     assert run is not None
@@ -181,7 +166,7 @@ def make_tick_broker(profile: Profile, config: TickExecutionConfig, asked: Mappi
 
 # --- new run / resume ------------------------------------------------------------------------------
 
-def _create(request: TickRunRequest, hooks: RunHooks) -> tuple[Profile, TickExecutionConfig, Ledger, RunLock]:
+def _create(request: ShadowRunRequest, hooks: RunHooks) -> tuple[Profile, TickExecutionConfig, Ledger, RunLock]:
     profile = load_profile(request.profile, env=hooks.env)
     config = TickExecutionConfig.from_profile(profile)
     days_wanted = request.days if request.days is not None else ShadowTradingConfig.from_profile(profile).days
@@ -237,7 +222,7 @@ def _create(request: TickRunRequest, hooks: RunHooks) -> tuple[Profile, TickExec
     return profile, config, ledger, lock
 
 
-def _reopen(request: TickRunRequest, hooks: RunHooks) -> tuple[Profile, TickExecutionConfig, Ledger, RunLock]:
+def _reopen(request: ShadowRunRequest, hooks: RunHooks) -> tuple[Profile, TickExecutionConfig, Ledger, RunLock]:
     root = request.output_dir
     if root is None:
         root = Path(TickExecutionConfig.from_profile(load_profile(request.profile, env=hooks.env)).output_dir)
@@ -264,7 +249,7 @@ def _reopen(request: TickRunRequest, hooks: RunHooks) -> tuple[Profile, TickExec
     return profile, config, ledger, lock
 
 
-def _check_broker(profile: Profile, request: TickRunRequest) -> None:
+def _check_broker(profile: Profile, request: ShadowRunRequest) -> None:
     """Refuse broker settings that cannot work, before anything is created (exit 2)."""
     section = dict(profile.section("broker"))
     name = request.broker or str(section.get("name") or "paper")
