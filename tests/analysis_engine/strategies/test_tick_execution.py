@@ -12,13 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.options_trading_system.analysis_engine.strategies.execution.broker import Broker
+from tasks.options_trading_system.analysis_engine.strategies.execution.orders import (
+    AccountSnapshot, BracketAck, BrokerEvent, EventKind, Fill, Order, OrderState, OrderStatus, OrderType, Position,
+    Purpose, Side)
 from tasks.options_trading_system.analysis_engine.strategies.shadow_cli import main
 from tasks.options_trading_system.analysis_engine.strategies.tick_config import TickExecutionConfig
 from tasks.options_trading_system.analysis_engine.strategies.tick_execution_orchestrator import (
     TickExecutionOrchestrator)
 from tasks.options_trading_system.config_manager import load_profile
 from tasks.options_trading_system.data_ingestion.ticks.dbn_ticks import read_ticks
-from tasks.options_trading_system.data_ingestion.ticks.feed import ReplayTickFeed
+from tasks.options_trading_system.data_ingestion.ticks.feed import ReplayTickFeed, TickFeed
 from tasks.options_trading_system.output_generation import shadow_report_writer, tick_report_writer
 from tasks.options_trading_system.sample_data.ticks import TickSampleParams, write_sample_ticks
 from tasks.options_trading_system.state.ledger import RUN_RUNNING, Ledger, dump_state
@@ -184,3 +188,121 @@ def test_a_replay_stopped_anywhere_and_resumed_ends_with_the_same_ledger(tmp_pat
     resumed.close()
     ignore = {"progress": ["transactions"]}
     assert dump_state(path, ignore_columns=ignore) == dump_state(tmp_path / "whole.sqlite", ignore_columns=ignore)
+
+
+class MarketBroker(Broker):
+    """A broker with its own market (the ticks the test shows it): it fills entries at the last
+    trade plus a tick, works each bracket's stop and target itself and reports their fills as
+    events, as a real broker holding an order-sends-order does."""
+
+    name = "market"
+
+    def __init__(self) -> None:
+        self.price, self.now = float("nan"), pd.Timestamp(0, tz="UTC")
+        self.working: dict[str, Any] = {}
+        self.all_fills: list[Fill] = []
+        self.queue: list[BrokerEvent] = []
+
+    def market(self, ts_ns: int, price: float) -> None:
+        self.price, self.now = price, pd.Timestamp(ts_ns, tz="UTC")
+        for sid, bracket in list(self.working.items()):
+            long = bracket.entry.side is Side.BUY
+            stop, target = bracket.stop.stop_price, bracket.target.limit_price
+            if (price - stop) * (1 if long else -1) <= 0:
+                self._fill(bracket.stop, price - (0.25 if long else -0.25))
+            elif (price - target) * (1 if long else -1) >= 0:
+                self._fill(bracket.target, target)
+            else:
+                continue
+            del self.working[sid]
+
+    def _fill(self, order: Any, price: float) -> Fill:
+        fill = Fill(f"{order.client_order_id}/fill", order.client_order_id, order.instrument, order.side,
+                    order.quantity, price, self.now, commission_usd=0.62 * order.quantity)
+        self.all_fills.append(fill)
+        self.queue.append(BrokerEvent(EventKind.FILL, self.now, fill=fill))
+        return fill
+
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def account(self) -> AccountSnapshot:
+        return AccountSnapshot("market", self.now)
+
+    def place_bracket(self, bracket: Any) -> BracketAck:
+        entry = bracket.entry
+        fill = self._fill(entry, self.price + (0.25 if entry.side is Side.BUY else -0.25))
+        self.working[entry.signal_id] = bracket
+        state = OrderState(entry.client_order_id, OrderStatus.FILLED, average_price=fill.price)
+        return BracketAck(state, OrderState(bracket.stop.client_order_id, OrderStatus.WORKING),
+                          OrderState(bracket.target.client_order_id, OrderStatus.WORKING))
+
+    def cancel(self, client_order_id: str) -> OrderState:
+        return OrderState(client_order_id, OrderStatus.CANCELLED)
+
+    def flatten(self, instrument: str | None = None) -> list[OrderState]:
+        out = []
+        for sid, bracket in list(self.working.items()):
+            entry = bracket.entry
+            exit_order = Order(f"{sid}/exit", sid, entry.instrument, entry.side.opposite, entry.quantity,
+                               OrderType.MARKET, Purpose.EXIT)
+            self._fill(exit_order, self.price - (0.25 if entry.side is Side.BUY else -0.25))
+            out.append(OrderState(exit_order.client_order_id, OrderStatus.FILLED))
+            del self.working[sid]
+        return out
+
+    def positions(self) -> list[Position]:
+        return []
+
+    def working_orders(self) -> list[OrderState]:
+        return []
+
+    def fills(self, since: pd.Timestamp | None = None) -> list[Fill]:
+        return list(self.all_fills)
+
+    def events(self) -> list[BrokerEvent]:
+        drained, self.queue = self.queue, []
+        return drained
+
+
+class MarketFeed(TickFeed):
+    """The recording's ticks, shown to the broker's market as they are delivered."""
+
+    name = "replay"
+
+    def __init__(self, folder: Path, broker: MarketBroker) -> None:
+        super().__init__()
+        self.inner, self.broker = ReplayTickFeed(folder), broker
+
+    def __iter__(self):
+        for tick in self.inner:
+            self.broker.market(tick.ts_ns, tick.price)
+            yield tick
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("trail", [0.0, 6.0])
+def test_a_broker_holding_the_brackets_closes_positions_with_its_own_fills(tmp_path: Path, ticks_dir: Path,
+                                                                          trail: float) -> None:
+    broker = MarketBroker()
+    ledger = new_ledger(tmp_path / "broker.sqlite", ticks_dir)
+    outcome = TickExecutionOrchestrator(config=config(exits={"trail_points": trail}), ledger=ledger,
+                                        feed=MarketFeed(ticks_dir, broker), days=DAYS, mode="stream",
+                                        broker=broker).run()
+    assert outcome.status == "completed"
+    ours = ledger.rows("SELECT f.price, f.quantity, o.side, o.purpose FROM fills f "
+                       "JOIN orders o ON o.order_id = f.order_id ORDER BY f.sim_time, f.fill_id")
+    reasons = {r["exit_reason"] for r in ledger.rows("SELECT exit_reason FROM positions")}
+    assert ledger.scalar("SELECT COUNT(*) FROM positions WHERE status = 'open'") == 0 and not broker.working
+    ledger.close()
+    assert len(ours) >= 2 and reasons <= {"stop", "target", "trailing_stop", "session_end"}
+    if trail:                                           # a trailed stop is ours to liquidate
+        assert "trailing_stop" in reasons
+    else:                                               # closed by the broker's own legs
+        assert {"stop", "target"} & reasons
+    # every fill in the ledger is one the broker made, at its price
+    assert sorted((round(r["price"], 4), r["quantity"], r["side"]) for r in ours) == \
+        sorted((round(f.price, 4), f.quantity, f.side.value) for f in broker.all_fills)

@@ -148,6 +148,7 @@ class TickExecutionOrchestrator:
         self._decisions = 0
         self._events = 0
         self._reason = np.zeros(1, np.int64)
+        self._entry_fill: Fill | None = None
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -290,14 +291,20 @@ class TickExecutionOrchestrator:
             self._end_stream_day(self._day)
 
     def _stream_exits(self, day: _Day, ts_ns: int, price: float) -> None:
+        """Paper: the tick closes what it reaches. A real broker holds each bracket's stop and
+        target, so its fills close those positions; the tick only moves a trailing stop, and a
+        trailed stop reached is liquidated here."""
+        if not self.paper and self._open:
+            self._broker_exits(day)
         for position in list(self._open):
             if position not in self._open:
                 continue
             reason = exit_on_tick(position.state, price)
-            if reason != EXIT_NONE:
-                self._exit(day, position, self._exit_reason(position, reason), price, ts_ns, day.index)
-        if not self.paper and self._open:
-            self._broker_exits(day)
+            if reason == EXIT_NONE:
+                continue
+            name = self._exit_reason(position, reason)
+            if self.paper or name == EXIT_TRAILING:
+                self._exit(day, position, name, price, ts_ns, day.index)
 
     def _end_stream_day(self, day: _Day) -> None:
         day.finished = True
@@ -361,6 +368,9 @@ class TickExecutionOrchestrator:
                 sent_ns = self._order(tx, day, decision, taken_id, tick)
                 if started_ns is not None and sent_ns is not None:
                     self.ledger.add_latency(day.label, key, "tick_to_order", (sent_ns - started_ns) / 1e6)
+        if self._entry_fill is not None and tick is not None:   # post-trade: the guards see the entry's fill
+            fill, self._entry_fill = self._entry_fill, None
+            self.risk.on_fill(fill, self.view.snapshot(day.label, at, tick[2]))
         if started_ns is not None:
             self.ledger.add_latency(day.label, key, "tick_to_recorded", (time.perf_counter_ns() - started_ns) / 1e6)
         self._decisions += 1
@@ -415,6 +425,7 @@ class TickExecutionOrchestrator:
                                      order_type="market", purpose="entry", status="rejected",
                                      reason=f"BROKER_REJECTED: {why}"))
             return sent_ns
+        self._entry_fill = fill
         sign = 1.0 if intent.direction == LONG else -1.0
         commission = fill.commission_usd or self.config.commission * size.contracts
         write_order(tx, OrderRow(order_id=order_id, signal_id=signal_id, day=day.label, sim_time=iso(at),
@@ -552,7 +563,8 @@ class TickExecutionOrchestrator:
             sid, _, leg = event.fill.client_order_id.rpartition("/")
             position = next((p for p in self._open if p.signal_id == sid), None)
             if position is not None and leg in ("stop", "target"):
-                self._exit(day, position, leg, event.fill.price, event.fill.time.value, day.index)
+                level = position.stop if leg == "stop" else position.target
+                self._exit(day, position, leg, level, event.fill.time.value, day.index)
 
     # --- controls, guards, the day's end ---------------------------------------------------------
 
