@@ -306,3 +306,21 @@ def test_a_broker_holding_the_brackets_closes_positions_with_its_own_fills(tmp_p
     # every fill in the ledger is one the broker made, at its price
     assert sorted((round(r["price"], 4), r["quantity"], r["side"]) for r in ours) == \
         sorted((round(f.price, 4), f.quantity, f.side.value) for f in broker.all_fills)
+
+
+@pytest.mark.parametrize("section, named", [
+    ({"strategies": {"momentum": {"speed": 3}}}, "tick_execution.strategies.momentum"),
+    ({"strategies": {"momentum": {"fast": 30}}}, "tick_execution.strategies.momentum"),
+    ({"sizing": {"name": "kelly", "settings": {"fraction": 2}}}, "tick_execution.sizing.settings"),
+    ({"walk_forward": {"candidates": {"momentum": [{"period": "2h"}]}}},
+     "tick_execution.walk_forward.candidates.momentum[0]"),
+    ({"session": {"start": "16:00", "end": "09:30"}}, "tick_execution.session"),
+])
+def test_a_bad_tick_setting_exits_2_naming_its_key(section: dict, named: str, tmp_path: Path, ticks_dir: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "bad.json"
+    profile.write_text(json.dumps({"description": "bad", "extends": "tick_execution", "tick_execution": section}))
+    code = main(["--tick", "--replay", str(ticks_dir), "--profile", str(profile), "--output-dir", str(tmp_path / "o")],
+                reports=shadow_report_writer, tick_reports=tick_report_writer)
+    assert code == 2 and named in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

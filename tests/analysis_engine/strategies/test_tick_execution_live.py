@@ -18,7 +18,7 @@ from tasks.options_trading_system.analysis_engine.strategies.tick_execution_orch
     TickExecutionOrchestrator)
 from tasks.options_trading_system.config_manager import load_profile
 from tasks.options_trading_system.data_ingestion.ticks.feed import ReplayTickFeed
-from tasks.options_trading_system.errors import ConfigError
+from tasks.options_trading_system.errors import ConfigError, OptionsSystemError
 from tasks.options_trading_system.sample_data.ticks import TickSampleParams, write_sample_ticks
 from tasks.options_trading_system.state.ledger import RUN_RUNNING, Ledger, dump_state
 from tests.vendor_servers.databento_live_server import KEY, WAIT_S, Script, StandInGateway
@@ -81,3 +81,6 @@ def test_feeds_are_registered_by_name() -> None:
         build_tick_feed("replay", {}, TickFeedContext())
     with pytest.raises(ConfigError, match="DATABENTO_API_KEY"):
         build_tick_feed("databento_live", {}, TickFeedContext(env={}))
+    with pytest.raises(OptionsSystemError, match="TRADOVATE_USERNAME") as raised:
+        build_tick_feed("tradovate_quotes", {"symbol": "MNQZ6"}, TickFeedContext(env={"HOME": "/nonexistent"}))
+    assert raised.value.exit_code == 2

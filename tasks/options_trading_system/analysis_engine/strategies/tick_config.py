@@ -17,6 +17,7 @@ import pandas as pd
 from ...config_manager import Profile
 from ...errors import ConfigError
 from .guards.config import RiskConfig
+from .indicators.bars import period_seconds
 from .shadow_config import ExecutionConfig, ShadowTradingConfig, _parse_hhmm, thaw
 from .sizing import build_sizer
 from .strategies_futures import build_strategies
@@ -130,8 +131,12 @@ class TickExecutionConfig:
 
 
 def _build(make: Any, where: str) -> None:
+    """Build what `make` makes (and check a strategy's bar periods); a ConfigError naming `where`."""
     try:
-        make()
+        built = make()
+        for strategy in built if isinstance(built, list) else ():
+            for period in strategy.periods:
+                period_seconds(period)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"`{where}`: {exc}") from exc
 
