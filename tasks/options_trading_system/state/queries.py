@@ -98,13 +98,22 @@ def day_costs_usd(ledger: Ledger, day: str) -> float:
     return float(ledger.scalar("SELECT COALESCE(SUM(amount_usd), 0) FROM costs WHERE day = ?", (day,)))
 
 
+OPEN_POSITION_ROWS_SQL = (
+    "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
+    "p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
+    "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
+
+
 def open_position_rows(ledger: Ledger) -> pd.DataFrame:
     """Open positions with what the risk engine needs: direction, quantity, entry price, the
     protective levels and the signal's reference (an option's underlying level at entry)."""
-    return ledger.frame(
-        "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
-        "p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
-        "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
+    return ledger.frame(OPEN_POSITION_ROWS_SQL)
+
+
+def open_position_records(ledger: Ledger) -> list[dict]:
+    """`open_position_rows` as plain dicts: what the risk view reads before every order, where
+    building a DataFrame would cost more than the query (tick execution decides in microseconds)."""
+    return ledger.rows(OPEN_POSITION_ROWS_SQL)
 
 
 def day_realized_pnl_usd(ledger: Ledger, day: str) -> float:
@@ -124,10 +133,11 @@ def day_signal_count(ledger: Ledger, day: str) -> int:
 
 # --- tick execution ------------------------------------------------------------------------------
 
-def closed_trade_pnls(ledger: Ledger) -> pd.DataFrame:
+def closed_trade_pnls(ledger: Ledger) -> list[float]:
     """Net P&L (USD) of every closed position so far, in the order they closed (what Kelly sizes from)."""
-    return ledger.frame("SELECT pnl_usd FROM outcomes WHERE position_id IS NOT NULL AND pnl_usd IS NOT NULL "
-                        "ORDER BY resolved_at, signal_id")
+    return [float(r["pnl_usd"]) for r in ledger.rows(
+        "SELECT pnl_usd FROM outcomes WHERE position_id IS NOT NULL AND pnl_usd IS NOT NULL "
+        "ORDER BY resolved_at, signal_id")]
 
 
 def position_row(ledger: Ledger, signal_id: str) -> dict | None:

@@ -453,7 +453,7 @@ class TickExecutionOrchestrator:
         equity and the ledger's realised outcomes (what Kelly needs)."""
         context = decision.sizing
         assert context is not None
-        pnl = queries.closed_trade_pnls(self.ledger)["pnl_usd"].to_numpy(dtype="float64")
+        pnl = np.asarray(queries.closed_trade_pnls(self.ledger), dtype="float64")
         wins, losses = pnl[pnl > 0], -pnl[pnl < 0]
         outcomes = OutcomeStats(trades=int(pnl.size), wins=int(wins.size),
                                 average_win_usd=float(wins.mean()) if wins.size else math.nan,
