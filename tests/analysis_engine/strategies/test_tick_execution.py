@@ -324,3 +324,16 @@ def test_a_bad_tick_setting_exits_2_naming_its_key(section: dict, named: str, tm
                 reports=shadow_report_writer, tick_reports=tick_report_writer)
     assert code == 2 and named in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_halt_control_refuses_every_entry_and_is_recorded_as_applied(tmp_path: Path, ticks_dir: Path) -> None:
+    ledger = new_ledger(tmp_path / "halted.sqlite", ticks_dir)
+    ledger.request_control("halt", reason="test halt", requested_by="dashboard",
+                           requested_at=pd.Timestamp("2025-06-02T13:00Z"))
+    TickExecutionOrchestrator(config=config(), ledger=ledger, feed=ReplayTickFeed(ticks_dir), days=DAYS,
+                              mode="replay").run()
+    entries = ledger.frame("SELECT status, reason FROM orders WHERE purpose = 'entry'")
+    assert len(entries) and (entries["status"] == "refused").all() and entries["reason"].str.startswith("HALTED").all()
+    assert ledger.rows("SELECT status, applied_at FROM controls")[0]["status"] == "applied"
+    assert ledger.scalar("SELECT COUNT(*) FROM positions") == 0
+    ledger.close()
