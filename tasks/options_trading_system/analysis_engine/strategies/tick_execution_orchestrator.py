@@ -40,7 +40,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,7 @@ from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
 from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
 from .shadow_orchestrator import EXIT_FLATTEN, RunOutcome, refusal_reason
-from .sizing import OutcomeStats, build_sizer
+from .sizing import OutcomeStats, SizeDecision, build_sizer
 from .strategies_futures import build_strategies
 from .strategies_futures.aggregator import TAKEN, SignalAggregator
 from .strategies_futures.base import LONG, MarketState
@@ -331,6 +331,7 @@ class TickExecutionOrchestrator:
         halted = self.risk.refresh().state is RiskState.HALTED
         taken_id = None
         with self.ledger.transaction(day=day.label, event_index=index, sim_time=at) as tx:
+            size = self._size(decision) if decision.intent is not None else None
             signals, validations = [], []
             for verdict in decision.verdicts:
                 intent = verdict.intent
@@ -348,11 +349,13 @@ class TickExecutionOrchestrator:
                     "evidence_json": json.dumps({"rule": intent.reason, "bar_end": iso(pd.Timestamp(intent.time_ns,
                                                                                                     tz="UTC"))},
                                                 sort_keys=True)})
+                reasons = {"aggregation": verdict.verdict, "note": verdict.note}
+                if is_taken and size is not None:
+                    reasons["sizing"] = {"contracts": size.contracts, "reason": size.reason}
                 validations.append({
                     "signal_id": sid, "score": confidence, "passed": int(is_taken), "false_positive": 0,
                     "technical": None, "market_context": None, "time_of_day": None, "history": None,
-                    "reasons_json": json.dumps({"aggregation": verdict.verdict, "note": verdict.note},
-                                               sort_keys=True)})
+                    "reasons_json": json.dumps(reasons, sort_keys=True)})
                 if is_taken:
                     taken_id = sid
             notes = "; ".join(f"{v.intent.strategy} {v.intent.direction} {v.verdict}" for v in decision.verdicts)
@@ -364,8 +367,8 @@ class TickExecutionOrchestrator:
                 "signals": len(signals), "notes": notes})
             tx.insert("signals", signals)
             tx.insert("validations", validations)
-            if taken_id is not None and decision.intent is not None:
-                sent_ns = self._order(tx, day, decision, taken_id, tick)
+            if taken_id is not None and size is not None:
+                sent_ns = self._order(tx, day, decision, taken_id, size, tick)
                 if started_ns is not None and sent_ns is not None:
                     self.ledger.add_latency(day.label, key, "tick_to_order", (sent_ns - started_ns) / 1e6)
         if self._entry_fill is not None and tick is not None:   # post-trade: the guards see the entry's fill
@@ -376,21 +379,16 @@ class TickExecutionOrchestrator:
         self._decisions += 1
         self._watch_risk(day, tick)
 
-    def _order(self, tx: Any, day: _Day, decision: Decision, signal_id: str,
+    def _order(self, tx: Any, day: _Day, decision: Decision, signal_id: str, size: SizeDecision,
                tick: tuple[int, int, float] | None) -> int | None:
-        """Sizing, guards and broker for the taken intent, inside the decision's transaction; the
-        moment (perf_counter_ns) the bracket went to the broker, None when it was refused."""
+        """The guards and the broker for the taken intent of `size` contracts, inside the
+        decision's transaction; the moment (perf_counter_ns) the bracket went to the broker, None
+        when it was refused."""
         intent = decision.intent
         assert intent is not None
         side = "BUY" if intent.direction == LONG else "SELL"
         order_id = f"{signal_id}/entry"
         at = pd.Timestamp(decision.time_ns if tick is None else tick[1], tz="UTC")
-        size = self._size(decision)
-        sizing = {"contracts": size.contracts, "reason": size.reason}
-        tx.execute("UPDATE validations SET reasons_json = ? WHERE signal_id = ?",
-                   (json.dumps({"aggregation": TAKEN, "note": next(v.note for v in decision.verdicts
-                                                                    if v.verdict == TAKEN), "sizing": sizing},
-                               sort_keys=True), signal_id))
 
         def refuse(reason: str, quantity: int) -> None:
             write_order(tx, OrderRow(order_id=order_id, signal_id=signal_id, day=day.label, sim_time=iso(at),
@@ -448,7 +446,7 @@ class TickExecutionOrchestrator:
                                 tick[0] + 1, recorded_exit=False))
         return sent_ns
 
-    def _size(self, decision: Decision):
+    def _size(self, decision: Decision) -> SizeDecision:
         """The sizer's answer at this moment: the engine's context (ATR, levels) with the account's
         equity and the ledger's realised outcomes (what Kelly needs)."""
         context = decision.sizing
