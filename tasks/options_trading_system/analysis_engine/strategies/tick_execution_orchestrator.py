@@ -24,8 +24,8 @@ Replay and streaming are one set of rules: `mode="stream"` feeds ticks one at a 
 (`TickDecisionEngine.on_tick`, `exit_on_tick`); `mode="replay"` takes each recorded day as arrays
 (`TickDecisionEngine.replay`, `exits.scan_exits` between decisions) and applies the same steps at
 the same ticks, in the same order, so both write the same ledger rows (tested). Controls (halt,
-resume, stop, flatten) and the post-trade guards are applied at every decision moment, every exit
-and every day's end.
+resume, stop, flatten) are obeyed at every decision moment and each day's start; the post-trade
+guards run after every entry, exit and decision.
 
 Resuming: a replay re-runs the recording from its first day (the strategies' indicators are
 rebuilt from the ticks); days already closed only warm the strategies up, and in the day that was
@@ -57,6 +57,7 @@ from .execution.paper import PaperBroker
 from .execution.paper_pricing import EXIT_ORIGIN_MARKET, REFUSED_NO_PRICE, EntryQuote
 from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
+from .results.day_summary import day_summary
 from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
 from .shadow_orchestrator import EXIT_FLATTEN, RunOutcome, refusal_reason
 from .sizing import OutcomeStats, SizeDecision, build_sizer
@@ -149,6 +150,7 @@ class TickExecutionOrchestrator:
         self._events = 0
         self._reason = np.zeros(1, np.int64)
         self._entry_fill: Fill | None = None
+        self._used_fills: set[str] = set()       # a real broker's exit fills already recorded
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -541,17 +543,23 @@ class TickExecutionOrchestrator:
         if self.paper:
             leg = "stop" if reason in ("stop", EXIT_TRAILING) else reason
             return self.broker.exit_at(f"{position.signal_id}/entry", leg, exit_reference, at)
-        leg = reason if reason in ("stop", "target") else "exit"
-        known = {f.client_order_id: f for f in self.broker.fills()}
-        if leg in ("stop", "target") and f"{position.signal_id}/{leg}" in known:
-            return known[f"{position.signal_id}/{leg}"]
-        before = {f.fill_id for f in self.broker.fills()}
-        self.broker.flatten(self.config.instrument)
-        new = [f for f in self.broker.fills() if f.fill_id not in before]
-        if not new:
+        own = (f"{position.signal_id}/{reason}",) if reason in ("stop", "target") else ()
+        fill = self._unused_fill(own + (f"{position.signal_id}/exit",))
+        if fill is None:
+            before = {f.fill_id for f in self.broker.fills()}
+            self.broker.flatten(self.config.instrument)
+            fill = self._unused_fill((f"{position.signal_id}/exit",)) or next(
+                (f for f in self.broker.fills() if f.fill_id not in before and f.fill_id not in self._used_fills), None)
+        if fill is None:
             raise BrokerError(f"position {position.signal_id}: {reason} at {at.isoformat()} but {self.broker.name} "
                               f"reported no exit fill; reconcile before trading on")
-        return new[0]
+        self._used_fills.add(fill.fill_id)
+        return fill
+
+    def _unused_fill(self, client_order_ids: tuple[str, ...]) -> Fill | None:
+        """The broker's fill of one of these orders that no exit has taken yet."""
+        return next((f for f in self.broker.fills() if f.client_order_id in client_order_ids
+                     and f.fill_id not in self._used_fills), None)
 
     def _broker_exits(self, day: _Day) -> None:
         """A real broker: its own stop or target fills (the protection it holds) close positions."""
@@ -612,7 +620,6 @@ class TickExecutionOrchestrator:
                        day.index)
         if queries.day_closed(self.ledger, day.label):
             return
-        from .results.day_summary import day_summary
         summary = day_summary(self.ledger, day.label)
         session = self.config.session
         summary["window"] = {"open": iso(pd.Timestamp(day.start_ns, tz="UTC")),
@@ -620,8 +627,9 @@ class TickExecutionOrchestrator:
                              "early_close": False, "local": f"{session.start}-{session.end}"}
         summary["ticks"] = day.ticks
         gaps = [g.to_dict() for g in self.feed.gaps if day.start_ns <= g.start_ns < day.end_ns]
+        lo, hi = day.midnight_ns
         summary["feed"] = {"name": self.feed.name, "quarantined_so_far": self.feed.quarantined, "gaps": gaps,
-                           "reconnects": [r.to_dict() for r in self.feed.reconnects]}
+                           "reconnects": [r.to_dict() for r in self.feed.reconnects if lo <= r.at_ns < hi]}
         summary["notes"] = [f"feed {self.feed.name}: {len(gaps)} gap(s) in the session"] if gaps else []
         at = pd.Timestamp(day.end_ns, tz="UTC")
         with self.ledger.transaction(day=day.label, event_index=day.index, sim_time=at) as tx:
