@@ -146,6 +146,12 @@ def test_cli_tick_replay_runs_every_strategy_and_writes_strategy_reports(tmp_pat
     # the run resumes as completed without doing anything twice
     assert main(["--tick", "--resume", "t1", "--output-dir", str(out)], reports=shadow_report_writer,
                 tick_reports=tick_report_writer) == 0
+    # the emergency stop: the run's risk engine halted, a flatten queued for its process
+    assert main(["--tick", "--flatten", "t1", "--output-dir", str(out)]) == 0
+    ledger = Ledger.open_existing(out / "runs" / "t1" / "ledger.sqlite")
+    assert ledger.rows("SELECT command, status FROM controls") == [{"command": "flatten", "status": "pending"}]
+    assert ledger.scalar("SELECT state FROM risk_state") == "HALTED"
+    ledger.close()
 
 
 @pytest.mark.parametrize("argv", [
