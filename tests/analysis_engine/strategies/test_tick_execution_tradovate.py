@@ -23,6 +23,7 @@ from tasks.options_trading_system.config_manager import load_profile
 from tasks.options_trading_system.data_ingestion.ticks.dbn_ticks import read_ticks
 from tasks.options_trading_system.sample_data.ticks import TickSampleParams, write_sample_ticks
 from tasks.options_trading_system.state.ledger import RUN_RUNNING, Ledger
+from tests.data_ingestion.ticks.test_tradovate_quotes import wait_for
 from tests.vendor_servers.tradovate_market import QuoteTape
 from tests.vendor_servers.tradovate_server import TradovateStandIn
 
@@ -31,15 +32,6 @@ OPEN = pd.Timestamp(f"{DAY} 09:30", tz="America/New_York")
 ENV = {"TRADOVATE_USERNAME": "tick-trader", "TRADOVATE_PASSWORD": "pw-tick-81-secret", "TRADOVATE_CID": "8125",
        "TRADOVATE_SEC": "sec-tick-2c9b-secret", "TRADOVATE_APP_ID": "nq-tick-tests", "TRADOVATE_DEVICE_ID": "dev-3"}
 WAIT_S = 60.0
-
-
-def wait_for(condition: Any, timeout: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture
