@@ -343,3 +343,19 @@ def test_a_halt_control_refuses_every_entry_and_is_recorded_as_applied(tmp_path:
     assert ledger.rows("SELECT status, applied_at FROM controls")[0]["status"] == "applied"
     assert ledger.scalar("SELECT COUNT(*) FROM positions") == 0
     ledger.close()
+
+
+def test_a_broker_holding_what_the_ledger_does_not_halts_the_run_at_start(tmp_path: Path, ticks_dir: Path) -> None:
+    class Stray(MarketBroker):
+        def positions(self) -> list[Position]:
+            return [Position("MNQM5", 1, 21_500.0)]     # someone traded the account by hand
+
+    broker = Stray()
+    ledger = new_ledger(tmp_path / "stray.sqlite", ticks_dir)
+    TickExecutionOrchestrator(config=config(), ledger=ledger, feed=MarketFeed(ticks_dir, broker), days=DAYS,
+                              mode="stream", broker=broker).run()
+    state = ledger.rows("SELECT state, reason FROM risk_state")[0]
+    assert state["state"] == "HALTED" and "net position: ledger +0, broker +1" in state["reason"]
+    entries = ledger.frame("SELECT status, reason FROM orders WHERE purpose = 'entry'")
+    assert len(entries) and entries["reason"].str.startswith("HALTED").all()
+    ledger.close()

@@ -162,6 +162,8 @@ class TickExecutionOrchestrator:
         if run["status"] in (RUN_INTERRUPTED, RUN_FAILED):
             self._set_status(RUN_RUNNING, "resumed", None)
         try:
+            if not self.paper:
+                self.reconcile(pd.Timestamp.now(tz="UTC"))
             if self.mode == "replay":
                 self._run_replay()
             else:
@@ -561,9 +563,30 @@ class TickExecutionOrchestrator:
         return next((f for f in self.broker.fills() if f.client_order_id in client_order_ids
                      and f.fill_id not in self._used_fills), None)
 
+    def reconcile(self, at: pd.Timestamp) -> str:
+        """A real broker's net position and working stops against the ledger's open positions (on
+        start and after every resync); a difference halts the risk engine naming it. '' = agreed."""
+        held = queries.open_position_records(self.ledger)
+        ledger_net = sum((1 if r["direction"] == LONG else -1) * int(r["quantity"]) for r in held)
+        broker_net = sum(p.quantity for p in self.broker.positions() if p.instrument.startswith(self.config.instrument))
+        working = {o.client_order_id for o in self.broker.working_orders()}
+        problems = [f"net position: ledger {ledger_net:+d}, broker {broker_net:+d}"] if ledger_net != broker_net else []
+        problems += [f"position of {r['signal_id']} has no working stop at the broker" for r in held
+                     if f"{r['signal_id']}/stop" not in working]
+        if not problems:
+            log.info("reconciled with %s: net position %+d", self.broker.name, broker_net)
+            return ""
+        message = "reconciliation with the broker failed: " + "; ".join(problems)
+        log.error(message)
+        self.risk.halt(by="reconciliation", reason=message, now=at)
+        return message
+
     def _broker_exits(self, day: _Day) -> None:
-        """A real broker: its own stop or target fills (the protection it holds) close positions."""
+        """A real broker: its own stop or target fills (the protection it holds) close positions;
+        after a resync the ledger is reconciled with it again."""
         for event in self.broker.events():
+            if event.kind is EventKind.CONNECTION and "sync" in event.note.lower():
+                self.reconcile(pd.Timestamp(day.last_ns or day.start_ns, tz="UTC"))
             if event.kind is not EventKind.FILL or event.fill is None:
                 continue
             sid, _, leg = event.fill.client_order_id.rpartition("/")
