@@ -32,7 +32,6 @@ import pandas as pd
 from ...config_manager import Profile, load_environment, load_profile
 from ...data_ingestion.ticks.dbn_ticks import TRADE_SCHEMAS
 from ...errors import ConfigError, InputFileError, LedgerWriteError
-from ...state import queries
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
 from ...state.run_lock import RunLock
 from .feeds.tick_feeds import REPLAY, TickFeedContext, build_tick_feed
@@ -40,7 +39,7 @@ from .feeds.trading_calendar import TradingCalendar
 from .guards import RiskEngine, SqliteRiskStore
 from .shadow_config import ShadowTradingConfig, WindowConfig
 from .shadow_orchestrator import RunOutcome
-from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, ShadowRunRequest, ShadowRunResult
+from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, ShadowRunRequest, ShadowRunResult, write_run_reports
 from .tick_config import TickExecutionConfig
 from .tick_execution_orchestrator import TickExecutionOrchestrator
 from .tick_judging import judge_strategies
@@ -113,14 +112,7 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyR
             broker=broker, risk=risk, stop=hooks.stop or threading.Event(), on_day_closed=day_closed)
         if run["status"] != RUN_COMPLETED:
             outcome = orchestrator.run()
-        reports: list[Path] = []
-        closed = queries.closed_days(ledger)
-        final: dict[str, Any] = {}
-        if hooks.reports is not None:
-            for day in closed:
-                reports.extend(hooks.reports.write_day_reports(ledger, day, shadow, output_dir))
-            final, paths = hooks.reports.write_final_report(ledger, shadow, run_dir)
-            reports.extend(paths)
+        closed, final, reports = write_run_reports(hooks.reports, ledger, shadow, output_dir, run_dir)
         if strategy_reports is not None and closed:
             document = judge_strategies(ledger, config, closed, replay_dir=replay_dir,
                                         is_sample=bool(asked.get("is_sample")))
