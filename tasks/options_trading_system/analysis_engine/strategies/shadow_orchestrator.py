@@ -39,7 +39,7 @@ import pandas as pd
 from ...data_ingestion.canonical import OptionsChain, number_or_nan
 from ...expiry import years_to_settlement
 from ...state import queries
-from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
+from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
 from .execution.broker import Broker, BrokerError, OrderRejectedError
@@ -122,11 +122,7 @@ class ShadowTradingOrchestrator:
 
     def run(self) -> RunOutcome:
         """Process every remaining event of every remaining day; resumable at any point."""
-        run = self.ledger.run()
-        if run is None:
-            raise RuntimeError("the ledger has no run row: create the run before running it")
-        if run["status"] in (RUN_INTERRUPTED, RUN_FAILED):
-            self._set_status(RUN_RUNNING, "resumed", None)
+        self.ledger.resume_run()
         progress = self.ledger.progress()
         closed = set(queries.closed_days(self.ledger))
         try:

@@ -48,7 +48,7 @@ import pandas as pd
 from ...data_ingestion.ticks.feed import ReplayTickFeed, TickFeed
 from ...state import queries
 from ...state.ledger import (CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED,
-                             RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso)
+                             RUN_INTERRUPTED, Ledger, iso)
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
 from .execution.broker import Broker, BrokerError, OrderRejectedError
@@ -156,11 +156,7 @@ class TickExecutionOrchestrator:
 
     def run(self) -> RunOutcome:
         """Every remaining day of the run; resumable (see the module docstring)."""
-        run = self.ledger.run()
-        if run is None:
-            raise RuntimeError("the ledger has no run row: create the run before running it")
-        if run["status"] in (RUN_INTERRUPTED, RUN_FAILED):
-            self._set_status(RUN_RUNNING, "resumed", None)
+        self.ledger.resume_run()
         try:
             if not self.paper:
                 self.reconcile(pd.Timestamp.now(tz="UTC"))
