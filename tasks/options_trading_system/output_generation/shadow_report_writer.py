@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SCHEMAS = {"daily": "shadow_daily.schema.json", "performance": "shadow_performance.schema.json",
-           "ab": "shadow_ab.schema.json", "final": "shadow_final.schema.json", "sweep": "shadow_sweep.schema.json"}
+           "ab": "shadow_ab.schema.json", "final": "shadow_final.schema.json", "sweep": "shadow_sweep.schema.json",
+           "tick_strategy": "shadow_tick_strategy.schema.json"}
 TEMPLATES = {"daily": "shadow_daily.html.j2", "performance": "shadow_performance.html.j2",
-             "ab": "shadow_ab.html.j2", "final": "shadow_final.html.j2"}
+             "ab": "shadow_ab.html.j2", "final": "shadow_final.html.j2",
+             "tick_strategy": "shadow_tick_strategy.html.j2"}
 FOLDERS = {"daily": ("paper_trading", "daily_report"), "performance": ("performance_tracking", "performance"),
            "ab": ("ab_testing", "ab_comparison")}
 
@@ -83,6 +85,8 @@ def run_prices(ledger: Ledger, config: ShadowTradingConfig) -> PricePath | None:
     """The price path the run traded on (its replay's, or a live run's own recording), for the
     paper twins; None (said in the report) when it cannot be read."""
     run = ledger.run() or {}
+    if ((run.get("config") or {}).get("request") or {}).get("tick"):
+        return None  # a tick run trades the future's own ticks: its fills are the paper fills, no twin to price
     if run.get("mode") == "replay" and run.get("data_dir"):
         root, price_path = Path(run["data_dir"]), (Path(run["price_path"]) if run.get("price_path") else None)
         bar_seconds = config.replay.bar_seconds

@@ -217,7 +217,9 @@ def execution_section(ledger: Ledger, config: ShadowTradingConfig, day: str | No
             refused_other[code] = refused_other.get(code, 0) + 1
     changes = report_queries.risk_state_changes(ledger, day)
     twin_note = "" if twins or positions.empty else (
-        "no paper twin: " + ("the run's price path could not be read" if prices is None or len(prices) == 0
+        "no paper twin: " + ("a tick run fills on the future's own trades; there is no separate price path to "
+                             "price a twin on" if asked.get("tick")
+                             else "the run's price path could not be read" if prices is None or len(prices) == 0
                              else "option trades are priced from the chain at entry, not the price path"
                              if config.execution.instrument == "option" else "no position has a known day close"))
     return {

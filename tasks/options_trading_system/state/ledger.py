@@ -212,6 +212,24 @@ class Ledger:
         if self.after_commit is not None:
             self.after_commit(self.transactions())
 
+    def set_status(self, status: str, reason: str, at: pd.Timestamp | None) -> None:
+        """The run row's status (running, interrupted, completed, failed), why and when, in one
+        transaction that leaves the cursor where it is."""
+        progress = self.progress()
+        with self.transaction(day=progress["day"], event_index=progress["event_index"],
+                              sim_time=pd.Timestamp(progress["sim_time"]) if progress["sim_time"] else None) as tx:
+            tx.execute("UPDATE runs SET status = ?, status_reason = ?, status_at = ?", (status, reason, iso(at)))
+
+    def resume_run(self) -> dict[str, Any]:
+        """The run row, marked running again ("resumed") when the run was interrupted or failed;
+        a RuntimeError when the ledger has no run row (create the run before running it)."""
+        run = self.run()
+        if run is None:
+            raise RuntimeError("the ledger has no run row: create the run before running it")
+        if run["status"] in (RUN_INTERRUPTED, RUN_FAILED):
+            self.set_status(RUN_RUNNING, "resumed", None)
+        return run
+
     def add_latency(self, day: str, event_key: str, metric: str, ms: float) -> None:
         """Buffer a wall-clock latency sample (written with the next transaction or flush)."""
         self._perf_latency.append((day, event_key, metric, float(ms)))

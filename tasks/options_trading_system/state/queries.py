@@ -98,13 +98,22 @@ def day_costs_usd(ledger: Ledger, day: str) -> float:
     return float(ledger.scalar("SELECT COALESCE(SUM(amount_usd), 0) FROM costs WHERE day = ?", (day,)))
 
 
+OPEN_POSITION_ROWS_SQL = (
+    "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
+    "p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
+    "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
+
+
 def open_position_rows(ledger: Ledger) -> pd.DataFrame:
     """Open positions with what the risk engine needs: direction, quantity, entry price, the
     protective levels and the signal's reference (an option's underlying level at entry)."""
-    return ledger.frame(
-        "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
-        "p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
-        "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
+    return ledger.frame(OPEN_POSITION_ROWS_SQL)
+
+
+def open_position_records(ledger: Ledger) -> list[dict]:
+    """`open_position_rows` as plain dicts: what the risk view reads before every order, where
+    building a DataFrame would cost more than the query (tick execution decides in microseconds)."""
+    return ledger.rows(OPEN_POSITION_ROWS_SQL)
 
 
 def day_realized_pnl_usd(ledger: Ledger, day: str) -> float:
@@ -120,3 +129,41 @@ def day_commissions_usd(ledger: Ledger, day: str) -> float:
 
 def day_signal_count(ledger: Ledger, day: str) -> int:
     return int(ledger.scalar("SELECT COUNT(*) FROM signals WHERE day = ?", (day,)) or 0)
+
+
+# --- tick execution ------------------------------------------------------------------------------
+
+def closed_trade_pnls(ledger: Ledger) -> list[float]:
+    """Net P&L (USD) of every closed position so far, in the order they closed (what Kelly sizes from)."""
+    return [float(r["pnl_usd"]) for r in ledger.rows(
+        "SELECT pnl_usd FROM outcomes WHERE position_id IS NOT NULL AND pnl_usd IS NOT NULL "
+        "ORDER BY resolved_at, signal_id")]
+
+
+def position_row(ledger: Ledger, signal_id: str) -> dict | None:
+    """The position a signal opened (open or closed), None when it opened none."""
+    rows = ledger.rows("SELECT position_id, signal_id, source, direction, quantity, entry_time, entry_price, stop, "
+                       "target, status, exit_time FROM positions WHERE signal_id = ?", (signal_id,))
+    return rows[0] if rows else None
+
+
+def outcome_recorded(ledger: Ledger, signal_id: str) -> bool:
+    return bool(ledger.scalar("SELECT 1 FROM outcomes WHERE signal_id = ?", (signal_id,)))
+
+
+def strategy_intents(ledger: Ledger, strategy: str) -> pd.DataFrame:
+    """One strategy's intents (signals with `source` = the strategy) with the aggregator's verdict
+    (`tier`) and the entry order's refusal reason, if refused."""
+    return ledger.frame(
+        "SELECT s.signal_id, s.day, s.tier, CASE WHEN o.status = 'refused' THEN o.reason END AS refusal "
+        "FROM signals s LEFT JOIN orders o ON o.order_id = s.signal_id || '/entry' WHERE s.source = ? "
+        "ORDER BY s.sim_time, s.signal_id", (strategy,))
+
+
+def strategy_trades(ledger: Ledger, strategy: str) -> pd.DataFrame:
+    """One strategy's closed positions: day, net P&L, and the entry fill's slippage (points)."""
+    return ledger.frame(
+        "SELECT o.day, o.pnl_usd, f.slippage_points AS entry_slippage_points FROM outcomes o "
+        "JOIN positions p ON p.position_id = o.position_id "
+        "LEFT JOIN fills f ON f.order_id = p.signal_id || '/entry' "
+        "WHERE p.source = ? AND o.pnl_usd IS NOT NULL ORDER BY o.resolved_at, o.signal_id", (strategy,))

@@ -36,6 +36,7 @@ EXAMPLES = """examples:
   python3 run_shadow_trading.py --limited-live --broker tradovate --replay outputs/sample_week --profile my_standin.json
   python3 run_shadow_trading.py --limited-live --flatten limited-replay-20250602-20250610T101500
   python3 run_shadow_trading.py --sweep config/sweeps/example_grid.json --replay outputs/sample_week
+  python3 run_shadow_trading.py --tick --replay outputs/sample_ticks --days 5   # see --tick --help
 """
 
 
@@ -77,16 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
                              "a grid, config/schema/sweep.schema.json) replays the same days as its own run, then one "
                              "comparison report ranks them (<output-dir>/sweeps/<sweep id>/comparison.{json,html}); "
                              "running it again skips completed variants and resumes a stopped one")
+    parser.add_argument("--tick", action="store_true",
+                        help="tick execution: futures strategies deciding on every trade, through the risk engine "
+                             "to the broker (its own options: run_shadow_trading.py --tick --help)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
     return parser
 
 
-def main(argv: list[str] | None = None, *, reports: RunReports | None = None, comparison: Any = None) -> int:
+def main(argv: list[str] | None = None, *, reports: RunReports | None = None, comparison: Any = None,
+         tick_reports: Any = None) -> int:
     """The command; `reports` writes the reports (run_shadow_trading.py passes
     output_generation.shadow_report_writer), `comparison` a sweep's comparison report
-    (output_generation.sweep_report_writer)."""
+    (output_generation.sweep_report_writer), `tick_reports` the per-strategy reports of --tick."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--tick" in argv:
+        from .tick_cli import main as tick_main
+        return tick_main(argv, reports=reports, strategy_reports=tick_reports)
     args = build_parser().parse_args(argv)
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     stop = threading.Event()

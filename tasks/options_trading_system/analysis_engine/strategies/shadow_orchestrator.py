@@ -39,7 +39,7 @@ import pandas as pd
 from ...data_ingestion.canonical import OptionsChain, number_or_nan
 from ...expiry import years_to_settlement
 from ...state import queries
-from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, RUN_RUNNING, Ledger, iso
+from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
 from .execution.broker import Broker, BrokerError, OrderRejectedError
@@ -124,11 +124,7 @@ class ShadowTradingOrchestrator:
 
     def run(self) -> RunOutcome:
         """Process every remaining event of every remaining day; resumable at any point."""
-        run = self.ledger.run()
-        if run is None:
-            raise RuntimeError("the ledger has no run row: create the run before running it")
-        if run["status"] in (RUN_INTERRUPTED, RUN_FAILED):
-            self._set_status(RUN_RUNNING, "resumed", None)
+        self.ledger.resume_run()
         progress = self.ledger.progress()
         closed = set(queries.closed_days(self.ledger))
         try:
@@ -170,10 +166,7 @@ class ShadowTradingOrchestrator:
         return set(queries.closed_days(self.ledger))
 
     def _set_status(self, status: str, reason: str, at: pd.Timestamp | None) -> None:
-        progress = self.ledger.progress()
-        with self.ledger.transaction(day=progress["day"], event_index=progress["event_index"],
-                                     sim_time=pd.Timestamp(progress["sim_time"]) if progress["sim_time"] else None) as tx:
-            tx.execute("UPDATE runs SET status = ?, status_reason = ?, status_at = ?", (status, reason, iso(at)))
+        self.ledger.set_status(status, reason, at)
 
     # --- one event -------------------------------------------------------------------------
 

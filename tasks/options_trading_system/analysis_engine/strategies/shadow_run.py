@@ -193,14 +193,7 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
             **execution)
         if run["status"] != RUN_COMPLETED:
             outcome = orchestrator.run()
-        reports: list[Path] = []
-        closed = queries.closed_days(ledger)
-        final: dict[str, Any] = {}
-        if hooks.reports is not None:
-            for day in closed:
-                reports.extend(hooks.reports.write_day_reports(ledger, day, config, output_dir))
-            final, paths = hooks.reports.write_final_report(ledger, config, run_dir)
-            reports.extend(paths)
+        closed, final, reports = write_run_reports(hooks.reports, ledger, config, output_dir, run_dir)
         exit_note = outcome.status
         return ShadowRunResult(run_id=run["run_id"], run_dir=run_dir, status=ledger.run()["status"],
                                days_closed=len(closed), events=outcome.events, final=final, reports=tuple(reports))
@@ -217,6 +210,21 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
             ledger.close()
         except sqlite3.Error as exc:
             log.error("could not close %s cleanly: %s", ledger.path, exc)
+
+
+def write_run_reports(reports: RunReports | None, ledger: Ledger, config: ShadowTradingConfig, output_dir: Path,
+                      run_dir: Path) -> tuple[list[str], dict[str, Any], list[Path]]:
+    """Every closed day's reports again (so a resumed run has them all) and the final results:
+    (the closed days, the final document, the files written); nothing without a report writer."""
+    closed = queries.closed_days(ledger)
+    final: dict[str, Any] = {}
+    paths: list[Path] = []
+    if reports is not None:
+        for day in closed:
+            paths.extend(reports.write_day_reports(ledger, day, config, output_dir))
+        final, written = reports.write_final_report(ledger, config, run_dir)
+        paths.extend(written)
+    return closed, final, paths
 
 
 # --- new run / resume ----------------------------------------------------------------------

@@ -157,6 +157,25 @@ class PaperBroker(Broker):
             self._set_state(OrderState(leg.client_order_id, OrderStatus.WORKING, time=entry_time), emit=False)
         self._working[entry_id] = _Working(bracket, quote, pd.Timestamp(entry_time), entry_price)
 
+    def exit_at(self, entry_client_order_id: str, reason: str, exit_reference: float, at: pd.Timestamp) -> Fill:
+        """Close one working bracket now at `exit_reference`, the price the market reached (tick
+        execution manages exits on ticks and tells the paper market here): `target` fills its
+        limit leg at the level, `stop` (a trailed stop too) its stop leg at the market less
+        slippage, anything else (session end, flatten) a market exit order less slippage."""
+        working = self._working.get(entry_client_order_id)
+        if working is None:
+            raise OrderRejectedError(f"paper broker: no open bracket {entry_client_order_id!r} to exit")
+        if reason in ("stop", "target"):
+            leg = working.bracket.stop if reason == "stop" else working.bracket.target
+        else:
+            entry = working.bracket.entry
+            leg = Order(client_order_id=f"{entry.signal_id}/exit", signal_id=entry.signal_id,
+                        instrument=entry.instrument, side=entry.side.opposite, quantity=entry.quantity,
+                        order_type=OrderType.MARKET, purpose=Purpose.EXIT)
+            self._book.orders[leg.client_order_id] = leg
+        self._now = pd.Timestamp(at)
+        return self._exit(working, leg, reason, float(exit_reference), pd.Timestamp(at))
+
     def knows(self, client_order_id: str) -> bool:
         return client_order_id in self._book.states
 

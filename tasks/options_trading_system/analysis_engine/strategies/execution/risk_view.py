@@ -48,10 +48,9 @@ class LedgerRiskView:
     def snapshot(self, day: str, now: pd.Timestamp, price: float) -> TradingSnapshot:
         """The account at `now`: open positions netted per instrument (or one per signal when
         `net_positions` is False), their legs working, the mark."""
-        rows = queries.open_position_rows(self.ledger)
         net: dict[Any, list[float]] = {}
         working: list[Order] = []
-        for row in rows.to_dict("records"):
+        for row in queries.open_position_records(self.ledger):
             instrument = self.risk_instrument
             side = Side.BUY if row["direction"] == "LONG" else Side.SELL
             quantity = int(row["quantity"])

@@ -31,12 +31,14 @@ from .base import Bar, FuturesStrategy, Intent, MarketState
 @dataclass(frozen=True)
 class Decision:
     """What the engine decided at one bar end: the intent taken (or None), every intent's verdict,
-    and the size asked for."""
+    the size asked for, and what that size was computed from (so a caller that knows more, e.g.
+    the ledger's realised outcomes, can size the same intent again at the same moment)."""
 
     time_ns: int
     intent: Intent | None
     verdicts: tuple[Verdict, ...]
     size: SizeDecision | None
+    sizing: SizingContext | None = None
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,9 @@ class TickDecisionEngine:
 
     def _decide(self, end_ns: int, intents: list[Intent]) -> Decision:
         taken, verdicts = self.aggregator.decide(intents)
-        size = None
+        size = context = None
         if taken is not None:
-            size = self.sizer.size(SizingContext(equity_usd=self.sizing.equity_usd, multiplier=self.sizing.multiplier,
-                                                 entry=taken.entry_reference, stop=taken.stop,
-                                                 atr_points=self._atr.value))
-        return Decision(end_ns, taken, tuple(verdicts), size)
+            context = SizingContext(equity_usd=self.sizing.equity_usd, multiplier=self.sizing.multiplier,
+                                    entry=taken.entry_reference, stop=taken.stop, atr_points=self._atr.value)
+            size = self.sizer.size(context)
+        return Decision(end_ns, taken, tuple(verdicts), size, context)

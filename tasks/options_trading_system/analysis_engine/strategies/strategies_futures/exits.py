@@ -62,6 +62,25 @@ def exit_on_tick(state: np.ndarray, price: float) -> int:
 
 
 @kernel
+def scan_exits(state: np.ndarray, price: np.ndarray, i0: int, i1: int, reason: np.ndarray) -> int:
+    """Fold ticks `i0 .. i1 - 1` into a live bracket, one at a time as `exit_on_tick` does; the
+    index of the tick it leaves on (its reason in `reason[0]`), or -1 when it is still open."""
+    for j in range(i0, i1):
+        r = exit_on_tick(state, price[j])
+        if r != EXIT_NONE:
+            reason[0] = r
+            return j
+    return -1
+
+
+def bracket_state(sign: float, stop: float, target: float, trail: float, entry: float) -> np.ndarray:
+    """A live bracket's state for `exit_on_tick` / `scan_exits` (the best price starts at the entry)."""
+    state = np.empty(5)
+    state[T_SIGN], state[T_STOP], state[T_TARGET], state[T_TRAIL], state[T_BEST] = sign, stop, target, trail, entry
+    return state
+
+
+@kernel
 def _simulate(ts: np.ndarray, price: np.ndarray, start: np.ndarray, sign: np.ndarray, stop: np.ndarray,
               target: np.ndarray, trail: np.ndarray, slippage: float, out_reason: np.ndarray,
               out_index: np.ndarray, out_price: np.ndarray, out_entry: np.ndarray, state: np.ndarray) -> None:
