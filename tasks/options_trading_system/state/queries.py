@@ -74,6 +74,26 @@ def signals_awaiting_entry(ledger: Ledger, event_key: str) -> pd.DataFrame:
         "ORDER BY s.signal_id", (event_key,))
 
 
+def signal_ids(ledger: Ledger) -> list[str]:
+    """Every signal id of the run: the client order ids this run may have sent derive from them."""
+    return [r["signal_id"] for r in ledger.rows("SELECT signal_id FROM signals ORDER BY signal_id")]
+
+
+def signals_without_position(ledger: Ledger) -> list[str]:
+    """Traded signals with no position row (never entered, refused, or entered but not recorded)."""
+    return [r["signal_id"] for r in ledger.rows(
+        "SELECT s.signal_id FROM signals s LEFT JOIN positions p ON p.signal_id = s.signal_id "
+        "WHERE s.traded_source = 1 AND p.position_id IS NULL ORDER BY s.signal_id")]
+
+
+def signal_row(ledger: Ledger, signal_id: str) -> dict:
+    """One signal's row (KeyError naming it when the ledger has no such signal)."""
+    rows = ledger.rows("SELECT * FROM signals WHERE signal_id = ?", (signal_id,))
+    if not rows:
+        raise KeyError(f"signal {signal_id} is not in the ledger")
+    return dict(rows[0])
+
+
 def open_positions(ledger: Ledger) -> pd.DataFrame:
     """Open paper positions (their source), what position limits count."""
     return ledger.frame("SELECT source FROM positions WHERE status = 'open'")

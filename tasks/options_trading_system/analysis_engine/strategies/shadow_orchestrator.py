@@ -45,6 +45,7 @@ from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_
 from .execution.broker import Broker, BrokerError, OrderRejectedError
 from .execution.option_quote import option_quote
 from .execution.orders import Fill
+from .execution.reconciliation import Adoption, HeldPosition, reconcile_books
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
 from .execution.orders import EventKind
 from .execution.paper import PaperBroker
@@ -260,32 +261,77 @@ class ShadowTradingOrchestrator:
                     log.info("cancel %s: %s", client_order_id, exc)
 
     def reconcile(self, day: TradingDay, at: pd.Timestamp) -> str:
-        """Compare the broker's positions and working orders with the ledger's open positions; a
-        difference halts the risk engine with a message naming it. '' when they agree."""
+        """Compare the broker's positions, working orders and fills with the ledger
+        (`execution/reconciliation.py`): adopt our own brackets the ledger missed (a crash between
+        the broker taking a bracket and the ledger's commit), then halt the risk engine with a
+        message naming any other difference. '' when they agree."""
         held = queries.open_position_rows(self.ledger)
-        ledger_net = int(sum((1 if r["direction"] == "LONG" else -1) * int(r["quantity"])
-                             for r in held.to_dict("records")))
-        broker_net = int(sum(p.quantity for p in self.broker.positions()))
-        working = {o.client_order_id for o in self.broker.working_orders()}
-        problems = []
-        if ledger_net != broker_net:
-            problems.append(f"net position: ledger {ledger_net:+d}, broker {broker_net:+d}")
-        for sid in held["signal_id"] if not held.empty else ():
-            if f"{sid}/stop" not in working:
-                problems.append(f"position of {sid} has no working stop at the broker")
-        known = set(held["signal_id"]) if not held.empty else set()
-        strays = sorted(c for c in working if c.rsplit("/", 1)[0] not in known)
-        if strays:
-            problems.append(f"working at the broker but not in the ledger: {', '.join(strays)}")
+        books = reconcile_books(
+            [HeldPosition(r["signal_id"], (1 if r["direction"] == "LONG" else -1) * int(r["quantity"]))
+             for r in held.to_dict("records")],
+            queries.signal_ids(self.ledger), queries.signals_without_position(self.ledger),
+            self.broker.positions(), self.broker.working_orders(), self.broker.fills())
+        for adoption in books.adoptions:
+            self._adopt(adoption, at)
         self._reconciled = True
-        if not problems:
-            log.info("reconciled with %s at %s: net position %+d, %d working order(s)", self.broker.name, at,
-                     broker_net, len(working))
+        if books.closed_at_broker:
+            log.warning("reconciled: %s closed at %s while this run was not watching; the exit is recorded "
+                        "when the run's clock reaches its fill", ", ".join(books.closed_at_broker), self.broker.name)
+        if books.agrees:
+            log.info("reconciled with %s at %s: net position %+d, %d working order(s), %d bracket(s) adopted",
+                     self.broker.name, at, books.broker_net, books.working, len(books.adoptions))
             return ""
-        message = "reconciliation with the broker failed: " + "; ".join(problems)
+        message = "reconciliation with the broker failed: " + "; ".join(books.problems)
         log.error(message)
         self.risk.halt(by="reconciliation", reason=message, now=at)
         return message
+
+    def _adopt(self, adoption: Adoption, at: pd.Timestamp) -> None:
+        """Record in the ledger a bracket of ours the broker holds but the ledger missed: its entry
+        fill as order + fill + commission + open position, marked ADOPTED; an entry still working
+        unfilled is cancelled (its signal's moment has passed) and recorded so."""
+        signal = queries.signal_row(self.ledger, adoption.signal_id)
+        order_id = f"{adoption.signal_id}/entry"
+        instrument = self.config.execution.instrument
+        side = self.pricing.order_side(signal["direction"])
+        quantity = adoption.entry.quantity if adoption.entry is not None else self.config.execution.quantity
+        note = f"ADOPTED: placed before a restart, found at {self.broker.name} by its client order id {order_id}"
+        if adoption.entry is None:
+            state = self.broker.cancel(order_id)
+            status, note = "cancelled", f"{note}; still working unfilled, cancelled ({state.status.value})"
+        else:
+            status = "filled"
+        progress = self.ledger.progress()
+        with self.ledger.transaction(day=progress["day"] or signal["day"], event_index=progress["event_index"],
+                                     sim_time=at) as tx:
+            if tx.execute("SELECT 1 FROM orders WHERE order_id = ?", (order_id,)).fetchone():
+                # recorded as not filled before the restart (e.g. an unanswered placement): corrected, with what it was
+                tx.execute("UPDATE orders SET status = ?, reason = ? || ' (recorded before as ' || status || "
+                           "COALESCE(': ' || NULLIF(reason, ''), '') || ')' WHERE order_id = ?",
+                           (status, note, order_id))
+            else:
+                write_order(tx, OrderRow(order_id=order_id, signal_id=adoption.signal_id, day=signal["day"],
+                                         sim_time=signal["sim_time"], instrument=instrument, side=side,
+                                         quantity=quantity, order_type="market", purpose="entry", status=status,
+                                         reason=note))
+            fill = adoption.entry
+            if fill is not None:
+                commission = fill.commission_usd or self.config.execution.commission * quantity
+                reference = float(signal["entry_reference"])
+                write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=signal["day"],
+                                       sim_time=iso(fill.time), price=fill.price, quantity=quantity,
+                                       reference_price=reference,
+                                       slippage_points=(fill.price - reference) * (1 if side == "BUY" else -1),
+                                       commission_usd=commission))
+                write_cost(tx, CostRow(cost_id=f"{order_id}/commission", day=signal["day"], sim_time=iso(fill.time),
+                                       kind="commission", amount_usd=commission, ref=order_id))
+                write_position(tx, PositionRow(
+                    position_id=f"{adoption.signal_id}/position", signal_id=adoption.signal_id,
+                    source=signal["source"], day=signal["day"], instrument=instrument, contract=None,
+                    direction=signal["direction"], quantity=quantity, multiplier=self.config.execution.multiplier,
+                    entry_time=iso(fill.time), entry_price=fill.price, target=signal["target"], stop=signal["stop"]))
+        log.warning("reconciliation: %s (%s)", note, "filled at %.2f" % adoption.entry.price
+                    if adoption.entry is not None else status)
 
     def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
         """Close every open position at the market now (the broker's flatten), recorded as exits."""

@@ -1,0 +1,218 @@
+"""SIGKILL at several points of a limited-live replay through the Tradovate stand-in, then restart.
+
+A real `run_shadow_trading.py --limited-live --broker tradovate --replay ...` process trades
+against the stand-in served on 127.0.0.1 by this test. The test watches what the stand-in receives
+and kills the process (os.kill(pid, SIGKILL)) at an exact point, seen from the broker's side:
+
+1. the broker has taken the bracket (entry filled, stop and target working) but its answer has
+   not reached the process (the placement's answer is held back), so the ledger has nothing;
+2. the bracket is working and the ledger has committed it (killed at the next clock step);
+3. the stop or target leg has just filled at the broker, before the process could record it;
+4. the process has the broker's answer to a placement (the entry filled) but has not committed it.
+
+After each kill: no position at the stand-in without its working stop. Each restart is
+`--resume RUN_ID`; at the end: the run completed, no client order id was sent twice, the
+stand-in is flat with nothing working, and the ledger's fills are the stand-in's fills.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.vendor_servers.base import Fault, Request
+from tests.vendor_servers.tradovate_server import TradovateFault, TradovateStandIn
+
+from .brokers.test_tradovate_faults import assert_protected
+from .test_limited_live_tradovate import CREDENTIALS, _profile, replay_standin  # noqa: F401 (fixture)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+RUN_ID = "killed"
+PROCESS_LIMIT_S = 300.0     # one process of a 2-day replay, at the most (a loaded machine)
+POLL_S = 0.02
+
+
+def standin_profile(tmp_path: Path, server: TradovateStandIn, **broker: object) -> Path:
+    """The stand-in profile of test_limited_live_tradovate with these broker settings over it."""
+    path = _profile(tmp_path, server, max_daily_loss={"limit_usd": 400}, cost_per_signal={"enabled": False})
+    profile = json.loads(path.read_text())
+    profile["broker"].update(broker)
+    path.write_text(json.dumps(profile))
+    return path
+
+
+class Run:
+    """`run_shadow_trading.py` in a child process, and SIGKILL for it."""
+
+    def __init__(self, tmp_path: Path, profile: Path, recording: Path) -> None:
+        self.tmp_path, self.profile, self.recording = tmp_path, profile, recording
+        self.process: subprocess.Popen | None = None
+        self.killed = threading.Event()
+        self.logs: list[Path] = []
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.tmp_path / "out" / "runs" / RUN_ID / "ledger.sqlite"
+
+    def start(self, *, resume: bool) -> None:
+        args = ["--resume", RUN_ID] if resume else ["--replay", str(self.recording), "--days", "2",
+                                                     "--run-id", RUN_ID, "--broker", "tradovate"]
+        env = {**os.environ, **CREDENTIALS, "PYTHONPATH": str(PROJECT_ROOT)}
+        log = self.tmp_path / f"process-{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        self.killed.clear()
+        with log.open("w") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, str(PROJECT_ROOT / "run_shadow_trading.py"), "--limited-live", "--profile",
+                 str(self.profile), "--output-dir", str(self.tmp_path / "out"), "--no-progress", *args],
+                cwd=PROJECT_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        """SIGKILL now (from any thread); the process gets no chance to clean up."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.killed.set()
+
+    def wait(self) -> int:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=PROCESS_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the run did not end within {PROCESS_LIMIT_S:.0f} s:\n{self.log_tail()}")
+
+    def wait_killed(self) -> None:
+        code = self.wait()
+        assert self.killed.is_set() and code == -signal.SIGKILL, \
+            f"the process ended ({code}) before the kill point was reached:\n{self.log_tail()}"
+
+    def log_tail(self) -> str:
+        return self.logs[-1].read_text()[-3000:] if self.logs else ""
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        connection = sqlite3.connect(f"file:{self.ledger_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            connection.close()
+
+
+def kill_on(server: TradovateStandIn, run: Run, when: Callable[[Request], bool], *, carry_out: bool = True) -> None:
+    """Kill `run` when the stand-in receives a request for which `when` is true; unless
+    `carry_out`, that request is then never carried out (it hangs until the stand-in stops)."""
+    def hook(request: Request) -> None:
+        if run.killed.is_set() or not when(request):
+            return
+        run.kill()
+        server.on_request = None
+        if not carry_out:
+            server.inject(Fault.HANG, path_prefix=request.path)
+    server.on_request = hook
+
+
+def leg_fills(server: TradovateStandIn, legs: tuple[str, ...]) -> list[str]:
+    """Client order ids of the stand-in's filled orders of these legs (`entry`, `stop`, `target`)."""
+    engine = server.engine
+    with engine.lock:
+        filled = {f["orderId"] for f in engine.fills}
+        return sorted(o.cl_ord_id for o in engine.orders.values()
+                      if o.id in filled and o.cl_ord_id and o.cl_ord_id.rpartition("/")[2] in legs)
+
+
+def wait_until(condition: Callable[[], bool], what: str, run: Run, limit_s: float = PROCESS_LIMIT_S) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if run.process is not None and run.process.poll() is not None:
+            raise AssertionError(f"the process ended before {what}:\n{run.log_tail()}")
+        time.sleep(POLL_S)
+    raise AssertionError(f"{what}: not within {limit_s:.0f} s")
+
+
+def test_sigkill_at_four_points_then_resume_leaves_no_duplicate_no_unprotected_position_and_equal_books(
+        small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
+    server = replay_standin
+    profile = standin_profile(tmp_path, server, request_timeout_s=30)
+    run = Run(tmp_path, profile, small_recording)
+
+    # 1. the broker took the first bracket; its answer is held back (30 s), the process is killed meanwhile
+    server.slow_s = 30.0
+    server.inject(TradovateFault.SLOW, path_prefix="/v1/order/placeoso")
+    run.start(resume=False)
+    wait_until(lambda: bool(leg_fills(server, ("entry",))), "the first entry filled at the stand-in", run)
+    run.kill()
+    run.wait_killed()
+    first = leg_fills(server, ("entry",))[0].rpartition("/")[0]
+    assert run.rows("SELECT COUNT(*) FROM positions") == [(0,)]         # the ledger never heard of it
+    assert run.rows("SELECT COUNT(*) FROM signals WHERE signal_id = ?", (first,)) == [(1,)]
+    assert_protected(server)                                              # the broker holds the stop
+
+    # 2. restart: the bracket is adopted; killed at the next clock step, with the bracket working
+    def adopted(request: Request) -> bool:
+        return request.path == "/standin/advance" and run.rows(
+            "SELECT COUNT(*) FROM positions WHERE signal_id = ? AND status = 'open'", (first,)) == [(1,)]
+    kill_on(server, run, adopted, carry_out=False)
+    run.start(resume=True)
+    run.wait_killed()
+    order = run.rows("SELECT status, reason FROM orders WHERE order_id = ?", (f"{first}/entry",))
+    assert order and order[0][0] == "filled" and order[0][1].startswith("ADOPTED")
+    assert run.rows("SELECT state FROM risk_state") in ([], [("ACTIVE",)])   # adopted, not halted
+    assert_protected(server)
+
+    # 3. restart: killed as soon as the first stop or target fills at the stand-in, before it is recorded
+    def exit_filled(request: Request) -> bool:
+        if request.path != "/standin/advance":
+            return False
+        server.advance_to(_time(request))          # carried out here first, to see what it fills
+        return bool(leg_fills(server, ("stop", "target")))
+    kill_on(server, run, exit_filled)
+    run.start(resume=True)
+    run.wait_killed()
+    exited = leg_fills(server, ("stop", "target"))
+    assert [e.rpartition("/")[0] for e in exited] == [first]
+    assert run.rows("SELECT status FROM positions WHERE signal_id = ?", (first,)) == [("open",)]  # not recorded yet
+    assert all(p.net_pos == 0 for p in server.engine.positions.values())
+
+    # 4. restart: killed once the process has the answer to its next placement (entry filled), before commit
+    placed = server.count("/v1/order/placeoso")
+    kill_on(server, run, lambda r: r.path == "/v1/order/list" and server.count("/v1/order/placeoso") > placed)
+    run.start(resume=True)
+    run.wait_killed()
+    assert_protected(server)
+
+    # the last restart runs to the end
+    run.start(resume=True)
+    assert run.wait() == 0, run.log_tail()
+    _assert_books_equal(run, server)
+    assert run.rows("SELECT COUNT(*) FROM orders WHERE reason LIKE 'ADOPTED%'")[0][0] >= 2
+
+
+def _time(request: Request):
+    import pandas as pd
+    ts = pd.Timestamp(json.loads(request.body)["time"])
+    return ts if ts.tzinfo else ts.tz_localize("UTC")
+
+
+def _assert_books_equal(run: Run, server: TradovateStandIn) -> None:
+    assert run.rows("SELECT status FROM runs") == [("completed",)]
+    engine = server.engine
+    new = [c["clOrdId"] for c in engine.commands if c["commandType"] == "New" and c["clOrdId"]]
+    assert len(new) == len(set(new)), f"a client order id was sent twice: {sorted(new)}"
+    assert all(p.net_pos == 0 for p in engine.positions.values())
+    assert not [o.cl_ord_id for o in engine.orders.values() if o.status in ("Working", "Suspended")]
+    ours = sorted((round(p, 2), q, s) for p, q, s in run.rows(
+        "SELECT f.price, f.quantity, o.side FROM fills f JOIN orders o ON o.order_id = f.order_id"))
+    theirs = sorted((round(float(f["price"]), 2), int(f["qty"]), f["action"].upper()) for f in engine.fills)
+    assert ours == theirs
+    assert run.rows("SELECT COUNT(*) FROM positions WHERE status = 'open'") == [(0,)]
+    assert run.rows("SELECT state FROM risk_state") in ([], [("ACTIVE",)])
