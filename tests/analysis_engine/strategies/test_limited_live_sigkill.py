@@ -33,21 +33,13 @@ from tests.vendor_servers.base import Fault, Request
 from tests.vendor_servers.tradovate_server import TradovateFault, TradovateStandIn
 
 from .brokers.test_tradovate_faults import assert_protected
-from .test_limited_live_tradovate import CREDENTIALS, _profile, replay_standin  # noqa: F401 (fixture)
+from .test_limited_live_tradovate import CREDENTIALS, replay_standin  # noqa: F401 (fixture)
+from .tradovate_replay import assert_books_equal, leg_fills, standin_profile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 RUN_ID = "killed"
 PROCESS_LIMIT_S = 300.0     # one process of a 2-day replay, at the most (a loaded machine)
 POLL_S = 0.02
-
-
-def standin_profile(tmp_path: Path, server: TradovateStandIn, **broker: object) -> Path:
-    """The stand-in profile of test_limited_live_tradovate with these broker settings over it."""
-    path = _profile(tmp_path, server, max_daily_loss={"limit_usd": 400}, cost_per_signal={"enabled": False})
-    profile = json.loads(path.read_text())
-    profile["broker"].update(broker)
-    path.write_text(json.dumps(profile))
-    return path
 
 
 class Run:
@@ -119,15 +111,6 @@ def kill_on(server: TradovateStandIn, run: Run, when: Callable[[Request], bool],
     server.on_request = hook
 
 
-def leg_fills(server: TradovateStandIn, legs: tuple[str, ...]) -> list[str]:
-    """Client order ids of the stand-in's filled orders of these legs (`entry`, `stop`, `target`)."""
-    engine = server.engine
-    with engine.lock:
-        filled = {f["orderId"] for f in engine.fills}
-        return sorted(o.cl_ord_id for o in engine.orders.values()
-                      if o.id in filled and o.cl_ord_id and o.cl_ord_id.rpartition("/")[2] in legs)
-
-
 def wait_until(condition: Callable[[], bool], what: str, run: Run, limit_s: float = PROCESS_LIMIT_S) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -193,7 +176,7 @@ def test_sigkill_at_four_points_then_resume_leaves_no_duplicate_no_unprotected_p
     # the last restart runs to the end
     run.start(resume=True)
     assert run.wait() == 0, run.log_tail()
-    _assert_books_equal(run, server)
+    assert_books_equal(run.rows, server)
     assert run.rows("SELECT COUNT(*) FROM orders WHERE reason LIKE 'ADOPTED%'")[0][0] >= 2
 
 
@@ -201,18 +184,3 @@ def _time(request: Request):
     import pandas as pd
     ts = pd.Timestamp(json.loads(request.body)["time"])
     return ts if ts.tzinfo else ts.tz_localize("UTC")
-
-
-def _assert_books_equal(run: Run, server: TradovateStandIn) -> None:
-    assert run.rows("SELECT status FROM runs") == [("completed",)]
-    engine = server.engine
-    new = [c["clOrdId"] for c in engine.commands if c["commandType"] == "New" and c["clOrdId"]]
-    assert len(new) == len(set(new)), f"a client order id was sent twice: {sorted(new)}"
-    assert all(p.net_pos == 0 for p in engine.positions.values())
-    assert not [o.cl_ord_id for o in engine.orders.values() if o.status in ("Working", "Suspended")]
-    ours = sorted((round(p, 2), q, s) for p, q, s in run.rows(
-        "SELECT f.price, f.quantity, o.side FROM fills f JOIN orders o ON o.order_id = f.order_id"))
-    theirs = sorted((round(float(f["price"]), 2), int(f["qty"]), f["action"].upper()) for f in engine.fills)
-    assert ours == theirs
-    assert run.rows("SELECT COUNT(*) FROM positions WHERE status = 'open'") == [(0,)]
-    assert run.rows("SELECT state FROM risk_state") in ([], [("ACTIVE",)])

@@ -44,8 +44,8 @@ from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_
                                  write_order, write_position)
 from .execution.broker import Broker, BrokerError, OrderRejectedError
 from .execution.option_quote import option_quote
-from .execution.orders import Fill
-from .execution.reconciliation import Adoption, HeldPosition, reconcile_books
+from .execution.orders import Fill, OrderState
+from .execution.reconciliation import Adoption, HeldPosition, merged_fill, reconcile_books
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
 from .execution.orders import EventKind
 from .execution.paper import PaperBroker
@@ -618,8 +618,7 @@ class ShadowTradingOrchestrator:
                                          stop=float(signal["stop"]), target=float(signal["target"]))
                 try:
                     ack = self.broker.place_bracket(bracket)
-                    entry = next((f for f in self.broker.fills(since=None if not self.paper else event.time)
-                                  if f.client_order_id == ack.entry.client_order_id), None)
+                    entry, note = self._entry_fill(ack.entry, quantity, since=None if not self.paper else event.time)
                     why = "" if entry is not None else f"entry {ack.entry.status.value} {ack.entry.reason}".strip()
                 except OrderRejectedError as exc:
                     entry, why = None, f"rejected by {self.broker.name}: {exc}"
@@ -629,13 +628,14 @@ class ShadowTradingOrchestrator:
                                              quantity=quantity, order_type="market", purpose="entry",
                                              status="rejected", reason=f"BROKER_REJECTED: {why}"))
                     continue
-                price = entry.price
-                commission = entry.commission_usd or self.config.execution.commission * quantity
+                price, filled = entry.price, entry.quantity
+                commission = entry.commission_usd or self.config.execution.commission * filled
                 write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                          sim_time=iso(event.time), instrument=instrument, side=side,
-                                         quantity=quantity, order_type="market", purpose="entry", status="filled"))
+                                         quantity=quantity, order_type="market", purpose="entry", status="filled",
+                                         reason=note))
                 write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label,
-                                       sim_time=iso(event.time), price=price, quantity=quantity,
+                                       sim_time=iso(event.time), price=price, quantity=filled,
                                        reference_price=quote.price,
                                        slippage_points=self.config.execution.slippage_points if self.paper
                                        else (price - quote.price) * (1 if side == "BUY" else -1),
@@ -646,12 +646,27 @@ class ShadowTradingOrchestrator:
                 write_position(tx, PositionRow(
                     position_id=f"{signal['signal_id']}/position", signal_id=signal["signal_id"],
                     source=signal["source"], day=day.label, instrument=instrument, contract=quote.contract,
-                    direction=signal["direction"], quantity=quantity, multiplier=self.config.execution.multiplier,
+                    direction=signal["direction"], quantity=filled, multiplier=self.config.execution.multiplier,
                     entry_time=iso(event.time), entry_price=price, target=signal["target"], stop=signal["stop"],
                     option_strike=quote.strike if option else None,
                     option_right=("C" if quote.is_call else "P") if option else None,
                     option_iv=quote.iv if option else None,
                     option_expiration=quote.expiration if option else None))
+
+    def _entry_fill(self, entry: OrderState, quantity: int, since: pd.Timestamp | None) -> tuple[Fill | None, str]:
+        """The entry's execution (parts merged) and a note. An entry that filled only in part is not
+        left working: the rest is cancelled, so the position is what filled, its legs protecting it."""
+        def executed() -> Fill | None:
+            return merged_fill([f for f in self.broker.fills(since=since)
+                                if f.client_order_id == entry.client_order_id])
+        fill = executed()
+        if fill is None or fill.quantity >= quantity or not entry.status.is_open:
+            return fill, ""
+        state = self.broker.cancel(entry.client_order_id)
+        fill = executed() or fill
+        note = f"PARTIAL: {fill.quantity} of {quantity} filled; the rest cancelled ({state.status.value})"
+        log.warning("entry %s: %s", entry.client_order_id, note)
+        return fill, note
 
     def _entry_quote(self, signal: dict[str, Any], event: MarketEvent) -> EntryQuote:
         if not self.pricing.trades_options:

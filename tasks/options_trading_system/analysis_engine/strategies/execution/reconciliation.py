@@ -87,7 +87,7 @@ def reconcile_books(held: Sequence[HeldPosition], signals: Iterable[str], unente
     working_by = {o.client_order_id: o for o in working}
     adoptions = []
     for signal_id in sorted(set(unentered) & known):
-        entry = _merged(fills_of.get((signal_id, "entry"), []))
+        entry = merged_fill(fills_of.get((signal_id, "entry"), []))
         entry_working = working_by.get(f"{signal_id}/entry")
         if entry is None and entry_working is None:
             continue
@@ -123,7 +123,7 @@ def _first_exit(fills_of: Mapping[tuple[str, str], list[Fill]], signal_id: str) 
     return min(exits, key=lambda f: f.time) if exits else None
 
 
-def _merged(fills: Sequence[Fill]) -> Fill | None:
+def merged_fill(fills: Sequence[Fill]) -> Fill | None:
     """One fill for an order that filled in parts: quantities summed, price quantity-weighted."""
     if not fills:
         return None
