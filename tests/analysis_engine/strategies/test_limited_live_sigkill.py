@@ -8,7 +8,8 @@ and kills the process (os.kill(pid, SIGKILL)) at an exact point, seen from the b
    not reached the process (the placement's answer is held back), so the ledger has nothing;
 2. the bracket is working and the ledger has committed it (killed at the next clock step);
 3. the stop or target leg has just filled at the broker, before the process could record it;
-4. the process has the broker's answer to a placement (the entry filled) but has not committed it.
+4. the process has the broker's answer to a placement (the entry filled) but has not committed it;
+5. the broker is liquidating the last position at the session's end, before the exit is recorded.
 
 After each kill: no position at the stand-in without its working stop. Each restart is
 `--resume RUN_ID`; at the end: the run completed, no client order id was sent twice, the
@@ -122,7 +123,7 @@ def wait_until(condition: Callable[[], bool], what: str, run: Run, limit_s: floa
     raise AssertionError(f"{what}: not within {limit_s:.0f} s")
 
 
-def test_sigkill_at_four_points_then_resume_leaves_no_duplicate_no_unprotected_position_and_equal_books(
+def test_sigkill_at_five_points_then_resume_leaves_no_duplicate_no_unprotected_position_and_equal_books(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     server = replay_standin
     profile = standin_profile(tmp_path, server, request_timeout_s=30)
@@ -172,6 +173,16 @@ def test_sigkill_at_four_points_then_resume_leaves_no_duplicate_no_unprotected_p
     run.start(resume=True)
     run.wait_killed()
     assert_protected(server)
+
+    # 5. restart: killed inside the session-end flatten, as the broker liquidates the last position
+    kill_on(server, run, lambda r: r.path == "/v1/order/liquidateposition")
+    run.start(resume=True)
+    run.wait_killed()
+    deadline = time.monotonic() + 10
+    while any(p.net_pos for p in server.engine.positions.values()) and time.monotonic() < deadline:
+        time.sleep(POLL_S)                      # the liquidation is carried out after the kill
+    assert all(p.net_pos == 0 for p in server.engine.positions.values())
+    assert run.rows("SELECT COUNT(*) FROM positions WHERE status = 'open'") == [(1,)]   # not recorded yet
 
     # the last restart runs to the end
     run.start(resume=True)

@@ -181,7 +181,7 @@ class ShadowTradingOrchestrator:
             if self.market_sync is not None:
                 self.market_sync(event.time)
             if not self.paper and not self._reconciled:
-                self.reconcile(day, event.time)
+                self.reconcile(day, event)
             self._apply_controls(day, event)
             self._follow(day, event, event.time)
             self._watch_risk(day, event)
@@ -241,7 +241,7 @@ class ShadowTradingOrchestrator:
             elif item.kind is EventKind.CONNECTION and "sync" in item.note.lower():
                 self._reconciled = False     # after every reconnect: reconcile again before trading
         if not self.paper and not self._reconciled:
-            self.reconcile(day, event.time)
+            self.reconcile(day, event)
         mark = snapshot.marks.get(self.risk_view.risk_instrument)
         update = self.risk.on_price(self.risk_view.risk_instrument, mark, snapshot) if mark is not None \
             else self.risk.evaluate(snapshot)
@@ -260,19 +260,24 @@ class ShadowTradingOrchestrator:
                 except BrokerError as exc:
                     log.info("cancel %s: %s", client_order_id, exc)
 
-    def reconcile(self, day: TradingDay, at: pd.Timestamp) -> str:
+    def reconcile(self, day: TradingDay, event: MarketEvent) -> str:
         """Compare the broker's positions, working orders and fills with the ledger
         (`execution/reconciliation.py`): adopt our own brackets the ledger missed (a crash between
-        the broker taking a bracket and the ledger's commit), then halt the risk engine with a
+        the broker taking a bracket and the ledger's commit), record the exits of positions the
+        broker liquidated meanwhile (a crash inside a flatten), then halt the risk engine with a
         message naming any other difference. '' when they agree."""
+        at = event.time
         held = queries.open_position_rows(self.ledger)
         books = reconcile_books(
-            [HeldPosition(r["signal_id"], (1 if r["direction"] == "LONG" else -1) * int(r["quantity"]))
+            [HeldPosition(r["signal_id"], (1 if r["direction"] == "LONG" else -1) * int(r["quantity"]),
+                          pd.Timestamp(r["entry_time"]) if r["entry_time"] else None)
              for r in held.to_dict("records")],
             queries.signal_ids(self.ledger), queries.signals_without_position(self.ledger),
             self.broker.positions(), self.broker.working_orders(), self.broker.fills())
         for adoption in books.adoptions:
             self._adopt(adoption, at)
+        if books.liquidated:
+            self._record_liquidations(day, event, books.liquidated)
         self._reconciled = True
         if books.closed_at_broker:
             log.warning("reconciled: %s closed at %s while this run was not watching; the exit is recorded "
@@ -285,6 +290,23 @@ class ShadowTradingOrchestrator:
         log.error(message)
         self.risk.halt(by="reconciliation", reason=message, now=at)
         return message
+
+    def _record_liquidations(self, day: TradingDay, event: MarketEvent,
+                             liquidated: Sequence[tuple[str, Fill]]) -> None:
+        """Exits the broker carried out (a flatten or the session end) that the ledger missed."""
+        followers = self._open_followers(day)
+        ids = {signal_id for signal_id, _ in liquidated}
+        held = followers[followers["signal_id"].isin(ids)] if not followers.empty else followers
+        if held.empty:
+            return
+        fill_of = {f"{signal_id}/exit": fill for signal_id, fill in liquidated if signal_id in set(held["signal_id"])}
+        rows = [{"signal_id": signal_id, "exit_reason": EXIT_SESSION_END if fill.time >= day.window_close
+                 else EXIT_FLATTEN, "exit_ns": fill.time.value, "exit_reference": fill.price}
+                for signal_id, fill in liquidated if f"{signal_id}/exit" in fill_of]
+        log.warning("reconciliation: %s liquidated at %s before this run recorded it; exit recorded at the fill",
+                    ", ".join(r["signal_id"] for r in rows), self.broker.name)
+        self._record_exits(day, event, _with_follow_columns(held), pd.DataFrame(rows), list(fill_of.values()),
+                           fill_of=fill_of)
 
     def _adopt(self, adoption: Adoption, at: pd.Timestamp) -> None:
         """Record in the ledger a bracket of ours the broker holds but the ledger missed: its entry

@@ -60,3 +60,14 @@ def test_an_order_not_placed_by_this_run_halts_naming_it() -> None:
 def test_a_position_without_its_stop_halts() -> None:
     books = reconcile_books([HeldPosition("s1", 1)], ["s1"], [], [Position("NQ", 1)], [working("s1/target")], [])
     assert books.problems == ("position of s1 has no working stop at the broker",)
+
+
+def test_a_position_the_broker_liquidated_after_its_entry_is_recorded_at_that_fill() -> None:
+    liquidation = Fill(fill_id="9", client_order_id="tradovate:9", instrument="NQ", side=Side.SELL, quantity=1,
+                       price=95.0, time=AT + pd.Timedelta(minutes=30))
+    earlier = Fill(fill_id="8", client_order_id="tradovate:8", instrument="NQ", side=Side.SELL, quantity=1,
+                   price=80.0, time=AT - pd.Timedelta(days=1))
+    held = [HeldPosition("s1", 1, AT)]
+    books = reconcile_books(held, ["s1"], [], positions=[], working=[], fills=[earlier, liquidation])
+    assert books.agrees and books.liquidated == (("s1", liquidation),)
+    assert not reconcile_books(held, ["s1"], [], positions=[], working=[], fills=[earlier]).agrees

@@ -15,6 +15,9 @@ and the ledger committing it, the broker's records name the signal they belong t
 - **closed at the broker**: a ledger position whose stop or target leg has a fill at the broker
   that the ledger has not recorded yet (it filled while we were down): expected flat at the broker;
   its exit is recorded when the run's clock reaches the fill;
+- **liquidated**: a ledger position flat at the broker through a liquidation (a flatten or the
+  session end carried out by the broker, whose orders carry no client order id of ours) after its
+  entry, that the ledger has not recorded: the orchestrator records the exit at that fill;
 - **halt**: anything else that differs: the net position, a position without its working stop,
   a working order whose client order id belongs to no signal of this run (placed by hand or by
   another program), or one left working for a position already closed. The message names it.
@@ -24,6 +27,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
+
+import pandas as pd
 
 from .orders import Fill, OrderState, Position
 
@@ -43,6 +48,7 @@ class HeldPosition:
 
     signal_id: str
     quantity: int            # signed: long > 0, short < 0
+    entry_time: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Adoption:
 class Reconciliation:
     adoptions: tuple[Adoption, ...]
     closed_at_broker: tuple[str, ...]   # signal ids of ledger positions whose exit leg filled at the broker
+    liquidated: tuple[tuple[str, Fill], ...]   # (signal id, the liquidation fill that closed it)
     problems: tuple[str, ...]
     broker_net: int
     working: int
@@ -94,7 +101,10 @@ def reconcile_books(held: Sequence[HeldPosition], signals: Iterable[str], unente
         adoptions.append(Adoption(signal_id=signal_id, entry=entry, entry_working=entry_working,
                                   exit=_first_exit(fills_of, signal_id) if entry is not None else None))
     closed = tuple(sorted(p.signal_id for p in held if _first_exit(fills_of, p.signal_id) is not None))
-    open_held = [p for p in held if p.signal_id not in closed]
+    liquidated = _liquidations([p for p in held if p.signal_id not in closed], fills,
+                               broker_net=int(sum(p.quantity for p in positions)))
+    gone = set(closed) | {signal_id for signal_id, _ in liquidated}
+    open_held = [p for p in held if p.signal_id not in gone]
     expected = sum(p.quantity for p in open_held) + sum(a.entry.side.sign * a.entry.quantity
                                                         for a in adoptions if a.holds and a.entry is not None)
     broker_net = int(sum(p.quantity for p in positions))
@@ -114,8 +124,34 @@ def reconcile_books(held: Sequence[HeldPosition], signals: Iterable[str], unente
             problems.append(f"unknown order at the broker, not placed by this run: {where}")
         elif leg[0] not in accounted:
             problems.append(f"working at the broker for a signal with no open position in the ledger: {where}")
-    return Reconciliation(adoptions=tuple(adoptions), closed_at_broker=closed, problems=tuple(problems),
+    return Reconciliation(adoptions=tuple(adoptions), closed_at_broker=closed, liquidated=liquidated,
+                          problems=tuple(problems),
                           broker_net=broker_net, working=len(working_by))
+
+
+def _liquidations(held: Sequence[HeldPosition], fills: Sequence[Fill], *,
+                  broker_net: int) -> tuple[tuple[str, Fill], ...]:
+    """Held positions the broker closed by liquidation: only when the ledger's net is off from the
+    broker's by exactly what unclaimed liquidation fills (no client order id of ours, after the
+    position's entry, on its closing side) account for, each fill matched to a position in entry
+    order."""
+    ledger_net = sum(p.quantity for p in held)
+    if ledger_net == broker_net:
+        return ()
+    matched: list[tuple[str, Fill]] = []
+    pool = sorted((f for f in fills if signal_leg(f.client_order_id) is None), key=lambda f: f.time)
+    left = {id(f): f.quantity for f in pool}
+    for position in sorted(held, key=lambda p: (p.entry_time is None, p.entry_time)):
+        for fill in pool:
+            closing = fill.side.sign == -1 * (1 if position.quantity > 0 else -1)
+            after = position.entry_time is None or fill.time >= position.entry_time
+            if closing and after and left[id(fill)] >= abs(position.quantity):
+                left[id(fill)] -= abs(position.quantity)
+                matched.append((position.signal_id, fill))
+                break
+    closed = {signal_id for signal_id, _ in matched}
+    closed_net = sum(p.quantity for p in held if p.signal_id in closed)
+    return tuple(matched) if ledger_net - closed_net == broker_net else ()
 
 
 def _first_exit(fills_of: Mapping[tuple[str, str], list[Fill]], signal_id: str) -> Fill | None:
