@@ -11,7 +11,6 @@ fault does).
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Callable
@@ -26,7 +25,7 @@ from tests.vendor_servers.tradovate_server import TradovateFault, TradovateStand
 
 from .brokers.test_tradovate_faults import assert_protected
 from .test_limited_live_tradovate import CREDENTIALS, replay_standin  # noqa: F401 (fixture)
-from .tradovate_replay import assert_books_equal, standin_profile
+from .tradovate_replay import assert_books_equal, ledger_rows, standin_profile
 
 PLACE = "/v1/order/placeoso"
 SETTLE_LIMIT_S = 8.0   # below the stand-in clock's 10 s request timeout
@@ -67,13 +66,14 @@ def run_day(recording: Path, tmp_path: Path, server: TradovateStandIn, **broker:
     return ledger_rows(result.run_dir / "ledger.sqlite")
 
 
-def ledger_rows(path: Path) -> Callable[..., list]:
-    def rows(sql: str, params: tuple = ()) -> list:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return connection.execute(sql, params).fetchall()
-        finally:
-            connection.close()
+def faulted_day(recording: Path, tmp_path: Path, server: TradovateStandIn, inject: Callable[[], None], *,
+                settled: Callable[[], bool] | None = None, **broker: object) -> Callable[..., list]:
+    """`run_day` with `inject` called at the first bracket; the fault was injected, no position was
+    ever without its stop, and the books are equal at the end."""
+    watch = Watch(server, inject, settled)
+    rows = run_day(recording, tmp_path, server, **broker)
+    assert watch.injected and not watch.unprotected, watch.unprotected
+    assert_books_equal(rows, server)
     return rows
 
 
@@ -113,13 +113,11 @@ def test_a_penalty_ticket_is_waited_out_once_and_the_login_resent_with_it(
 def test_a_token_expired_early_mid_run_is_replaced_and_the_bracket_placed_once(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     server = replay_standin
-    watch = Watch(server, lambda: server.inject(TradovateFault.TOKEN_EXPIRED, path_prefix=PLACE))
-    rows = run_day(small_recording, tmp_path, server)
-    assert watch.injected and server.count("/v1/auth/renewaccesstoken") >= 1
+    rows = faulted_day(small_recording, tmp_path, server,
+                       lambda: server.inject(TradovateFault.TOKEN_EXPIRED, path_prefix=PLACE))
+    assert server.count("/v1/auth/renewaccesstoken") >= 1
     assert server.count("/v1/auth/accesstokenrequest") == 2                      # renewal refused: a new login
     assert server.count(PLACE) == entries(rows) + 1                              # the 401 was not carried out
-    assert not watch.unprotected
-    assert_books_equal(rows, server)
 
 
 @pytest.mark.parametrize("fault", [TradovateFault.DROP_SOCKET, TradovateFault.MISSED_HEARTBEATS])
@@ -133,38 +131,32 @@ def test_a_lost_websocket_reconnects_resyncs_and_reconciles(
         if fault is TradovateFault.MISSED_HEARTBEATS:   # the next connection goes silent: cut this one
             server.cut_websockets(market_data=False)
     connections = 2 if fault is TradovateFault.DROP_SOCKET else 3   # the silent one is given up too
-    watch = Watch(server, lose_socket, settled=lambda: server.ws_connections >= connections)
     with caplog.at_level("INFO"):
-        rows = run_day(small_recording, tmp_path, server, server_timeout_s=0.6)
-    assert watch.injected and server.ws_connections >= connections
+        faulted_day(small_recording, tmp_path, server, lose_socket,
+                    settled=lambda: server.ws_connections >= connections, server_timeout_s=0.6)
+    assert server.ws_connections >= connections
     assert "reconciled with tradovate" in caplog.text
-    assert not watch.unprotected
-    assert_books_equal(rows, server)
 
 
 def test_a_rejected_bracket_is_recorded_with_the_brokers_reason_and_not_retried(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     server = replay_standin
-    watch = Watch(server, lambda: server.inject(TradovateFault.REJECT, path_prefix=PLACE))
-    rows = run_day(small_recording, tmp_path, server)
+    rows = faulted_day(small_recording, tmp_path, server,
+                       lambda: server.inject(TradovateFault.REJECT, path_prefix=PLACE))
     rejected = rows("SELECT order_id, reason FROM orders WHERE status = 'rejected'")
     assert len(rejected) == 1 and "MaxPosLimitReached" in rejected[0][1]
     assert rows("SELECT COUNT(*) FROM positions WHERE signal_id || '/entry' = ?", (rejected[0][0],)) == [(0,)]
     assert server.count(PLACE) == entries(rows) + 1
-    assert not watch.unprotected
-    assert_books_equal(rows, server)
 
 
 def test_a_slow_answer_is_looked_up_not_resent(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     server = replay_standin
     server.slow_s = 2.0
-    watch = Watch(server, lambda: server.inject(TradovateFault.SLOW, path_prefix=PLACE))
-    rows = run_day(small_recording, tmp_path, server, request_timeout_s=0.8)
-    assert watch.injected and server.count(PLACE) == entries(rows)       # timed out, found, never resent
+    rows = faulted_day(small_recording, tmp_path, server,
+                       lambda: server.inject(TradovateFault.SLOW, path_prefix=PLACE), request_timeout_s=0.8)
+    assert server.count(PLACE) == entries(rows)                          # timed out, found, never resent
     assert server.count("/v1/command/list") >= 2
-    assert not watch.unprotected
-    assert_books_equal(rows, server)
 
 
 def test_http_500_on_a_placement_and_on_reads_is_checked_then_resent_once(
@@ -174,11 +166,8 @@ def test_http_500_on_a_placement_and_on_reads_is_checked_then_resent_once(
     def fail() -> None:
         server.inject(Fault.HTTP_500, path_prefix=PLACE)              # not carried out: looked up, then resent
         server.inject(Fault.HTTP_500, times=2, path_prefix="/v1/fill/list")
-    watch = Watch(server, fail)
-    rows = run_day(small_recording, tmp_path, server)
-    assert watch.injected and server.count(PLACE) == entries(rows) + 1
-    assert not watch.unprotected
-    assert_books_equal(rows, server)
+    rows = faulted_day(small_recording, tmp_path, server, fail)
+    assert server.count(PLACE) == entries(rows) + 1
 
 
 def test_a_partly_filled_entry_keeps_what_filled_protected_and_cancels_the_rest(

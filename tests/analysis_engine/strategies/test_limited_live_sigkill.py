@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ from tests.vendor_servers.tradovate_server import TradovateFault, TradovateStand
 
 from .brokers.test_tradovate_faults import assert_protected
 from .test_limited_live_tradovate import CREDENTIALS, replay_standin  # noqa: F401 (fixture)
-from .tradovate_replay import assert_books_equal, leg_fills, standin_profile
+from .tradovate_replay import assert_books_equal, leg_fills, ledger_rows, standin_profile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 RUN_ID = "killed"
@@ -92,11 +91,7 @@ class Run:
         return self.logs[-1].read_text()[-3000:] if self.logs else ""
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        connection = sqlite3.connect(f"file:{self.ledger_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return connection.execute(sql, params).fetchall()
-        finally:
-            connection.close()
+        return ledger_rows(self.ledger_path)(sql, params)
 
 
 def kill_on(server: TradovateStandIn, run: Run, when: Callable[[Request], bool], *, carry_out: bool = True) -> None:

@@ -3,6 +3,7 @@ and the check that the ledger and the stand-in hold the same books."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +22,17 @@ def standin_profile(tmp_path: Path, server: TradovateStandIn, **broker: object) 
     profile["broker"].update(broker)
     path.write_text(json.dumps(profile))
     return path
+
+
+def ledger_rows(path: Path) -> Rows:
+    """Runs SQL on a ledger, read-only (another process may be writing it)."""
+    def rows(sql: str, params: tuple = ()) -> list:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            connection.close()
+    return rows
 
 
 def leg_fills(server: TradovateStandIn, legs: tuple[str, ...]) -> list[str]:
