@@ -188,3 +188,17 @@ def test_a_partly_filled_entry_keeps_what_filled_protected_and_cancels_the_rest(
     assert first[0][1:4] == (2, 1, 1) and "PARTIAL" in first[0][4]     # asked 2, 1 filled: a 1-lot position
     assert not watch.unprotected
     assert_books_equal(rows, server)
+
+
+def test_an_order_not_placed_by_this_run_halts_at_the_start_naming_it(
+        small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
+    server = replay_standin
+    engine = server.engine
+    contract = engine.find_contract("MNQM5")
+    engine.place(contract_id=contract["id"], action="Sell", qty=1, order_type="Limit", price=99_000.0,
+                 stop_price=None, cl_ord_id="placed-by-hand-7")              # someone else's order, working
+    rows = run_day(small_recording, tmp_path, server)
+    (state, reason), = rows("SELECT state, reason FROM risk_state")
+    assert state == "HALTED"
+    assert "unknown order at the broker, not placed by this run: placed-by-hand-7" in reason
+    assert server.count(PLACE) == 0                                        # halted before any bracket
