@@ -119,11 +119,13 @@ def day_costs_usd(ledger: Ledger, day: str) -> float:
 
 
 def open_position_rows(ledger: Ledger) -> pd.DataFrame:
-    """Open positions with what the risk engine needs: direction, quantity, entry price, the
-    protective levels and the signal's reference (an option's underlying level at entry)."""
+    """Open positions with what the risk engine and reconciliation need: direction, quantity, entry
+    price and time, the protective levels and the signal's reference (an option's underlying level
+    at entry)."""
     return ledger.frame(
         "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
-        "p.entry_time, p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
+        "p.entry_time, p.stop, p.target, s.entry_reference "
+        "FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
         "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
 
 

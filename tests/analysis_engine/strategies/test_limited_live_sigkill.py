@@ -186,6 +186,33 @@ def test_sigkill_at_five_points_then_resume_leaves_no_duplicate_no_unprotected_p
     assert run.rows("SELECT COUNT(*) FROM orders WHERE reason LIKE 'ADOPTED%'")[0][0] >= 2
 
 
+def test_sigkill_after_a_partly_filled_placement_adopts_what_filled_and_cancels_the_rest(
+        small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
+    server = replay_standin
+    profile = standin_profile(tmp_path, server, request_timeout_s=30)
+    document = json.loads(profile.read_text())
+    document["shadow_trading"] = {"execution": {"quantity": 2}}
+    document["limited_live"]["risk"]["max_position"] = {"max_contracts": 2}
+    profile.write_text(json.dumps(document))
+    run = Run(tmp_path, profile, small_recording)
+    server.slow_s = 30.0
+    server.inject(TradovateFault.SLOW, path_prefix="/v1/order/placeoso")
+    server.inject(TradovateFault.PARTIAL_FILL, path_prefix="/v1/order/placeoso")
+    run.start(resume=False)
+    wait_until(lambda: bool(leg_fills(server, ("entry",))), "the first entry filled in part at the stand-in", run)
+    run.kill()
+    run.wait_killed()
+    first = leg_fills(server, ("entry",))[0].rpartition("/")[0]
+    assert [p.net_pos for p in server.engine.positions.values() if p.net_pos] in ([1], [-1])   # 1 of 2 filled
+    assert_protected(server)
+    run.start(resume=True)
+    assert run.wait() == 0, run.log_tail()
+    (reason, quantity), = run.rows("SELECT o.reason, p.quantity FROM orders o JOIN positions p "
+                                   "ON p.signal_id = o.signal_id WHERE o.order_id = ?", (f"{first}/entry",))
+    assert reason.startswith("ADOPTED") and "the rest, still working, cancelled" in reason and quantity == 1
+    assert_books_equal(run.rows, server)
+
+
 def _time(request: Request):
     import pandas as pd
     ts = pd.Timestamp(json.loads(request.body)["time"])

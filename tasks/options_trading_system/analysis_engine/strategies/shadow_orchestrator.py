@@ -21,8 +21,11 @@ differ. For each event of a day, in order (`_process`):
 
 Every step re-derives what is left to do from the ledger, so re-running an event after a crash
 does exactly the part that was not committed: a resumed replay ends with the same ledger as one
-never interrupted. Times written are the event's (simulated) times; wall-clock latency and process
-samples go to the ledger's perf tables.
+never interrupted. With a real broker, whose state outlives this process, `reconcile` runs first
+(at the start and after every reconnect): brackets of ours the broker took but the ledger missed
+are adopted, exits the broker made meanwhile are expected or recorded, and any other difference
+halts (`execution/reconciliation.py`). Times written are the event's (simulated) times;
+wall-clock latency and process samples go to the ledger's perf tables.
 """
 from __future__ import annotations
 
@@ -318,11 +321,11 @@ class ShadowTradingOrchestrator:
         side = self.pricing.order_side(signal["direction"])
         quantity = adoption.entry.quantity if adoption.entry is not None else self.config.execution.quantity
         note = f"ADOPTED: placed before a restart, found at {self.broker.name} by its client order id {order_id}"
-        if adoption.entry is None:
+        status = "filled" if adoption.entry is not None else "cancelled"
+        if adoption.entry_working is not None:     # what of the entry still works is not wanted any more
             state = self.broker.cancel(order_id)
-            status, note = "cancelled", f"{note}; still working unfilled, cancelled ({state.status.value})"
-        else:
-            status = "filled"
+            note += f"; {'the rest' if adoption.entry is not None else 'unfilled'}, still working, cancelled " \
+                    f"({state.status.value})"
         progress = self.ledger.progress()
         with self.ledger.transaction(day=progress["day"] or signal["day"], event_index=progress["event_index"],
                                      sim_time=at) as tx:
@@ -352,7 +355,7 @@ class ShadowTradingOrchestrator:
                     source=signal["source"], day=signal["day"], instrument=instrument, contract=None,
                     direction=signal["direction"], quantity=quantity, multiplier=self.config.execution.multiplier,
                     entry_time=iso(fill.time), entry_price=fill.price, target=signal["target"], stop=signal["stop"]))
-        log.warning("reconciliation: %s (%s)", note, "filled at %.2f" % adoption.entry.price
+        log.warning("reconciliation: %s (%s)", note, f"filled at {adoption.entry.price:.2f}"
                     if adoption.entry is not None else status)
 
     def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
