@@ -173,11 +173,7 @@ def test_http_500_on_a_placement_and_on_reads_is_checked_then_resent_once(
 def test_a_partly_filled_entry_keeps_what_filled_protected_and_cancels_the_rest(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     server = replay_standin
-    profile = standin_profile(tmp_path, server)
-    document = json.loads(profile.read_text())
-    document["shadow_trading"] = {"execution": {"quantity": 2}}
-    document["limited_live"]["risk"]["max_position"] = {"max_contracts": 2}
-    profile.write_text(json.dumps(document))
+    profile = standin_profile(tmp_path, server, contracts=2)
     watch = Watch(server, lambda: server.inject(TradovateFault.PARTIAL_FILL, path_prefix=PLACE))
     result = start_run(ShadowRunRequest(profile=str(profile), replay=small_recording, days=1, output_dir=tmp_path,
                                         run_id="partial", limited_live=True, broker="tradovate"), RunHooks())

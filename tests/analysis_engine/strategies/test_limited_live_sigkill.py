@@ -25,9 +25,9 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-import pytest
+import pandas as pd
 
 from tests.vendor_servers.base import Fault, Request
 from tests.vendor_servers.tradovate_server import TradovateFault, TradovateStandIn
@@ -189,11 +189,7 @@ def test_sigkill_at_five_points_then_resume_leaves_no_duplicate_no_unprotected_p
 def test_sigkill_after_a_partly_filled_placement_adopts_what_filled_and_cancels_the_rest(
         small_recording: Path, replay_standin: TradovateStandIn, tmp_path: Path) -> None:
     server = replay_standin
-    profile = standin_profile(tmp_path, server, request_timeout_s=30)
-    document = json.loads(profile.read_text())
-    document["shadow_trading"] = {"execution": {"quantity": 2}}
-    document["limited_live"]["risk"]["max_position"] = {"max_contracts": 2}
-    profile.write_text(json.dumps(document))
+    profile = standin_profile(tmp_path, server, contracts=2, request_timeout_s=30)
     run = Run(tmp_path, profile, small_recording)
     server.slow_s = 30.0
     server.inject(TradovateFault.SLOW, path_prefix="/v1/order/placeoso")
@@ -213,7 +209,7 @@ def test_sigkill_after_a_partly_filled_placement_adopts_what_filled_and_cancels_
     assert_books_equal(run.rows, server)
 
 
-def _time(request: Request):
-    import pandas as pd
+def _time(request: Request) -> pd.Timestamp:
+    """The simulated time a `/standin/advance` request moves the clock to."""
     ts = pd.Timestamp(json.loads(request.body)["time"])
     return ts if ts.tzinfo else ts.tz_localize("UTC")

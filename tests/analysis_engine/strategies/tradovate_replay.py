@@ -15,11 +15,15 @@ from .test_limited_live_tradovate import _profile
 Rows = Callable[..., list]
 
 
-def standin_profile(tmp_path: Path, server: TradovateStandIn, **broker: object) -> Path:
-    """The stand-in profile of test_limited_live_tradovate with these broker settings over it."""
+def standin_profile(tmp_path: Path, server: TradovateStandIn, *, contracts: int = 1, **broker: object) -> Path:
+    """The stand-in profile of test_limited_live_tradovate with these broker settings over it;
+    entries of `contracts` contracts (and the max_position cap raised to match)."""
     path = _profile(tmp_path, server, max_daily_loss={"limit_usd": 400}, cost_per_signal={"enabled": False})
     profile = json.loads(path.read_text())
     profile["broker"].update(broker)
+    if contracts != 1:
+        profile["shadow_trading"] = {"execution": {"quantity": contracts}}
+        profile["limited_live"]["risk"]["max_position"] = {"max_contracts": contracts}
     path.write_text(json.dumps(profile))
     return path
 
