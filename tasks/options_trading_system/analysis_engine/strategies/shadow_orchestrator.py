@@ -48,7 +48,8 @@ from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_
 from .execution.broker import Broker, BrokerError, OrderRejectedError
 from .execution.option_quote import option_quote
 from .execution.orders import Fill, OrderState
-from .execution.reconciliation import Adoption, HeldPosition, merged_fill, reconcile_books
+from .execution.adoption import ledger_books, record_adoption
+from .execution.reconciliation import Adoption, merged_fill
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
 from .execution.orders import EventKind
 from .execution.paper import PaperBroker
@@ -270,13 +271,7 @@ class ShadowTradingOrchestrator:
         broker liquidated meanwhile (a crash inside a flatten), then halt the risk engine with a
         message naming any other difference. '' when they agree."""
         at = event.time
-        held = queries.open_position_rows(self.ledger)
-        books = reconcile_books(
-            [HeldPosition(r["signal_id"], (1 if r["direction"] == "LONG" else -1) * int(r["quantity"]),
-                          pd.Timestamp(r["entry_time"]) if r["entry_time"] else None)
-             for r in held.to_dict("records")],
-            queries.signal_ids(self.ledger), queries.signals_without_position(self.ledger),
-            self.broker.positions(), self.broker.working_orders(), self.broker.fills())
+        books = ledger_books(self.ledger, self.broker)
         for adoption in books.adoptions:
             self._adopt(adoption, at)
         if books.liquidated:
@@ -312,51 +307,22 @@ class ShadowTradingOrchestrator:
                            fill_of=fill_of)
 
     def _adopt(self, adoption: Adoption, at: pd.Timestamp) -> None:
-        """Record in the ledger a bracket of ours the broker holds but the ledger missed: its entry
-        fill as order + fill + commission + open position, marked ADOPTED; an entry still working
-        unfilled is cancelled (its signal's moment has passed) and recorded so."""
+        """Record in the ledger a bracket of ours the broker holds but the ledger missed
+        (`execution/adoption.py`); what of its entry still works is cancelled first (the signal's
+        moment has passed), so the position is what filled, protected by its legs."""
         signal = queries.signal_row(self.ledger, adoption.signal_id)
-        order_id = f"{adoption.signal_id}/entry"
-        instrument = self.config.execution.instrument
-        side = self.pricing.order_side(signal["direction"])
-        quantity = adoption.entry.quantity if adoption.entry is not None else self.config.execution.quantity
-        note = f"ADOPTED: placed before a restart, found at {self.broker.name} by its client order id {order_id}"
-        status = "filled" if adoption.entry is not None else "cancelled"
-        if adoption.entry_working is not None:     # what of the entry still works is not wanted any more
-            state = self.broker.cancel(order_id)
-            note += f"; {'the rest' if adoption.entry is not None else 'unfilled'}, still working, cancelled " \
-                    f"({state.status.value})"
+        cancelled = self.broker.cancel(f"{adoption.signal_id}/entry") if adoption.entry_working is not None else None
         progress = self.ledger.progress()
         with self.ledger.transaction(day=progress["day"] or signal["day"], event_index=progress["event_index"],
                                      sim_time=at) as tx:
-            if tx.execute("SELECT 1 FROM orders WHERE order_id = ?", (order_id,)).fetchone():
-                # recorded as not filled before the restart (e.g. an unanswered placement): corrected, with what it was
-                tx.execute("UPDATE orders SET status = ?, reason = ? || ' (recorded before as ' || status || "
-                           "COALESCE(': ' || NULLIF(reason, ''), '') || ')' WHERE order_id = ?",
-                           (status, note, order_id))
-            else:
-                write_order(tx, OrderRow(order_id=order_id, signal_id=adoption.signal_id, day=signal["day"],
-                                         sim_time=signal["sim_time"], instrument=instrument, side=side,
-                                         quantity=quantity, order_type="market", purpose="entry", status=status,
-                                         reason=note))
-            fill = adoption.entry
-            if fill is not None:
-                commission = fill.commission_usd or self.config.execution.commission * quantity
-                reference = float(signal["entry_reference"])
-                write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=signal["day"],
-                                       sim_time=iso(fill.time), price=fill.price, quantity=quantity,
-                                       reference_price=reference,
-                                       slippage_points=(fill.price - reference) * (1 if side == "BUY" else -1),
-                                       commission_usd=commission))
-                write_cost(tx, CostRow(cost_id=f"{order_id}/commission", day=signal["day"], sim_time=iso(fill.time),
-                                       kind="commission", amount_usd=commission, ref=order_id))
-                write_position(tx, PositionRow(
-                    position_id=f"{adoption.signal_id}/position", signal_id=adoption.signal_id,
-                    source=signal["source"], day=signal["day"], instrument=instrument, contract=None,
-                    direction=signal["direction"], quantity=quantity, multiplier=self.config.execution.multiplier,
-                    entry_time=iso(fill.time), entry_price=fill.price, target=signal["target"], stop=signal["stop"]))
+            note = record_adoption(tx, signal, adoption, broker=self.broker.name,
+                                   instrument=self.config.execution.instrument,
+                                   side=self.pricing.order_side(signal["direction"]),
+                                   quantity=self.config.execution.quantity,
+                                   multiplier=self.config.execution.multiplier,
+                                   commission=self.config.execution.commission, cancelled=cancelled)
         log.warning("reconciliation: %s (%s)", note, f"filled at {adoption.entry.price:.2f}"
-                    if adoption.entry is not None else status)
+                    if adoption.entry is not None else "not filled")
 
     def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
         """Close every open position at the market now (the broker's flatten), recorded as exits."""
