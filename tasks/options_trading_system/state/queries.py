@@ -74,6 +74,26 @@ def signals_awaiting_entry(ledger: Ledger, event_key: str) -> pd.DataFrame:
         "ORDER BY s.signal_id", (event_key,))
 
 
+def signal_ids(ledger: Ledger) -> list[str]:
+    """Every signal id of the run: the client order ids this run may have sent derive from them."""
+    return [r["signal_id"] for r in ledger.rows("SELECT signal_id FROM signals ORDER BY signal_id")]
+
+
+def signals_without_position(ledger: Ledger) -> list[str]:
+    """Traded signals with no position row (never entered, refused, or entered but not recorded)."""
+    return [r["signal_id"] for r in ledger.rows(
+        "SELECT s.signal_id FROM signals s LEFT JOIN positions p ON p.signal_id = s.signal_id "
+        "WHERE s.traded_source = 1 AND p.position_id IS NULL ORDER BY s.signal_id")]
+
+
+def signal_row(ledger: Ledger, signal_id: str) -> dict:
+    """One signal's row (KeyError naming it when the ledger has no such signal)."""
+    rows = ledger.rows("SELECT * FROM signals WHERE signal_id = ?", (signal_id,))
+    if not rows:
+        raise KeyError(f"signal {signal_id} is not in the ledger")
+    return dict(rows[0])
+
+
 def open_positions(ledger: Ledger) -> pd.DataFrame:
     """Open paper positions (their source), what position limits count."""
     return ledger.frame("SELECT source FROM positions WHERE status = 'open'")
@@ -100,13 +120,14 @@ def day_costs_usd(ledger: Ledger, day: str) -> float:
 
 OPEN_POSITION_ROWS_SQL = (
     "SELECT p.position_id, p.signal_id, p.day, p.instrument, p.contract, p.direction, p.quantity, p.entry_price, "
-    "p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
+    "p.entry_time, p.stop, p.target, s.entry_reference FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
     "WHERE p.status = 'open' ORDER BY p.entry_time, p.position_id")
 
 
 def open_position_rows(ledger: Ledger) -> pd.DataFrame:
-    """Open positions with what the risk engine needs: direction, quantity, entry price, the
-    protective levels and the signal's reference (an option's underlying level at entry)."""
+    """Open positions with what the risk engine and reconciliation need: direction, quantity, entry
+    price and time, the protective levels and the signal's reference (an option's underlying level
+    at entry)."""
     return ledger.frame(OPEN_POSITION_ROWS_SQL)
 
 

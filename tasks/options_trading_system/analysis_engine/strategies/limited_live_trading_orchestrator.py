@@ -41,6 +41,8 @@ from ...errors import ConfigError
 from ...state.ledger import LEDGER_FILE, RUN_RUNNING, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, write_cost, write_fill, write_order,
                                  write_position)
+from ...state import queries
+from .execution.adoption import ledger_books, record_adoption
 from .execution.broker import Broker
 from .execution.paper import PaperBroker
 from .execution.paper_pricing import EntryQuote
@@ -175,9 +177,36 @@ class LimitedLiveTradingOrchestrator:
         self.broker.connect()
         if self.broker.real_money:
             log.warning("!!! LIMITED LIVE TRADING WITH REAL MONEY (%s) !!!", self.broker.name)
+        if not isinstance(self.broker, PaperBroker):   # a real broker's state outlives this process
+            self._reconcile(pd.Timestamp.now(tz="UTC"))
         log.info("limited live run %s: broker %s, risk state %s, ledger %s", run_id, self.broker.name,
                  self.risk.state.value, self.ledger.path)
         return run_id
+
+    def _reconcile(self, now: pd.Timestamp) -> str:
+        """The ledger against the broker (`execution/adoption.py`): brackets of ours the ledger
+        missed (a crash between the broker's answer and the ledger's commit) are adopted; any other
+        difference halts the risk engine with a message naming it. '' when they agree."""
+        ledger, risk, _view = self._running()
+        books = ledger_books(ledger, self.broker)
+        for adoption in books.adoptions:
+            signal = queries.signal_row(ledger, adoption.signal_id)
+            cancelled = self.broker.cancel(f"{adoption.signal_id}/entry") \
+                if adoption.entry_working is not None else None
+            with ledger.transaction(day=signal["day"], event_index=None, sim_time=now) as tx:
+                note = record_adoption(tx, signal, adoption, broker=self.broker.name,
+                                       instrument=self.shadow.execution.instrument,
+                                       side="BUY" if signal["direction"] == "LONG" else "SELL",
+                                       quantity=self.shadow.execution.quantity,
+                                       multiplier=self.shadow.execution.multiplier,
+                                       commission=self.shadow.execution.commission, cancelled=cancelled)
+            log.warning("reconciliation: %s", note)
+        if books.agrees:
+            return ""
+        message = "reconciliation with the broker failed: " + "; ".join(books.problems)
+        log.error(message)
+        risk.halt(by="reconciliation", reason=message, now=now)
+        return message
 
     def process_signal_for_live_trading(self, signal: Mapping[str, Any]) -> bool:
         """Check `signal` with the guards and, if approved, place its bracket; True when placed.
@@ -196,8 +225,12 @@ class LimitedLiveTradingOrchestrator:
             log.info("signal %s was handled before; not sent again", row["signal_id"])
             return bool(ledger.scalar("SELECT 1 FROM orders WHERE order_id = ? AND status = 'filled'", (order_id,)))
         self._marks[instrument] = float(row["entry_reference"])
+        if ledger.scalar("SELECT 1 FROM signals WHERE signal_id = ?", (row["signal_id"],)) is None:
+            # committed before anything is sent: a crash after the broker took the bracket leaves the
+            # signal known, so the next start adopts the bracket by its client order ids
+            with ledger.transaction(day=day, event_index=None, sim_time=now) as tx:
+                tx.insert("signals", {k: v for k, v in row.items()})
         with ledger.transaction(day=day, event_index=None, sim_time=now) as tx:
-            tx.insert("signals", {k: v for k, v in row.items()})
             decision = risk.check(view.request(row), view.snapshot(day, now, float(row["entry_reference"])))
             if not decision.approved:
                 reason = refusal_reason(decision.refusal) if decision.refusal else "REFUSED"

@@ -21,8 +21,11 @@ differ. For each event of a day, in order (`_process`):
 
 Every step re-derives what is left to do from the ledger, so re-running an event after a crash
 does exactly the part that was not committed: a resumed replay ends with the same ledger as one
-never interrupted. Times written are the event's (simulated) times; wall-clock latency and process
-samples go to the ledger's perf tables.
+never interrupted. With a real broker, whose state outlives this process, `reconcile` runs first
+(at the start and after every reconnect): brackets of ours the broker took but the ledger missed
+are adopted, exits the broker made meanwhile are expected or recorded, and any other difference
+halts (`execution/reconciliation.py`). Times written are the event's (simulated) times;
+wall-clock latency and process samples go to the ledger's perf tables.
 """
 from __future__ import annotations
 
@@ -44,7 +47,9 @@ from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_
                                  write_order, write_position)
 from .execution.broker import Broker, BrokerError, OrderRejectedError
 from .execution.option_quote import option_quote
-from .execution.orders import Fill
+from .execution.orders import Fill, OrderState
+from .execution.adoption import ledger_books, record_adoption
+from .execution.reconciliation import Adoption, merged_fill
 from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
 from .execution.orders import EventKind
 from .execution.paper import PaperBroker
@@ -175,7 +180,7 @@ class ShadowTradingOrchestrator:
             if self.market_sync is not None:
                 self.market_sync(event.time)
             if not self.paper and not self._reconciled:
-                self.reconcile(day, event.time)
+                self.reconcile(day, event)
             self._apply_controls(day, event)
             self._follow(day, event, event.time)
             self._watch_risk(day, event)
@@ -235,7 +240,7 @@ class ShadowTradingOrchestrator:
             elif item.kind is EventKind.CONNECTION and "sync" in item.note.lower():
                 self._reconciled = False     # after every reconnect: reconcile again before trading
         if not self.paper and not self._reconciled:
-            self.reconcile(day, event.time)
+            self.reconcile(day, event)
         mark = snapshot.marks.get(self.risk_view.risk_instrument)
         update = self.risk.on_price(self.risk_view.risk_instrument, mark, snapshot) if mark is not None \
             else self.risk.evaluate(snapshot)
@@ -254,33 +259,65 @@ class ShadowTradingOrchestrator:
                 except BrokerError as exc:
                     log.info("cancel %s: %s", client_order_id, exc)
 
-    def reconcile(self, day: TradingDay, at: pd.Timestamp) -> str:
-        """Compare the broker's positions and working orders with the ledger's open positions; a
-        difference halts the risk engine with a message naming it. '' when they agree."""
-        held = queries.open_position_rows(self.ledger)
-        ledger_net = int(sum((1 if r["direction"] == "LONG" else -1) * int(r["quantity"])
-                             for r in held.to_dict("records")))
-        broker_net = int(sum(p.quantity for p in self.broker.positions()))
-        working = {o.client_order_id for o in self.broker.working_orders()}
-        problems = []
-        if ledger_net != broker_net:
-            problems.append(f"net position: ledger {ledger_net:+d}, broker {broker_net:+d}")
-        for sid in held["signal_id"] if not held.empty else ():
-            if f"{sid}/stop" not in working:
-                problems.append(f"position of {sid} has no working stop at the broker")
-        known = set(held["signal_id"]) if not held.empty else set()
-        strays = sorted(c for c in working if c.rsplit("/", 1)[0] not in known)
-        if strays:
-            problems.append(f"working at the broker but not in the ledger: {', '.join(strays)}")
+    def reconcile(self, day: TradingDay, event: MarketEvent) -> str:
+        """Compare the broker's positions, working orders and fills with the ledger
+        (`execution/reconciliation.py`): adopt our own brackets the ledger missed (a crash between
+        the broker taking a bracket and the ledger's commit), record the exits of positions the
+        broker liquidated meanwhile (a crash inside a flatten), then halt the risk engine with a
+        message naming any other difference. '' when they agree."""
+        at = event.time
+        books = ledger_books(self.ledger, self.broker)
+        for adoption in books.adoptions:
+            self._adopt(adoption, at)
+        if books.liquidated:
+            self._record_liquidations(day, event, books.liquidated)
         self._reconciled = True
-        if not problems:
-            log.info("reconciled with %s at %s: net position %+d, %d working order(s)", self.broker.name, at,
-                     broker_net, len(working))
+        if books.closed_at_broker:
+            log.warning("reconciled: %s closed at %s while this run was not watching; the exit is recorded "
+                        "when the run's clock reaches its fill", ", ".join(books.closed_at_broker), self.broker.name)
+        if books.agrees:
+            log.info("reconciled with %s at %s: net position %+d, %d working order(s), %d bracket(s) adopted",
+                     self.broker.name, at, books.broker_net, books.working, len(books.adoptions))
             return ""
-        message = "reconciliation with the broker failed: " + "; ".join(problems)
+        message = "reconciliation with the broker failed: " + "; ".join(books.problems)
         log.error(message)
         self.risk.halt(by="reconciliation", reason=message, now=at)
         return message
+
+    def _record_liquidations(self, day: TradingDay, event: MarketEvent,
+                             liquidated: Sequence[tuple[str, Fill]]) -> None:
+        """Exits the broker carried out (a flatten or the session end) that the ledger missed."""
+        followers = self._open_followers(day)
+        ids = {signal_id for signal_id, _ in liquidated}
+        held = followers[followers["signal_id"].isin(ids)] if not followers.empty else followers
+        if held.empty:
+            return
+        fill_of = {f"{signal_id}/exit": fill for signal_id, fill in liquidated if signal_id in set(held["signal_id"])}
+        rows = [{"signal_id": signal_id, "exit_reason": EXIT_SESSION_END if fill.time >= day.window_close
+                 else EXIT_FLATTEN, "exit_ns": fill.time.value, "exit_reference": fill.price}
+                for signal_id, fill in liquidated if f"{signal_id}/exit" in fill_of]
+        log.warning("reconciliation: %s liquidated at %s before this run recorded it; exit recorded at the fill",
+                    ", ".join(r["signal_id"] for r in rows), self.broker.name)
+        self._record_exits(day, event, _with_follow_columns(held), pd.DataFrame(rows), list(fill_of.values()),
+                           fill_of=fill_of)
+
+    def _adopt(self, adoption: Adoption, at: pd.Timestamp) -> None:
+        """Record in the ledger a bracket of ours the broker holds but the ledger missed
+        (`execution/adoption.py`); what of its entry still works is cancelled first (the signal's
+        moment has passed), so the position is what filled, protected by its legs."""
+        signal = queries.signal_row(self.ledger, adoption.signal_id)
+        cancelled = self.broker.cancel(f"{adoption.signal_id}/entry") if adoption.entry_working is not None else None
+        progress = self.ledger.progress()
+        with self.ledger.transaction(day=progress["day"] or signal["day"], event_index=progress["event_index"],
+                                     sim_time=at) as tx:
+            note = record_adoption(tx, signal, adoption, broker=self.broker.name,
+                                   instrument=self.config.execution.instrument,
+                                   side=self.pricing.order_side(signal["direction"]),
+                                   quantity=self.config.execution.quantity,
+                                   multiplier=self.config.execution.multiplier,
+                                   commission=self.config.execution.commission, cancelled=cancelled)
+        log.warning("reconciliation: %s (%s)", note, f"filled at {adoption.entry.price:.2f}"
+                    if adoption.entry is not None else "not filled")
 
     def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
         """Close every open position at the market now (the broker's flatten), recorded as exits."""
@@ -567,8 +604,7 @@ class ShadowTradingOrchestrator:
                                          stop=float(signal["stop"]), target=float(signal["target"]))
                 try:
                     ack = self.broker.place_bracket(bracket)
-                    entry = next((f for f in self.broker.fills(since=None if not self.paper else event.time)
-                                  if f.client_order_id == ack.entry.client_order_id), None)
+                    entry, note = self._entry_fill(ack.entry, quantity, since=None if not self.paper else event.time)
                     why = "" if entry is not None else f"entry {ack.entry.status.value} {ack.entry.reason}".strip()
                 except OrderRejectedError as exc:
                     entry, why = None, f"rejected by {self.broker.name}: {exc}"
@@ -578,13 +614,14 @@ class ShadowTradingOrchestrator:
                                              quantity=quantity, order_type="market", purpose="entry",
                                              status="rejected", reason=f"BROKER_REJECTED: {why}"))
                     continue
-                price = entry.price
-                commission = entry.commission_usd or self.config.execution.commission * quantity
+                price, filled = entry.price, entry.quantity
+                commission = entry.commission_usd or self.config.execution.commission * filled
                 write_order(tx, OrderRow(order_id=order_id, signal_id=signal["signal_id"], day=day.label,
                                          sim_time=iso(event.time), instrument=instrument, side=side,
-                                         quantity=quantity, order_type="market", purpose="entry", status="filled"))
+                                         quantity=quantity, order_type="market", purpose="entry", status="filled",
+                                         reason=note))
                 write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label,
-                                       sim_time=iso(event.time), price=price, quantity=quantity,
+                                       sim_time=iso(event.time), price=price, quantity=filled,
                                        reference_price=quote.price,
                                        slippage_points=self.config.execution.slippage_points if self.paper
                                        else (price - quote.price) * (1 if side == "BUY" else -1),
@@ -595,12 +632,27 @@ class ShadowTradingOrchestrator:
                 write_position(tx, PositionRow(
                     position_id=f"{signal['signal_id']}/position", signal_id=signal["signal_id"],
                     source=signal["source"], day=day.label, instrument=instrument, contract=quote.contract,
-                    direction=signal["direction"], quantity=quantity, multiplier=self.config.execution.multiplier,
+                    direction=signal["direction"], quantity=filled, multiplier=self.config.execution.multiplier,
                     entry_time=iso(event.time), entry_price=price, target=signal["target"], stop=signal["stop"],
                     option_strike=quote.strike if option else None,
                     option_right=("C" if quote.is_call else "P") if option else None,
                     option_iv=quote.iv if option else None,
                     option_expiration=quote.expiration if option else None))
+
+    def _entry_fill(self, entry: OrderState, quantity: int, since: pd.Timestamp | None) -> tuple[Fill | None, str]:
+        """The entry's execution (parts merged) and a note. An entry that filled only in part is not
+        left working: the rest is cancelled, so the position is what filled, its legs protecting it."""
+        def executed() -> Fill | None:
+            return merged_fill([f for f in self.broker.fills(since=since)
+                                if f.client_order_id == entry.client_order_id])
+        fill = executed()
+        if fill is None or fill.quantity >= quantity or not entry.status.is_open:
+            return fill, ""
+        state = self.broker.cancel(entry.client_order_id)
+        fill = executed() or fill
+        note = f"PARTIAL: {fill.quantity} of {quantity} filled; the rest cancelled ({state.status.value})"
+        log.warning("entry %s: %s", entry.client_order_id, note)
+        return fill, note
 
     def _entry_quote(self, signal: dict[str, Any], event: MarketEvent) -> EntryQuote:
         if not self.pricing.trades_options:

@@ -208,10 +208,14 @@ class Guard(ABC):
     `check` (pre-trade) and/or `evaluate` (post-trade, on every fill and price update).
 
     `checks_reducing`: whether the guard also judges orders that only reduce exposure (exits,
-    protective stops). Most guards do not: a rule meant to stop risk must never stop its removal."""
+    protective stops). Most guards do not: a rule meant to stop risk must never stop its removal.
+    `resets_daily`: see the attribute."""
 
     name: ClassVar[str]
     checks_reducing: ClassVar[bool] = False
+    #: True when the guarded quantity is a trading day's (today's loss): a REDUCING it demanded
+    #: lapses when the next trading day starts; a HALT never lapses by itself
+    resets_daily: ClassVar[bool] = False
 
     def __init__(self, config: "RiskConfig", services: GuardServices | None = None) -> None:
         self.config = config

@@ -12,6 +12,8 @@ Refusal: `MAX_DAILY_LOSS: loss=52.30 USD, limit=50.00 USD (realised -20.00, open
 Rule, post-trade (every fill and price update): realised + open at the mark (exit commission in;
 an instrument without a mark counts at its stop) reaching the limit halts (`DAILY_LOSS_HIT`);
 reaching `reduce_at_fraction` of it (default 0.8: $40) moves to REDUCING (`DAILY_LOSS_REDUCING`).
+That REDUCING is today's: the engine lifts it when the next trading day starts (`NEW_TRADING_DAY`);
+the halt stays until a person resumes.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ EPSILON_USD = 1e-6
 
 class MaxDailyLoss(Guard):
     name = "max_daily_loss"
+    resets_daily = True     # today's loss: a REDUCING it demanded lapses with the trading day
 
     def check(self, request: Request, snapshot: TradingSnapshot) -> Refusal | None:
         limit = self.config.max_daily_loss.limit_usd

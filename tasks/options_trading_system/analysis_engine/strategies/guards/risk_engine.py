@@ -26,7 +26,10 @@ Algorithm:
    cannot leave an order working.
 3. `halt(by, reason)` / `reduce(...)`: a person (or the emergency stop) moves the state up;
    `resume(by=..., token_ok=True)` is the only way down, back to ACTIVE; a resume whose token
-   was not valid is refused and recorded.
+   was not valid is refused and recorded. One exception, today's REDUCING: a REDUCING demanded
+   by a guard whose quantity is the trading day's (`resets_daily`: max_daily_loss) lapses back
+   to ACTIVE at the first check or hook of the next trading day (`NEW_TRADING_DAY`, recorded),
+   since the day's loss it measured starts again from zero. A HALT never lapses.
 4. `check_spend(cost, what, now)`: before a paid data request, the data_cost guard's answer.
 """
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import date
 from typing import Callable, Sequence, Union
 
 import pandas as pd
@@ -165,6 +169,7 @@ class RiskEngine:
     def check(self, request: Request, snapshot: TradingSnapshot) -> RiskDecision:
         """Approve or refuse `request` (an `Order` or a `Bracket`) before it is sent."""
         self.refresh()
+        self._new_trading_day(snapshot.now)
         refusal = self._state_refusal(request, snapshot) or self._sanity(request, snapshot)
         rid = request_id(request)
         if refusal is None and rid in self._approved:
@@ -336,6 +341,7 @@ class RiskEngine:
 
     def _post(self, hook: Callable[[Guard], Demand | None], snapshot: TradingSnapshot) -> RiskUpdate:
         self.refresh()
+        self._new_trading_day(snapshot.now)
         previous = self.state
         demands = tuple(d for d in (hook(guard) for guard in self.guards) if d is not None)
         if demands:
@@ -344,6 +350,32 @@ class RiskEngine:
                 self._escalate(worst, snapshot.now)
         return RiskUpdate(state=self.state, previous=previous, demands=demands,
                           actions=self.required_actions(snapshot))
+
+    def trading_day(self, at: pd.Timestamp) -> date:
+        """The trading day of `at`: its date in the exchange's clock (`trading_window.timezone`)."""
+        return pd.Timestamp(at).tz_convert(self.config.trading_window.timezone).date()
+
+    def _new_trading_day(self, now: pd.Timestamp) -> None:
+        """A REDUCING that a daily guard demanded (today's loss) lapses when the next trading day
+        starts: back to ACTIVE, recorded (`NEW_TRADING_DAY`). A person's REDUCING and any HALT stay
+        until a person resumes."""
+        status = self._status
+        daily = {g.name for g in self.guards if g.resets_daily}
+        if status.state is not RiskState.REDUCING or status.guard not in daily or status.changed_at is None:
+            return
+        since, today = self.trading_day(status.changed_at), self.trading_day(now)
+        if today <= since:
+            return
+        message = (f"NEW_TRADING_DAY: {status.guard}'s REDUCING of {since.isoformat()} ({status.code}) lapses "
+                   f"on {today.isoformat()}")
+        lifted = RiskStatus(state=RiskState.ACTIVE, reason=message, guard=status.guard, code="NEW_TRADING_DAY",
+                            changed_by=ENGINE, changed_at=now)
+        self._status = self.store.record(
+            RiskEvent(at=now, kind=EventKind.STATE_CHANGE, guard=status.guard, code="NEW_TRADING_DAY",
+                      message=message, state_from=RiskState.REDUCING, state_to=RiskState.ACTIVE, by=ENGINE),
+            lifted, only_from=status)
+        if self._status.state is RiskState.ACTIVE:
+            log.warning("risk: REDUCING -> ACTIVE: %s", message)
 
     def _escalate(self, demand: Demand, now: pd.Timestamp, *, by: str = "") -> None:
         previous = self.state

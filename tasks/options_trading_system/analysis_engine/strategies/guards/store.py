@@ -70,11 +70,13 @@ class RiskStateStore(Protocol):
         """The stored status (ACTIVE when nothing was ever stored)."""
 
     def record(self, event: RiskEvent, status: RiskStatus | None = None, *,
-               escalate_only: bool = False) -> RiskStatus:  # pragma: no cover - protocol
+               escalate_only: bool = False, only_from: RiskStatus | None = None
+               ) -> RiskStatus:  # pragma: no cover - protocol
         """Append `event`; with `status`, also replace the current status, in one transaction.
         `escalate_only`: write nothing unless `status` is more severe than the stored one (an
-        automatic escalation never overwrites a halt another process recorded meanwhile).
-        Returns the status stored afterwards."""
+        automatic escalation never overwrites a halt another process recorded meanwhile);
+        `only_from`: write nothing unless the stored status is still exactly this one (a lapse
+        never overwrites a change recorded meanwhile). Returns the status stored afterwards."""
 
     def events(self, *, since: pd.Timestamp | None = None,
                kinds: Sequence[EventKind] | None = None) -> list[RiskEvent]:  # pragma: no cover
@@ -92,8 +94,10 @@ class InMemoryRiskStore:
         return self._status
 
     def record(self, event: RiskEvent, status: RiskStatus | None = None, *,
-               escalate_only: bool = False) -> RiskStatus:
+               escalate_only: bool = False, only_from: RiskStatus | None = None) -> RiskStatus:
         if status is not None and escalate_only and self._status.state.severity >= status.state.severity:
+            return self._status
+        if status is not None and only_from is not None and self._status != only_from:
             return self._status
         self._events.append(event)
         if status is not None:
@@ -150,14 +154,15 @@ class SqliteRiskStore:
                           changed_at=None if row[5] is None else pd.Timestamp(row[5]))
 
     def record(self, event: RiskEvent, status: RiskStatus | None = None, *,
-               escalate_only: bool = False) -> RiskStatus:
+               escalate_only: bool = False, only_from: RiskStatus | None = None) -> RiskStatus:
         connection = self.connection
         own_transaction = not connection.in_transaction
         if own_transaction:
             connection.execute("BEGIN IMMEDIATE")
         try:
             stored = self.load()
-            if status is not None and escalate_only and stored.state.severity >= status.state.severity:
+            if status is not None and ((escalate_only and stored.state.severity >= status.state.severity)
+                                       or (only_from is not None and stored != only_from)):
                 if own_transaction:
                     connection.execute("COMMIT")
                 return stored
