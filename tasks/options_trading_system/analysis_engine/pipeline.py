@@ -262,17 +262,25 @@ class Pipeline:
                 base = dataclasses.replace(ctx, tables=RunTables(chain), prepared=None)
             chain = stage.enrich(chain, base)
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
-            candidates = stage.candidates(chain, stage_ctx)
-            reasons = stage.filter_reasons(candidates, stage_ctx)
-            keep, dropped = _keep_and_count(reasons)
-            kept = candidates[keep] if not keep.all() else candidates
-            kept = stage.sort(kept, stage_ctx).reset_index(drop=True)
+            candidates, kept, dropped = rank(stage, chain, stage_ctx)
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
             trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=len(candidates),
                                candidates_out=len(kept), seconds=elapsed, reasons=dropped)
             results.append(StageResult(stage.name, kept, summary, trace))
         return PipelineResult(chain=chain, stages=tuple(results))
+
+
+def rank(stage: PipelineAnalysis, chain: pd.DataFrame, ctx: AnalysisContext
+         ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """One stage's candidates, the ones it keeps in its order, and how many it dropped per reason,
+    over an already enriched chain (`ctx.prepared` set): the runner's step, without the summary,
+    for callers that want only the ranking (a signal source on every snapshot)."""
+    candidates = stage.candidates(chain, ctx)
+    reasons = stage.filter_reasons(candidates, ctx)
+    keep, dropped = _keep_and_count(reasons)
+    kept = candidates[keep] if not keep.all() else candidates
+    return candidates, stage.sort(kept, ctx).reset_index(drop=True), dropped
 
 
 def _keep_and_count(reasons: pd.Series) -> tuple[np.ndarray, dict[str, int]]:

@@ -447,7 +447,9 @@ def add_week_command(subparsers: Any) -> None:
         "week", help="a consistent sample week for shadow-trading replays (price path, chains, MBO)",
         description="Write a sample week in the replay layout (manifest.json, futures/, chains/YYYY-MM-DD/, mbo/): "
                     "tasks/options_trading_system/sample_data/week.py says how it is built.")
-    parser.add_argument("--days", type=int, default=defaults.days, help=f"trading days, 1..7 (default: {defaults.days})")
+    parser.add_argument("--days", type=int, default=defaults.days,
+                        help=f"trading days on the exchange calendar, any number: a week, or months for long replays "
+                             f"(default: {defaults.days})")
     parser.add_argument("--output", type=Path, default=DEFAULT_WEEK_DIR, help=f"folder (default: {DEFAULT_WEEK_DIR})")
     parser.add_argument("--start", type=date.fromisoformat, default=None,
                         help=f"first session on or after this date (default: {defaults.start}; with --price-path "
@@ -463,8 +465,8 @@ def add_week_command(subparsers: Any) -> None:
 
 
 def run_week_command(args: Any) -> int:
-    if not 1 <= args.days <= 7:
-        raise ValueError(f"--days {args.days}: a sample week has 1 to 7 trading days")
+    if args.days < 1:
+        raise ValueError(f"--days {args.days}: a sample recording has at least 1 trading day")
     start = args.start or (date(1900, 1, 1) if args.price_path else SampleWeekParams().start)
     params = dataclasses.replace(SampleWeekParams(), days=args.days, start=start, seed=args.seed,
                                  snapshot_minutes=args.snapshot_minutes)
