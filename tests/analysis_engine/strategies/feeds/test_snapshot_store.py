@@ -4,6 +4,7 @@ cache entry is never trusted."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -68,6 +69,17 @@ def test_a_damaged_cache_entry_is_recomputed(small_recording: Path, tmp_path: Pa
     store = SnapshotStore(greeks=GreeksConfig(), cache_dir=tmp_path)
     _assert_same(store.load(path), parse_snapshot_file(path, GreeksConfig()))
     assert store.parsed == 1 and "unreadable" in caplog.text
+
+
+def test_threads_sharing_a_store_get_one_answer_and_leave_one_entry(small_recording: Path, tmp_path: Path) -> None:
+    paths = [ref.path for day in open_recording(small_recording).days
+             for ref in open_recording(small_recording).snapshots_of(day)][:4]
+    store = SnapshotStore(greeks=GreeksConfig(), cache_dir=tmp_path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(store.load, paths * 3))
+    for path, parsed in zip(paths * 3, results):
+        _assert_same(parsed, store.load(path))
+    assert len(list(tmp_path.rglob("*.pkl"))) == len(paths) and not list(tmp_path.rglob("*.tmp"))
 
 
 def test_a_refused_snapshot_says_why_and_has_no_chain(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from .market_events import (EVENT_CHAIN, EVENT_CLOSE, EVENT_MBO, KIND_ORDER, Eve
                             MarketFeed)
 from .price_path import PricePath
 from .recording import Recording, SnapshotRef
-from .snapshot_store import ParsedSnapshot, SnapshotStore
+from .snapshot_store import SnapshotStore
 from .trading_calendar import TradingDay
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,11 @@ class ReplayFeed(MarketFeed):
             raise InputFileError(f"--replay {self.recording.root}: event {event.key} expects the snapshot "
                                  f"{event.day}/{event.input} taken at {event.time.isoformat()}, which the recording no "
                                  f"longer has; resume a replay with the recording it started with")
-        parsed = self._parsed(refs[position].path)
+        parsed = self.snapshots.load(refs[position].path)
         load_ms = _ms(started)
         previous = None
         if position > 0:
-            earlier = self._parsed(refs[position - 1].path).chain
+            earlier = self.snapshots.load(refs[position - 1].path).chain
             previous = earlier.frame if earlier is not None else None
         if parsed.chain is None:
             return EventData(chain_error=parsed.error, previous=previous, load_ms=load_ms,
@@ -133,7 +133,7 @@ class ReplayFeed(MarketFeed):
         if not candidates:
             return None
         newest = max(candidates, key=lambda r: (r.time, r.path.name))
-        return self._parsed(newest.path).chain
+        return self.snapshots.load(newest.path).chain
 
     def bars(self, day: TradingDay) -> PricePath:
         return self.prices.between(day.session_open, day.session_close)
@@ -165,11 +165,6 @@ class ReplayFeed(MarketFeed):
             self.mbo_batch_ms[day.label] = _ms(started)
         self._emissions[day.label] = emissions
         return emissions
-
-    def _parsed(self, path: Path) -> ParsedSnapshot:
-        """The validated chain (and greeks) of a snapshot file, or the reason it was refused."""
-        return self.snapshots.load(path)
-
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0

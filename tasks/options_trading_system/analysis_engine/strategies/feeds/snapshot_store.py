@@ -24,6 +24,8 @@ import hashlib
 import logging
 import os
 import pickle
+import tempfile
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,7 @@ class SnapshotStore:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.memory = max(2, int(memory))
         self._memory: OrderedDict[tuple[str, int, int], ParsedSnapshot] = OrderedDict()
+        self._lock = threading.Lock()  # a threaded worker may share one store
         self._salt = _salt(greeks)
         self.parsed = 0     # snapshots parsed from their files by this store
         self.from_disk = 0  # snapshots read back from the disk cache
@@ -104,20 +107,24 @@ class SnapshotStore:
         except OSError:  # gone or unreadable: the reader says why, nothing is cached
             return parse_snapshot_file(path, self.greeks)
         identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if identity in self._memory:
-            self._memory.move_to_end(identity)
-            return self._memory[identity]
+        with self._lock:
+            if identity in self._memory:
+                self._memory.move_to_end(identity)
+                return self._memory[identity]
         key = self._key(identity)
         parsed = self._read_disk(key)
+        from_disk = parsed is not None
         if parsed is None:
             parsed = parse_snapshot_file(path, self.greeks)
-            self.parsed += 1
             self._write_disk(key, parsed)
-        else:
-            self.from_disk += 1
-        self._memory[identity] = parsed
-        while len(self._memory) > self.memory:
-            self._memory.popitem(last=False)
+        with self._lock:
+            if from_disk:
+                self.from_disk += 1
+            else:
+                self.parsed += 1
+            self._memory[identity] = parsed
+            while len(self._memory) > self.memory:
+                self._memory.popitem(last=False)
         return parsed
 
     # --- disk ------------------------------------------------------------------------------
@@ -147,10 +154,15 @@ class SnapshotStore:
             return
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            temporary = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-            with temporary.open("wb") as handle:
-                pickle.dump((key, parsed), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, entry)
+            # a temporary name of its own per writer (processes and threads), renamed into place
+            fd, temporary = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    pickle.dump((key, parsed), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(temporary, entry)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
         except OSError as exc:  # a full or read-only cache costs speed, not the run
             log.warning("snapshot cache %s not written (%s); the replay goes on without it", entry, exc)
 
