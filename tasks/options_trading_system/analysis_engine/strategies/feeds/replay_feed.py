@@ -7,6 +7,7 @@ time before it is yielded: instantly at full speed, paced with `--speed`.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import threading
@@ -28,6 +29,8 @@ from .trading_calendar import TradingDay
 
 log = logging.getLogger(__name__)
 
+DAY_NS = 86_400 * 10**9
+
 #: (day, MBO files) -> emissions with a tz-aware `time` and a `source` column
 MboBatch = Callable[[TradingDay, Sequence[Path]], pd.DataFrame]
 
@@ -47,6 +50,7 @@ class ReplayFeed(MarketFeed):
         self.mbo_batch = mbo_batch
         self.snapshots = snapshots if snapshots is not None else SnapshotStore()
         self._plans: dict[str, list[MarketEvent]] = {}
+        self._timeline: tuple[list[tuple[int, str]], list[Path]] | None = None  # every snapshot, by time
         self._emissions: dict[str, pd.DataFrame] = {}
         self.mbo_batch_ms: dict[str, float] = {}
         self._day_refusals: dict[str, str] = {}
@@ -127,13 +131,19 @@ class ReplayFeed(MarketFeed):
                          cost_note="replay: recorded data, nothing bought")
 
     def latest_chain(self, at: pd.Timestamp) -> OptionsChain | None:
-        candidates: list[SnapshotRef] = []
-        for refs in self.recording.snapshots.values():
-            candidates.extend(r for r in refs if r.time <= at and (at - r.time) < pd.Timedelta(days=1))
-        if not candidates:
+        """The newest snapshot at or before `at` and less than a day old (the latest name among
+        equal times), found by bisection over every recorded snapshot: a lookup costs the same on
+        the last day of a months-long recording as on the first."""
+        if self._timeline is None:
+            refs = sorted((ref.time.value, ref.path.name, ref.path)
+                          for day_refs in self.recording.snapshots.values() for ref in day_refs)
+            self._timeline = ([(t, name) for t, name, _ in refs], [path for _, _, path in refs])
+        keys, paths = self._timeline
+        at_ns = pd.Timestamp(at).value
+        position = bisect.bisect_right(keys, (at_ns, "\U0010ffff")) - 1
+        if position < 0 or at_ns - keys[position][0] >= DAY_NS:
             return None
-        newest = max(candidates, key=lambda r: (r.time, r.path.name))
-        return self.snapshots.load(newest.path).chain
+        return self.snapshots.load(paths[position]).chain
 
     def bars(self, day: TradingDay) -> PricePath:
         return self.prices.between(day.session_open, day.session_close)
