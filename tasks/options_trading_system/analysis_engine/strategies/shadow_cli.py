@@ -28,6 +28,8 @@ EXIT_INTERRUPTED = 130
 EXAMPLES = """examples:
   python3 scripts/make_sample_data.py week --days 5 --output outputs/sample_week
   python3 run_shadow_trading.py --replay outputs/sample_week --days 5
+  python3 scripts/make_sample_data.py week --days 60 --output outputs/sample_60d     # months: replays take any length
+  python3 run_shadow_trading.py --replay outputs/sample_60d --days 60
   python3 scripts/make_sample_data.py week --days 5 --price-path ../shared/data/futures/NQ_1min_sample.csv --output outputs/real_week
   python3 run_shadow_trading.py --replay outputs/real_week --days 5
   python3 run_shadow_trading.py --resume replay-20250602-20250610T101500
