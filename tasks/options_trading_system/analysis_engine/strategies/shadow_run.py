@@ -420,7 +420,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
             frames = [f for f in frames if f is not None and not f.empty]
             return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return ReplayFeed(recording, prices, clock, mbo_batch=mbo_batch if mbo_sources else None,
-                          snapshots=snapshot_store(config, sources, run_dir.parent.parent))
+                          snapshots=snapshot_store(config, sources, run_dir.parent.parent))  # <output_dir>/runs/<id>
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
                             else ClockCycleTimer(clock, config.live.cycle_seconds))

@@ -4,6 +4,7 @@ cache entry is never trusted."""
 from __future__ import annotations
 
 import os
+import pickle
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -80,6 +81,17 @@ def test_threads_sharing_a_store_get_one_answer_and_leave_one_entry(small_record
     for path, parsed in zip(paths * 3, results):
         _assert_same(parsed, store.load(path))
     assert len(list(tmp_path.rglob("*.pkl"))) == len(paths) and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_store_sent_to_another_process_keeps_its_settings_and_cache_but_not_its_memory(
+        small_recording: Path, tmp_path: Path) -> None:
+    path = _first_snapshot(small_recording)
+    store = SnapshotStore(greeks=GreeksConfig(), cache_dir=tmp_path)
+    store.load(path)
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.greeks == store.greeks and copy.cache_dir == store.cache_dir
+    _assert_same(copy.load(path), store.load(path))
+    assert copy.from_disk == 1 and copy.parsed == 0  # from the shared cache folder, not parsed again
 
 
 def test_a_refused_snapshot_says_why_and_has_no_chain(tmp_path: Path) -> None:

@@ -99,6 +99,18 @@ class SnapshotStore:
         self.parsed = 0     # snapshots parsed from their files by this store
         self.from_disk = 0  # snapshots read back from the disk cache
 
+    def __getstate__(self) -> dict[str, object]:
+        """Sent to another process (a distributed replay's worker): the settings and the cache
+        folder travel; the memory, its lock and the counts (of this process's work) do not."""
+        state = dict(self.__dict__)
+        state.update(_memory=OrderedDict(), parsed=0, from_disk=0)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def load(self, path: Path) -> ParsedSnapshot:
         """The parsed snapshot of `path` (memory, then disk, then the file itself)."""
         path = Path(path)

@@ -17,6 +17,7 @@ import pandas as pd
 from ....config_manager import Profile, validate_document
 from ....data_ingestion.canonical import OptionsChain
 from ....errors import ConfigError
+from ...greeks import GreeksConfig
 from ...pipeline import frozen_config
 from ..feeds.snapshot_store import GreeksTable
 from ..shadow_config import SignalSourceConfig, thaw
@@ -65,7 +66,7 @@ class SignalSource(ABC):
         self.trade = trade
 
     @property
-    def greeks_config(self) -> Any:
+    def greeks_config(self) -> GreeksConfig | None:
         """The greeks settings this source reads, for a feed that computes them once per snapshot
         (`SignalInput.greeks`); None when it reads no greeks."""
         return None
