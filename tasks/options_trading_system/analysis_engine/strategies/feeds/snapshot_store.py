@@ -29,14 +29,16 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
 import pandas as pd
 
+from .... import expiry
 from ....data_ingestion import canonical
 from ....data_ingestion.canonical import OptionsChain, validate_chain
 from ....data_ingestion.saved import formats, snapshot_format
 from ....data_ingestion.saved.formats import read_capture
 from ....errors import ChainValidationError, InputFileError
-from ... import black76, greeks as greeks_module
+from ... import black76, greeks as greeks_module, pipeline
 from ...greeks import GreeksAnalysis, GreeksConfig
 from ...pipeline import AnalysisContext, RunTables
 
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = "nq-snapshot-cache/1"
 MEMORY_SNAPSHOTS = 8
 #: the modules whose code decides what a cached entry holds: a change to any of them is a new key
-_CODE = (canonical, formats, snapshot_format, greeks_module, black76)
+_CODE = (canonical, formats, snapshot_format, greeks_module, black76, pipeline, expiry)
 
 
 @dataclass(frozen=True)
