@@ -29,6 +29,7 @@ History days for the baselines are the same generator with no episodes (`write_h
 """
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import logging
@@ -250,24 +251,25 @@ class _Draws:
     def __init__(self, rng: np.random.Generator, block: int = 1 << 16) -> None:
         self.rng = rng
         self.block = block
-        self._u = rng.random(block)
-        self._n = rng.standard_normal(block)
+        # Python floats, drawn as numpy blocks: the same numbers, without a numpy scalar per draw
+        self._u = rng.random(block).tolist()
+        self._n = rng.standard_normal(block).tolist()
         self._iu = 0
         self._in = 0
 
     def u(self) -> float:
         if self._iu == self.block:
-            self._u = self.rng.random(self.block)
+            self._u = self.rng.random(self.block).tolist()
             self._iu = 0
         self._iu += 1
-        return float(self._u[self._iu - 1])
+        return self._u[self._iu - 1]
 
     def normal(self) -> float:
         if self._in == self.block:
-            self._n = self.rng.standard_normal(self.block)
+            self._n = self.rng.standard_normal(self.block).tolist()
             self._in = 0
         self._in += 1
-        return float(self._n[self._in - 1])
+        return self._n[self._in - 1]
 
     def int_between(self, low: int, high: int) -> int:
         return low + int(self.u() * (high - low + 1))
@@ -304,6 +306,7 @@ class _DayGenerator:
         strikes = np.array([c.strike for c in self.contracts])
         weights = np.exp(-np.abs(strikes - params.underlying) / params.activity_width)
         self.cum_weights = np.cumsum(weights / weights.sum())
+        self._cum_weights = self.cum_weights.tolist()
         self.fair_ticks = np.zeros(len(self.contracts), np.int64)
         self.fair_at = -1
         self.next_oid = 1_000_000_000 + params.seed % 1_000_000 * 1000
@@ -397,7 +400,8 @@ class _DayGenerator:
         self.fair_ticks = np.maximum(np.round(fair / self.p.tick).astype(np.int64), 2)
 
     def _pick(self) -> int:
-        return int(np.searchsorted(self.cum_weights, self.draw.u() * self.cum_weights[-1]))
+        # bisect_left on the same floats is np.searchsorted's default ('left') side, per draw without numpy
+        return bisect.bisect_left(self._cum_weights, self.draw.u() * self._cum_weights[-1])
 
     def _quote_ticks(self, i: int, side: str) -> int | None:
         """A maker's price for a new order on `side`, a few ticks off fair, never crossing."""

@@ -28,6 +28,8 @@ EXIT_INTERRUPTED = 130
 EXAMPLES = """examples:
   python3 scripts/make_sample_data.py week --days 5 --output outputs/sample_week
   python3 run_shadow_trading.py --replay outputs/sample_week --days 5
+  python3 scripts/make_sample_data.py week --days 60 --output outputs/sample_60d     # months: replays take any length
+  python3 run_shadow_trading.py --replay outputs/sample_60d --days 60
   python3 scripts/make_sample_data.py week --days 5 --price-path ../shared/data/futures/NQ_1min_sample.csv --output outputs/real_week
   python3 run_shadow_trading.py --replay outputs/real_week --days 5
   python3 run_shadow_trading.py --resume replay-20250602-20250610T101500
@@ -44,10 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_shadow_trading.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
         description="Shadow trading: every signal generated from market data, validated, paper-traded against the "
-                    "real price path and judged by what the market did next, for up to 7 days, live or replayed. "
+                    "real price path and judged by what the market did next, live for up to 7 days or replayed over a "
+                    "recording of any length. "
                     "Reports go to <output-dir>/YYYY-MM-DD/, the ledger and final verdict to <output-dir>/runs/<run_id>/.")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile name or path (default: {DEFAULT_PROFILE})")
-    parser.add_argument("--days", type=_days, default=None, help=f"trading days to cover, 1..{MAX_DAYS} (default: the profile's)")
+    parser.add_argument("--days", type=_days, default=None,
+                        help=f"trading days to cover (default: the profile's): live 1..{MAX_DAYS}; a replay any number "
+                             f"up to the recording's length (e.g. a 60-day generated recording)")
     parser.add_argument("--start", type=_date, default=None,
                         help="first trading day, YYYY-MM-DD (default: live today, replay the first recorded day)")
     parser.add_argument("--replay", type=Path, default=None, metavar="DIR",
@@ -174,9 +179,13 @@ def _install_sigint(stop: threading.Event) -> Any:
 
 
 def _days(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"expected 1..{MAX_DAYS} trading days, got {text}")
+    """A positive number of days; the live limit (MAX_DAYS) is checked where the mode is known."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number of trading days, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 trading day, got {text}")
     return value
 
 

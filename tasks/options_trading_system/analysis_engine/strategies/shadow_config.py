@@ -47,6 +47,7 @@ class ReplayConfig:
     csv_timezone: str = "America/New_York"
     bar_seconds: int = 60
     speed: float = 0.0
+    snapshot_cache: bool = True  # parsed snapshots + greeks kept in <output_dir>/cache/snapshots
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -514,8 +514,8 @@ class ShadowTradingOrchestrator:
         elif not np.isfinite(price):
             notes.append("no price bar yet today: nothing can be entered")
         else:
-            inputs = SignalInput(time=event.time, price=price, chain=data.chain, interval_chain=interval,
-                                 mbo_signals=data.mbo_signals)
+            inputs = SignalInput(time=event.time, price=price, chain=data.chain, greeks=data.greeks,
+                                 interval_chain=interval, mbo_signals=data.mbo_signals)
             for source in self.sources:
                 if source.event_kind != event.kind:
                     continue

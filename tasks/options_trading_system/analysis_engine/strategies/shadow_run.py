@@ -42,6 +42,7 @@ from .performance import ProcessSampler
 from .feeds.price_path import PricePath
 from .feeds.recording import open_recording
 from .feeds.replay_feed import ReplayFeed
+from .feeds.snapshot_store import SnapshotStore, cache_dir_under
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
@@ -235,8 +236,9 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
     export_profile_state_dir(profile.data.get("state_dir"))  # spend ledger, baselines: as run_pipeline does
     config = ShadowTradingConfig.from_profile(profile)
     days_wanted = request.days if request.days is not None else config.days
-    if not 1 <= days_wanted <= MAX_DAYS:
-        raise ConfigError(f"--days {days_wanted}: a shadow run covers 1 to {MAX_DAYS} trading days")
+    if days_wanted < 1 or (not request.replay and days_wanted > MAX_DAYS):
+        raise ConfigError(f"--days {days_wanted}: a live run covers 1..{MAX_DAYS} trading days "
+                          f"(a replay takes up to its recording's length)")
     output_dir = Path(request.output_dir or _default_output_dir(profile, config, request.limited_live))
     if request.limited_live:
         _check_limited_live(profile, config, request)
@@ -259,6 +261,8 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
     days = calendar.days(start, days_wanted)
     if len(days) < days_wanted:
         raise ConfigError(f"only {len(days)} trading day(s) on or after {start} in the {calendar.name} calendar")
+    if request.replay:
+        _check_recording_length(recording, days)
     if request.replay and price_path is not None:
         _check_price_coverage(price_path, _price_path(recording, config, profile), days)
     run_id = request.run_id or f"{mode}-{days[0].session:%Y%m%d}-{hooks.wall_clock():%Y%m%dT%H%M%S}"
@@ -412,6 +416,15 @@ def _comparable(masked: Mapping[str, Any]) -> str:
     return json.dumps(masked, sort_keys=True)
 
 
+def _check_recording_length(recording: Any, days: list[TradingDay]) -> None:
+    """A replay covers at most the recording's days: past its last recorded day there is nothing
+    to replay (a recording of a price path alone has no recorded days, and no such limit)."""
+    if recording.days and days[-1].session > recording.days[-1]:
+        recorded = [d for d in days if d.session <= recording.days[-1]]
+        raise ConfigError(f"--days {len(days)}: the recording {recording.root} ends on {recording.days[-1]}, "
+                          f"{len(recorded)} trading day(s) from {days[0].label}; ask for at most {len(recorded)}")
+
+
 def _first_recorded_day(recording: Any, calendar: TradingCalendar) -> date:
     if recording.days:
         return recording.days[0]
@@ -440,7 +453,8 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
             frames = [s.replay_day(day, files) for s in mbo_sources]
             frames = [f for f in frames if f is not None and not f.empty]
             return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return ReplayFeed(recording, prices, clock, mbo_batch=mbo_batch if mbo_sources else None)
+        return ReplayFeed(recording, prices, clock, mbo_batch=mbo_batch if mbo_sources else None,
+                          snapshots=snapshot_store(config, sources, run_dir.parent.parent))  # <output_dir>/runs/<id>
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
                             else ClockCycleTimer(clock, config.live.cycle_seconds))
@@ -464,6 +478,14 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         notes.append(message)
     return LiveFeed(loader, request_for, clock, timer, Path(run_dir) / "recording", mbo_channels=channels,
                     notes=notes)
+
+
+def snapshot_store(config: ShadowTradingConfig, sources: list[Any], output_dir: Path) -> SnapshotStore:
+    """Each snapshot parsed once, with the greeks the sources read (one set of settings: the
+    profile's `pipeline.greeks`), kept under `output_dir` unless `replay.snapshot_cache` is off."""
+    greeks = next((s.greeks_config for s in sources if s.greeks_config is not None), None)
+    cache = cache_dir_under(output_dir) if config.replay.snapshot_cache else None
+    return SnapshotStore(greeks=greeks, cache_dir=cache)
 
 
 def replay_clock_start(days: list[TradingDay], resumed_at: str | None) -> pd.Timestamp:

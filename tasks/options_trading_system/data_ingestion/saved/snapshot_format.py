@@ -45,22 +45,33 @@ def snapshot_document(chain: OptionsChain) -> dict[str, Any]:
     for name, dtype in CHAIN_COLUMNS.items():
         series = frame[name]
         if dtype == "datetime64[ns]":
-            columns[name] = [None if pd.isna(v) else v.strftime("%Y-%m-%d") for v in series]
+            columns[name] = _each_distinct(series, lambda v: v.strftime("%Y-%m-%d"))
         elif dtype == "datetime64[ns, UTC]":
-            columns[name] = [None if pd.isna(v) else v.isoformat() for v in series]
+            columns[name] = _each_distinct(series, lambda v: v.isoformat())
         elif dtype == "float64":
-            columns[name] = [None if math.isnan(v) else float(v) for v in series.to_numpy(dtype="float64")]
+            columns[name] = [None if math.isnan(v) else v for v in series.to_numpy(dtype="float64").tolist()]
         else:
-            columns[name] = [None if pd.isna(v) else str(v) for v in series]
+            columns[name] = [None if v is None else str(v) for v in series.to_numpy(dtype=object, na_value=None)]
     records = [dict(zip(columns, values)) for values in zip(*columns.values())]
     return {"format": SNAPSHOT_FORMAT, "meta": chain.meta.to_dict(), "contracts": records}
+
+
+def _each_distinct(series: pd.Series, text: Any) -> list[Any]:
+    """`text(value)` of every value of a date/time column (None when missing), computed once per
+    distinct value: a chain repeats a few expirations and trade times over many rows."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    words = [text(v) for v in uniques]
+    return [None if code < 0 else words[code] for code in codes.tolist()]
+
+
+_ROW_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def snapshot_text(chain: OptionsChain) -> str:
     """The snapshot as compact JSON text, one contract per line (diff-friendly, strict JSON)."""
     document = snapshot_document(chain)
     head = json.dumps({"format": document["format"], "meta": document["meta"]}, allow_nan=False)
-    rows = ",\n".join(json.dumps(r, allow_nan=False, separators=(",", ":")) for r in document["contracts"])
+    rows = ",\n".join(_ROW_ENCODER.encode(r) for r in document["contracts"])
     return head[:-1] + ', "contracts": [\n' + rows + "\n]}\n"
 
 

@@ -88,5 +88,17 @@ def test_a_missing_recording_is_an_input_error(tmp_path: Path) -> None:
         open_recording(tmp_path / "nothing")
 
 
+def test_the_latest_chain_is_the_newest_snapshot_less_than_a_day_old(small_recording: Path) -> None:
+    feed = _feed(small_recording)
+    refs = [ref for day in feed.recording.days for ref in feed.recording.snapshots_of(day)]
+    first, last = refs[0].time, refs[-1].time
+    assert feed.latest_chain(first - pd.Timedelta(seconds=1)) is None
+    assert feed.latest_chain(first).meta.as_of == first
+    overnight = refs[len(feed.recording.snapshots_of(feed.recording.days[0])) - 1].time + pd.Timedelta(hours=12)
+    assert feed.latest_chain(overnight).meta.as_of == overnight - pd.Timedelta(hours=12)  # the day before's last
+    assert feed.latest_chain(last + pd.Timedelta(hours=23, minutes=59)).meta.as_of == last
+    assert feed.latest_chain(last + pd.Timedelta(days=1)) is None
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ....data_ingestion.canonical import OptionsChain
 from .price_path import PricePath
+from .snapshot_store import GreeksTable
 from .trading_calendar import TradingDay
 
 EVENT_CHAIN = "chain"
@@ -45,10 +46,12 @@ def event_key(day: str, index: int) -> str:
 
 @dataclass(frozen=True)
 class EventData:
-    """What one event brings: the chain (validated) or why there is none, the previous snapshot
-    of the day, what IFD v3.0 emitted, data costs, and the wall time the load took."""
+    """What one event brings: the chain (validated) or why there is none, the chain's greeks when
+    the feed computed them (a replay's `SnapshotStore`: once per snapshot, shared by every source),
+    the previous snapshot of the day, what IFD v3.0 emitted, data costs, and the wall time the load took."""
 
     chain: OptionsChain | None = None
+    greeks: GreeksTable | None = None
     chain_error: str = ""
     previous: pd.DataFrame | None = None
     mbo_signals: pd.DataFrame | None = None

@@ -7,48 +7,51 @@ time before it is yielded: instantly at full speed, paced with `--speed`.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import threading
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 
-from ....data_ingestion.canonical import OptionsChain, validate_chain
-from ....data_ingestion.saved.formats import read_capture
-from ....errors import ChainValidationError, InputFileError
+from ....data_ingestion.canonical import OptionsChain
+from ....errors import InputFileError
 from .clock import Clock
 from .market_events import (EVENT_CHAIN, EVENT_CLOSE, EVENT_MBO, KIND_ORDER, EventData, MarketEvent,
                             MarketFeed)
 from .price_path import PricePath
 from .recording import Recording, SnapshotRef
+from .snapshot_store import SnapshotStore
 from .trading_calendar import TradingDay
 
 log = logging.getLogger(__name__)
 
-CACHE_SIZE = 4
+DAY_NS = 86_400 * 10**9
 
 #: (day, MBO files) -> emissions with a tz-aware `time` and a `source` column
 MboBatch = Callable[[TradingDay, Sequence[Path]], pd.DataFrame]
 
 
 class ReplayFeed(MarketFeed):
-    """Events and data from a `Recording`; `mbo_batch` runs IFD v3.0 over a day's MBO files."""
+    """Events and data from a `Recording`; `mbo_batch` runs IFD v3.0 over a day's MBO files;
+    `snapshots` parses each snapshot file once (and computes its greeks, when it has settings for
+    them); without one, a memory-only store without greeks."""
 
     mode = "replay"
 
     def __init__(self, recording: Recording, prices: PricePath, clock: Clock, *,
-                 mbo_batch: MboBatch | None = None) -> None:
+                 mbo_batch: MboBatch | None = None, snapshots: SnapshotStore | None = None) -> None:
         self.recording = recording
         self.prices = prices
         self.clock = clock
         self.mbo_batch = mbo_batch
+        self.snapshots = snapshots if snapshots is not None else SnapshotStore()
         self._plans: dict[str, list[MarketEvent]] = {}
+        self._timeline: tuple[list[tuple[int, str]], list[Path]] | None = None  # every snapshot, by time
         self._emissions: dict[str, pd.DataFrame] = {}
-        self._chains: OrderedDict[Path, OptionsChain | str] = OrderedDict()
         self.mbo_batch_ms: dict[str, float] = {}
         self._day_refusals: dict[str, str] = {}
 
@@ -115,27 +118,32 @@ class ReplayFeed(MarketFeed):
             raise InputFileError(f"--replay {self.recording.root}: event {event.key} expects the snapshot "
                                  f"{event.day}/{event.input} taken at {event.time.isoformat()}, which the recording no "
                                  f"longer has; resume a replay with the recording it started with")
-        chain = self._chain(refs[position].path)
+        parsed = self.snapshots.load(refs[position].path)
         load_ms = _ms(started)
         previous = None
         if position > 0:
-            earlier = self._chain(refs[position - 1].path)
-            previous = earlier.frame if isinstance(earlier, OptionsChain) else None
-        if isinstance(chain, str):
-            return EventData(chain_error=chain, previous=previous, load_ms=load_ms,
+            earlier = self.snapshots.load(refs[position - 1].path).chain
+            previous = earlier.frame if earlier is not None else None
+        if parsed.chain is None:
+            return EventData(chain_error=parsed.error, previous=previous, load_ms=load_ms,
                              cost_note="replay: recorded data, nothing bought")
-        return EventData(chain=chain, previous=previous, load_ms=load_ms,
+        return EventData(chain=parsed.chain, greeks=parsed.greeks, previous=previous, load_ms=load_ms,
                          cost_note="replay: recorded data, nothing bought")
 
     def latest_chain(self, at: pd.Timestamp) -> OptionsChain | None:
-        candidates: list[SnapshotRef] = []
-        for refs in self.recording.snapshots.values():
-            candidates.extend(r for r in refs if r.time <= at and (at - r.time) < pd.Timedelta(days=1))
-        if not candidates:
+        """The newest snapshot at or before `at` and less than a day old (the latest name among
+        equal times), found by bisection over every recorded snapshot: a lookup costs the same on
+        the last day of a months-long recording as on the first."""
+        if self._timeline is None:
+            refs = sorted((ref.time.value, ref.path.name, ref.path)
+                          for day_refs in self.recording.snapshots.values() for ref in day_refs)
+            self._timeline = ([(t, name) for t, name, _ in refs], [path for _, _, path in refs])
+        keys, paths = self._timeline
+        at_ns = pd.Timestamp(at).value
+        position = bisect.bisect_right(keys, (at_ns, "\U0010ffff")) - 1
+        if position < 0 or at_ns - keys[position][0] >= DAY_NS:
             return None
-        newest = max(candidates, key=lambda r: (r.time, r.path.name))
-        chain = self._chain(newest.path)
-        return chain if isinstance(chain, OptionsChain) else None
+        return self.snapshots.load(paths[position]).chain
 
     def bars(self, day: TradingDay) -> PricePath:
         return self.prices.between(day.session_open, day.session_close)
@@ -167,22 +175,6 @@ class ReplayFeed(MarketFeed):
             self.mbo_batch_ms[day.label] = _ms(started)
         self._emissions[day.label] = emissions
         return emissions
-
-    def _chain(self, path: Path) -> OptionsChain | str:
-        """The validated chain of a snapshot file, or the reason it was refused (cached)."""
-        if path in self._chains:
-            self._chains.move_to_end(path)
-            return self._chains[path]
-        try:
-            result: OptionsChain | str = validate_chain(read_capture(path))
-        except (ChainValidationError, InputFileError) as exc:
-            log.warning("replay: snapshot %s refused: %s", path.name, exc)
-            result = f"{path.name}: {exc}"
-        self._chains[path] = result
-        while len(self._chains) > CACHE_SIZE:
-            self._chains.popitem(last=False)
-        return result
-
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0

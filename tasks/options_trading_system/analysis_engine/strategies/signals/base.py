@@ -11,12 +11,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ....config_manager import Profile, validate_document
 from ....data_ingestion.canonical import OptionsChain
 from ....errors import ConfigError
+from ...greeks import GreeksConfig
 from ...pipeline import frozen_config
+from ..feeds.snapshot_store import GreeksTable
 from ..shadow_config import SignalSourceConfig, thaw
 
 #: columns of the table a source returns (one row per trade idea)
@@ -47,6 +50,7 @@ class SignalInput:
     time: pd.Timestamp
     price: float                          # market price at decision time (the entry reference)
     chain: OptionsChain | None = None     # validated snapshot (chain events)
+    greeks: GreeksTable | None = None     # that snapshot's greeks, computed once by the feed (replay)
     interval_chain: pd.DataFrame | None = None  # that snapshot with `volume` = volume since the previous one
     mbo_signals: pd.DataFrame | None = None     # what the IFD v3 engine emitted at this time (mbo events)
 
@@ -61,6 +65,12 @@ class SignalSource(ABC):
         self.name = name
         self.trade = trade
 
+    @property
+    def greeks_config(self) -> GreeksConfig | None:
+        """The greeks settings this source reads, for a feed that computes them once per snapshot
+        (`SignalInput.greeks`); None when it reads no greeks."""
+        return None
+
     @classmethod
     @abstractmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "SignalSource":
@@ -71,8 +81,12 @@ class SignalSource(ABC):
         """Trade ideas for this event (`SIGNAL_IDEA_COLUMNS`; empty when there is none)."""
 
 
+_EMPTY_IDEAS = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in SIGNAL_IDEA_COLUMNS.items()})
+
+
 def empty_ideas() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in SIGNAL_IDEA_COLUMNS.items()})
+    """A zero-row idea table (a copy: the caller may add columns)."""
+    return _EMPTY_IDEAS.copy()
 
 
 def source_class(algorithm: str) -> type[SignalSource]:
@@ -111,12 +125,38 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 
 
 def ideas_frame(rows: Mapping[str, Sequence[Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Coerce a source's columns to `SIGNAL_IDEA_COLUMNS` (absent columns empty / NaN)."""
-    frame = pd.DataFrame(rows)
-    out = pd.DataFrame(index=frame.index)
+    """Coerce a source's columns to `SIGNAL_IDEA_COLUMNS` (absent columns empty / NaN), by
+    position, in one frame construction (a column-by-column build costs more than the ideas)."""
+    given = {name: (values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else values)
+             for name, values in (rows.items() if not isinstance(rows, pd.DataFrame)
+                                  else ((c, rows[c]) for c in rows.columns))}
+    lengths = {len(v) for v in given.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"idea columns of different lengths: {sorted(lengths)}")
+    n = lengths.pop() if lengths else 0
+    data: dict[str, Any] = {}
     for name, dtype in SIGNAL_IDEA_COLUMNS.items():
-        if name in frame.columns:
-            out[name] = frame[name].astype(dtype) if dtype == "float64" else frame[name].astype("object")
+        values = given.get(name)
+        if dtype == "float64":
+            data[name] = np.full(n, np.nan) if values is None else np.asarray(values, dtype="float64")
         else:
-            out[name] = pd.Series(float("nan") if dtype == "float64" else None, index=frame.index, dtype=dtype)
-    return out.reset_index(drop=True)
+            data[name] = pd.Series(_objects(values, n), dtype=object, copy=False)
+    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+
+
+def _objects(values: Any, n: int) -> np.ndarray:
+    """A text-or-anything column as plain Python objects, its gaps as pandas reads them: an absent
+    column, or text with gaps, or gaps that include a NaN, as NaN; a column of None stays None;
+    anything else is kept as given."""
+    column = np.empty(n, dtype=object)
+    if values is None:
+        column[:] = np.nan
+        return column
+    items = list(values)
+    gaps = [v is None or (isinstance(v, float) and np.isnan(v)) for v in items]
+    present = [v for v, gap in zip(items, gaps) if not gap]
+    if any(gaps) and (all(isinstance(v, str) for v in present) if present
+                      else any(v is not None for v in items)):
+        items = [np.nan if gap else v for v, gap in zip(items, gaps)]
+    column[:] = items
+    return column

@@ -1,11 +1,15 @@
 """EV signals: the trader's expected-value setups (`analysis_engine/expected_value.py`) on each snapshot.
 
-The greeks stage runs first (the EV stage's market probability needs the ATM IV), then the EV
+The greeks stage comes first (the EV stage's market probability needs the ATM IV), then the EV
 stage ranks (target, stop) pairs taken from the strikes; the best `ev_top_n` setups become ideas.
 Confidence = the model's probability of reaching the target first; expected value in points.
+When the event brings the snapshot's greeks (a replay computes them once per snapshot, see
+`feeds/snapshot_store.py`) with this source's greeks settings, they are used as they are; the
+stage's summary, which no idea reads, is not computed.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,7 +18,7 @@ import pandas as pd
 from ....config_manager import Profile
 from ...expected_value import ExpectedValueAnalysis, ExpectedValueConfig
 from ...greeks import GreeksAnalysis, GreeksConfig
-from ...pipeline import AnalysisContext, Pipeline
+from ...pipeline import AnalysisContext, RunTables, rank
 from ..feeds.market_events import EVENT_CHAIN
 from ..shadow_config import SignalSourceConfig
 from .base import SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
@@ -32,9 +36,14 @@ class EvSignalSource(SignalSource):
     def __init__(self, name: str, greeks: GreeksConfig, config: ExpectedValueConfig, *, top_n: int = 1,
                  trade: bool = True, tick_size: float = 0.25) -> None:
         super().__init__(name, trade=trade)
-        self.pipeline = Pipeline([GreeksAnalysis(greeks), ExpectedValueAnalysis(config)])
+        self.greeks = GreeksAnalysis(greeks)
+        self.stage = ExpectedValueAnalysis(config)
         self.top_n = top_n
         self.tick_size = tick_size
+
+    @property
+    def greeks_config(self) -> GreeksConfig:
+        return self.greeks.config
 
     @classmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "EvSignalSource":
@@ -49,16 +58,24 @@ class EvSignalSource(SignalSource):
         if event.chain is None:
             return empty_ideas()
         ctx = AnalysisContext.from_chain(event.chain, tick_size=self.tick_size)
-        result = self.pipeline.run(event.chain.frame, ctx)
-        stage = result.stage("expected_value")
-        setups = stage.opportunities.head(self.top_n) if stage is not None else pd.DataFrame()
+        base = dataclasses.replace(ctx, tables=RunTables(event.chain.frame))
+        if event.greeks is not None and event.greeks.config == self.greeks.config:
+            chain = event.greeks.frame
+        else:
+            chain = self.greeks.enrich(event.chain.frame, base)
+        stage_ctx = dataclasses.replace(base, prepared=self.stage.prepare(chain, base))
+        _, kept, _ = rank(self.stage, chain, stage_ctx)
+        setups = kept.head(self.top_n)
         if setups.empty:
             return empty_ideas()
         as_of = event.chain.meta.as_of.isoformat()
-        evidence = [{"snapshot_as_of": as_of, "chain_underlying": float(ctx.underlying_price),
-                     **{c: (None if pd.isna(getattr(r, c)) else float(getattr(r, c))) for c in EVIDENCE_COLUMNS},
-                     "missing_factors": str(r.missing_factors)}
-                    for r in setups.itertuples()]
+        underlying = float(ctx.underlying_price)
+        figures = {c: setups[c].tolist() for c in EVIDENCE_COLUMNS}
+        missing = setups["missing_factors"].tolist()
+        evidence = [{"snapshot_as_of": as_of, "chain_underlying": underlying,
+                     **{c: (None if pd.isna(figures[c][i]) else float(figures[c][i])) for c in EVIDENCE_COLUMNS},
+                     "missing_factors": str(missing[i])}
+                    for i in range(len(setups))]
         return ideas_frame({
             "contract": [None] * len(setups),
             "strike": np.full(len(setups), np.nan),

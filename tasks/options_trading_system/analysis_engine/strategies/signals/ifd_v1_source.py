@@ -25,6 +25,11 @@ from ..shadow_config import SignalSourceConfig
 from .base import SignalInput, SignalSource, empty_ideas, ideas_frame, stage_settings
 
 
+#: (evidence key, spike column) of the figures each idea carries, in the evidence's order
+EVIDENCE_FIGURES = (("interval_volume", "volume"), ("open_interest", "open_interest"), ("vol_oi", "vol_oi"),
+                    ("notional_usd", "notional"), ("last", "last"), ("distance_pct", "distance_pct"))
+
+
 class IfdV1SignalSource(SignalSource):
     """Volume spikes in the interval since the previous snapshot, as trade ideas."""
 
@@ -57,11 +62,12 @@ class IfdV1SignalSource(SignalSource):
             return empty_ideas()
         extreme = self.stage.config.tiers.EXTREME
         as_of = event.chain.meta.as_of.isoformat()
-        evidence = [{"snapshot_as_of": as_of, "chain_underlying": float(ctx.underlying_price),
-                     "interval_volume": float(r.volume), "open_interest": float(r.open_interest),
-                     "vol_oi": float(r.vol_oi), "notional_usd": float(r.notional), "last": float(r.last),
-                     "distance_pct": float(r.distance_pct), "expiration": str(pd.Timestamp(r.expiration).date())}
-                    for r in spikes.itertuples()]
+        underlying = float(ctx.underlying_price)
+        figures = {name: spikes[column].to_numpy(dtype="float64").tolist() for name, column in EVIDENCE_FIGURES}
+        expirations = [str(pd.Timestamp(e).date()) for e in spikes["expiration"].tolist()]
+        evidence = [{"snapshot_as_of": as_of, "chain_underlying": underlying,
+                     **{name: figures[name][i] for name, _ in EVIDENCE_FIGURES}, "expiration": expirations[i]}
+                    for i in range(len(spikes))]
         return ideas_frame({
             "contract": spikes["contract"].astype("str").to_numpy(),
             "strike": spikes["strike"].to_numpy(dtype="float64"),

@@ -1,0 +1,197 @@
+"""Recorded chain snapshots parsed once: the validated chain and its greeks, per snapshot file.
+
+A replay reads each snapshot file as JSON, builds the canonical pandas frame, validates it and
+runs the greeks stage (Black-76 implied volatility, delta, gamma) before any signal source looks
+at it; that is most of a replayed event's cost, and none of it depends on the run. `SnapshotStore`
+does it once per file and keeps the result:
+
+- in memory (the last `memory` snapshots: the current one, the previous one the interval volume
+  needs, the latest one option quotes read);
+- on disk, when given a folder (`<output_dir>/cache/snapshots/` in a replay): one pickle per
+  snapshot named by a key over the file's absolute path, size and modification time, the greeks
+  settings, the cache format and the source text of the modules that parse, validate and price
+  it. A changed file, other settings or changed parsing code give another key, so a stale entry
+  is never read; an unreadable entry is recomputed and rewritten. Delete the folder to reclaim
+  the space.
+
+`load` is pure from the caller's side (a snapshot file in, its parsed chain and greeks out), so a
+per-day precompute phase on another process or machine gets the same answer as the serial run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .... import expiry
+from ....data_ingestion import canonical
+from ....data_ingestion.canonical import OptionsChain, validate_chain
+from ....data_ingestion.saved import formats, snapshot_format
+from ....data_ingestion.saved.formats import read_capture
+from ....errors import ChainValidationError, InputFileError
+from ... import black76, greeks as greeks_module, pipeline
+from ...greeks import GreeksAnalysis, GreeksConfig
+from ...pipeline import AnalysisContext, RunTables
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = "nq-snapshot-cache/1"
+MEMORY_SNAPSHOTS = 8
+#: the modules whose code decides what a cached entry holds: a change to any of them is a new key
+_CODE = (canonical, formats, snapshot_format, greeks_module, black76, pipeline, expiry)
+
+
+@dataclass(frozen=True)
+class GreeksTable:
+    """A snapshot's chain frame with the greeks stage's columns, and the settings they came from."""
+
+    config: GreeksConfig
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ParsedSnapshot:
+    """One snapshot file read: the validated chain (raw bytes dropped) and its greeks, or the
+    reason the file or chain was refused."""
+
+    chain: OptionsChain | None
+    greeks: GreeksTable | None = None
+    error: str = ""
+
+
+def parse_snapshot_file(path: Path, greeks: GreeksConfig | None) -> ParsedSnapshot:
+    """Read, validate and (with `greeks`) enrich one snapshot file; refusals become `error`."""
+    path = Path(path)
+    try:
+        chain = validate_chain(read_capture(path))
+    except (ChainValidationError, InputFileError) as exc:
+        log.warning("replay: snapshot %s refused: %s", path.name, exc)
+        return ParsedSnapshot(chain=None, error=f"{path.name}: {exc}")
+    chain = dataclasses.replace(chain, raw=None)  # a replay never re-saves the bytes it read
+    return ParsedSnapshot(chain=chain, greeks=greeks_table(chain, greeks) if greeks is not None else None)
+
+
+def greeks_table(chain: OptionsChain, config: GreeksConfig) -> GreeksTable:
+    """The greeks stage's enrichment of `chain` (what the pipeline's first stage computes)."""
+    ctx = AnalysisContext.from_chain(chain)
+    ctx = dataclasses.replace(ctx, tables=RunTables(chain.frame))
+    return GreeksTable(config=config, frame=GreeksAnalysis(config).enrich(chain.frame, ctx))
+
+
+class SnapshotStore:
+    """Parsed snapshots by file, computed once (see the module docstring)."""
+
+    def __init__(self, *, greeks: GreeksConfig | None = None, cache_dir: Path | None = None,
+                 memory: int = MEMORY_SNAPSHOTS) -> None:
+        self.greeks = greeks
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.memory = max(2, int(memory))
+        self._memory: OrderedDict[tuple[str, int, int], ParsedSnapshot] = OrderedDict()
+        self._lock = threading.Lock()  # a threaded worker may share one store
+        self._salt = _salt(greeks)
+        self.parsed = 0     # snapshots parsed from their files by this store
+        self.from_disk = 0  # snapshots read back from the disk cache
+
+    def __getstate__(self) -> dict[str, object]:
+        """Sent to another process (a distributed replay's worker): the settings and the cache
+        folder travel; the memory, its lock and the counts (of this process's work) do not."""
+        state = dict(self.__dict__)
+        state.update(_memory=OrderedDict(), parsed=0, from_disk=0)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def load(self, path: Path) -> ParsedSnapshot:
+        """The parsed snapshot of `path` (memory, then disk, then the file itself)."""
+        path = Path(path)
+        try:
+            stat = path.stat()
+        except OSError:  # gone or unreadable: the reader says why, nothing is cached
+            return parse_snapshot_file(path, self.greeks)
+        identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if identity in self._memory:
+                self._memory.move_to_end(identity)
+                return self._memory[identity]
+        key = self._key(identity)
+        parsed = self._read_disk(key)
+        from_disk = parsed is not None
+        if parsed is None:
+            parsed = parse_snapshot_file(path, self.greeks)
+            self._write_disk(key, parsed)
+        with self._lock:
+            if from_disk:
+                self.from_disk += 1
+            else:
+                self.parsed += 1
+            self._memory[identity] = parsed
+            while len(self._memory) > self.memory:
+                self._memory.popitem(last=False)
+        return parsed
+
+    # --- disk ------------------------------------------------------------------------------
+
+    def _key(self, identity: tuple[str, int, int]) -> str:
+        text = "\x1f".join((self._salt, *map(str, identity)))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+    def _entry(self, key: str) -> Path | None:
+        return None if self.cache_dir is None else self.cache_dir / key[:2] / f"{key}.pkl"
+
+    def _read_disk(self, key: str) -> ParsedSnapshot | None:
+        entry = self._entry(key)
+        if entry is None or not entry.is_file():
+            return None
+        try:
+            with entry.open("rb") as handle:
+                stored_key, parsed = pickle.load(handle)
+        except Exception as exc:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
+            log.warning("snapshot cache %s unreadable (%s); parsing the snapshot again", entry, exc)
+            return None
+        return parsed if stored_key == key and isinstance(parsed, ParsedSnapshot) else None
+
+    def _write_disk(self, key: str, parsed: ParsedSnapshot) -> None:
+        entry = self._entry(key)
+        if entry is None:
+            return
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            # a temporary name of its own per writer (processes and threads), renamed into place
+            fd, temporary = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    pickle.dump((key, parsed), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(temporary, entry)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as exc:  # a full or read-only cache costs speed, not the run
+            log.warning("snapshot cache %s not written (%s); the replay goes on without it", entry, exc)
+
+
+def _salt(greeks: GreeksConfig | None) -> str:
+    """What besides the file decides an entry: format, greeks settings, the parsing code."""
+    code = hashlib.sha256()
+    for module in _CODE:
+        source = getattr(module, "__file__", None)
+        if source:
+            code.update(Path(source).read_bytes())
+    return "\x1f".join((CACHE_FORMAT, repr(greeks), pd.__version__, code.hexdigest()))
+
+
+def cache_dir_under(output_dir: Path) -> Path:
+    """Where replays under `output_dir` keep parsed snapshots: `<output_dir>/cache/snapshots`."""
+    return Path(output_dir) / "cache" / "snapshots"
+

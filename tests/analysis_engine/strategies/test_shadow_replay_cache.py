@@ -1,0 +1,42 @@
+"""A replay with parsed snapshots kept (first run parsing and writing the cache, second run reading
+it) writes exactly the ledger of a replay that parses every snapshot every time."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks, ShadowRunRequest, start_run
+from tasks.options_trading_system.state.ledger import dump_state
+
+#: the two profiles differ in name and in replay.snapshot_cache: everything else must be equal
+IGNORE = {"runs": ["run_id", "profile", "config_json"]}
+
+
+def _replay(recording: Path, out: Path, run_id: str, profile: str) -> Path:
+    result = start_run(ShadowRunRequest(profile=profile, replay=recording, days=2, output_dir=out, run_id=run_id),
+                       RunHooks())
+    assert result.status == "completed"
+    return result.run_dir / "ledger.sqlite"
+
+
+def test_cached_replays_write_the_ledger_of_the_uncached_one(small_recording: Path, tmp_path: Path) -> None:
+    uncached = tmp_path / "no_cache.json"
+    uncached.write_text(json.dumps({"description": "shadow trading, every snapshot parsed every time (test)",
+                                    "extends": "shadow_trading",
+                                    "shadow_trading": {"replay": {"snapshot_cache": False}}}))
+    reference = dump_state(_replay(small_recording, tmp_path / "plain", "plain", str(uncached)), ignore_columns=IGNORE)
+    assert not (tmp_path / "plain" / "cache").exists()
+    cached = tmp_path / "cached"
+    cold = dump_state(_replay(small_recording, cached, "cold", "shadow_trading"), ignore_columns=IGNORE)
+    entries = sorted((cached / "cache" / "snapshots").rglob("*.pkl"))
+    assert len(entries) == sum(1 for _ in (small_recording / "chains").rglob("*.json"))
+    warm = dump_state(_replay(small_recording, cached, "warm", "shadow_trading"), ignore_columns=IGNORE)
+    assert sorted((cached / "cache" / "snapshots").rglob("*.pkl")) == entries  # read, not written again
+    assert cold == reference and warm == reference
+    assert reference["signals"] and any(row[5] == "ev" for row in reference["signals"])  # EV read the greeks
+
+
+if __name__ == "__main__":
+    raise SystemExit(pytest.main([__file__, "-q"]))
