@@ -360,6 +360,7 @@ def test_a_broker_holding_the_brackets_closes_positions_with_its_own_fills(tmp_p
     ({"walk_forward": {"candidates": {"momentum": [{"period": "2h"}]}}},
      "tick_execution.walk_forward.candidates.momentum[0]"),
     ({"session": {"start": "16:00", "end": "09:30"}}, "tick_execution.session"),
+    ({"term_structure": {"chains": "no_such_folder"}}, "tick_execution.term_structure.chains"),
 ])
 def test_a_bad_tick_setting_exits_2_naming_its_key(section: dict, named: str, tmp_path: Path, ticks_dir: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
