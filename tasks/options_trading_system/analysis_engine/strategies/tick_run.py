@@ -29,7 +29,7 @@ from typing import Any, Mapping, Protocol
 import databento as db
 import pandas as pd
 
-from ...config_manager import Profile, load_environment, load_profile
+from ...config_manager import Profile, load_environment, load_profile, validate_document
 from ...data_ingestion.ticks.dbn_ticks import TRADE_SCHEMAS
 from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
@@ -38,7 +38,9 @@ from .feeds.term_structure_source import TermStructureSource, chain_folder
 from .feeds.tick_feeds import REPLAY, TickFeedContext, build_tick_feed
 from .feeds.trading_calendar import TradingCalendar
 from .guards import RiskEngine, SqliteRiskStore
-from .shadow_config import ShadowTradingConfig, WindowConfig
+from ..greeks import GreeksConfig
+from ..pipeline import frozen_config
+from .shadow_config import ShadowTradingConfig, WindowConfig, thaw
 from .shadow_orchestrator import RunOutcome
 from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, ShadowRunRequest, ShadowRunResult, write_run_reports
 from .tick_config import TickExecutionConfig
@@ -103,7 +105,7 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyR
         broker = make_tick_broker(profile, config, asked)
         broker.connect()
         risk = RiskEngine(config.risk, store=SqliteRiskStore(ledger.connection))
-        terms = term_structure_source(config, replay_dir)
+        terms = term_structure_source(config, replay_dir, pipeline_greeks(profile))
 
         def day_closed(day: str) -> None:
             if hooks.reports is not None:
@@ -137,7 +139,15 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyR
             log.error("could not close %s cleanly: %s", ledger.path, exc)
 
 
-def term_structure_source(config: TickExecutionConfig, replay_dir: Path | None) -> TermStructureSource | None:
+def pipeline_greeks(profile: Profile) -> GreeksConfig:
+    """The profile's `pipeline.greeks` settings: the term structure is priced as the pipeline prices."""
+    settings = thaw(profile.section("pipeline", "greeks"))
+    validate_document(settings, "stage.greeks.schema.json", source=profile.path)
+    return frozen_config(GreeksConfig, settings)
+
+
+def term_structure_source(config: TickExecutionConfig, replay_dir: Path | None,
+                          greeks: GreeksConfig = GreeksConfig()) -> TermStructureSource | None:
     """The options' term structure the volatility carry reads (`tick_execution.term_structure.chains`),
     every snapshot computed once before the tick loop; None when the run has no chain recording."""
     folder = chain_folder(config.term_structure_chains, replay_dir)
@@ -145,7 +155,7 @@ def term_structure_source(config: TickExecutionConfig, replay_dir: Path | None) 
         log.info("no chain recording (tick_execution.term_structure.chains = %r): the volatility carry has no "
                  "term structure", config.term_structure_chains)
         return None
-    return TermStructureSource.from_recording(folder)
+    return TermStructureSource.from_recording(folder, greeks)
 
 
 def report_config(profile: Profile) -> ShadowTradingConfig:

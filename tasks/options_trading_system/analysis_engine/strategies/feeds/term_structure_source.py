@@ -17,6 +17,7 @@ from typing import Sequence
 from ....data_ingestion.canonical import validate_chain
 from ....data_ingestion.saved.formats import read_capture
 from ....errors import ChainValidationError, ConfigError, InputFileError
+from ...greeks import GreeksConfig
 from ...term_structure import TermStructure, term_structure
 from ..strategies_futures.base import MarketState
 from .recording import open_recording
@@ -42,8 +43,9 @@ class TermStructureSource:
                                     term_structure_time_ns=p.as_of_ns) for p in self.points]
 
     @classmethod
-    def from_recording(cls, folder: Path) -> "TermStructureSource":
-        """Every snapshot of the recording at `folder`, its term structure computed now."""
+    def from_recording(cls, folder: Path, greeks: GreeksConfig = GreeksConfig()) -> "TermStructureSource":
+        """Every snapshot of the recording at `folder`, its term structure computed now with the
+        greeks stage's `greeks` settings (the profile's `pipeline.greeks`)."""
         recording = open_recording(Path(folder))
         points: list[TermStructure] = []
         refused = 0
@@ -55,7 +57,7 @@ class TermStructureSource:
                     log.warning("term structure: snapshot %s refused: %s", ref.path, exc)
                     refused += 1
                     continue
-                point = term_structure(chain)
+                point = term_structure(chain, greeks)
                 if not point.complete:
                     log.info("term structure: %s: %s", ref.path, point.note)
                 points.append(point)
