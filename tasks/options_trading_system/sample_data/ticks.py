@@ -20,8 +20,9 @@ the trades are the snapshots' futures price, and each expiration's ATM volatilit
 path's own realised volatility, so the options' term structure is consistent with the ticks:
   atm(T) = long + (realised - long) * exp(-T / tau),
 `realised` = the annualised standard deviation of the last `realised_minutes` 1-minute log
-returns of the session (`long` until there are 5), `long` = the realised volatility of all the days
-(the chains' `atm_vol`), `tau` = `term_tau_years`. A calmer stretch than usual gives contango (front IV
+returns of the session (`long` until there are 5), `long` = the volatility the generator is built
+with (`daily_vol_points` / `start_price` * sqrt(252), about 9%; the chains' `atm_vol`), `tau` =
+`term_tau_years`. Each snapshot reads only bars closed by its time. A calmer stretch than usual gives contango (front IV
 below next), a volatility burst backwardation: what the volatility carry strategy reads.
 """
 from __future__ import annotations
@@ -128,7 +129,7 @@ def realised_atm_vol(bars: pd.DataFrame, params: TickSampleParams, long_run: flo
     """The module docstring's atm(T) at a snapshot time, from the bars closed by then that day."""
     end_ns = (bars["start"].astype("int64").to_numpy() + 60 * NS)
     log_close = np.log(bars["close"].to_numpy(dtype=np.float64))
-    day = _session_day(bars)
+    day = bars["start"].dt.tz_convert(TIMEZONE).dt.date.to_numpy()
     per_year = SESSION_MINUTES_PER_YEAR ** 0.5
 
     def atm(t: pd.Timestamp, years: np.ndarray) -> np.ndarray:
@@ -142,10 +143,6 @@ def realised_atm_vol(bars: pd.DataFrame, params: TickSampleParams, long_run: flo
     return atm
 
 
-def _session_day(bars: pd.DataFrame) -> np.ndarray:
-    return bars["start"].dt.tz_convert(TIMEZONE).dt.date.to_numpy()
-
-
 def _write_chains(folder: Path, bars: pd.DataFrame, params: TickSampleParams) -> Path:
     """The sample week's chain snapshots (no MBO, no planted episodes) around the ticks' bars."""
     from .week import PRICE_FILE, SampleWeekParams, write_bars_csv, write_sample_week
@@ -153,9 +150,7 @@ def _write_chains(folder: Path, bars: pd.DataFrame, params: TickSampleParams) ->
     price_file = folder / PRICE_DIR / PRICE_FILE
     price_file.parent.mkdir(parents=True, exist_ok=True)
     write_bars_csv(bars, price_file)
-    day = _session_day(bars)
-    returns = np.diff(np.log(bars["close"].to_numpy(dtype=np.float64)))[day[1:] == day[:-1]]  # not overnight
-    long_run = float(np.std(returns, ddof=1) * SESSION_MINUTES_PER_YEAR ** 0.5)
+    long_run = params.daily_vol_points / params.start_price * 252 ** 0.5   # the generator's own, known in advance
     week = SampleWeekParams(days=params.days, start=date.fromisoformat(params.start), seed=params.seed,
                             snapshot_minutes=params.snapshot_minutes, episodes_per_day=0)
     week = dataclasses.replace(week, chain=dataclasses.replace(week.chain, atm_vol=long_run, min_vol=MIN_VOL))
