@@ -12,20 +12,36 @@ regular session 09:30-16:00 New York, one DBN `trades` file of the front NQ cont
 The records are the exact `trades` struct Databento writes (48 bytes each), behind a real DBN
 metadata header, so `databento.DBNStore` and `data_ingestion.ticks.read_ticks` read them as
 they read a download. A `manifest.json` beside the files says the data is sample.
+
+With chains (`with_chains`, the command's default), the same days' NQ options as chain snapshots
+in `<out>/options/` (the shadow replay layout of `week.py`: manifest, futures/NQ_1min.csv,
+chains/YYYY-MM-DD/*.json, no MBO), priced around these very ticks: the 1-minute bars built from
+the trades are the snapshots' futures price, and each expiration's ATM volatility follows the tick
+path's own realised volatility, so the options' term structure is consistent with the ticks:
+  atm(T) = long + (realised - long) * exp(-T / tau),
+`realised` = the annualised standard deviation of the last `realised_minutes` 1-minute log
+returns of the session (`long` until there are 5), `long` = the volatility the generator is built
+with (`daily_vol_points` / `start_price` * sqrt(252), about 9%; the chains' `atm_vol`), `tau` =
+`term_tau_years`. Each snapshot reads only bars closed by its time. A calmer stretch than usual gives contango (front IV
+below next), a volatility burst backwardation: what the volatility carry strategy reads.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import databento_dbn as dbn
 import numpy as np
 import pandas as pd
 import zstandard
 
+from ..analysis_engine.strategies.feeds.recording import PRICE_DIR
+from ..analysis_engine.strategies.feeds.term_structure_source import DEFAULT_FOLDER as OPTIONS_DIR
 from ..data_ingestion.market_hours import exchange_calendar, quiet_calendar_library
 
 log = logging.getLogger(__name__)
@@ -34,6 +50,8 @@ NS = 1_000_000_000
 TICK = 0.25
 SESSION = ("09:30", "16:00")
 TIMEZONE = "America/New_York"
+SESSION_MINUTES_PER_YEAR = 252 * 390   # the sample trades the regular session only
+MIN_VOL = 0.03                         # the chains' volatility floor (a calm sample tape is below 8%)
 TRADES_DTYPE = np.dtype([("length", "u1"), ("rtype", "u1"), ("publisher_id", "<u2"), ("instrument_id", "<u4"),
                          ("ts_event", "<u8"), ("price", "<i8"), ("size", "<u4"), ("action", "S1"),
                          ("side", "S1"), ("flags", "u1"), ("depth", "u1"), ("ts_recv", "<u8"),
@@ -52,6 +70,9 @@ class TickSampleParams:
     daily_vol_points: float = 120.0       # std of the session's move, points (5m ranges ~15)
     trend_episodes_per_day: int = 3
     seed: int = 20250602
+    snapshot_minutes: int = 15            # chain snapshots (with_chains) this far apart from 09:30
+    realised_minutes: int = 30            # the window of the realised volatility the front IV follows
+    term_tau_years: float = 0.006         # how fast the term structure returns to the long-run vol
 
 
 def session_days(start: str, days: int) -> list[pd.Timestamp]:
@@ -64,22 +85,78 @@ def session_days(start: str, days: int) -> list[pd.Timestamp]:
     return list(sessions[:days])
 
 
-def write_sample_ticks(out_dir: Path, params: TickSampleParams = TickSampleParams()) -> Path:
-    """Write the sample days under `out_dir`; returns the manifest's path."""
+def write_sample_ticks(out_dir: Path, params: TickSampleParams = TickSampleParams(), *,
+                       with_chains: bool = False) -> Path:
+    """Write the sample days under `out_dir` (and, `with_chains`, their options' chain snapshots
+    under `out_dir/options`); returns the manifest's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(params.seed)
     price = params.start_price
-    files = []
+    files, bars = [], []
     for day in session_days(params.start, params.days):
         records, price = _day_records(day.date(), price, params, rng)
         path = out_dir / f"{params.symbol}_{day:%Y%m%d}.trades.dbn.zst"
         _write_dbn(path, records, day.date(), params)
         files.append({"day": day.date().isoformat(), "file": path.name, "trades": int(len(records))})
+        if with_chains:
+            bars.append(minute_bars(records))
         log.info("sample ticks %s: %d trades, close %.2f", day.date(), len(records), price)
+    document = {"description": SAMPLE_NOTE, "is_sample": True, "symbol": params.symbol, "params": asdict(params),
+                "days": files}
+    if with_chains:
+        _write_chains(out_dir / OPTIONS_DIR, pd.concat(bars, ignore_index=True), params)
+        document["options"] = {"folder": OPTIONS_DIR, "what": "the same days' NQ options chain snapshots, priced "
+                                                               "around these ticks (SAMPLE DATA)"}
     manifest = out_dir / "manifest.json"
-    manifest.write_text(json.dumps({"description": SAMPLE_NOTE, "is_sample": True, "symbol": params.symbol,
-                                    "params": asdict(params), "days": files}, indent=2) + "\n")
+    manifest.write_text(json.dumps(document, indent=2) + "\n")
     return manifest
+
+
+def minute_bars(records: np.ndarray) -> pd.DataFrame:
+    """1-minute OHLCV bars of trade records (`start` tz-aware UTC; minutes without a trade absent)."""
+    ts = records["ts_event"].astype(np.int64)
+    frame = pd.DataFrame({"minute": ts - ts % (60 * NS), "price": records["price"] / 1e9,
+                          "size": records["size"].astype(np.int64)})
+    bars = frame.groupby("minute", sort=True).agg(open=("price", "first"), high=("price", "max"),
+                                                 low=("price", "min"), close=("price", "last"),
+                                                 volume=("size", "sum")).reset_index()
+    bars.insert(0, "start", pd.to_datetime(bars.pop("minute"), utc=True))
+    return bars
+
+
+def realised_atm_vol(bars: pd.DataFrame, params: TickSampleParams, long_run: float
+                     ) -> Callable[[pd.Timestamp, np.ndarray], np.ndarray]:
+    """The module docstring's atm(T) at a snapshot time, from the bars closed by then that day."""
+    end_ns = (bars["start"].astype("int64").to_numpy() + 60 * NS)
+    log_close = np.log(bars["close"].to_numpy(dtype=np.float64))
+    day = bars["start"].dt.tz_convert(TIMEZONE).dt.date.to_numpy()
+    per_year = SESSION_MINUTES_PER_YEAR ** 0.5
+
+    def atm(t: pd.Timestamp, years: np.ndarray) -> np.ndarray:
+        hi = int(np.searchsorted(end_ns, t.value, side="right"))
+        lo = max(hi - params.realised_minutes - 1, 0)
+        same = day[lo:hi] == t.tz_convert(TIMEZONE).date()
+        returns = np.diff(log_close[lo:hi][same])
+        realised = float(np.std(returns, ddof=1) * per_year) if returns.size >= 5 else long_run
+        return long_run + (realised - long_run) * np.exp(-np.asarray(years, np.float64) / params.term_tau_years)
+
+    return atm
+
+
+def _write_chains(folder: Path, bars: pd.DataFrame, params: TickSampleParams) -> Path:
+    """The sample week's chain snapshots (no MBO, no planted episodes) around the ticks' bars."""
+    from .week import PRICE_FILE, SampleWeekParams, write_bars_csv, write_sample_week
+
+    price_file = folder / PRICE_DIR / PRICE_FILE
+    price_file.parent.mkdir(parents=True, exist_ok=True)
+    write_bars_csv(bars, price_file)
+    long_run = params.daily_vol_points / params.start_price * 252 ** 0.5   # the generator's own, known in advance
+    week = SampleWeekParams(days=params.days, start=date.fromisoformat(params.start), seed=params.seed,
+                            snapshot_minutes=params.snapshot_minutes, episodes_per_day=0)
+    week = dataclasses.replace(week, chain=dataclasses.replace(week.chain, atm_vol=long_run, min_vol=MIN_VOL))
+    return write_sample_week(folder, week, price_path=price_file, with_mbo=False,
+                             atm_vol=realised_atm_vol(bars, params, long_run),
+                             price_description="1-minute bars of the sample ticks beside this folder (SAMPLE DATA)")
 
 
 def _day_records(day: date, open_price: float, p: TickSampleParams, rng: np.random.Generator
@@ -145,7 +222,9 @@ def add_ticks_command(subparsers: "argparse._SubParsersAction") -> None:
     parser = subparsers.add_parser(
         "ticks", help="sample tick sessions of the NQ future (DBN trades), for tick-execution replays",
         description="Write N trading days (CME calendar) of generated NQ futures trades, one DBN trades file "
-                    "per day, flagged as sample (tasks/options_trading_system/sample_data/ticks.py says how).")
+                    "per day, and the same days' NQ options chain snapshots priced around those ticks "
+                    f"(<output-dir>/{OPTIONS_DIR}, the volatility carry's input), all flagged as sample "
+                    "(tasks/options_trading_system/sample_data/ticks.py says how).")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs") / "sample_ticks",
                         help="folder to write (default: outputs/sample_ticks)")
     parser.add_argument("--start", default=defaults.start, help=f"first trading day (default: {defaults.start})")
@@ -153,12 +232,18 @@ def add_ticks_command(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--trades-per-day", type=int, default=defaults.trades_per_day,
                         help=f"average trades per session (default: {defaults.trades_per_day:,})")
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default: {defaults.seed})")
+    parser.add_argument("--snapshot-minutes", type=int, default=defaults.snapshot_minutes,
+                        help=f"minutes between the options' chain snapshots (default: {defaults.snapshot_minutes})")
+    parser.add_argument("--no-chains", action="store_true",
+                        help=f"ticks only: no options chain snapshots in <output-dir>/{OPTIONS_DIR} (the volatility "
+                             f"carry strategy then has no term structure to read)")
 
     def run(args: argparse.Namespace) -> int:
-        if args.days <= 0 or args.trades_per_day <= 0:
-            raise ValueError("--days and --trades-per-day must be positive")
+        if args.days <= 0 or args.trades_per_day <= 0 or args.snapshot_minutes <= 0:
+            raise ValueError("--days, --trades-per-day and --snapshot-minutes must be positive")
         manifest = write_sample_ticks(args.output_dir, TickSampleParams(
-            start=args.start, days=args.days, trades_per_day=args.trades_per_day, seed=args.seed))
+            start=args.start, days=args.days, trades_per_day=args.trades_per_day, seed=args.seed,
+            snapshot_minutes=args.snapshot_minutes), with_chains=not args.no_chains)
         print(manifest)
         return 0
 

@@ -16,7 +16,16 @@ from tasks.options_trading_system.analysis_engine.strategies.execution.broker im
 from tasks.options_trading_system.analysis_engine.strategies.execution.orders import (
     AccountSnapshot, BracketAck, BrokerEvent, EventKind, Fill, Order, OrderState, OrderStatus, OrderType, Position,
     Purpose, Side)
+from tasks.options_trading_system.analysis_engine.strategies.feeds.term_structure_source import TermStructureSource
 from tasks.options_trading_system.analysis_engine.strategies.shadow_cli import main
+from tasks.options_trading_system.analysis_engine.strategies.sizing import build_sizer
+from tasks.options_trading_system.analysis_engine.strategies.strategies_futures import build_strategies
+from tasks.options_trading_system.analysis_engine.strategies.strategies_futures.aggregator import (
+    AggregatorSettings, SignalAggregator)
+from tasks.options_trading_system.analysis_engine.strategies.strategies_futures.engine import (
+    SizingInputs, TickDecisionEngine)
+from tasks.options_trading_system.analysis_engine.strategies.tick_judging import recorded_sessions
+from tasks.options_trading_system.analysis_engine.term_structure import TermStructure
 from tasks.options_trading_system.analysis_engine.strategies.tick_config import TickExecutionConfig
 from tasks.options_trading_system.analysis_engine.strategies.tick_execution_orchestrator import (
     TickExecutionOrchestrator)
@@ -28,13 +37,13 @@ from tasks.options_trading_system.sample_data.ticks import TickSampleParams, wri
 from tasks.options_trading_system.state.ledger import RUN_RUNNING, Ledger, dump_state
 
 DAYS = ["2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05"]
-SMALL = TickSampleParams(days=len(DAYS), trades_per_day=20_000, seed=11)
+SMALL = TickSampleParams(days=len(DAYS), trades_per_day=20_000, seed=11, snapshot_minutes=30)
 
 
 @pytest.fixture(scope="module")
 def ticks_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ticks") / "sample"
-    write_sample_ticks(folder, SMALL)
+    write_sample_ticks(folder, SMALL, with_chains=True)   # + options/: the same days' chain snapshots
     return folder
 
 
@@ -141,6 +150,19 @@ def test_cli_tick_replay_runs_every_strategy_and_writes_strategy_reports(tmp_pat
                                             "win_rate", "average_slippage_points"}
         assert isinstance(wf["meets_bar"], bool)
     assert "SAMPLE DATA" in (folder / "strategies.html").read_text()
+    # the volatility carry read the options' term structure (options/ beside the ticks) and decided
+    carry = document["strategies"]["volatility_carry"]
+    assert carry["run"]["intents"] > 0 and "chain snapshot(s)" in carry["notes"][0]
+    report = json.loads((folder / "volatility_carry.json").read_text())["strategies"]["volatility_carry"]
+    assert report["run"]["intents"] == carry["run"]["intents"] and "chain snapshot" in (folder / "volatility_carry.html").read_text()
+    ledger = Ledger.open_existing(out / "runs" / "t1" / "ledger.sqlite")
+    rows = ledger.rows("SELECT evidence_json FROM signals WHERE source = 'volatility_carry'")
+    ledger.close()
+    assert len(rows) == carry["run"]["intents"]
+    for row in rows:   # each names the snapshot it read: taken at or before the bar's end
+        evidence = json.loads(row["evidence_json"])
+        snapshot = pd.Timestamp(evidence["rule"].split("chain snapshot of ")[1].rstrip(")"))
+        assert snapshot <= pd.Timestamp(evidence["bar_end"]) < snapshot + pd.Timedelta(minutes=60)
     assert (out / "runs" / "t1" / "final_results.json").is_file()
     assert list((out / DAYS[0] / "paper_trading").glob("daily_report_t1.json"))
     # the run resumes as completed without doing anything twice
@@ -152,6 +174,23 @@ def test_cli_tick_replay_runs_every_strategy_and_writes_strategy_reports(tmp_pat
     assert ledger.rows("SELECT command, status FROM controls") == [{"command": "flatten", "status": "pending"}]
     assert ledger.scalar("SELECT state FROM risk_state") == "HALTED"
     ledger.close()
+
+
+def test_volatility_carry_never_reads_a_snapshot_taken_after_the_bar(ticks_dir: Path) -> None:
+    """One contango snapshot at 12:07 New York on the second day: the carry's 30m bars ending at 12:00
+    must not see it (a look-ahead would decide there); the 12:30 bar is the first that may, and
+    decides LONG; from 13:30 on the snapshot is older than max_age_minutes (60) and nothing follows."""
+    at = pd.Timestamp(f"{DAYS[1]} 12:07", tz="America/New_York")
+    source = TermStructureSource([TermStructure(at.value, pd.Timestamp(DAYS[1]), 0.15, pd.Timestamp(DAYS[2]), 0.20)])
+    cfg = config()
+    engine = TickDecisionEngine(build_strategies({"volatility_carry": {"period": "30m"}}),
+                                SignalAggregator(AggregatorSettings()), build_sizer("fixed"),
+                                sizing=SizingInputs(equity_usd=100_000.0, multiplier=2.0), term_structure=source.at)
+    intents = [d.intent for s in recorded_sessions(ticks_dir, cfg, DAYS)
+               for d in engine.replay(s.ts_ns, s.price, s.size, s.end_ns) if d.intent is not None]
+    assert [(pd.Timestamp(i.time_ns, tz="UTC").tz_convert("America/New_York").strftime("%Y-%m-%d %H:%M"),
+             i.direction) for i in intents] == [(f"{DAYS[1]} 12:30", "LONG")]
+    assert "contango: next ATM IV 20.00% vs front 15.00%" in intents[0].reason
 
 
 @pytest.mark.parametrize("argv", [
@@ -321,6 +360,7 @@ def test_a_broker_holding_the_brackets_closes_positions_with_its_own_fills(tmp_p
     ({"walk_forward": {"candidates": {"momentum": [{"period": "2h"}]}}},
      "tick_execution.walk_forward.candidates.momentum[0]"),
     ({"session": {"start": "16:00", "end": "09:30"}}, "tick_execution.session"),
+    ({"term_structure": {"chains": "no_such_folder"}}, "tick_execution.term_structure.chains"),
 ])
 def test_a_bad_tick_setting_exits_2_naming_its_key(section: dict, named: str, tmp_path: Path, ticks_dir: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", default=TICK_PROFILE, help=f"profile name or path (default: {TICK_PROFILE})")
     parser.add_argument("--replay", type=Path, default=None, metavar="DIR",
                         help="replay a folder of DBN trade recordings (trades, mbp-1, tbbo or mbo; one file per "
-                             "day), e.g. one written by scripts/make_sample_data.py ticks; without it the "
+                             "day), e.g. one written by scripts/make_sample_data.py ticks; its options/ "
+                             "subfolder of chain snapshots, when present, gives the volatility carry the options' "
+                             "term structure (tick_execution.term_structure.chains); without --replay the "
                              "profile's live feed (tick_execution.feed.name)")
     parser.add_argument("--broker", choices=("paper", "tradovate"), default=None,
                         help="where orders go (default: the profile's broker.name, paper)")

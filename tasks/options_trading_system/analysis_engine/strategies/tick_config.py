@@ -60,6 +60,8 @@ class TickExecutionConfig:
     equity_usd: float = 100_000.0
     atr_bar: str = "5m"
     trail_points: float = 0.0
+    #: the chain recording the volatility carry's term structure comes from ("auto", "none" or a folder)
+    term_structure_chains: str = "auto"
     in_sample_share: float = 0.6
     candidates: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=lambda: MappingProxyType({}))
     risk: RiskConfig = RiskConfig()
@@ -98,6 +100,7 @@ class TickExecutionConfig:
             sizer=str(sizing.get("name", "fixed")), sizer_settings=MappingProxyType(dict(sizing.get("settings", {}))),
             equity_usd=float(sizing.get("equity_usd", 100_000.0)), atr_bar=str(sizing.get("atr_bar", "5m")),
             trail_points=float(section.get("exits", {}).get("trail_points", 0.0)),
+            term_structure_chains=str(section.get("term_structure", {}).get("chains", "auto")),
             in_sample_share=float(walk.get("in_sample_share", 0.6)), candidates=MappingProxyType(candidates),
             risk=RiskConfig.from_dict(section.get("risk") or {}, where=f"{SECTION}.risk"),
             execution=dataclasses.replace(execution, instrument=instrument))

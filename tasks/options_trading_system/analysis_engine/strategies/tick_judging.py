@@ -15,14 +15,16 @@ Results on generated sessions carry `is_sample` and say nothing about the market
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ...data_ingestion.ticks.feed import ReplayTickFeed
 from ...state import queries
 from ...state.ledger import Ledger
+from .feeds.term_structure_source import TermStructureSource
 from .results import metrics
+from .strategies_futures.base import MarketState
 from .strategies_futures.evaluation import BAR_CALMAR, BAR_SHARPE, Costs, Session, walk_forward
 from .tick_config import TickExecutionConfig
 
@@ -73,7 +75,8 @@ def recorded_sessions(folder: Any, config: TickExecutionConfig, days: Iterable[s
     return sessions
 
 
-def walk_forward_figures(strategy: str, config: TickExecutionConfig, sessions: list[Session]) -> dict[str, Any]:
+def walk_forward_figures(strategy: str, config: TickExecutionConfig, sessions: list[Session],
+                         term_structure: Callable[[int], MarketState] | None = None) -> dict[str, Any]:
     """The walk-forward of one strategy, or why there is none."""
     if not sessions:
         return {"available": False, "reason": "no recorded ticks to judge on (a live run keeps none)"}
@@ -81,7 +84,8 @@ def walk_forward_figures(strategy: str, config: TickExecutionConfig, sessions: l
     costs = Costs(multiplier=config.multiplier, slippage_points=config.slippage_points,
                   commission_usd=config.commission, trail_points=config.trail_points)
     try:
-        result = walk_forward(strategy, candidates, sessions, costs, config.in_sample_share, config.aggregator)
+        result = walk_forward(strategy, candidates, sessions, costs, config.in_sample_share, config.aggregator,
+                              term_structure)
     except ValueError as exc:
         return {"available": False, "reason": str(exc)}
     split = len(sessions) - result.out_of_sample["days"]
@@ -94,20 +98,28 @@ NEEDS_TERM_STRUCTURE = ("volatility_carry",)
 
 
 def judge_strategies(ledger: Ledger, config: TickExecutionConfig, days: list[str], *, replay_dir: Any | None,
-                     is_sample: bool, term_structure: bool = False) -> dict[str, Any]:
-    """The per-strategy document every strategy report is cut from. `term_structure`: whether the
-    run had the options' ATM IV term structure (chain snapshots) that volatility carry reads."""
+                     is_sample: bool, term_structure: TermStructureSource | None = None) -> dict[str, Any]:
+    """The per-strategy document every strategy report is cut from. `term_structure`: the options'
+    ATM IV term structure (from chain snapshots) the volatility carry read, None when the run had none."""
     sessions = recorded_sessions(replay_dir, config, days) if replay_dir is not None else []
     strategies = {}
     for name in config.strategies:
         log.info("judging %s (walk-forward over %d day(s))", name, len(sessions))
         notes = []
-        if name in NEEDS_TERM_STRUCTURE and not term_structure:
+        if name in NEEDS_TERM_STRUCTURE and term_structure is None:
             notes.append("reads the options' ATM IV term structure (front vs next expiration) from chain snapshots; "
                          "this run had none, so it could not decide: a missing input, not a verdict on the rule")
+        elif name in NEEDS_TERM_STRUCTURE:
+            notes.append(f"term structure: front vs next expiration ATM IV (pipeline greeks stage) of "
+                         f"{len(term_structure.points)} chain snapshot(s) from {term_structure.origin}"
+                         f"{' (SAMPLE DATA)' if term_structure.is_sample else ''}; each bar sees the latest "
+                         f"snapshot taken at or before its end")
         strategies[name] = {"strategy": name, "settings": dict(config.strategies[name]), "notes": notes,
                             "run": run_figures(ledger, name, days),
-                            "walk_forward": walk_forward_figures(name, config, sessions)}
+                            "walk_forward": walk_forward_figures(
+                                name, config, sessions,
+                                term_structure.at if term_structure is not None and name in NEEDS_TERM_STRUCTURE
+                                else None)}
     return {"is_sample": is_sample, "days": days,
             "bar": {"sharpe": BAR_SHARPE, "calmar": BAR_CALMAR, "judged": "out of sample (walk-forward)"},
             "in_sample_share": config.in_sample_share, "strategies": strategies}

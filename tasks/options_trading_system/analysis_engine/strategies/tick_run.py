@@ -29,15 +29,18 @@ from typing import Any, Mapping, Protocol
 import databento as db
 import pandas as pd
 
-from ...config_manager import Profile, load_environment, load_profile
+from ...config_manager import Profile, load_environment, load_profile, validate_document
 from ...data_ingestion.ticks.dbn_ticks import TRADE_SCHEMAS
 from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_RUNNING, Ledger, iso
 from ...state.run_lock import RunLock
+from .feeds.term_structure_source import TermStructureSource, chain_folder
 from .feeds.tick_feeds import REPLAY, TickFeedContext, build_tick_feed
 from .feeds.trading_calendar import TradingCalendar
 from .guards import RiskEngine, SqliteRiskStore
-from .shadow_config import ShadowTradingConfig, WindowConfig
+from ..greeks import GreeksConfig
+from ..pipeline import frozen_config
+from .shadow_config import ShadowTradingConfig, WindowConfig, thaw
 from .shadow_orchestrator import RunOutcome
 from .shadow_run import MAX_DAYS, RUNS_DIR, RunHooks, ShadowRunRequest, ShadowRunResult, write_run_reports
 from .tick_config import TickExecutionConfig
@@ -102,6 +105,7 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyR
         broker = make_tick_broker(profile, config, asked)
         broker.connect()
         risk = RiskEngine(config.risk, store=SqliteRiskStore(ledger.connection))
+        terms = term_structure_source(config, replay_dir, pipeline_greeks(profile))
 
         def day_closed(day: str) -> None:
             if hooks.reports is not None:
@@ -109,13 +113,14 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyR
 
         orchestrator = TickExecutionOrchestrator(
             config=config, ledger=ledger, feed=feed, days=days, mode="replay" if feed_name == REPLAY else "stream",
-            broker=broker, risk=risk, stop=hooks.stop or threading.Event(), on_day_closed=day_closed)
+            broker=broker, risk=risk, stop=hooks.stop or threading.Event(), on_day_closed=day_closed,
+            term_structure=terms.at if terms is not None else None)
         if run["status"] != RUN_COMPLETED:
             outcome = orchestrator.run()
         closed, final, reports = write_run_reports(hooks.reports, ledger, shadow, output_dir, run_dir)
         if strategy_reports is not None and closed:
             document = judge_strategies(ledger, config, closed, replay_dir=replay_dir,
-                                        is_sample=bool(asked.get("is_sample")))
+                                        is_sample=bool(asked.get("is_sample")), term_structure=terms)
             final = dict(final, strategies=document)
             reports.extend(strategy_reports.write_strategy_reports(document, ledger.run() or {},
                                                                    run_dir / STRATEGY_REPORTS_DIR))
@@ -132,6 +137,25 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, strategy_reports: StrategyR
             ledger.close()
         except sqlite3.Error as exc:
             log.error("could not close %s cleanly: %s", ledger.path, exc)
+
+
+def pipeline_greeks(profile: Profile) -> GreeksConfig:
+    """The profile's `pipeline.greeks` settings: the term structure is priced as the pipeline prices."""
+    settings = thaw(profile.section("pipeline", "greeks"))
+    validate_document(settings, "stage.greeks.schema.json", source=profile.path)
+    return frozen_config(GreeksConfig, settings)
+
+
+def term_structure_source(config: TickExecutionConfig, replay_dir: Path | None,
+                          greeks: GreeksConfig = GreeksConfig()) -> TermStructureSource | None:
+    """The options' term structure the volatility carry reads (`tick_execution.term_structure.chains`),
+    every snapshot computed once before the tick loop; None when the run has no chain recording."""
+    folder = chain_folder(config.term_structure_chains, replay_dir)
+    if folder is None:
+        log.info("no chain recording (tick_execution.term_structure.chains = %r): the volatility carry has no "
+                 "term structure", config.term_structure_chains)
+        return None
+    return TermStructureSource.from_recording(folder, greeks)
 
 
 def report_config(profile: Profile) -> ShadowTradingConfig:
@@ -179,6 +203,7 @@ def _create(request: ShadowRunRequest, hooks: RunHooks) -> tuple[Profile, TickEx
             log.warning("--replay %s: %d day(s) recorded, %d asked; running %d", request.replay, len(days),
                         days_wanted, len(days))
         is_sample, note = _sample_note(request.replay)
+        chain_folder(config.term_structure_chains, Path(request.replay))   # a missing folder: exit 2 now
         mode = "replay"
     else:
         calendar = TradingCalendar(str(profile.section("instrument").get("exchange_calendar", "CMES")),

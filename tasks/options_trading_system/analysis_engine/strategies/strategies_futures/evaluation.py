@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from ..results import metrics
 from ..sizing import build_sizer
 from . import build_strategies
 from .aggregator import AggregatorSettings, SignalAggregator
-from .base import LONG
+from .base import LONG, MarketState
 from .engine import SizingInputs, TickDecisionEngine
 from .exits import simulate_exits
 
@@ -95,9 +95,13 @@ class StrategyResult:
 
 
 def evaluate(strategy: str, settings: Mapping[str, Any], sessions: Sequence[Session], costs: Costs = Costs(),
-             aggregator: AggregatorSettings = AggregatorSettings()) -> StrategyResult:
+             aggregator: AggregatorSettings = AggregatorSettings(),
+             term_structure: Callable[[int], MarketState] | None = None) -> StrategyResult:
+    """`strategy` alone over `sessions`; `term_structure`: the options' term structure as of an instant
+    (what the volatility carry reads), None when there is none."""
     engine = TickDecisionEngine(build_strategies({strategy: settings}), SignalAggregator(aggregator),
-                                build_sizer("fixed"), sizing=SizingInputs(equity_usd=math.nan, multiplier=costs.multiplier))
+                                build_sizer("fixed"), sizing=SizingInputs(equity_usd=math.nan, multiplier=costs.multiplier),
+                                term_structure=term_structure)
     trades: list[TradeRecord] = []
     for session in sessions:
         decisions = [d for d in engine.replay(session.ts_ns, session.price, session.size, session.end_ns)
@@ -137,7 +141,8 @@ class WalkForward:
 
 def walk_forward(strategy: str, candidates: Sequence[Mapping[str, Any]], sessions: Sequence[Session],
                  costs: Costs = Costs(), in_sample_share: float = 0.6,
-                 aggregator: AggregatorSettings = AggregatorSettings()) -> WalkForward:
+                 aggregator: AggregatorSettings = AggregatorSettings(),
+                 term_structure: Callable[[int], MarketState] | None = None) -> WalkForward:
     if not candidates:
         raise ValueError(f"walk-forward of {strategy}: no candidate settings")
     split = int(round(len(sessions) * in_sample_share))
@@ -147,9 +152,9 @@ def walk_forward(strategy: str, candidates: Sequence[Mapping[str, Any]], session
     first, rest = sessions[:split], sessions[split:]
     scored = []
     for settings in candidates:
-        figures = evaluate(strategy, settings, first, costs, aggregator).figures()
+        figures = evaluate(strategy, settings, first, costs, aggregator, term_structure).figures()
         sharpe = figures["sharpe"]
         scored.append(((sharpe if sharpe is not None else -math.inf, figures["net_pnl_usd"]), settings, figures))
     _, chosen, in_figures = max(scored, key=lambda item: item[0])
-    out_figures = evaluate(strategy, chosen, rest, costs, aggregator).figures()
+    out_figures = evaluate(strategy, chosen, rest, costs, aggregator, term_structure).figures()
     return WalkForward(strategy, len(candidates), dict(chosen), in_figures, out_figures)

@@ -6,11 +6,15 @@ Rule, on each closed bar of `period` (30m by default), with the latest chain sna
 - backwardation: front - next >= `min_spread`: near-term stress -> SHORT;
 - one intent per regime change (a new contango or backwardation episode), stop `stop_atr` (2)
   ATRs behind, target `target_atr` (2) ahead.
-Without a fresh term structure it does nothing (and says nothing: no data, no trade).
+Without a fresh term structure it does nothing (and says nothing: no data, no trade). The intent's
+reason names the chain snapshot it read. In a tick run the term structure comes from a chain
+recording (`tick_execution.term_structure.chains`, `feeds/term_structure_source.py`): each bar sees
+the latest snapshot taken at or before its end.
 """
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -18,6 +22,13 @@ from ..indicators.streaming import ATR
 from .base import LONG, SHORT, Bar, FuturesStrategy, Intent, MarketState, levels
 
 NS_PER_MINUTE = 60_000_000_000
+
+
+def _utc(ns: int | None) -> str:
+    """`ns` since the epoch as ISO-8601 UTC to the second (the snapshot time an intent names)."""
+    if ns is None:
+        return "unknown time"
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -64,4 +75,5 @@ class VolatilityCarry(FuturesStrategy):
         return Intent(strategy=self.name, time_ns=bar.end_ns, direction=direction, entry_reference=bar.close,
                       stop=stop, target=target, confidence=min(abs(spread) / (3 * s.min_spread), 1.0),
                       reason=f"{'contango' if regime > 0 else 'backwardation'}: next ATM IV "
-                             f"{market.next_atm_iv:.2%} vs front {market.front_atm_iv:.2%}")
+                             f"{market.next_atm_iv:.2%} vs front {market.front_atm_iv:.2%} (chain snapshot of "
+                             f"{_utc(market.term_structure_time_ns)})")
