@@ -42,14 +42,17 @@ class TermStructure:
         return self.next_atm_iv - self.front_atm_iv
 
 
-def term_structure(chain: OptionsChain, config: GreeksConfig = GreeksConfig()) -> TermStructure:
-    """The snapshot's front and next expiration ATM IV, by the pipeline's greeks stage."""
+def term_structure(chain: OptionsChain, config: GreeksConfig = GreeksConfig(),
+                   enriched: pd.DataFrame | None = None) -> TermStructure:
+    """The snapshot's front and next expiration ATM IV, by the pipeline's greeks stage (`enriched`:
+    the greeks stage's frame of this chain when already computed, e.g. by a replay's snapshot store)."""
     as_of = pd.Timestamp(chain.meta.as_of)
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
     if chain.frame.empty:
         return TermStructure(as_of.value, None, math.nan, None, math.nan, "the snapshot has no contracts")
     ctx = AnalysisContext.from_chain(chain)
-    enriched = GreeksAnalysis(config).enrich(chain.frame, ctx)
+    if enriched is None:
+        enriched = GreeksAnalysis(config).enrich(chain.frame, ctx)
     live = enriched[(enriched["years_to_expiry"].to_numpy(dtype=np.float64) > 0)
                     & np.isfinite(enriched["atm_iv"].to_numpy(dtype=np.float64))]
     per_expiration = live.groupby("expiration", sort=True)["atm_iv"].first()

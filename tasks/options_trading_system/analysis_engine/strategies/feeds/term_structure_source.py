@@ -14,13 +14,12 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from ....data_ingestion.canonical import validate_chain
-from ....data_ingestion.saved.formats import read_capture
-from ....errors import ChainValidationError, ConfigError, InputFileError
+from ....errors import ConfigError, InputFileError
 from ...greeks import GreeksConfig
 from ...term_structure import TermStructure, term_structure
 from ..strategies_futures.base import MarketState
 from .recording import open_recording
+from .snapshot_store import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +42,26 @@ class TermStructureSource:
                                     term_structure_time_ns=p.as_of_ns) for p in self.points]
 
     @classmethod
-    def from_recording(cls, folder: Path, greeks: GreeksConfig = GreeksConfig()) -> "TermStructureSource":
+    def from_recording(cls, folder: Path, greeks: GreeksConfig = GreeksConfig(),
+                       store: SnapshotStore | None = None) -> "TermStructureSource":
         """Every snapshot of the recording at `folder`, its term structure computed now with the
-        greeks stage's `greeks` settings (the profile's `pipeline.greeks`)."""
+        greeks stage's `greeks` settings (the profile's `pipeline.greeks`). Snapshots are read,
+        validated and enriched by a `SnapshotStore` (a replay's own, disk cache included, when
+        given with the same greeks settings), exactly as a shadow replay reads them."""
+        if store is None or store.greeks != greeks:
+            store = SnapshotStore(greeks=greeks)
         recording = open_recording(Path(folder))
         points: list[TermStructure] = []
         refused = 0
         for day in recording.days:
             for ref in recording.snapshots_of(day):
-                try:
-                    chain = validate_chain(read_capture(ref.path))
-                except (ChainValidationError, InputFileError) as exc:
-                    log.warning("term structure: snapshot %s refused: %s", ref.path, exc)
+                parsed = store.load(ref.path)
+                if parsed.chain is None:
+                    log.warning("term structure: snapshot %s refused: %s", ref.path, parsed.error)
                     refused += 1
                     continue
-                point = term_structure(chain, greeks)
+                point = term_structure(parsed.chain, greeks,
+                                       parsed.greeks.frame if parsed.greeks is not None else None)
                 if not point.complete:
                     log.info("term structure: %s: %s", ref.path, point.note)
                 points.append(point)
