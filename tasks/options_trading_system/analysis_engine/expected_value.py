@@ -64,7 +64,7 @@ import pandas as pd
 from scipy.special import erfc
 
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
-from .stage_tools import (category_dtype, group_sum, json_list, json_records, json_value,
+from .stage_tools import (category_dtype, fast_frame, group_sum, json_list, json_records, json_value,
                           parse_expirations)
 from ..errors import ConfigError
 
@@ -240,7 +240,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
         columns["market_note"] = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
-        return pd.DataFrame(columns), keep.size, dropped
+        return fast_frame(columns), keep.size, dropped
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         """The candidate table's columns, its rows ranked (`_rank_order`): one entry per pair scored."""
@@ -335,7 +335,7 @@ def _horizon(chain: pd.DataFrame, tables: RunTables, used: list[pd.Timestamp], c
     day = horizon.date().isoformat()
     rows = tables.select((horizon,), ctx.front_expiration).positions
     years = float(tables.years_to_expiry(ctx)[rows[0]])
-    ivs = chain["atm_iv"].to_numpy(dtype=np.float64)[rows]
+    ivs = tables.floats(chain, "atm_iv")[rows]
     ivs = ivs[~np.isnan(ivs)]
     if years <= 0:
         note = (f"realism not applied: the {day} expiration had settled by the data's time "

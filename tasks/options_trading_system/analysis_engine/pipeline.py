@@ -109,18 +109,43 @@ class RunTables:
         self.expirations = [pd.Timestamp(u) for u in uniques]
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
-        self._quoted: dict[str, np.ndarray] = {}
+        self._floats: dict[str, np.ndarray] = {}
+        self._provided: set[str] = set()
 
     def quoted(self, chain: pd.DataFrame, name: str) -> np.ndarray:
         """One of the chain's quoted figures (`QUOTED`) as a float array, read once per run (every
         stage reads them; enrichment adds columns and never replaces these); NaN if the chain lacks it."""
         if name not in QUOTED:
             raise ValueError(f"{name!r} is not a quoted figure ({', '.join(QUOTED)})")
-        values = self._quoted.get(name)
+        return self.floats(chain, name)
+
+    def floats(self, chain: pd.DataFrame, name: str) -> np.ndarray:
+        """A float column of the chain as an array, read once per run (reading a DataFrame column
+        costs more than most of a stage's arithmetic on it); NaN if the chain lacks it. An enriching
+        stage hands over the columns it adds (`provide`), so they are never read back."""
+        values = self._floats.get(name)
         if values is None:
-            values = self._quoted[name] = chain[name].to_numpy(dtype=np.float64) if name in chain.columns \
+            values = self._floats[name] = chain[name].to_numpy(dtype=np.float64) if name in chain.columns \
                 else np.full(self.rows, np.nan)
         return values
+
+    def provide(self, columns: Mapping[str, Any]) -> None:
+        """The float columns an `enrich` adds, as it computed them (read by `floats` from now on)."""
+        for name, values in columns.items():
+            if isinstance(values, np.ndarray) and values.dtype == np.float64:
+                self._floats[name] = values
+                self._provided.add(name)
+
+    def enriching(self) -> None:
+        """Before a stage's `enrich`: start noting which columns it provides."""
+        self._provided = set()
+
+    def enriched(self, changed: bool) -> None:
+        """After a stage's `enrich`: if it changed the chain, forget the columns read before that it
+        did not provide (it may have replaced them); the quoted figures are never replaced."""
+        if changed:
+            self._floats = {name: values for name, values in self._floats.items()
+                            if name in QUOTED or name in self._provided}
 
     def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
         """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""
@@ -281,12 +306,17 @@ class Pipeline:
     def run(self, chain: pd.DataFrame, ctx: AnalysisContext) -> PipelineResult:
         results: list[StageResult] = []
         base: AnalysisContext | None = None
+        tables: RunTables | None = None
         for index, stage in enumerate(self.stages, start=1):
             log.debug("(stage %d of %d) %s", index, len(self.stages), stage.name)
             started = self.clock()
             if base is None:  # the shared tables, built once (their time counts in the first stage's)
-                base = dataclasses.replace(ctx, tables=RunTables(chain), prepared=None)
-            chain = stage.enrich(chain, base)
+                tables = RunTables(chain)
+                base = dataclasses.replace(ctx, tables=tables, prepared=None)
+            tables.enriching()
+            enriched = stage.enrich(chain, base)
+            tables.enriched(enriched is not chain)
+            chain = enriched
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
             kept, candidates_in, dropped = stage.select(chain, stage_ctx)
             kept = _positional(stage.sort(kept, stage_ctx))

@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from ..errors import ConfigError
 
@@ -40,11 +41,28 @@ def category_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(list(labels))
 
 
-def float_column(chain: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
-    """A float column at the given row positions (all NaN when the chain lacks it)."""
-    if name not in chain.columns:
-        return np.full(rows.size, np.nan)
-    return chain[name].to_numpy(dtype=np.float64)[rows]
+@lru_cache(maxsize=256)
+def column_index(names: tuple[str, ...]) -> pd.Index:
+    """The column labels of a table, built once per set of names (a string Index costs more to
+    build than a small table's values)."""
+    return pd.Index(list(names))
+
+
+def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None) -> pd.DataFrame:
+    """`pd.DataFrame(columns, index=index)` for columns that are already typed arrays (numpy arrays
+    of numbers, bools or datetimes, or pandas extension arrays such as categoricals and strings),
+    all of one length: built without re-checking each column (that checking costs more than a
+    stage's small table). Anything else (lists, object arrays, Series) goes the ordinary way."""
+    arrays = list(columns.values())
+    typed = all((isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "fiubM")
+                or isinstance(a, ExtensionArray) for a in arrays)
+    size = len(arrays[0]) if arrays else 0
+    if not typed or not arrays or any(len(a) != size for a in arrays) or \
+            (index is not None and len(index) != size):
+        return pd.DataFrame(dict(columns), index=index, copy=False)
+    return pd.DataFrame._from_arrays(arrays, columns=column_index(tuple(columns)),
+                                     index=index if index is not None else pd.RangeIndex(size),
+                                     verify_integrity=False)
 
 
 def group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -103,12 +121,32 @@ def fast_json_list(values: Iterable[Any]) -> list[Any]:
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts, column order kept: the frame as Python objects in one conversion
-    (reading it column by column costs more than the values), then plain values as they are."""
+    """Rows as JSON-ready dicts, column order kept: each column as Python objects in one conversion
+    (the values `frame.to_numpy(dtype=object)` holds, without interleaving the columns into one
+    object array; reading it value by value costs more than the values), then plain values as they are."""
     if frame.empty:
         return []
     names = frame.columns.tolist()
-    return [dict(zip(names, map(_json_scalar, row))) for row in frame.to_numpy(dtype=object).tolist()]
+    columns = [_python_values(values) for values in frame._iter_column_arrays()]
+    return [dict(zip(names, map(_json_scalar, row))) for row in zip(*columns)]
+
+
+def _python_values(values: Any) -> list[Any]:
+    """One column's values as Python objects: numbers and bools via `tolist`, anything else (dates,
+    categories, text) as the object array pandas makes of it."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.tolist()
+    if isinstance(values, pd.Categorical) and values.size and values.codes.min() >= 0:
+        return _category_objects(values.dtype)[values.codes].tolist()  # no missing: labels by code
+    return np.asarray(values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else values,
+                      dtype=object).tolist()
+
+
+@lru_cache(maxsize=256)
+def _category_objects(dtype: pd.CategoricalDtype) -> np.ndarray:
+    """A categorical dtype's labels as a Python object array, once per dtype (converting a categorical
+    column label by label goes through its string index every time)."""
+    return np.asarray(dtype.categories.to_numpy(dtype=object), dtype=object)
 
 
 def _json_scalar(value: Any) -> Any:

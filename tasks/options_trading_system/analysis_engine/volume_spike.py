@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import json_value, reason_series
+from .stage_tools import fast_frame, json_value, reason_series
 from ..errors import ConfigError
 
 LONG, SHORT = "LONG", "SHORT"
@@ -89,7 +89,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
         rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
                                 lambda: chain["contract"].to_numpy(dtype=object)[rows])]
-        return pd.DataFrame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
+        return fast_frame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
