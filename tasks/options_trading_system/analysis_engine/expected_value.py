@@ -65,7 +65,7 @@ from scipy.special import erfc
 
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
 from .stage_tools import (category_dtype, fast_frame, group_sum, json_list, json_records, json_value,
-                          parse_expirations)
+                          parse_expirations, python_values, text_array)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     name: ClassVar[str] = "expected_value"
     config_class: ClassVar[type] = ExpectedValueConfig
     requires: ClassVar[tuple[str, ...]] = ("greeks",)  # the ATM IV behind the market probability
+    select_ranks: ClassVar[bool] = True  # `_columns` ranks the pairs; `select` keeps that order and adds the words
     config: ExpectedValueConfig
 
     def __init__(self, config: ExpectedValueConfig | None = None, *, prune: bool = True) -> None:
@@ -239,7 +240,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
-        columns["market_note"] = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
+        notes = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
+        columns["market_note"] = text_array(notes) if notes else notes  # none: the column pandas makes of []
         return fast_frame(columns), keep.size, dropped
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
@@ -490,7 +492,8 @@ def market_notes(setups: Mapping[str, Any], config: ExpectedValueConfig) -> list
     agree; where the market gives the target almost no chance, or the two are far apart, it says
     so instead of calling the difference an edge."""
     notes = []
-    for p, market, view in zip(setups["probability"], setups["market_probability"], setups["market_view"]):
+    for p, market, view in zip(*(python_values(setups[name])
+                                 for name in ("probability", "market_probability", "market_view"))):
         if view == "unknown":
             notes.append(f"model {p:.2f} vs market n/a: no ATM IV, so no market probability to compare")
         elif view == "out_of_reach":

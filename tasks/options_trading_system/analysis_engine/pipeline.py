@@ -11,7 +11,8 @@ stage asks for), then does, for each stage in order:
 4. `filter_reasons(candidates, ctx)`: one reason per row, "" keeps it; reasons are counted
    (steps 3 and 4 are `select`, which a stage may do in one go from its arrays, building only the
    rows it keeps);
-5. `sort(kept, ctx)`: rank what is kept;
+5. `sort(kept, ctx)`: rank what is kept (skipped when the stage's `select` ranks already,
+   `select_ranks`: re-reading the table's columns to find nothing to move costs more than the ranking);
 6. `summarize(chain, kept, ctx)`: the stage's JSON-able figures for the report.
 
 and records a `StageTrace` (rows in/out, time, reasons). Stages never do I/O and never see the
@@ -233,6 +234,7 @@ class PipelineAnalysis(ABC):
     name: ClassVar[str]
     config_class: ClassVar[type]
     requires: ClassVar[tuple[str, ...]] = ()  # stages that must run earlier (their columns are read)
+    select_ranks: ClassVar[bool] = False       # `select` returns the kept rows in `sort`'s order: the runner skips `sort`
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -319,7 +321,7 @@ class Pipeline:
             chain = enriched
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
             kept, candidates_in, dropped = stage.select(chain, stage_ctx)
-            kept = _positional(stage.sort(kept, stage_ctx))
+            kept = _positional(kept if stage.select_ranks else stage.sort(kept, stage_ctx))
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
             trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=candidates_in,

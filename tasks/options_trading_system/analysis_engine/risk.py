@@ -139,6 +139,7 @@ class RiskAnalysis(PipelineAnalysis):
     name: ClassVar[str] = "risk"
     config_class: ClassVar[type] = RiskConfig
     requires: ClassVar[tuple[str, ...]] = ("greeks",)
+    select_ranks: ClassVar[bool] = True  # the zones come ranked from `_columns`
     config: RiskConfig
 
     def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> RiskTables:

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
+from pandas.core.internals.construction import arrays_to_mgr
 
 from ..errors import ConfigError
 
@@ -41,6 +42,14 @@ def category_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(list(labels))
 
 
+_TEXT = pd.Series([""]).dtype  # pandas' own dtype for a column of text (what it infers from str values)
+
+
+def text_array(values: Sequence[str]) -> ExtensionArray:
+    """A column of text with the dtype pandas infers for str values, built directly (inference costs more)."""
+    return _TEXT.construct_array_type()._from_sequence(list(values), dtype=_TEXT)
+
+
 @lru_cache(maxsize=256)
 def column_index(names: tuple[str, ...]) -> pd.Index:
     """The column labels of a table, built once per set of names (a string Index costs more to
@@ -60,9 +69,11 @@ def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None) -> pd.
     if not typed or not arrays or any(len(a) != size for a in arrays) or \
             (index is not None and len(index) != size):
         return pd.DataFrame(dict(columns), index=index, copy=False)
-    return pd.DataFrame._from_arrays(arrays, columns=column_index(tuple(columns)),
-                                     index=index if index is not None else pd.RangeIndex(size),
-                                     verify_integrity=False)
+    # pandas' own constructor below `DataFrame(dict)`, minus its checks and its consolidation (copying
+    # the float columns into one block costs more than the table is then used for)
+    manager = arrays_to_mgr(arrays, column_index(tuple(columns)), index if index is not None else pd.RangeIndex(size),
+                            verify_integrity=False, consolidate=False)
+    return pd.DataFrame._from_mgr(manager, axes=manager.axes)
 
 
 def group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -121,32 +132,47 @@ def fast_json_list(values: Iterable[Any]) -> list[Any]:
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts, column order kept: each column as Python objects in one conversion
-    (the values `frame.to_numpy(dtype=object)` holds, without interleaving the columns into one
-    object array; reading it value by value costs more than the values), then plain values as they are."""
+    """Rows as JSON-ready dicts, column order kept: each column made JSON-ready in one go (the values
+    `frame.to_numpy(dtype=object)` holds, as `json_value` turns them; going value by value through
+    one interleaved object array costs more than the values), then zipped into rows."""
     if frame.empty:
         return []
     names = frame.columns.tolist()
-    columns = [_python_values(values) for values in frame._iter_column_arrays()]
-    return [dict(zip(names, map(_json_scalar, row))) for row in zip(*columns)]
+    columns = [json_column(values) for values in frame._iter_column_arrays()]
+    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def _python_values(values: Any) -> list[Any]:
-    """One column's values as Python objects: numbers and bools via `tolist`, anything else (dates,
-    categories, text) as the object array pandas makes of it."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+def json_column(values: Any) -> list[Any]:
+    """One column's values as plain JSON (`json_value` of each): numbers via `fast_json_list`, bools
+    as they are, categorical text by code, anything else value by value."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return fast_json_list(values)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "b":
         return values.tolist()
     if isinstance(values, pd.Categorical) and values.size and values.codes.min() >= 0:
-        return _category_objects(values.dtype)[values.codes].tolist()  # no missing: labels by code
-    return np.asarray(values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else values,
-                      dtype=object).tolist()
+        labels, plain = _category_objects(values.dtype)
+        picked = labels[values.codes].tolist()  # no missing values: the labels by code
+        return picked if plain else [_json_scalar(v) for v in picked]
+    objects = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else np.asarray(values, dtype=object)
+    return [_json_scalar(v) for v in np.asarray(objects, dtype=object).tolist()]
+
+
+def python_values(values: Any) -> list[Any]:
+    """A column (array, categorical or Series) as a list of Python values; categorical labels by code
+    (iterating a categorical goes through its string index value by value)."""
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.Categorical) and array.size and array.codes.min() >= 0:
+        return _category_objects(array.dtype)[0][array.codes].tolist()
+    return np.asarray(array, dtype=object).tolist()
 
 
 @lru_cache(maxsize=256)
-def _category_objects(dtype: pd.CategoricalDtype) -> np.ndarray:
-    """A categorical dtype's labels as a Python object array, once per dtype (converting a categorical
-    column label by label goes through its string index every time)."""
-    return np.asarray(dtype.categories.to_numpy(dtype=object), dtype=object)
+def _category_objects(dtype: pd.CategoricalDtype) -> tuple[np.ndarray, bool]:
+    """A categorical dtype's labels as a Python object array, and whether they are all plain text
+    (JSON as they are), once per dtype (converting a categorical column label by label goes through
+    its string index every time)."""
+    labels = np.asarray(dtype.categories.to_numpy(dtype=object), dtype=object)
+    return labels, all(type(label) is str for label in labels.tolist())
 
 
 def _json_scalar(value: Any) -> Any:

@@ -74,6 +74,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     name: ClassVar[str] = "volume_spike"
     config_class: ClassVar[type] = VolumeSpikeConfig
+    select_ranks: ClassVar[bool] = True  # `select` builds the spikes in `sort`'s order
     config: VolumeSpikeConfig
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
