@@ -65,7 +65,7 @@ from scipy.special import erfc
 
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
 from .stage_tools import (category_dtype, fast_frame, group_sum, json_list, json_records, json_value,
-                          parse_expirations, python_values, text_array)
+                          parse_expirations, python_values, select_first, text_array)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -427,7 +427,7 @@ def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_know
     or the arrays `candidate_pairs` prunes with)."""
     risk, probability, ev = columns["risk"], columns["probability"], columns["ev_points"]
     max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
-    code = np.select(
+    code = select_first(
         [risk > config.max_risk_points,
          columns["reward_risk"] < config.min_reward_risk,
          sigma_known & (columns["target_sigma"] > max_sigma),
@@ -511,7 +511,7 @@ def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfi
     """w(k): the weight of the first band whose |k - F|/F limit the strike is within, else far_weight."""
     distance = np.abs(strikes - forward) / forward
     bands = config.distance_bands
-    return np.select([distance <= limit for limit, _ in bands], [weight for _, weight in bands], config.far_weight)
+    return select_first([distance <= limit for limit, _ in bands], [weight for _, weight in bands], config.far_weight)
 
 
 def direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
@@ -592,7 +592,7 @@ def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: 
     target, reward, risk = figures["target"], figures["reward"], figures["risk"]
     p, ev = figures["probability"], figures["ev_points"]
     market = target_first_probability(forward, target, figures["stop"], horizon.atm_iv, horizon.years)
-    view = np.select([np.isnan(market), market < config.out_of_reach_probability,
+    view = select_first([np.isnan(market), market < config.out_of_reach_probability,
                       np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
     by_direction = {name: np.where(long, getattr(factors[LONG], name), getattr(factors[SHORT], name))
                     for name in ("oi", "volume", "premium")}

@@ -27,8 +27,8 @@ import pandas as pd
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_json_list, fast_frame, group_sum, json_records, json_value,
-                          parse_expirations, reason_series)
+from .stage_tools import (category_dtype, fast_frame, fast_json_list, group_sum, json_records, json_value,
+                          parse_expirations, reason_series, select_first)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -200,8 +200,8 @@ class RiskAnalysis(PipelineAnalysis):
         distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
         near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
-        zone = np.select(near_enough, [0, 1, 2], 3)
-        urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
+        zone = select_first(near_enough, [0, 1, 2], 3)
+        urgency = select_first(near_enough, [u.immediate, u.near, u.medium], u.distant)
         danger = dollars * urgency
         order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
         return {
@@ -244,7 +244,7 @@ class RiskAnalysis(PipelineAnalysis):
             "ratio_note": ratio_note,
             "verdict": verdict,
             "zones": int(len(kept)),
-            "top_zones": json_records(kept.head(cfg.top_zones)),
+            "top_zones": json_records(kept, limit=cfg.top_zones),
             "total_gex": json_value(known_gex.sum()) if known_gex.size else None,
             "zero_gamma_level": json_value(zero.level),
             "zero_gamma_crossings": fast_json_list(zero.crossings),
