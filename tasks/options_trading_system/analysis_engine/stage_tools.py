@@ -157,11 +157,11 @@ def json_records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str
 
 
 def json_column(values: Any) -> list[Any]:
-    """One column's values as plain JSON (`json_value` of each): numbers via `fast_json_list`, bools
-    as they are, categorical text by code, anything else value by value."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+    """One column's values as plain JSON (`json_value` of each): floats via `fast_json_list`, ints and
+    bools as they are, categorical text by code, anything else value by value."""
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
         return fast_json_list(values)
-    if isinstance(values, np.ndarray) and values.dtype.kind == "b":
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":  # Python ints and bools, as they are
         return values.tolist()
     if isinstance(values, pd.Categorical) and values.size and values.codes.min() >= 0:
         labels, plain = _category_objects(values.dtype)
