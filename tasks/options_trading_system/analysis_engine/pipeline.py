@@ -172,11 +172,11 @@ class RunTables:
 
 
 def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext") -> np.ndarray:
-    """`expiry.years_to_settlement` of a few expirations: the same arithmetic on Python datetimes
-    (microseconds, exact in float like pandas' nanoseconds), which costs microseconds instead of
-    pandas' fixed overhead; pandas when there are many, or when `as_of` carries nanoseconds."""
+    """`expiry.years_to_settlement` of the chain's expirations: the same arithmetic on Python
+    datetimes (microseconds, exact in float like pandas' nanoseconds), about 2 µs each instead of
+    pandas' fixed ~0.4 ms; pandas when there are hundreds, or when `as_of` carries nanoseconds."""
     as_of = pd.Timestamp(ctx.as_of)
-    if len(expirations) > 16 or as_of.tzinfo is None or as_of.nanosecond:
+    if len(expirations) > 200 or as_of.tzinfo is None or as_of.nanosecond:
         return np.asarray(ctx.years_to(pd.Series(expirations, dtype="datetime64[ns]")), dtype=np.float64) \
             if expirations else np.zeros(0)
     start = as_of.to_pydatetime()
