@@ -320,8 +320,7 @@ class Pipeline:
             tables.enriched(enriched is not chain)
             chain = enriched
             stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
-            kept, candidates_in, dropped = stage.select(chain, stage_ctx)
-            kept = _positional(kept if stage.select_ranks else stage.sort(kept, stage_ctx))
+            candidates_in, kept, dropped = rank(stage, chain, stage_ctx)
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started
             trace = StageTrace(name=stage.name, chain_rows=len(chain), candidates_in=candidates_in,
@@ -336,6 +335,15 @@ def _positional(frame: pd.DataFrame) -> pd.DataFrame:
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
         return frame
     return frame.reset_index(drop=True)
+
+
+def rank(stage: PipelineAnalysis, chain: pd.DataFrame, ctx: AnalysisContext
+         ) -> tuple[int, pd.DataFrame, dict[str, int]]:
+    """One stage's candidate count, the rows it keeps in its order, and how many it dropped per
+    reason, over an already enriched chain (`ctx.prepared` set): the runner's step, without the
+    summary, for callers that want only the ranking (a signal source on every snapshot)."""
+    kept, candidates_in, dropped = stage.select(chain, ctx)
+    return candidates_in, _positional(kept if stage.select_ranks else stage.sort(kept, ctx)), dropped
 
 
 def _keep_and_count(reasons: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
