@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.options_trading_system.analysis_engine.greeks import with_columns
 from tasks.options_trading_system.analysis_engine.stage_tools import (fast_frame, json_records, json_value,
                                                                        select_first, text_array)
 
@@ -70,6 +71,19 @@ def test_fast_frame_is_the_ordinary_constructor() -> None:
     # anything not a typed array goes the ordinary way (pandas infers the column)
     pd.testing.assert_frame_equal(fast_frame({"words": ["a", "b"]}), pd.DataFrame({"words": ["a", "b"]}))
     assert text_array(["a"]).dtype == pd.DataFrame({"words": ["a"]})["words"].dtype
+
+
+def test_a_frame_built_on_another_frames_columns_copies_on_write() -> None:
+    # the greeks stage's enriched chain reuses the chain's own arrays: writing into either frame
+    # afterwards must not change the other (pandas' copy-on-write, as with `pd.DataFrame(dict of Series)`)
+    chain = pd.DataFrame({"strike": [1.0, 2.0], "right": pd.array(["C", "P"], dtype="str"), "mark": [3.0, 4.0]})
+    enriched = with_columns(chain, {"mark": np.array([5.0, 6.0]), "iv": np.array([0.1, 0.2])})
+    assert enriched.columns.tolist() == ["strike", "right", "mark", "iv"]
+    enriched.loc[0, "strike"] = 99.0
+    assert chain["strike"].tolist() == [1.0, 2.0]
+    chain.loc[1, "strike"] = -1.0
+    assert enriched["strike"].tolist() == [99.0, 2.0]
+    assert enriched["mark"].tolist() == [5.0, 6.0] and chain["mark"].tolist() == [3.0, 4.0]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
-from pandas.core.internals.construction import arrays_to_mgr
+from pandas.arrays import NumpyExtensionArray
+from pandas.core.internals.managers import create_block_manager_from_column_arrays
 
 from ..errors import ConfigError
 
@@ -57,23 +58,36 @@ def column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(list(names))
 
 
-def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None) -> pd.DataFrame:
+def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None,
+               refs: Sequence[Any] | None = None) -> pd.DataFrame:
     """`pd.DataFrame(columns, index=index)` for columns that are already typed arrays (numpy arrays
     of numbers, bools or datetimes, or pandas extension arrays such as categoricals and strings),
     all of one length: built without re-checking each column (that checking costs more than a
-    stage's small table). Anything else (lists, object arrays, Series) goes the ordinary way."""
+    stage's small table). Anything else (lists, object arrays, Series) goes the ordinary way.
+    `refs`: per column, the copy-on-write references of the frame it was taken from (None for a
+    new array), so that writing into either frame later copies instead of changing both."""
     arrays = list(columns.values())
     typed = all((isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "fiubM")
-                or isinstance(a, ExtensionArray) for a in arrays)
+                or (isinstance(a, ExtensionArray) and not isinstance(a, NumpyExtensionArray)) for a in arrays)
     size = len(arrays[0]) if arrays else 0
     if not typed or not arrays or any(len(a) != size for a in arrays) or \
             (index is not None and len(index) != size):
         return pd.DataFrame(dict(columns), index=index, copy=False)
     # pandas' own constructor below `DataFrame(dict)`, minus its checks and its consolidation (copying
     # the float columns into one block costs more than the table is then used for)
-    manager = arrays_to_mgr(arrays, column_index(tuple(columns)), index if index is not None else pd.RangeIndex(size),
-                            verify_integrity=False, consolidate=False)
+    axes = [column_index(tuple(columns)), index if index is not None else pd.RangeIndex(size)]
+    manager = create_block_manager_from_column_arrays(arrays, axes, consolidate=False,
+                                                      refs=list(refs) if refs is not None else [None] * len(arrays))
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
+
+
+def column_arrays(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A frame's columns as their own arrays (no Series built), and each one's copy-on-write
+    references (for `fast_frame`'s `refs` when a new frame reuses them)."""
+    manager = frame._mgr
+    names = frame.columns.tolist()
+    block_refs = [manager.blocks[b].refs for b in manager.blknos]
+    return dict(zip(names, frame._iter_column_arrays())), dict(zip(names, block_refs))
 
 
 def select_first(conditions: Sequence[np.ndarray], choices: Sequence[Any], default: Any) -> np.ndarray:
