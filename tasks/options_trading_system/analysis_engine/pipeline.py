@@ -234,7 +234,7 @@ class PipelineAnalysis(ABC):
     name: ClassVar[str]
     config_class: ClassVar[type]
     requires: ClassVar[tuple[str, ...]] = ()  # stages that must run earlier (their columns are read)
-    select_ranks: ClassVar[bool] = False       # `select` returns the kept rows in `sort`'s order: the runner skips `sort`
+    select_ranks: ClassVar[bool] = False       # `select` returns its kept rows in `sort`'s order: `sort` is skipped
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.config_class()
