@@ -64,8 +64,8 @@ import pandas as pd
 from scipy.special import erfc
 
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
-from .stage_tools import (category_dtype, group_sum, json_list, json_records, json_value,
-                          parse_expirations)
+from .stage_tools import (category_dtype, fast_frame, group_sum, json_list, json_records, json_value,
+                          parse_expirations, python_values, select_first, text_array)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
     name: ClassVar[str] = "expected_value"
     config_class: ClassVar[type] = ExpectedValueConfig
     requires: ClassVar[tuple[str, ...]] = ("greeks",)  # the ATM IV behind the market probability
+    select_ranks: ClassVar[bool] = True  # `_columns` ranks the pairs; `select` keeps that order and adds the words
     config: ExpectedValueConfig
 
     def __init__(self, config: ExpectedValueConfig | None = None, *, prune: bool = True) -> None:
@@ -239,8 +240,9 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
-        columns["market_note"] = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
-        return pd.DataFrame(columns), keep.size, dropped
+        notes = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
+        columns["market_note"] = text_array(notes) if notes else notes  # none: the column pandas makes of []
+        return fast_frame(columns), keep.size, dropped
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         """The candidate table's columns, its rows ranked (`_rank_order`): one entry per pair scored."""
@@ -335,7 +337,7 @@ def _horizon(chain: pd.DataFrame, tables: RunTables, used: list[pd.Timestamp], c
     day = horizon.date().isoformat()
     rows = tables.select((horizon,), ctx.front_expiration).positions
     years = float(tables.years_to_expiry(ctx)[rows[0]])
-    ivs = chain["atm_iv"].to_numpy(dtype=np.float64)[rows]
+    ivs = tables.floats(chain, "atm_iv")[rows]
     ivs = ivs[~np.isnan(ivs)]
     if years <= 0:
         note = (f"realism not applied: the {day} expiration had settled by the data's time "
@@ -425,7 +427,7 @@ def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_know
     or the arrays `candidate_pairs` prunes with)."""
     risk, probability, ev = columns["risk"], columns["probability"], columns["ev_points"]
     max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
-    code = np.select(
+    code = select_first(
         [risk > config.max_risk_points,
          columns["reward_risk"] < config.min_reward_risk,
          sigma_known & (columns["target_sigma"] > max_sigma),
@@ -490,7 +492,8 @@ def market_notes(setups: Mapping[str, Any], config: ExpectedValueConfig) -> list
     agree; where the market gives the target almost no chance, or the two are far apart, it says
     so instead of calling the difference an edge."""
     notes = []
-    for p, market, view in zip(setups["probability"], setups["market_probability"], setups["market_view"]):
+    for p, market, view in zip(*(python_values(setups[name])
+                                 for name in ("probability", "market_probability", "market_view"))):
         if view == "unknown":
             notes.append(f"model {p:.2f} vs market n/a: no ATM IV, so no market probability to compare")
         elif view == "out_of_reach":
@@ -508,7 +511,7 @@ def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfi
     """w(k): the weight of the first band whose |k - F|/F limit the strike is within, else far_weight."""
     distance = np.abs(strikes - forward) / forward
     bands = config.distance_bands
-    return np.select([distance <= limit for limit, _ in bands], [weight for _, weight in bands], config.far_weight)
+    return select_first([distance <= limit for limit, _ in bands], [weight for _, weight in bands], config.far_weight)
 
 
 def direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
@@ -589,7 +592,7 @@ def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: 
     target, reward, risk = figures["target"], figures["reward"], figures["risk"]
     p, ev = figures["probability"], figures["ev_points"]
     market = target_first_probability(forward, target, figures["stop"], horizon.atm_iv, horizon.years)
-    view = np.select([np.isnan(market), market < config.out_of_reach_probability,
+    view = select_first([np.isnan(market), market < config.out_of_reach_probability,
                       np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
     by_direction = {name: np.where(long, getattr(factors[LONG], name), getattr(factors[SHORT], name))
                     for name in ("oi", "volume", "premium")}

@@ -27,8 +27,8 @@ import pandas as pd
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_json_list, float_column, group_sum, json_records, json_value,
-                          parse_expirations, reason_series)
+from .stage_tools import (category_dtype, fast_frame, fast_json_list, group_sum, json_records, json_value,
+                          parse_expirations, reason_series, select_first)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ class RiskAnalysis(PipelineAnalysis):
     name: ClassVar[str] = "risk"
     config_class: ClassVar[type] = RiskConfig
     requires: ClassVar[tuple[str, ...]] = ("greeks",)
+    select_ranks: ClassVar[bool] = True  # the zones come ranked from `_columns`
     config: RiskConfig
 
     def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> RiskTables:
@@ -154,16 +155,19 @@ class RiskAnalysis(PipelineAnalysis):
         strike = tables.strike[rows]
         oi = tables.quoted(chain, "open_interest")[rows]
         mark = tables.quoted(chain, "mark")[rows]
-        gamma = float_column(chain, "gamma", rows)
+        column = {name: tables.floats(chain, name)[rows]  # the greeks stage's columns, as arrays
+                  for name in ("gamma", "iv", "years_to_expiry", "discount", "atm_iv")}
+        gamma = column["gamma"]
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
-        profile = gamma_profile(chain, rows, tables.expiration[rows], strike, is_call, is_put, oi, forward,
-                                ctx.multiplier, cfg)
+        profile = gamma_profile(column["iv"], column["years_to_expiry"], column["discount"], tables.expiration[rows],
+                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg)
         return RiskTables(
             used=selection.used, missing=selection.missing, table=table,
             otm_missing_oi_or_mark=int((otm & (np.isnan(oi) | np.isnan(mark))).sum()),
             missing_gamma_or_oi=int((np.isnan(gamma) | np.isnan(oi)).sum()),
-            profile=profile, one_sigma=one_sigma_move(chain, rows, forward, selection.used))
+            profile=profile, one_sigma=one_sigma_move(column["atm_iv"], column["years_to_expiry"], forward,
+                                                             selection.used))
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         return pd.DataFrame(self._columns(chain, ctx))
@@ -177,7 +181,7 @@ class RiskAnalysis(PipelineAnalysis):
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
-        return pd.DataFrame(columns), keep.size, dropped
+        return fast_frame(columns), keep.size, dropped
 
     def _codes(self, columns: Any) -> np.ndarray:
         """1 where the zone's dollars at risk are below the floor, else 0 (a code into `_labels`)."""
@@ -196,8 +200,8 @@ class RiskAnalysis(PipelineAnalysis):
         distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
         near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
-        zone = np.select(near_enough, [0, 1, 2], 3)
-        urgency = np.select(near_enough, [u.immediate, u.near, u.medium], u.distant)
+        zone = select_first(near_enough, [0, 1, 2], 3)
+        urgency = select_first(near_enough, [u.immediate, u.near, u.medium], u.distant)
         danger = dollars * urgency
         order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
         return {
@@ -240,7 +244,7 @@ class RiskAnalysis(PipelineAnalysis):
             "ratio_note": ratio_note,
             "verdict": verdict,
             "zones": int(len(kept)),
-            "top_zones": json_records(kept.head(cfg.top_zones)),
+            "top_zones": json_records(kept, limit=cfg.top_zones),
             "total_gex": json_value(known_gex.sum()) if known_gex.size else None,
             "zero_gamma_level": json_value(zero.level),
             "zero_gamma_crossings": fast_json_list(zero.crossings),
@@ -295,18 +299,16 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
         gex=group_sum(codes, n, gex, every))
 
 
-def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray, strike: np.ndarray,
-                  is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, forward: float, multiplier: float,
-                  config: RiskConfig) -> GammaProfile:
-    """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc)."""
+def gamma_profile(iv: np.ndarray, years: np.ndarray, discount: np.ndarray, expiration: np.ndarray,
+                  strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, forward: float,
+                  multiplier: float, config: RiskConfig) -> GammaProfile:
+    """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc),
+    from the contracts' IV, years to expiry and discount (the greeks stage's columns)."""
     prices = price_grid(forward, config.gamma_grid_span, config.gamma_grid_step) if forward > 0 else np.array([])
-    iv = float_column(chain, "iv", rows)
-    years = float_column(chain, "years_to_expiry", rows)
-    discount = float_column(chain, "discount", rows)
     discount = np.where(np.isnan(discount), 1.0, discount)
     holds = (is_call | is_put) & (oi > 0) & (strike > 0)
     need_smile = holds & np.isnan(iv)
-    from_smile = np.zeros(rows.size, dtype=bool)
+    from_smile = np.zeros(iv.size, dtype=bool)
     if need_smile.any():
         smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
         filled = smile_iv(expiration[need_smile], strike[need_smile], smile)
@@ -329,12 +331,10 @@ def gamma_profile(chain: pd.DataFrame, rows: np.ndarray, expiration: np.ndarray,
     return GammaProfile(prices, totals, zero, int(usable.sum()), int((from_smile & usable).sum()), left_out)
 
 
-def one_sigma_move(chain: pd.DataFrame, rows: np.ndarray, forward: float, used: list[pd.Timestamp]
+def one_sigma_move(atm: np.ndarray, years: np.ndarray, forward: float, used: list[pd.Timestamp]
                    ) -> dict[str, Any]:
     """The one-standard-deviation move to the (earliest) expiration used, F x ATM IV x sqrt(T): what
-    the report's charts open on (+/-3 of it around F)."""
-    atm = float_column(chain, "atm_iv", rows)
-    years = float_column(chain, "years_to_expiry", rows)
+    the report's charts open on (+/-3 of it around F), from the rows' ATM IV and years to expiry."""
     known = ~np.isnan(atm) & ~np.isnan(years)
     expiration = used[0].date().isoformat() if used else None
     if not known.any() or not forward > 0:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import json_value, reason_series
+from .stage_tools import fast_frame, json_value, reason_series, select_first
 from ..errors import ConfigError
 
 LONG, SHORT = "LONG", "SHORT"
@@ -74,6 +74,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     name: ClassVar[str] = "volume_spike"
     config_class: ClassVar[type] = VolumeSpikeConfig
+    select_ranks: ClassVar[bool] = True  # `select` builds the spikes in `sort`'s order
     config: VolumeSpikeConfig
 
     def candidates(self, chain: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
@@ -89,7 +90,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
         rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
                                 lambda: chain["contract"].to_numpy(dtype=object)[rows])]
-        return pd.DataFrame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
+        return fast_frame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
@@ -114,8 +115,8 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         stop = np.where(is_call, forward - half_way, forward + half_way)
         distance = np.abs(strike - forward) / forward
         t = cfg.tiers
-        tier = np.select([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
-        note = np.select([otm_side, strike == forward, is_call], [0, 1, 2], 3)
+        tier = select_first([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
+        note = select_first([otm_side, strike == forward, is_call], [0, 1, 2], 3)
         return {
             "contract": pick(chain["contract"].array),  # the column itself (or its rows), not a copy
             "expiration": pick(tables.expiration),
@@ -141,7 +142,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         candidate table or `_figures`."""
         cfg = self.config
         oi, volume = np.asarray(columns["open_interest"]), np.asarray(columns["volume"])
-        return np.select(
+        return select_first(
             [~(oi > 0), ~(volume > 0),
              np.asarray(columns["vol_oi"]) < cfg.min_vol_oi,
              volume < cfg.min_volume,
