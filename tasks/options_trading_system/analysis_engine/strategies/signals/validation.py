@@ -73,7 +73,6 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
     # one frame built at once (a column at a time costs more than the scoring on a few signals)
     return pd.DataFrame({**columns, "score": score, "passed": (score >= config.min_score) & ~false_positive,
                          "false_positive": false_positive, "reasons": reasons}, index=signals.index)
-    return out
 
 
 def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[list[str]]
@@ -186,7 +185,7 @@ def _market_context(signals: pd.DataFrame, market: MarketSnapshot, config: Valid
 
 
 def _first_match(values: np.ndarray, keys: np.ndarray, key: str) -> float:
-    """`values` at the first row whose key (as text) is `key`; NaN when none is."""
+    """`values` at the first row whose contract is `key`; NaN when none is."""
     rows = np.flatnonzero(keys == key)
     return float(values[rows[0]]) if len(rows) else np.nan
 
