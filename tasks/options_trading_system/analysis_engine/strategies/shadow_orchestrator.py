@@ -415,10 +415,12 @@ class ShadowTradingOrchestrator:
     def _hand_over_positions(self, followers: pd.DataFrame) -> None:
         """Give the paper broker the open positions it does not hold (a resumed run: the paper
         account lives in the ledger), as the brackets they were entered with."""
-        for row in followers[followers["position_id"].map(lambda v: isinstance(v, str))].to_dict("records"):
-            entry_id = f"{row['signal_id']}/entry"
-            if self.broker.knows(entry_id):
-                continue
+        signal_ids = followers["signal_id"].to_numpy(dtype="object")
+        held = followers["position_id"].to_numpy(dtype="object")
+        # only the rows the broker does not know become records (every event asks; a restart needs it)
+        missing = [i for i, (sid, pid) in enumerate(zip(signal_ids, held))
+                   if isinstance(pid, str) and not self.broker.knows(f"{sid}/entry")]
+        for row in followers.iloc[missing].to_dict("records") if missing else []:
             quote = self._position_quote(row)
             bracket = signal_bracket(row["signal_id"], instrument=row["position_contract"]
                                      or self.config.execution.instrument,
@@ -436,6 +438,8 @@ class ShadowTradingOrchestrator:
 
     def _record_exits(self, day: TradingDay, event: MarketEvent, followers: pd.DataFrame, exits: pd.DataFrame,
                       fills: list[Fill], fill_of: dict[str, Fill] | None = None) -> None:
+        if exits.empty:
+            return
         by_id = followers.set_index("signal_id")
         fill_of = fill_of if fill_of is not None else {f.client_order_id: f for f in fills}
         for hit in exits.itertuples(index=False):
@@ -573,7 +577,7 @@ class ShadowTradingOrchestrator:
 
     def _decide(self, day: TradingDay, event: MarketEvent) -> None:
         pending = queries.signals_awaiting_entry(self.ledger, event.key)
-        for signal in pending.to_dict("records"):
+        for signal in pending.to_dict("records") if not pending.empty else []:
             open_positions = queries.open_positions(self.ledger)
             reason = self.pricing.source_refusal(open_positions, signal["source"])
             quote = self._entry_quote(signal, event) if not reason else None
@@ -727,9 +731,11 @@ def refusal_reason(refusal: Any) -> str:
 
 
 def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:
-    return followers.assign(
-        sign=followers["direction"].map(DIRECTION_SIGN).astype("float64"),
-        start_ns=pd.to_datetime(followers["sim_time"], utc=True).dt.as_unit("ns").astype("int64"))
+    out = followers.copy()
+    out["sign"] = np.array([DIRECTION_SIGN.get(d, np.nan) for d in followers["direction"]], dtype="float64")
+    out["start_ns"] = pd.to_datetime(followers["sim_time"].to_numpy(dtype="object"), utc=True, format="ISO8601") \
+        .as_unit("ns").asi8
+    return out
 
 
 def _missing_share(chain: OptionsChain) -> float | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.options_trading_system.analysis_engine.strategies.execution.outcome_tracker import close_at_session_end, resolve
+from tasks.options_trading_system.analysis_engine.strategies.execution.outcome_tracker import (close_at_session_end, resolve,
+                                                                                           resolve_arrays)
 from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import PricePath
 
 T0 = pd.Timestamp("2025-06-02 14:30", tz="UTC")  # the first of the `four_bars` (conftest.py)
@@ -60,3 +61,15 @@ def test_session_end_closes_at_the_last_price_of_the_window(four_bars: PricePath
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_exits_on_the_same_bar_come_by_signal_id_and_the_arrays_agree_with_the_table(four_bars: PricePath) -> None:
+    followers = _followers(("z", 1, 110.0, 95.0, 0), ("m", 1, 110.0, 90.0, 0), ("a", -1, 90.0, 104.0, 0))
+    table = resolve(followers, four_bars)
+    arrays = resolve_arrays(followers["signal_id"].to_numpy(dtype="object"), followers["sign"].to_numpy(),
+                            followers["target"].to_numpy(), followers["stop"].to_numpy(),
+                            followers["start_ns"].to_numpy(), four_bars)
+    assert list(table["signal_id"]) == ["a", "m", "z"]   # a stopped on bar 1; m and z both reach 110 on bar 2
+    assert list(arrays.signal_id) == list(table["signal_id"])
+    assert list(arrays.exit_reason) == list(table["exit_reason"])
+    assert list(arrays.exit_ns) == list(table["exit_ns"]) and list(arrays.exit_reference) == list(table["exit_reference"])

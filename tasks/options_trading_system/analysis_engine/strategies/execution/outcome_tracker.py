@@ -10,6 +10,8 @@ still open is closed at the last close at or before the window's end.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -28,12 +30,39 @@ def resolve(followers: pd.DataFrame, bars: PricePath, *, stop_first: bool = True
     target or stop on `bars`, with the exit time (end of the hitting bar, ns UTC) and the exit
     reference price; sorted by exit time, then signal id (the order they are recorded in)."""
     if followers.empty or len(bars) == 0:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("signal_id", "exit_reason") else "float64")
-                             for c in RESOLUTION_COLUMNS})
-    sign = followers["sign"].to_numpy(dtype="float64")[:, None]
-    target = followers["target"].to_numpy(dtype="float64")[:, None]
-    stop = followers["stop"].to_numpy(dtype="float64")[:, None]
-    start = followers["start_ns"].to_numpy(dtype="int64")[:, None]
+        return _resolutions(Hits.none())
+    hits = resolve_arrays(followers["signal_id"].to_numpy(dtype="object"),
+                          followers["sign"].to_numpy(dtype="float64"), followers["target"].to_numpy(dtype="float64"),
+                          followers["stop"].to_numpy(dtype="float64"), followers["start_ns"].to_numpy(dtype="int64"),
+                          bars, stop_first=stop_first)
+    return _resolutions(hits)
+
+
+@dataclass(frozen=True)
+class Hits:
+    """`resolve`'s answer as arrays (what a caller walking the exits one by one reads without a table)."""
+
+    signal_id: np.ndarray
+    exit_reason: np.ndarray
+    exit_ns: np.ndarray
+    exit_reference: np.ndarray
+
+    @staticmethod
+    def none() -> "Hits":
+        return Hits(np.empty(0, dtype="object"), np.empty(0, dtype="object"), np.empty(0, dtype="int64"),
+                    np.empty(0, dtype="float64"))
+
+    def __len__(self) -> int:
+        return len(self.signal_id)
+
+
+def resolve_arrays(signal_id: np.ndarray, sign: np.ndarray, target: np.ndarray, stop: np.ndarray,
+                   start_ns: np.ndarray, bars: PricePath, *, stop_first: bool = True) -> Hits:
+    """`resolve` on plain arrays (one entry per open signal), in the same order and with the same
+    numbers: what the paper broker and the orchestrator call on every event."""
+    if len(signal_id) == 0 or len(bars) == 0:
+        return Hits.none()
+    sign, target, stop, start = sign[:, None], target[:, None], stop[:, None], start_ns[:, None]
     high, low = bars.high[None, :], bars.low[None, :]
     eligible = bars.start[None, :] >= start
     long = sign > 0
@@ -44,7 +73,7 @@ def resolve(followers: pd.DataFrame, bars: PricePath, *, stop_first: bool = True
     first_stop = np.where(hit_stop.any(axis=1), hit_stop.argmax(axis=1), n_bars)
     hit = np.minimum(first_target, first_stop) < n_bars
     if not hit.any():
-        return resolve(followers.iloc[0:0], bars)
+        return Hits.none()
     stop_wins = (first_stop < first_target) | ((first_stop == first_target) & stop_first)
     index = np.where(stop_wins, first_stop, first_target)[hit]
     rows = np.flatnonzero(hit)
@@ -52,13 +81,22 @@ def resolve(followers: pd.DataFrame, bars: PricePath, *, stop_first: bool = True
     bar_open = bars.open[index]
     gapped = np.where(sign_h > 0, np.minimum(bar_open, stop_h), np.maximum(bar_open, stop_h))
     stopped = stop_wins[hit]
-    out = pd.DataFrame({
-        "signal_id": followers["signal_id"].to_numpy()[rows],
-        "exit_reason": np.where(stopped, EXIT_STOP, EXIT_TARGET),
-        "exit_ns": bars.end[index],
-        "exit_reference": np.where(stopped, gapped, target_h),
-    })
-    return out.sort_values(["exit_ns", "signal_id"], kind="stable").reset_index(drop=True)
+    ids = np.asarray(signal_id, dtype="object")[rows]
+    exit_ns = np.asarray(bars.end[index], dtype="int64")
+    # by exit time, then signal id; ties keep the followers' order (a stable sort, as the table's was)
+    order = np.array(sorted(range(len(rows)), key=lambda k: (exit_ns[k], ids[k])), dtype="int64")
+    return Hits(signal_id=ids[order],
+                exit_reason=np.where(stopped, EXIT_STOP, EXIT_TARGET).astype("object")[order],
+                exit_ns=exit_ns[order],
+                exit_reference=np.where(stopped, gapped, target_h)[order])
+
+
+def _resolutions(hits: Hits) -> pd.DataFrame:
+    if not len(hits):
+        return pd.DataFrame({c: pd.Series(dtype="object" if c in ("signal_id", "exit_reason") else "float64")
+                             for c in RESOLUTION_COLUMNS})
+    return pd.DataFrame({"signal_id": hits.signal_id, "exit_reason": hits.exit_reason, "exit_ns": hits.exit_ns,
+                         "exit_reference": hits.exit_reference})
 
 
 def close_at_session_end(followers: pd.DataFrame, bars: PricePath, window_close: pd.Timestamp) -> pd.DataFrame:

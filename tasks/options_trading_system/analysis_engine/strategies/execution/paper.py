@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from ....expiry import years_to_settlement
@@ -24,7 +25,7 @@ from ..shadow_config import ExecutionConfig
 from .broker import Broker, BrokerError, OrderRejectedError
 from .orders import (AccountSnapshot, Bracket, BracketAck, BrokerEvent, EventKind, Fill, Order, OrderState,
                      OrderStatus, OrderType, Position, Purpose)
-from .outcome_tracker import EXIT_SESSION_END, EXIT_STOP, resolve
+from .outcome_tracker import EXIT_SESSION_END, EXIT_STOP, resolve_arrays
 from .paper_pricing import EntryQuote, PaperPricing
 
 PAPER_ACCOUNT = "paper"
@@ -93,19 +94,19 @@ class PaperBroker(Broker):
         if not self._working:
             return []
         legs = list(self._working.values())
-        followers = pd.DataFrame({
-            "signal_id": [w.bracket.entry.client_order_id for w in legs],
-            "sign": [1.0 if w.long else -1.0 for w in legs],
-            "target": [float(w.bracket.target.limit_price) for w in legs],  # type: ignore[arg-type]
-            "stop": [float(w.bracket.stop.stop_price) for w in legs],  # type: ignore[arg-type]
-            "start_ns": [w.entry_time.value for w in legs]})
-        hits = resolve(followers, bars, stop_first=self.config.same_bar_rule == "stop_first")
+        hits = resolve_arrays(
+            np.array([w.bracket.entry.client_order_id for w in legs], dtype="object"),
+            np.array([1.0 if w.long else -1.0 for w in legs], dtype="float64"),
+            np.array([float(w.bracket.target.limit_price) for w in legs], dtype="float64"),  # type: ignore[arg-type]
+            np.array([float(w.bracket.stop.stop_price) for w in legs], dtype="float64"),  # type: ignore[arg-type]
+            np.array([w.entry_time.value for w in legs], dtype="int64"),
+            bars, stop_first=self.config.same_bar_rule == "stop_first")
         fills = []
-        for hit in hits.itertuples(index=False):
-            working = self._working[hit.signal_id]
-            leg = working.bracket.stop if hit.exit_reason == EXIT_STOP else working.bracket.target
-            fills.append(self._exit(working, leg, hit.exit_reason, float(hit.exit_reference),
-                                    pd.Timestamp(int(hit.exit_ns), tz="UTC")))
+        for signal_id, reason, exit_ns, reference in zip(hits.signal_id, hits.exit_reason, hits.exit_ns,
+                                                         hits.exit_reference):
+            working = self._working[signal_id]
+            leg = working.bracket.stop if reason == EXIT_STOP else working.bracket.target
+            fills.append(self._exit(working, leg, reason, float(reference), pd.Timestamp(int(exit_ns), tz="UTC")))
         return fills
 
     # --- Broker ---------------------------------------------------------------------------------

@@ -27,12 +27,13 @@ def sensible_levels(signals: pd.DataFrame, price: float) -> tuple[pd.DataFrame, 
 
 def repeat_keys(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     out = []
-    for row in frame.itertuples(index=False):
-        contract = getattr(row, "contract")
+    # plain columns, not itertuples: asked of every event's ideas and of the cooldown's signals
+    for source, contract, direction, target, stop in zip(frame["source"], frame["contract"], frame["direction"],
+                                                         frame["target"], frame["stop"]):
         if isinstance(contract, str) and contract:
-            out.append((row.source, "contract", contract, row.direction))
+            out.append((source, "contract", contract, direction))
         else:
-            out.append((row.source, "levels", row.direction, float(row.target), float(row.stop)))
+            out.append((source, "levels", direction, float(target), float(stop)))
     return out
 
 

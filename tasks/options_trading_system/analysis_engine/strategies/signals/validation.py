@@ -45,8 +45,8 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
     confidence, contract, strike, sim_time). `history`: resolved past signals (source, direction,
     resolved_at, correct). Returns one row per signal: the four criteria, score, passed,
     false_positive and reasons (a list of strings), on the signals' index."""
-    out = pd.DataFrame(index=signals.index)
     if signals.empty:
+        out = pd.DataFrame(index=signals.index)
         for name in (*CRITERIA, "score"):
             out[name] = pd.Series(dtype="float64")
         out["passed"] = pd.Series(dtype="bool")
@@ -55,31 +55,31 @@ def validate_signals(signals: pd.DataFrame, market: MarketSnapshot, history: pd.
         return out
     reasons = [[] for _ in range(len(signals))]
     technical, levels_ok, stop_in_noise = _technical(signals, config, reasons)
-    out["technical"] = technical
-    out["market_context"] = _market_context(signals, market, config, reasons)
-    out["time_of_day"] = _time_of_day(signals, market, config, reasons)
-    out["history"] = _history(signals, history, config, reasons)
+    columns = {
+        "technical": technical,
+        "market_context": _market_context(signals, market, config, reasons),
+        "time_of_day": _time_of_day(signals, market, config, reasons),
+        "history": _history(signals, history, config, reasons),
+    }
     weights = np.array([getattr(config.weights, name) for name in CRITERIA], dtype="float64")
-    scores = out[list(CRITERIA)].to_numpy(dtype="float64")
+    scores = np.column_stack([np.asarray(columns[name], dtype="float64") for name in CRITERIA])
     present = ~np.isnan(scores)
     weight_sum = (present * weights).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(weight_sum > 0, np.nansum(scores * weights, axis=1) / weight_sum, np.nan)
-    out["score"] = score
     any_zero = (present & (scores <= 0.0)).any(axis=1)
     false_positive = (np.nan_to_num(score, nan=0.0) < config.false_positive_below) | any_zero | ~levels_ok \
         | stop_in_noise
-    out["passed"] = (score >= config.min_score) & ~false_positive
-    out["false_positive"] = false_positive
-    out["reasons"] = reasons
-    return out
+    # one frame built at once (a column at a time costs more than the scoring on a few signals)
+    return pd.DataFrame({**columns, "score": score, "passed": (score >= config.min_score) & ~false_positive,
+                         "false_positive": false_positive, "reasons": reasons}, index=signals.index)
 
 
 def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[list[str]]
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Levels, reward/risk, risk size and confidence; also which stops sit inside ordinary noise
     (closer than `min_risk_pct` of the entry), flagged as likely false positives by the caller."""
-    sign = signals["direction"].map(DIRECTION_SIGN).to_numpy(dtype="float64")
+    sign = np.array([DIRECTION_SIGN.get(d, np.nan) for d in signals["direction"]], dtype="float64")
     entry = signals["entry_reference"].to_numpy(dtype="float64")
     target = signals["target"].to_numpy(dtype="float64")
     stop = signals["stop"].to_numpy(dtype="float64")
@@ -88,7 +88,7 @@ def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[li
     levels_ok = (reward > 0) & (risk > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         reward_risk = np.where(risk > 0, reward / risk, np.nan)
-    minimum = signals["algorithm"].map(lambda a: getattr(config.min_confidence, str(a), np.nan)).to_numpy(dtype="float64")
+    minimum = np.array([getattr(config.min_confidence, str(a), np.nan) for a in signals["algorithm"]], dtype="float64")
     confidence = signals["confidence"].to_numpy(dtype="float64")
     checks = np.column_stack([
         reward_risk >= config.min_reward_risk,
@@ -121,12 +121,17 @@ def _technical(signals: pd.DataFrame, config: ValidationConfig, reasons: list[li
     return technical, levels_ok, stop_in_noise
 
 
-def relative_spread(chain: pd.DataFrame) -> pd.Series:
+def relative_spread(chain: pd.DataFrame) -> np.ndarray:
     """(ask - bid) / mid per contract; NaN without a valid two-sided quote."""
-    bid, ask = chain["bid"], chain["ask"]
-    mid = (bid + ask) / 2.0
-    valid = (bid > 0) & (ask > 0) & (ask >= bid)
-    return ((ask - bid) / mid).where(valid)
+    bid, ask = _floats(chain["bid"]), _floats(chain["ask"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        valid = (bid > 0) & (ask > 0) & (ask >= bid)
+        return np.where(valid, (ask - bid) / ((bid + ask) / 2.0), np.nan)
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """A column as float64 numbers, missing values NaN (nullable dtypes too)."""
+    return column.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _market_context(signals: pd.DataFrame, market: MarketSnapshot, config: ValidationConfig,
@@ -136,26 +141,33 @@ def _market_context(signals: pd.DataFrame, market: MarketSnapshot, config: Valid
     if chain is None or chain.empty:
         return np.full(n, np.nan)
     spreads = relative_spread(chain)
-    by_contract = pd.Series(spreads.to_numpy(), index=chain["contract"].astype("str").to_numpy())
-    by_contract = by_contract[~by_contract.index.duplicated()]
+    contracts = chain["contract"].to_numpy(dtype="object")
+    strikes = _floats(chain["strike"])
     entry = signals["entry_reference"].to_numpy(dtype="float64")
-    front = chain["expiration"] == chain["expiration"].min()
-    near_money = np.array([
-        float(np.nanmedian(spreads[front & ((chain["strike"] - e).abs() <= config.near_money_pct * e)].to_numpy()))
-        if np.isfinite(e) and (front & ((chain["strike"] - e).abs() <= config.near_money_pct * e)).any() else np.nan
-        for e in entry])
+    expiration = chain["expiration"]
+    front = (expiration == expiration.min()).to_numpy(dtype="bool")
+    front_strikes, front_spreads = strikes[front], spreads[front]
+    near_money = np.full(n, np.nan)
+    for i, e in enumerate(entry):
+        if not np.isfinite(e):
+            continue
+        near = np.abs(front_strikes - e) <= config.near_money_pct * e
+        if near.any():
+            near_money[i] = float(np.nanmedian(front_spreads[near]))
     contract = signals["contract"].astype("object").where(signals["contract"].notna(), None)
-    own = np.array([by_contract.get(str(c), np.nan) if c is not None else np.nan for c in contract], dtype="float64")
+    own = np.array([_first_match(spreads, contracts, str(c)) if c is not None else np.nan for c in contract],
+                   dtype="float64")
     spread = np.where(np.isnan(own), near_money, own)
     spread_score = np.clip(1.0 - spread / config.max_spread_pct, 0.0, 1.0)
 
-    volume = chain["interval_volume"] if "interval_volume" in chain.columns else chain["volume"]
-    total = float(volume.sum(min_count=1)) if volume.notna().any() else np.nan
-    per_strike = volume.groupby(chain["strike"]).sum(min_count=1)
+    volume = _floats(chain["interval_volume"] if "interval_volume" in chain.columns else chain["volume"])
+    known = ~np.isnan(volume)
+    total = float(volume[known].sum()) if known.any() else np.nan
     strike = signals["strike"].to_numpy(dtype="float64")
     target = signals["target"].to_numpy(dtype="float64")
     at = np.where(np.isnan(strike), target, strike)
-    share = np.array([per_strike.get(k, np.nan) / total if total and total > 0 else np.nan for k in at], dtype="float64")
+    share = np.array([_strike_volume(volume, known, strikes, k) / total if total and total > 0 else np.nan
+                      for k in at], dtype="float64")
     low, high = config.volume_concentration_low, config.volume_concentration_high
     concentration_score = np.clip((share - low) / (high - low), 0.0, 1.0)
 
@@ -172,6 +184,18 @@ def _market_context(signals: pd.DataFrame, market: MarketSnapshot, config: Valid
     return score
 
 
+def _first_match(values: np.ndarray, keys: np.ndarray, key: str) -> float:
+    """`values` at the first row whose contract is `key`; NaN when none is."""
+    rows = np.flatnonzero(keys == key)
+    return float(values[rows[0]]) if len(rows) else np.nan
+
+
+def _strike_volume(volume: np.ndarray, known: np.ndarray, strikes: np.ndarray, strike: float) -> float:
+    """The volume at one strike (NaN when the chain has no such strike or no volume there)."""
+    at = strikes == strike
+    return float(volume[at & known].sum()) if (at & known).any() else np.nan
+
+
 def _time_of_day(signals: pd.DataFrame, market: MarketSnapshot, config: ValidationConfig,
                  reasons: list[list[str]]) -> np.ndarray:
     times = pd.to_datetime(signals["sim_time"], utc=True)
@@ -179,13 +203,13 @@ def _time_of_day(signals: pd.DataFrame, market: MarketSnapshot, config: Validati
     left = (market.window_close - times).dt.total_seconds().to_numpy() / 60.0
     early = since_open < config.avoid_open_minutes
     late = left < config.min_minutes_left
-    local = times.dt.tz_convert(market.timezone).dt.strftime("%H:%M")
     for i in np.flatnonzero(early | late):
+        local = times.iat[i].tz_convert(market.timezone).strftime("%H:%M")
         if early[i]:
-            reasons[i].append(f"{local.iat[i]} {market.timezone}: {since_open[i]:.0f} min after the open "
+            reasons[i].append(f"{local} {market.timezone}: {since_open[i]:.0f} min after the open "
                               f"(opening noise: first {config.avoid_open_minutes:g} min)")
         else:
-            reasons[i].append(f"{local.iat[i]} {market.timezone}: {left[i]:.0f} min before the close "
+            reasons[i].append(f"{local} {market.timezone}: {left[i]:.0f} min before the close "
                               f"(needs {config.min_minutes_left:g} to reach the target)")
     return np.where(early | late, 0.0, 1.0)
 
@@ -195,18 +219,24 @@ def _history(signals: pd.DataFrame, history: pd.DataFrame, config: ValidationCon
     out = np.full(len(signals), np.nan)
     if history is None or history.empty:
         return out
-    history = history.dropna(subset=["correct"]).sort_values("resolved_at", kind="stable")
-    resolved = pd.to_datetime(history["resolved_at"], utc=True)
-    times = pd.to_datetime(signals["sim_time"], utc=True)
+    correct = _floats(history["correct"])
+    judged = np.flatnonzero(~np.isnan(correct))
+    judged = judged[np.argsort(history["resolved_at"].to_numpy(dtype="object")[judged], kind="stable")]
+    resolved = pd.to_datetime(history["resolved_at"].to_numpy(dtype="object")[judged], utc=True) \
+        .tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    sources = history["source"].to_numpy(dtype="object")[judged]
+    directions = history["direction"].to_numpy(dtype="object")[judged]
+    correct = correct[judged]
+    times = pd.to_datetime(signals["sim_time"], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     for i in range(len(signals)):
-        mask = ((history["source"] == signals["source"].iat[i])
-                & (history["direction"] == signals["direction"].iat[i])
-                & (resolved <= times.iat[i]))
-        recent = history.loc[mask, "correct"].tail(config.history_lookback).astype("float64")
+        source, direction = signals["source"].iat[i], signals["direction"].iat[i]
+        mask = (sources == source) & (directions == direction) & (resolved <= times[i])
+        lookback = config.history_lookback  # what `tail` keeps
+        recent = correct[mask][-lookback:] if lookback else correct[mask][:0]
         if len(recent) < config.history_min_samples:
             continue
         out[i] = float(recent.mean())
         if out[i] < 0.5:
-            reasons[i].append(f"past {len(recent)} {signals['source'].iat[i]} {signals['direction'].iat[i]} signals: "
+            reasons[i].append(f"past {len(recent)} {source} {direction} signals: "
                               f"{int(recent.sum())} correct ({out[i]:.0%})")
     return out
