@@ -53,11 +53,11 @@ from .execution.paper_pricing import (EXIT_ORIGIN_BLACK76, EXIT_ORIGIN_MARKET, R
 from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
 from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
-from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
+from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, EventData, MarketEvent, MarketFeed
 from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
 from .shadow_config import ShadowTradingConfig
-from .signals import SignalInput, SignalSource
+from .signals import SignalInput, SignalSource, empty_ideas
 from .signals.interval_volume import with_interval_volume
 from .feeds.trading_calendar import TradingDay
 from .results.day_summary import day_summary
@@ -475,7 +475,10 @@ class ShadowTradingOrchestrator:
         if data.chain_error:
             notes.append(f"chain refused: {data.chain_error}")
         halted = self.halted()
-        interval = with_interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
+        if data.ideas is not None:  # a replay's phase A computed the interval volume and the ideas
+            interval = data.interval_chain
+        else:
+            interval = with_interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
         ideas: list[pd.DataFrame] = []
         if halted:
             notes.append("halted: no new signals")
@@ -487,9 +490,8 @@ class ShadowTradingOrchestrator:
             for source in self.sources:
                 if source.event_kind != event.kind:
                     continue
-                with Stopwatch() as watch:
-                    frame = source.generate(inputs)
-                self.ledger.add_latency(day.label, event.key, f"algorithm:{source.algorithm}", watch.ms)
+                frame, ms = _ideas(source, inputs, data)
+                self.ledger.add_latency(day.label, event.key, f"algorithm:{source.algorithm}", ms)
                 if not frame.empty:
                     ideas.append(frame.assign(source=source.name, algorithm=source.algorithm,
                                               traded_source=int(source.trade)))
@@ -677,6 +679,16 @@ def refusal_reason(refusal: Any) -> str:
     code stays the text before the first colon (what reports group by)."""
     rest = refusal.message[len(refusal.code):].lstrip(": ").strip()
     return f"{refusal.code}: {rest} [guard {refusal.guard}]" if rest else f"{refusal.code} [guard {refusal.guard}]"
+
+
+def _ideas(source: SignalSource, inputs: SignalInput, data: EventData) -> tuple[pd.DataFrame, float]:
+    """The source's ideas for this event and the milliseconds they took: computed ahead (a replay's
+    phase A, on whatever machine ran it) or generated now."""
+    if data.ideas is not None:
+        return data.ideas.get(source.name, empty_ideas()), float(data.idea_ms.get(source.name, float("nan")))
+    with Stopwatch() as watch:
+        frame = source.generate(inputs)
+    return frame, watch.ms
 
 
 def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:

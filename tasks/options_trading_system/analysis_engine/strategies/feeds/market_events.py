@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import pandas as pd
 
@@ -56,6 +56,11 @@ class EventData:
     cost_note: str = ""
     load_ms: float = float("nan")
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: computed ahead (a replay's phase A, `replay_days.py`): each source's ideas by source name, the
+    #: milliseconds each took, and the snapshot with its interval volume; None = generate them now
+    ideas: Mapping[str, pd.DataFrame] | None = None
+    idea_ms: Mapping[str, float] = field(default_factory=dict)
+    interval_chain: pd.DataFrame | None = None
 
 
 class MarketFeed(ABC):

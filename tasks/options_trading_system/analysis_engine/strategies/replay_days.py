@@ -1,0 +1,166 @@
+"""Phase A of a replay: one recorded day's signal ideas, computed from the recording alone.
+
+What a day's signals are made of is data, never the run's own outcomes: the day's chain snapshots
+(parsed, validated, interval volume), each chain source's ideas on them (greeks, EV, IFD v1.0),
+the IFD v3.0 emissions over the day's MBO with baselines built from the recorded earlier days'
+MBO files, and the price path. So each day can be computed on its own, on any machine that reads
+the recording at the same path, in any order, more than once (`compute_day` writes nothing but
+IFD v3.0's baseline cache). Everything that does depend on earlier days' outcomes (the validation's
+history, the risk engine, open positions, the cooldown against recent signals) is phase B: the
+orchestrator on the driver, consuming these results in day order (`feeds/phased_replay_feed.py`).
+
+`DayResult` is what crosses the process boundary: the day's event plan and, per event, the loaded
+data with the ideas already attached (`EventData.ideas`), plus the newest chain at each event's time
+(the context an MBO event and an option entry need).
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...data_ingestion.canonical import OptionsChain
+from .feeds.clock import SimulatedClock
+from .feeds.market_events import EVENT_CLOSE, EVENT_MBO, EventData, MarketEvent
+from .feeds.price_path import PricePath
+from .feeds.recording import Recording, open_recording
+from .feeds.replay_feed import ReplayFeed
+from .feeds.trading_calendar import TradingDay
+from .performance import Stopwatch
+from .signals import SignalInput, SignalSource
+from .signals.interval_volume import with_interval_volume
+
+log = logging.getLogger(__name__)
+
+RECORDING_CACHE = 4
+
+
+@dataclass(frozen=True)
+class DayTask:
+    """One day of one run (or sweep variant) to compute. `baseline_dir` is where IFD v3.0 keeps its
+    baseline store: the run's folder when the task runs in the driver's process, None for a private
+    folder of whichever process runs it (a cluster worker)."""
+
+    run_key: str
+    day: TradingDay
+    recording: Path
+    bars: PricePath
+    sources: tuple[SignalSource, ...]
+    baseline_dir: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.run_key}/{self.day.label}"
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """A day's phase-A result (see the module docstring); `compute_ms` is the wall time it took."""
+
+    label: str
+    events: tuple[MarketEvent, ...]
+    data: dict[int, EventData]
+    latest: dict[pd.Timestamp, OptionsChain | None]
+    notes: tuple[str, ...] = ()
+    latency: dict[str, float] = field(default_factory=dict)
+    compute_ms: float = float("nan")
+
+
+def task_key(task: DayTask) -> str:
+    return task.key
+
+
+def compute_day(task: DayTask) -> DayResult:
+    """The day's events and, for each, its data and every source's ideas (pure but for reading the
+    recording and IFD v3.0's baseline cache)."""
+    started = time.perf_counter()
+    day = task.day
+    sources = list(task.sources)
+    mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
+    for source in mbo_sources:
+        source.bind(task.baseline_dir if task.baseline_dir is not None else _private_dir(task.run_key))
+    feed = ReplayFeed(_recording(task.run_key, task.recording), task.bars, SimulatedClock(day.window_open),
+                      mbo_batch=mbo_batch(mbo_sources) if mbo_sources else None)
+    events = tuple(feed.plan(day))
+    data: dict[int, EventData] = {}
+    latest: dict[pd.Timestamp, OptionsChain | None] = {}
+    for event in events:
+        if event.kind == EVENT_CLOSE:
+            continue
+        data[event.index] = _event_data(feed.load(event), event, task.bars, sources)
+        if event.time not in latest:
+            latest[event.time] = feed.latest_chain(event.time)
+    return DayResult(label=day.label, events=events, data=data, latest=latest, notes=tuple(feed.day_notes(day)),
+                     latency=feed.day_latency(day), compute_ms=(time.perf_counter() - started) * 1000.0)
+
+
+def mbo_batch(mbo_sources: Sequence[Any]) -> Any:
+    """The replay feed's IFD v3.0 step: every MBO source's emissions over a day's MBO files."""
+    def run(day: TradingDay, files: Any) -> pd.DataFrame:
+        frames = [s.replay_day(day, files) for s in mbo_sources]
+        frames = [f for f in frames if f is not None and not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return run
+
+
+def _event_data(data: EventData, event: MarketEvent, bars: PricePath, sources: Sequence[SignalSource]) -> EventData:
+    """The loaded event with what the orchestrator would compute from it: the interval volume and
+    each source's ideas at the price of the bar that ended at or before the event (no ideas without
+    a price: the orchestrator then generates none either)."""
+    interval = with_interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
+    ideas: dict[str, pd.DataFrame] = {}
+    idea_ms: dict[str, float] = {}
+    price, _ = bars.last_close(event.time)
+    if np.isfinite(price):
+        inputs = SignalInput(time=event.time, price=price, chain=data.chain, interval_chain=interval,
+                             mbo_signals=data.mbo_signals)
+        for source in sources:
+            if source.event_kind != event.kind:
+                continue
+            with Stopwatch() as watch:
+                ideas[source.name] = source.generate(inputs)
+            idea_ms[source.name] = watch.ms
+    # the previous snapshot served only the interval volume: it does not travel back
+    return dataclasses.replace(data, previous=None, ideas=ideas, idea_ms=idea_ms, interval_chain=interval)
+
+
+# --- per-process caches (a worker computes many days of the same run) -----------------------
+
+_recordings: OrderedDict[tuple[str, Path], Recording] = OrderedDict()
+_private_root: Path | None = None
+
+
+def _recording(run_key: str, root: Path) -> Recording:
+    key = (run_key, Path(root))
+    if key in _recordings:
+        _recordings.move_to_end(key)
+        return _recordings[key]
+    recording = open_recording(Path(root))
+    _recordings[key] = recording
+    while len(_recordings) > RECORDING_CACHE:
+        _recordings.popitem(last=False)
+    return recording
+
+
+def _private_dir(run_key: str) -> Path:
+    """This process's own folder for `run_key`'s IFD v3.0 baseline store (a store is a cache of
+    recorded days' MBO statistics; two processes never share one file), removed at exit."""
+    global _private_root
+    if _private_root is None:
+        _private_root = Path(tempfile.mkdtemp(prefix=f"nq-shadow-day-{os.getpid()}-"))
+        atexit.register(shutil.rmtree, _private_root, True)
+    folder = _private_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_key)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
