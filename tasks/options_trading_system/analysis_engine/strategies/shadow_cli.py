@@ -20,7 +20,7 @@ from ...logging_setup import configure_logging
 from ...state.ledger import RUN_COMPLETED
 from .shadow_run import (DEFAULT_PROFILE, LIMITED_LIVE_PROFILE, MAX_DAYS, RunHooks, RunReports, ShadowRunRequest,
                          emergency_flatten, run_replay, start_run)
-from .day_executors import DayExecutor, make_executor
+from .day_executors import make_executor
 
 log = logging.getLogger("run_shadow_trading")
 
@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None) ->
             return 0
         if args.limited_live and args.confirm_live:
             log.warning("--confirm-live given: if the profile's broker is live, REAL MONEY is traded")
-        if args.cluster or args.scheduler:
-            with _day_executor(args) as executor:
+        cluster = _cluster_options(args)
+        if cluster is not None:
+            with make_executor("dask", **cluster) as executor:
                 result = run_replay(request, executor, hooks)
         else:
             result = start_run(request, hooks)
@@ -164,15 +165,18 @@ def _install_sigint(stop: threading.Event) -> Any:
     return signal.signal(signal.SIGINT, handler)
 
 
-def _day_executor(args: argparse.Namespace) -> DayExecutor:
-    """The dask executor the options ask for (exit 2 for a combination that cannot work)."""
-    if not (args.replay or args.resume) or args.flatten:
-        raise ConfigError("--cluster and --scheduler distribute a replay: give --replay DIR (or --resume RUN_ID)")
-    if args.cluster and args.scheduler:
-        raise ConfigError("--cluster local starts its own cluster; --scheduler uses a running one: give one of them")
+def _cluster_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The dask executor's options the command line asks for, None for a run in this process
+    (a combination that cannot work is a ConfigError: exit 2 before anything starts)."""
     if args.workers is not None and not args.cluster:
         raise ConfigError("--workers needs --cluster local")
-    return make_executor("dask", scheduler=args.scheduler, workers=args.workers)
+    if not (args.cluster or args.scheduler):
+        return None
+    if args.cluster and args.scheduler:
+        raise ConfigError("--cluster local starts its own cluster; --scheduler uses a running one: give one of them")
+    if not (args.replay or args.resume):
+        raise ConfigError("--cluster and --scheduler distribute a replay: give --replay DIR (or --resume RUN_ID)")
+    return {"scheduler": args.scheduler, "workers": args.workers}
 
 
 def _workers(text: str) -> int:
