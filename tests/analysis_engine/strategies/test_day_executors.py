@@ -32,7 +32,7 @@ def test_the_serial_executor_keeps_task_order_and_reports_a_failed_task() -> Non
 
 @pytest.mark.slow
 def test_the_dask_executor_keeps_task_order_and_reports_a_failed_task() -> None:
-    with DaskExecutor(workers=2, processes=False, retries=0, max_ahead=3) as executor:
+    with DaskExecutor(workers=2, processes=False, retries=0, max_ahead=3, task_timeout_s=60) as executor:
         _check(list(executor.map_days(_slow_square, list(range(5)))))
 
 
@@ -52,3 +52,13 @@ def test_executors_are_chosen_by_name_and_bad_options_are_config_errors() -> Non
         make_executor("dask", workers=0)
     with pytest.raises(ConfigError, match="--workers is for --cluster local"):
         make_executor("dask", scheduler="tcp://127.0.0.1:8786", workers=2)
+
+
+@pytest.mark.slow
+def test_the_dask_executor_uses_a_running_scheduler_and_leaves_it_running() -> None:
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        with DaskExecutor(scheduler=cluster.scheduler_address, retries=0, task_timeout_s=60) as executor:
+            assert "1 worker(s)" in executor.describe()
+            _check(list(executor.map_days(_slow_square, list(range(5)))))
+        assert len(cluster.scheduler_info["workers"]) == 1

@@ -48,7 +48,7 @@ def serial(small_recording: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
 def test_a_replay_on_a_local_cluster_writes_the_serial_ledger_row_for_row(
         small_recording: Path, serial: dict, tmp_path: Path) -> None:
-    with DaskExecutor(workers=2, processes=True) as executor:
+    with DaskExecutor(workers=2, processes=True, task_timeout_s=RUN_TIMEOUT_S) as executor:
         result = run_replay(_request(small_recording, tmp_path, "cluster"), executor)
     assert result.status == "completed" and result.days_closed == 2 and not result.failed_days
     state = _state(tmp_path, "cluster")
@@ -64,7 +64,7 @@ def test_the_serial_executor_is_the_default_replay(small_recording: Path, serial
 
 def test_a_worker_killed_mid_task_is_retried_and_no_row_is_duplicated(
         small_recording: Path, serial: dict, tmp_path: Path) -> None:
-    with DaskExecutor(workers=2, processes=True) as executor:
+    with DaskExecutor(workers=2, processes=True, task_timeout_s=RUN_TIMEOUT_S) as executor:
         client = executor.client
         done: dict[str, Any] = {}
 
@@ -115,7 +115,8 @@ def test_a_day_that_fails_is_reported_and_the_other_days_go_on(
         return original(self, event)
 
     monkeypatch.setattr(EvSignalSource, "generate", broken_on_the_second_day)
-    runner = SerialExecutor() if executor == "serial" else DaskExecutor(workers=1, processes=False, retries=0)
+    runner = SerialExecutor() if executor == "serial" else \
+        DaskExecutor(workers=1, processes=False, retries=0, task_timeout_s=RUN_TIMEOUT_S)
     with runner:
         result = run_replay(_request(small_recording, tmp_path, "failing"), runner)
     assert result.status == "completed" and result.days_closed == 2

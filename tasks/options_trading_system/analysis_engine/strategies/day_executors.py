@@ -126,10 +126,10 @@ class DaskExecutor(DayExecutor):
                 raise ConfigError(f"--scheduler {scheduler}: no dask scheduler answered ({exc}); start one with "
                                   f"`dask scheduler` and workers with `dask worker {scheduler}`") from exc
         n_workers = workers if workers is not None else (os.cpu_count() or 1)
-        # worker processes talk over TCP on 127.0.0.1 only; in-process workers need no network at all
-        network = {"host": "127.0.0.1"} if processes else {}
+        # everything (workers, the scheduler's HTTP endpoint) on 127.0.0.1 only, in-process workers too
         self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=processes,
-                                     dashboard_address=None, silence_logs=logging.WARNING, **network)
+                                     protocol="tcp://", host="127.0.0.1", dashboard_address=None,
+                                     silence_logs=logging.WARNING)
         log.info("dask LocalCluster: %d worker(s) x %d thread(s), %s", n_workers, threads,
                  "processes" if processes else "threads")
         return Client(self._cluster)

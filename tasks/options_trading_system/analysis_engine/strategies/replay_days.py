@@ -16,12 +16,14 @@ data with the ideas already attached (`EventData.ideas`), plus the newest chain 
 from __future__ import annotations
 
 import atexit
+import copy
 import dataclasses
 import logging
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ from .feeds.replay_feed import ReplayFeed
 from .feeds.trading_calendar import TradingDay
 from .performance import Stopwatch
 from .signals import SignalInput, SignalSource
-from .signals.interval_volume import with_interval_volume
+from .signals.interval_volume import apply_interval_volume, interval_volume
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ def compute_day(task: DayTask) -> DayResult:
     recording and IFD v3.0's baseline cache)."""
     started = time.perf_counter()
     day = task.day
-    sources = list(task.sources)
+    sources = [copy.copy(s) for s in task.sources]  # bound below: a thread of the same process may share them
     mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
     for source in mbo_sources:
         source.bind(task.baseline_dir if task.baseline_dir is not None else _private_dir(task.run_key))
@@ -96,12 +98,15 @@ def compute_day(task: DayTask) -> DayResult:
     events = tuple(feed.plan(day))
     data: dict[int, EventData] = {}
     latest: dict[pd.Timestamp, OptionsChain | None] = {}
+    light = _Lightened()
     for event in events:
         if event.kind == EVENT_CLOSE:
             continue
-        data[event.index] = _event_data(feed.load(event), event, task.bars, sources)
+        loaded = feed.load(event)
+        data[event.index] = _event_data(dataclasses.replace(loaded, chain=light(loaded.chain)), event, task.bars,
+                                        sources)
         if event.time not in latest:
-            latest[event.time] = feed.latest_chain(event.time)
+            latest[event.time] = light(feed.latest_chain(event.time))
     return DayResult(label=day.label, events=events, data=data, latest=latest, notes=tuple(feed.day_notes(day)),
                      latency=feed.day_latency(day), compute_ms=(time.perf_counter() - started) * 1000.0)
 
@@ -119,7 +124,8 @@ def _event_data(data: EventData, event: MarketEvent, bars: PricePath, sources: S
     """The loaded event with what the orchestrator would compute from it: the interval volume and
     each source's ideas at the price of the bar that ended at or before the event (no ideas without
     a price: the orchestrator then generates none either)."""
-    interval = with_interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
+    volumes = interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
+    interval = apply_interval_volume(data.chain.frame, volumes) if data.chain is not None else None
     ideas: dict[str, pd.DataFrame] = {}
     idea_ms: dict[str, float] = {}
     price, _ = bars.last_close(event.time)
@@ -133,34 +139,55 @@ def _event_data(data: EventData, event: MarketEvent, bars: PricePath, sources: S
                 ideas[source.name] = source.generate(inputs)
             idea_ms[source.name] = watch.ms
     # the previous snapshot served only the interval volume: it does not travel back
-    return dataclasses.replace(data, previous=None, ideas=ideas, idea_ms=idea_ms, interval_chain=interval)
+    return dataclasses.replace(data, previous=None, ideas=ideas, idea_ms=idea_ms, interval_volume=volumes)
+
+
+class _Lightened:
+    """Chains without their raw file bytes (the driver never reads them; they are most of a
+    snapshot's size on the wire), one copy per snapshot file even when the feed parsed it twice, so
+    a chain met at several events travels once."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, str], OptionsChain] = {}
+
+    def __call__(self, chain: OptionsChain | None) -> OptionsChain | None:
+        if chain is None or chain.raw is None:
+            return chain
+        key = (chain.raw.filename, chain.meta.as_of.isoformat())
+        if key not in self._done:
+            self._done[key] = dataclasses.replace(chain, raw=None)
+        return self._done[key]
 
 
 # --- per-process caches (a worker computes many days of the same run) -----------------------
 
 _recordings: OrderedDict[tuple[str, Path], Recording] = OrderedDict()
 _private_root: Path | None = None
+_lock = threading.Lock()
 
 
 def _recording(run_key: str, root: Path) -> Recording:
     key = (run_key, Path(root))
-    if key in _recordings:
-        _recordings.move_to_end(key)
-        return _recordings[key]
+    with _lock:
+        if key in _recordings:
+            _recordings.move_to_end(key)
+            return _recordings[key]
     recording = open_recording(Path(root))
-    _recordings[key] = recording
-    while len(_recordings) > RECORDING_CACHE:
-        _recordings.popitem(last=False)
+    with _lock:
+        _recordings[key] = recording
+        while len(_recordings) > RECORDING_CACHE:
+            _recordings.popitem(last=False)
     return recording
 
 
 def _private_dir(run_key: str) -> Path:
-    """This process's own folder for `run_key`'s IFD v3.0 baseline store (a store is a cache of
-    recorded days' MBO statistics; two processes never share one file), removed at exit."""
+    """This process's (and thread's) own folder for `run_key`'s IFD v3.0 baseline store (a store is
+    a cache of recorded days' MBO statistics; two workers never share one file), removed at exit."""
     global _private_root
-    if _private_root is None:
-        _private_root = Path(tempfile.mkdtemp(prefix=f"nq-shadow-day-{os.getpid()}-"))
-        atexit.register(shutil.rmtree, _private_root, True)
-    folder = _private_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_key)
+    with _lock:
+        if _private_root is None:
+            _private_root = Path(tempfile.mkdtemp(prefix=f"nq-shadow-day-{os.getpid()}-"))
+            atexit.register(shutil.rmtree, _private_root, True)
+    folder = _private_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_key) / str(threading.get_ident())
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "real price path and judged by what the market did next, for up to 7 days, live or replayed. "
                     "Reports go to <output-dir>/YYYY-MM-DD/, the ledger and final verdict to <output-dir>/runs/<run_id>/.")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile name or path (default: {DEFAULT_PROFILE})")
-    parser.add_argument("--days", type=_days, default=None, help=f"trading days to cover, 1..{MAX_DAYS} (default: the profile's)")
+    parser.add_argument("--days", type=_days, default=None,
+                        help=f"trading days to cover: live 1..{MAX_DAYS}, a replay any number its recording has "
+                             f"(default: the profile's)")
     parser.add_argument("--start", type=_date, default=None,
                         help="first trading day, YYYY-MM-DD (default: live today, replay the first recorded day)")
     parser.add_argument("--replay", type=Path, default=None, metavar="DIR",
@@ -188,8 +190,8 @@ def _workers(text: str) -> int:
 
 def _days(text: str) -> int:
     value = int(text)
-    if not 1 <= value <= MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"expected 1..{MAX_DAYS} trading days, got {text}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 trading day, got {text}")
     return value
 
 

@@ -58,7 +58,7 @@ from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
 from .shadow_config import ShadowTradingConfig
 from .signals import SignalInput, SignalSource, empty_ideas
-from .signals.interval_volume import with_interval_volume
+from .signals.interval_volume import apply_interval_volume, with_interval_volume
 from .feeds.trading_calendar import TradingDay
 from .results.day_summary import day_summary
 from .signals.stamping import new_ideas_only, sensible_levels, signal_rows, stamp, validation_rows
@@ -475,10 +475,10 @@ class ShadowTradingOrchestrator:
         if data.chain_error:
             notes.append(f"chain refused: {data.chain_error}")
         halted = self.halted()
-        if data.ideas is not None:  # a replay's phase A computed the interval volume and the ideas
-            interval = data.interval_chain
-        else:
-            interval = with_interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
+        interval = None
+        if data.chain is not None:  # a replay's phase A computed the interval volume (and the ideas)
+            interval = apply_interval_volume(data.chain.frame, data.interval_volume) if data.ideas is not None \
+                else with_interval_volume(data.chain.frame, data.previous)
         ideas: list[pd.DataFrame] = []
         if halted:
             notes.append("halted: no new signals")

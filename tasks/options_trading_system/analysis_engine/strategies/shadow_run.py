@@ -223,8 +223,9 @@ def _create(request: ShadowRunRequest, hooks: RunHooks
     profile = load_profile(request.profile, env=hooks.env)
     config = ShadowTradingConfig.from_profile(profile)
     days_wanted = request.days if request.days is not None else config.days
-    if not 1 <= days_wanted <= MAX_DAYS:
-        raise ConfigError(f"--days {days_wanted}: a shadow run covers 1 to {MAX_DAYS} trading days")
+    if days_wanted < 1 or (not request.replay and days_wanted > MAX_DAYS):
+        raise ConfigError(f"--days {days_wanted}: a live shadow run covers 1 to {MAX_DAYS} trading days "
+                          f"(a replay covers as many as its recording has)")
     output_dir = Path(request.output_dir or _default_output_dir(profile, config, request.limited_live))
     if request.limited_live:
         _check_limited_live(profile, config, request)

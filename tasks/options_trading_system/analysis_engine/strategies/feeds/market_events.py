@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ....data_ingestion.canonical import OptionsChain
@@ -57,10 +58,11 @@ class EventData:
     load_ms: float = float("nan")
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: computed ahead (a replay's phase A, `replay_days.py`): each source's ideas by source name, the
-    #: milliseconds each took, and the snapshot with its interval volume; None = generate them now
+    #: milliseconds each took, and the chain's interval volume (None for the day's first snapshot);
+    #: `ideas` None = generate them now
     ideas: Mapping[str, pd.DataFrame] | None = None
     idea_ms: Mapping[str, float] = field(default_factory=dict)
-    interval_chain: pd.DataFrame | None = None
+    interval_volume: np.ndarray | None = None
 
 
 class MarketFeed(ABC):
