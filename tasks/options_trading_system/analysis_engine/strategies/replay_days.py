@@ -20,7 +20,6 @@ import copy
 import dataclasses
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -91,9 +90,14 @@ def compute_day(task: DayTask) -> DayResult:
     day = task.day
     sources = [copy.copy(s) for s in task.sources]  # bound below: a thread of the same process may share them
     mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
+    recording = _recording(task.run_key, task.recording)
+    files = recording.mbo_of(day.session)
     for source in mbo_sources:
-        source.bind(task.baseline_dir if task.baseline_dir is not None else _private_dir(task.run_key))
-    feed = ReplayFeed(_recording(task.run_key, task.recording), task.bars, SimulatedClock(day.window_open),
+        if task.baseline_dir is not None:
+            source.bind(task.baseline_dir)
+        elif files:  # shared by every run and variant this process computes with the same MBO files and settings
+            source.bind(_private_dir(source.baseline_fingerprint(Path(files[0]).parent)))
+    feed = ReplayFeed(recording, task.bars, SimulatedClock(day.window_open),
                       mbo_batch=mbo_batch(mbo_sources) if mbo_sources else None)
     events = tuple(feed.plan(day))
     data: dict[int, EventData] = {}
@@ -180,14 +184,15 @@ def _recording(run_key: str, root: Path) -> Recording:
     return recording
 
 
-def _private_dir(run_key: str) -> Path:
-    """This process's (and thread's) own folder for `run_key`'s IFD v3.0 baseline store (a store is
-    a cache of recorded days' MBO statistics; two workers never share one file), removed at exit."""
+def _private_dir(fingerprint: str) -> Path:
+    """This process's (and thread's) own folder for the IFD v3.0 baseline store of `fingerprint`
+    (a store is a cache of recorded days' MBO statistics; two workers never share one file),
+    removed at exit."""
     global _private_root
     with _lock:
         if _private_root is None:
             _private_root = Path(tempfile.mkdtemp(prefix=f"nq-shadow-day-{os.getpid()}-"))
             atexit.register(shutil.rmtree, _private_root, True)
-    folder = _private_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", run_key) / str(threading.get_ident())
+    folder = _private_root / fingerprint / str(threading.get_ident())
     folder.mkdir(parents=True, exist_ok=True)
     return folder
