@@ -103,7 +103,8 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(recording: Path, tmp_path: Pat
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--days", "9"], "expected 1..7 trading days"),
+    (["--days", "9"], "a live shadow run covers 1 to 7 trading days"),
+    (["--days", "0"], "expected at least 1 trading day"),
     (["--replay", "/nonexistent/recording"], "no such directory"),
     (["--resume", "no-such-run"], "no such file"),
     (["--profile", "no_such_profile"], "profile 'no_such_profile' not found"),

@@ -30,6 +30,7 @@ from ...errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRIES = 1
+WORKER_SETUP = f"{__package__}.dask_worker_setup"  # preloaded into every LocalCluster worker process
 #: how long the driver waits for one day's result before calling that day failed
 DEFAULT_TASK_TIMEOUT_S = 3600.0
 
@@ -126,10 +127,12 @@ class DaskExecutor(DayExecutor):
                 raise ConfigError(f"--scheduler {scheduler}: no dask scheduler answered ({exc}); start one with "
                                   f"`dask scheduler` and workers with `dask worker {scheduler}`") from exc
         n_workers = workers if workers is not None else (os.cpu_count() or 1)
-        # everything (workers, the scheduler's HTTP endpoint) on 127.0.0.1 only, in-process workers too
+        # everything (workers, the scheduler's HTTP endpoint) on 127.0.0.1 only, in-process workers too;
+        # worker processes leave Ctrl-C to the driver (it stops the run after the current event)
+        preload = {"preload": [WORKER_SETUP]} if processes else {}
         self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=processes,
                                      protocol="tcp://", host="127.0.0.1", dashboard_address=None,
-                                     silence_logs=logging.WARNING)
+                                     silence_logs=logging.WARNING, **preload)
         log.info("dask LocalCluster: %d worker(s) x %d thread(s), %s", n_workers, threads,
                  "processes" if processes else "threads")
         return Client(self._cluster)

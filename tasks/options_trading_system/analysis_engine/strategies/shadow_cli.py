@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run_shadow_trading.py", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
         description="Shadow trading: every signal generated from market data, validated, paper-traded against the "
-                    "real price path and judged by what the market did next, for up to 7 days, live or replayed. "
+                    "real price path and judged by what the market did next, for up to 7 days live (a replay: as many "
+                    "as were recorded). "
                     "Reports go to <output-dir>/YYYY-MM-DD/, the ledger and final verdict to <output-dir>/runs/<run_id>/.")
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"profile name or path (default: {DEFAULT_PROFILE})")
     parser.add_argument("--days", type=_days, default=None,

@@ -427,7 +427,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         # phase A on the executor (IFD v3.0's baselines in the run's folder when it runs here),
         # phase B in this process: the orchestrator reading the results in day order
         run_key = f"{run['run_id']}#{uuid.uuid4().hex[:8]}"
-        tasks = [DayTask(run_key=run_key, day=day, recording=recording.root,
+        tasks = [DayTask(run_key=run_key, day=day, recording=recording.root.absolute(),  # as workers elsewhere see it
                          bars=prices.between(day.session_open, day.session_close), sources=tuple(sources),
                          baseline_dir=run_dir if executor.in_process else None) for day in remaining]
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
