@@ -21,6 +21,7 @@ afterwards): the reference absorbs that. Figures measured while other work share
 so only through `load average`, printed first.
 
     python3 scripts/benchmarks/bench_shadow.py [--recording DIR] [--runs 1] [--real]
+    python3 scripts/benchmarks/bench_shadow.py --distributed [--days 20] [--variants 4] [--workers 1,2]
 """
 from __future__ import annotations
 
@@ -54,7 +55,14 @@ REAL_BARS = PROJECT_ROOT.parent / "shared" / "data" / "futures" / "NQ_1min_sampl
 
 
 def main() -> int:
+    if "--distributed" in sys.argv[1:]:  # days x variants, serial against a dask LocalCluster
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_shadow_distributed import main as distributed
+        return distributed([a for a in sys.argv[1:] if a != "--distributed"])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--distributed", action="store_true",
+                        help="instead: serial vs a dask LocalCluster over days x variants "
+                             "(bench_shadow_distributed.py; its options: --days, --variants, --workers)")
     parser.add_argument("--recording", type=Path, default=None, help="replay this recording instead of a fresh week")
     parser.add_argument("--runs", type=int, default=1, help="replays to time (default 1)")
     parser.add_argument("--real", action="store_true", help="also time the week on the real NQ bars (../shared/data)")

@@ -15,11 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ...errors import OptionsSystemError
+from ...errors import ConfigError, OptionsSystemError
 from ...logging_setup import configure_logging
 from ...state.ledger import RUN_COMPLETED
 from .shadow_run import (DEFAULT_PROFILE, LIMITED_LIVE_PROFILE, MAX_DAYS, RunHooks, RunReports, ShadowRunRequest,
-                         emergency_flatten, start_run)
+                         emergency_flatten, run_replay, start_run)
+from .day_executors import make_executor
 
 log = logging.getLogger("run_shadow_trading")
 
@@ -33,6 +34,8 @@ EXAMPLES = """examples:
   python3 scripts/make_sample_data.py week --days 5 --price-path ../shared/data/futures/NQ_1min_sample.csv --output outputs/real_week
   python3 run_shadow_trading.py --replay outputs/real_week --days 5
   python3 run_shadow_trading.py --resume replay-20250602-20250610T101500
+  python3 run_shadow_trading.py --replay outputs/sample_week --days 5 --cluster local --workers 2
+  python3 run_shadow_trading.py --replay outputs/sample_week --days 5 --scheduler tcp://127.0.0.1:8786
   python3 run_shadow_trading.py --days 5                       # live: waits for each day's window
   python3 run_shadow_trading.py --limited-live --replay outputs/sample_week --days 5
   python3 run_shadow_trading.py --limited-live --broker tradovate --replay outputs/sample_week --profile my_standin.json
@@ -86,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tick", action="store_true",
                         help="tick execution: futures strategies deciding on every trade, through the risk engine "
                              "to the broker (its own options: run_shadow_trading.py --tick --help)")
+    parser.add_argument("--cluster", choices=("local",), default=None,
+                        help="with --replay/--resume of a replay: compute the days' signals on a dask LocalCluster "
+                             "(worker processes on 127.0.0.1); the ledger is still written here, equal to a serial run")
+    parser.add_argument("--workers", type=_workers, default=None, metavar="K",
+                        help="with --cluster local: worker processes (default: one per core)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="with --replay/--resume: use this running dask scheduler's workers (they must read the "
+                             "recording at the same path; see docs/shadow_trading.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only")
@@ -107,12 +118,12 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None, co
     previous = _install_sigint(stop)
     bar: Any = None
 
-    def progress(total: int | None):
+    def progress(total: int | None, unit: str = "event"):
         nonlocal bar
         from tqdm import tqdm
         if bar is not None:  # a sweep runs one replay after another, one bar each
             bar.close()
-        bar = tqdm(total=total, unit="event", desc="shadow replay", disable=args.no_progress or args.quiet)
+        bar = tqdm(total=total, unit=unit, desc="shadow replay", disable=args.no_progress or args.quiet)
         return lambda _event: bar.update(1)
 
     if args.sweep is not None:
@@ -140,7 +151,12 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None, co
             return 0
         if args.limited_live and args.confirm_live:
             log.warning("--confirm-live given: if the profile's broker is live, REAL MONEY is traded")
-        result = start_run(request, hooks)
+        cluster = _cluster_options(args)
+        if cluster is not None:
+            with make_executor("dask", **cluster) as executor:
+                result = run_replay(request, executor, hooks)
+        else:
+            result = start_run(request, hooks)
     except OptionsSystemError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -148,6 +164,8 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None, co
         if bar is not None:
             bar.close()
         signal.signal(signal.SIGINT, previous)
+    for day, error in result.failed_days.items():
+        print(f"day {day} failed and closed with no signal: {error}", file=sys.stderr)
     if not args.quiet:
         _print_summary(result)
     return 0 if result.status == RUN_COMPLETED else EXIT_INTERRUPTED
@@ -176,6 +194,27 @@ def _install_sigint(stop: threading.Event) -> Any:
         log.warning("stopping after the current event (Ctrl-C again to abort now)")
         stop.set()
     return signal.signal(signal.SIGINT, handler)
+
+
+def _cluster_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The dask executor's options the command line asks for, None for a run in this process
+    (a combination that cannot work is a ConfigError: exit 2 before anything starts)."""
+    if args.workers is not None and not args.cluster:
+        raise ConfigError("--workers needs --cluster local")
+    if not (args.cluster or args.scheduler):
+        return None
+    if args.cluster and args.scheduler:
+        raise ConfigError("--cluster local starts its own cluster; --scheduler uses a running one: give one of them")
+    if not (args.replay or args.resume):
+        raise ConfigError("--cluster and --scheduler distribute a replay: give --replay DIR (or --resume RUN_ID)")
+    return {"scheduler": args.scheduler, "workers": args.workers}
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 worker, got {text}")
+    return value
 
 
 def _days(text: str) -> int:

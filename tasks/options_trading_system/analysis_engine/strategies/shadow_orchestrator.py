@@ -59,12 +59,12 @@ from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
 from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
 from .guards.config import NETTING_ACCOUNT
-from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, MarketEvent, MarketFeed
+from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, EventData, MarketEvent, MarketFeed
 from .performance import ProcessSampler, Stopwatch
 from .feeds.price_path import PricePath
 from .shadow_config import ShadowTradingConfig
-from .signals import SignalInput, SignalSource
-from .signals.interval_volume import with_interval_volume
+from .signals import SignalInput, SignalSource, empty_ideas
+from .signals.interval_volume import apply_interval_volume, with_interval_volume
 from .feeds.trading_calendar import TradingDay
 from .results.day_summary import day_summary
 from .signals.stamping import new_ideas_only, sensible_levels, signal_rows, stamp, validation_rows
@@ -511,7 +511,10 @@ class ShadowTradingOrchestrator:
         if data.chain_error:
             notes.append(f"chain refused: {data.chain_error}")
         halted = self.halted()
-        interval = with_interval_volume(data.chain.frame, data.previous) if data.chain is not None else None
+        interval = None
+        if data.chain is not None:  # a replay's phase A computed the interval volume (and the ideas)
+            interval = apply_interval_volume(data.chain.frame, data.interval_volume) if data.ideas is not None \
+                else with_interval_volume(data.chain.frame, data.previous)
         ideas: list[pd.DataFrame] = []
         if halted:
             notes.append("halted: no new signals")
@@ -523,9 +526,8 @@ class ShadowTradingOrchestrator:
             for source in self.sources:
                 if source.event_kind != event.kind:
                     continue
-                with Stopwatch() as watch:
-                    frame = source.generate(inputs)
-                self.ledger.add_latency(day.label, event.key, f"algorithm:{source.algorithm}", watch.ms)
+                frame, ms = _ideas(source, inputs, data)
+                self.ledger.add_latency(day.label, event.key, f"algorithm:{source.algorithm}", ms)
                 if not frame.empty:
                     ideas.append(frame.assign(source=source.name, algorithm=source.algorithm,
                                               traded_source=int(source.trade)))
@@ -728,6 +730,16 @@ def refusal_reason(refusal: Any) -> str:
     code stays the text before the first colon (what reports group by)."""
     rest = refusal.message[len(refusal.code):].lstrip(": ").strip()
     return f"{refusal.code}: {rest} [guard {refusal.guard}]" if rest else f"{refusal.code} [guard {refusal.guard}]"
+
+
+def _ideas(source: SignalSource, inputs: SignalInput, data: EventData) -> tuple[pd.DataFrame, float]:
+    """The source's ideas for this event and the milliseconds they took: computed ahead (a replay's
+    phase A, on whatever machine ran it) or generated now."""
+    if data.ideas is not None:
+        return data.ideas.get(source.name, empty_ideas()), float(data.idea_ms.get(source.name, float("nan")))
+    with Stopwatch() as watch:
+        frame = source.generate(inputs)
+    return frame, watch.ms
 
 
 def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:

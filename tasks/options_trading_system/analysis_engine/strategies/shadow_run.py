@@ -7,8 +7,10 @@
 2. for a new run picks the trading days from the exchange calendar (`--start`, `--days`) and creates
    `<output_dir>/runs/<run_id>/ledger.sqlite` with the run row; for `--resume` reopens that ledger
    and takes the days, the data and the settings from the run row (a changed profile is refused);
-3. builds the feed: a `ReplayFeed` over a recording on a simulated clock, or a `LiveFeed` over the
-   profile's data sources on the real clock with `schedule`-driven cycles;
+3. builds the feed: for a replay, each day's signal work (phase A, `replay_days.py`) on the day
+   executor (this process, or dask: `run_replay`) read back in day order on a simulated clock
+   (`phased_feed.py`); live, a `LiveFeed` over the profile's data sources on the real clock with
+   `schedule`-driven cycles;
 4. runs the orchestrator, writing each day's reports when the day closes;
 5. writes every day's reports again (so a resumed run has them all) and the final results.
 """
@@ -18,6 +20,7 @@ import json
 import logging
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,12 +40,14 @@ from .feeds.clock import Clock, RealClock, SimulatedClock
 from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
 from .feeds.live_feed import LiveFeed
 from .feeds.live_mbo import LiveMboChannel
-from .feeds.market_events import EVENT_MBO, MarketFeed
+from .feeds.market_events import EVENT_CLOSE, EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
 from .feeds.price_path import PricePath
 from .feeds.recording import open_recording
-from .feeds.replay_feed import ReplayFeed
 from .feeds.snapshot_store import SnapshotStore, cache_dir_under
+from .day_executors import DayExecutor, OutcomeStream, SerialExecutor
+from .phased_feed import PhasedReplayFeed
+from .replay_days import DayTask, compute_day, task_key
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
@@ -84,6 +89,8 @@ class ShadowRunResult:
     events: int
     final: Mapping[str, Any] | None = None
     reports: tuple[Path, ...] = field(default_factory=tuple)
+    #: replayed days whose phase A failed (each closed with no signal and a note saying why)
+    failed_days: Mapping[str, str] = field(default_factory=dict)
 
 
 class RunReports(Protocol):
@@ -110,14 +117,24 @@ class RunHooks:
     stop: threading.Event | None = None
     after_commit: Callable[[int], None] | None = None
     on_event: Callable[[Any], None] | None = None
-    progress: Callable[[int | None], Callable[[Any], None]] | None = None
+    #: progress(total, unit) -> a callback per event; a replay counts closed days (unit "day")
+    progress: Callable[..., Callable[[Any], None]] | None = None
     env: Mapping[str, str] | None = None
     mbo_client_factory: Callable[..., Any] | None = None  # databento.Live unless a test gives a stand-in
     wall_clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC")
 
 
-def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> ShadowRunResult:
+def run_replay(request: ShadowRunRequest, executor: DayExecutor, hooks: RunHooks | None = None) -> ShadowRunResult:
+    """A replay (new or resumed) whose per-day signal work (phase A) runs on `executor` (serial or
+    dask, `day_executors.py`); the ledger is written here, in day order (phase B), so the ledger is
+    the same row for row whichever executor ran it."""
+    return start_run(request, hooks, executor=executor)
+
+
+def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None,
+              executor: DayExecutor | None = None) -> ShadowRunResult:
     """Run (or resume) a shadow run to completion or interruption; see the module docstring.
+    A replay's phase A runs on `executor` (default: this process, one day at a time).
 
     One process per run (`state.run_lock`): a second process on the same run is refused with
     `RunLockedError`. A ledger that cannot be written (disk full, read-only) ends the run with
@@ -131,7 +148,7 @@ def start_run(request: ShadowRunRequest, hooks: RunHooks | None = None) -> Shado
             profile, config, ledger, run, output_dir, lock = _reopen(request, hooks)
         else:
             profile, config, ledger, run, output_dir, lock = _create(request, hooks)
-        return _run(request, hooks, profile, config, ledger, run, output_dir)
+        return _run(request, hooks, profile, config, ledger, run, output_dir, executor or SerialExecutor())
     except sqlite3.Error as exc:
         where = ledger.path if ledger is not None else "the run's ledger"
         run_id = request.resume or request.run_id or (ledger.path.parent.name if ledger is not None else "")
@@ -169,7 +186,7 @@ def _record_failure(path: Path, reason: str) -> None:
 
 
 def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: ShadowTradingConfig, ledger: Ledger,
-         run: dict[str, Any], output_dir: Path) -> ShadowRunResult:
+         run: dict[str, Any], output_dir: Path, executor: DayExecutor) -> ShadowRunResult:
     stop = hooks.stop or threading.Event()
     run_dir = ledger.path.parent
     calendar = TradingCalendar(str(profile.section("instrument").get("exchange_calendar", "CMES")), config.window)
@@ -181,10 +198,15 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
     execution: dict[str, Any] = {}
     try:
         sources = build_signal_sources(profile, config)
-        feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"])
+        closed_before = set(queries.closed_days(ledger))
+        feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"],
+                     executor, [d for d in days if d.label not in closed_before])
         reporter = _reporter(hooks.reports, ledger, config, output_dir)
         on_event = hooks.on_event
-        if hooks.progress is not None:
+        if hooks.progress is not None and isinstance(feed, PhasedReplayFeed):
+            tick = hooks.progress(len(days) - len(closed_before), unit="day")
+            on_event = lambda event: tick(event) if event.kind == EVENT_CLOSE else None  # noqa: E731
+        elif hooks.progress is not None:
             on_event = hooks.progress(_planned(feed, days))
         execution = _execution(profile, config, run, ledger)
         orchestrator = ShadowTradingOrchestrator(
@@ -196,8 +218,10 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
             outcome = orchestrator.run()
         closed, final, reports = write_run_reports(hooks.reports, ledger, config, output_dir, run_dir)
         exit_note = outcome.status
+        failed = dict(feed.failures) if isinstance(feed, PhasedReplayFeed) else {}
         return ShadowRunResult(run_id=run["run_id"], run_dir=run_dir, status=ledger.run()["status"],
-                               days_closed=len(closed), events=outcome.events, final=final, reports=tuple(reports))
+                               days_closed=len(closed), events=outcome.events, final=final, reports=tuple(reports),
+                               failed_days=failed)
     finally:
         if feed is not None:
             feed.close()
@@ -438,7 +462,7 @@ def _first_recorded_day(recording: Any, calendar: TradingCalendar) -> date:
 
 def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig, days: list[TradingDay],
           run_dir: Path, sources: list[Any], hooks: RunHooks, request: ShadowRunRequest,
-          resumed_at: str | None) -> MarketFeed:
+          resumed_at: str | None, executor: DayExecutor, remaining: list[TradingDay]) -> MarketFeed:
     if run["mode"] == "replay":
         recording = open_recording(Path(run["data_dir"]), price_path=Path(run["price_path"]) if run["price_path"] else None)
         prices = _price_path(recording, config, profile)
@@ -446,15 +470,17 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
             log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
         speed = request.speed if request.speed is not None else config.replay.speed
         clock = hooks.clock or SimulatedClock(replay_clock_start(days, resumed_at), speed=speed)
-        mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
-        for source in mbo_sources:
-            source.bind(run_dir)
-        def mbo_batch(day: TradingDay, files: Any) -> pd.DataFrame:
-            frames = [s.replay_day(day, files) for s in mbo_sources]
-            frames = [f for f in frames if f is not None and not f.empty]
-            return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return ReplayFeed(recording, prices, clock, mbo_batch=mbo_batch if mbo_sources else None,
-                          snapshots=snapshot_store(config, sources, run_dir.parent.parent))  # <output_dir>/runs/<id>
+        # phase A on the executor (IFD v3.0's baselines in the run's folder when it runs here),
+        # phase B in this process: the orchestrator reading the results in day order
+        run_key = f"{run['run_id']}#{uuid.uuid4().hex[:8]}"
+        snapshots = snapshot_store(config, sources, run_dir.parent.parent)  # <output_dir>/runs/<id>
+        tasks = [DayTask(run_key=run_key, day=day, recording=recording.root.absolute(),  # as workers elsewhere see it
+                         bars=prices.between(day.session_open, day.session_close), sources=tuple(sources),
+                         baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots)
+                 for day in remaining]
+        log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
+        stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))
+        return PhasedReplayFeed(stream, run_key, prices, clock)
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
                             else ClockCycleTimer(clock, config.live.cycle_seconds))

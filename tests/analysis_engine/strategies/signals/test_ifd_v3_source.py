@@ -1,6 +1,7 @@
 """IFD v3.0 signals: the engine's emissions on a recorded MBO day, and their trade levels."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,20 @@ def test_another_sources_emissions_are_not_taken() -> None:
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_a_baseline_cache_is_shared_only_with_the_same_mbo_files_and_settings(small_recording: Path,
+                                                                             tmp_path: Path) -> None:
+    import shutil
+    copy = tmp_path / "mbo"
+    shutil.copytree(small_recording / "mbo", copy)
+    source = IfdV3SignalSource("ifd_v3", IFDv3Config())
+    same = IfdV3SignalSource("other_name", IFDv3Config())
+    assert source.baseline_fingerprint(copy) == same.baseline_fingerprint(copy)
+    other_settings = IfdV3SignalSource("ifd_v3", IFDv3Config(baseline=dataclasses.replace(
+        IFDv3Config().baseline, lookback_days=IFDv3Config().baseline.lookback_days + 1)))
+    assert other_settings.baseline_fingerprint(copy) != source.baseline_fingerprint(copy)
+    before = source.baseline_fingerprint(copy)
+    history = sorted((copy / "history").glob("*.mbo.dbn*"))[0]
+    history.write_bytes(history.read_bytes() + b"\0")   # a regenerated (or damaged) earlier day
+    assert source.baseline_fingerprint(copy) != before

@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ....data_ingestion.canonical import OptionsChain
@@ -59,6 +60,12 @@ class EventData:
     cost_note: str = ""
     load_ms: float = float("nan")
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: computed ahead (a replay's phase A, `replay_days.py`): each source's ideas by source name, the
+    #: milliseconds each took, and the chain's interval volume (None for the day's first snapshot);
+    #: `ideas` None = generate them now
+    ideas: Mapping[str, pd.DataFrame] | None = None
+    idea_ms: Mapping[str, float] = field(default_factory=dict)
+    interval_volume: np.ndarray | None = None
 
 
 class MarketFeed(ABC):

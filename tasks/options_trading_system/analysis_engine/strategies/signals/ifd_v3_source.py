@@ -13,7 +13,10 @@ signalled (the observation notes count it).
 """
 from __future__ import annotations
 
+import glob
+import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -71,6 +74,16 @@ class IfdV3SignalSource(SignalSource):
     def bind(self, run_dir: Path) -> None:
         """Keep the baseline store in the run's folder (each run learns its own history)."""
         self.baseline_path = Path(run_dir) / f"{self.name}_{BASELINE_FILE}"
+
+    def baseline_fingerprint(self, mbo_folder: Path) -> str:
+        """What a baseline store's content depends on: this source's engine settings and every MBO
+        file `replay_day` may record from that folder (path, size, modification time). Stores with
+        the same fingerprint hold the same days with the same figures, so they can be shared."""
+        folder = Path(mbo_folder)
+        files = sorted({f for pattern in (str(folder / HISTORY_DIR / MBO_PATTERN), str(folder / MBO_PATTERN))
+                        for f in glob.glob(pattern)})
+        stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+        return hashlib.sha256(repr((self.config, stats)).encode()).hexdigest()[:20]
 
     def replay_day(self, day: Any, files: Sequence[Path]) -> pd.DataFrame:
         """The engine's emissions over the day's MBO files, with baselines from the days before."""

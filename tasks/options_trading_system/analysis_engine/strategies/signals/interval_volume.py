@@ -14,16 +14,29 @@ import pandas as pd
 
 def with_interval_volume(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     """`current` with `volume` replaced by the interval volume and the day's in `day_volume`."""
-    out = current.copy()
-    out["day_volume"] = current["volume"]
+    return apply_interval_volume(current, interval_volume(current, previous))
+
+
+def interval_volume(current: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray | None:
+    """The interval volume of each row of `current`; None without a previous snapshot (the day so
+    far is the interval). Small enough to travel where the snapshot itself already is."""
     if previous is None or previous.empty:
-        out["interval_volume"] = current["volume"]
-        return out
+        return None
     before = previous.drop_duplicates("contract").set_index("contract")["volume"]
     prior = current["contract"].map(before).to_numpy(dtype="float64")
     now = current["volume"].to_numpy(dtype="float64")
     delta = now - np.nan_to_num(prior, nan=0.0)
-    interval = np.where(np.isnan(now) | (delta < 0), np.nan, delta)
+    return np.where(np.isnan(now) | (delta < 0), np.nan, delta)
+
+
+def apply_interval_volume(current: pd.DataFrame, interval: np.ndarray | None) -> pd.DataFrame:
+    """`current` with `interval` (from `interval_volume`) as its `volume` and `interval_volume`,
+    the day's volume in `day_volume`."""
+    out = current.copy()
+    out["day_volume"] = current["volume"]
+    if interval is None:
+        out["interval_volume"] = current["volume"]
+        return out
     out["volume"] = interval
     out["interval_volume"] = interval
     return out
