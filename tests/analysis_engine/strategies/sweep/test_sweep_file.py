@@ -12,7 +12,7 @@ import pytest
 
 from tasks.options_trading_system.analysis_engine.strategies.sweep import expand, load_sweep_file
 from tasks.options_trading_system.analysis_engine.strategies.sweep.plan import SweepRequest, plan_sweep
-from tasks.options_trading_system.errors import ConfigError
+from tasks.options_trading_system.errors import ConfigError, OptionsSystemError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 EXAMPLE = PROJECT_ROOT / "config" / "sweeps" / "example_grid.json"
@@ -105,11 +105,12 @@ def test_the_command_line_exits_2_naming_the_sweep_file_and_path_before_running(
     assert not (tmp_path / "out").exists()
 
 
-def test_days_the_recording_cannot_give_stop_the_sweep_with_exit_2_before_any_run(tmp_path: Path) -> None:
+def test_days_the_recording_cannot_give_stop_the_sweep_with_exit_2_before_any_run(small_recording: Path,
+                                                                                  tmp_path: Path) -> None:
     from tasks.options_trading_system.analysis_engine.strategies.sweep import run_sweep
     path = _write(tmp_path, {"days": 400, "grid": {"shadow_trading.validation.min_score": [0.6, 0.85]}})
-    with pytest.raises(ConfigError) as caught:
-        run_sweep(SweepRequest(sweep_file=path, replay=tmp_path, output_dir=tmp_path / "out"))
+    with pytest.raises(OptionsSystemError) as caught:
+        run_sweep(SweepRequest(sweep_file=path, replay=small_recording, output_dir=tmp_path / "out"))
     assert caught.value.exit_code == 2
     assert not (tmp_path / "out" / "runs").exists()
 
