@@ -129,7 +129,13 @@ def main(argv: list[str] | None = None, *, reports: RunReports | None = None, co
     if args.sweep is not None:
         from .sweep.command import run_sweep_command
         try:
-            return run_sweep_command(args, reports=reports, comparison=comparison, stop=stop, progress=progress)
+            try:
+                cluster = _cluster_options(args)
+            except ConfigError as exc:
+                print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+                return exc.exit_code
+            return run_sweep_command(args, reports=reports, comparison=comparison, stop=stop, progress=progress,
+                                     cluster=cluster)
         finally:
             if bar is not None:
                 bar.close()

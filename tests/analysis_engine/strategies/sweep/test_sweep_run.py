@@ -163,3 +163,23 @@ def test_a_stopped_sweep_resumes_the_stopped_variant_and_starts_the_rest(small_r
     from tasks.options_trading_system.errors import ConfigError
     with pytest.raises(ConfigError, match=r"variant 'loose' already has run stop--loose .* different its profile"):
         run_sweep(request, RunHooks(), reports=sweep_report_writer)
+
+
+def test_a_sweep_on_a_dask_cluster_writes_every_variants_serial_ledger(swept, small_recording: Path,
+                                                                        tmp_path: Path) -> None:
+    """`--sweep ... --cluster local`: the dask runner sends every variant's days to one cluster; each
+    variant's ledger is the serial sweep's row for row (run ids aside: they name the same variants)."""
+    from tasks.options_trading_system.state.ledger import dump_state
+
+    serial_request, serial_result = swept
+    request = SweepRequest(sweep_file=_sweep(tmp_path, GRID), replay=small_recording, output_dir=tmp_path / "out")
+    result = run_sweep(request, RunHooks(), runner="dask", runner_options={"workers": 2})
+    assert [o.status for o in result.outcomes] == ["completed"] * 4
+    for outcome in result.outcomes:
+        ledger = Path("runs") / outcome.run_id / "ledger.sqlite"
+        distributed = dump_state(request.output_dir / ledger, ignore_columns={"runs": ["run_id"]})
+        serial = dump_state(serial_request.output_dir / ledger, ignore_columns={"runs": ["run_id"]})
+        assert distributed["signals"] and distributed["orders"]  # something to compare
+        for table in ("observations", "signals", "validations", "orders", "fills", "positions", "outcomes", "costs",
+                      "daily_summaries"):  # what a replay's results are (the runs row names its own folders)
+            assert distributed[table] == serial[table], (outcome.name, table)

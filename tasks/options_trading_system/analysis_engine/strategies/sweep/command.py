@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 import threading
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ....errors import OptionsSystemError
 from ..shadow_run import DEFAULT_PROFILE, RunHooks, RunReports
@@ -33,8 +33,11 @@ class SweepComparison(SweepReports, Protocol):
 
 def run_sweep_command(args: argparse.Namespace, *, reports: RunReports | None, comparison: SweepComparison | None,
                       stop: threading.Event,
-                      progress: Callable[[int | None], Callable[[Any], None]] | None = None) -> int:
-    """Run the sweep `args.sweep` asks for; prints the ranking; returns the exit code."""
+                      progress: Callable[[int | None], Callable[[Any], None]] | None = None,
+                      cluster: Mapping[str, Any] | None = None) -> int:
+    """Run the sweep `args.sweep` asks for; prints the ranking; returns the exit code. `cluster`
+    (the dask options of `--cluster local` / `--scheduler`) runs every variant's days on one dask
+    cluster (the `dask` runner) instead of the sweep file's runner."""
     given = [f"--{name.replace('_', '-')}" for name in NOT_WITH_SWEEP if getattr(args, name, None)]
     if args.profile != DEFAULT_PROFILE:
         given.append("--profile (the sweep file's `profile` is the base)")
@@ -49,7 +52,10 @@ def run_sweep_command(args: argparse.Namespace, *, reports: RunReports | None, c
                            price_path=args.price_path, speed=args.speed, output_dir=args.output_dir)
     hooks = RunHooks(reports=reports, stop=stop, progress=progress)
     try:
-        result = run_sweep(request, hooks, reports=comparison)
+        if cluster is not None:
+            result = run_sweep(request, hooks, reports=comparison, runner="dask", runner_options=cluster)
+        else:
+            result = run_sweep(request, hooks, reports=comparison)
     except OptionsSystemError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code

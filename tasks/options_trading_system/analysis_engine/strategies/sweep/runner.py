@@ -24,6 +24,7 @@ from .variants import Variant
 #: name -> "module:Class", relative to this package
 RUNNER_CLASSES: dict[str, str] = {
     "serial": "serial:SerialRunner",
+    "dask": "dask_runner:DaskRunner",
 }
 
 

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ....errors import ConfigError, OptionsSystemError
 from ....state.ledger import RUN_FAILED
-from ..shadow_run import RunHooks, start_run
+from ..shadow_run import RunHooks, ShadowRunRequest, ShadowRunResult, start_run
 from .runner import VariantJob, VariantOutcome, VariantRunner
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class SerialRunner(VariantRunner):
             log.info("(variant %d of %d) %s: %s run %s", index, len(jobs), job.variant.name,
                      "resuming" if job.resume else "starting", run_id)
             try:
-                result = start_run(job.request, replace(hooks))
+                result = self._start(job.request, replace(hooks))
             except OptionsSystemError as exc:
                 if exc.exit_code == CONFIG_EXIT_CODE:  # the same mistake would stop every variant: stop now
                     raise
@@ -44,3 +44,7 @@ class SerialRunner(VariantRunner):
             outcomes.append(VariantOutcome(name=job.variant.name, run_id=result.run_id, status=result.status,
                                            run_dir=result.run_dir))
         return outcomes
+
+    def _start(self, request: ShadowRunRequest, hooks: RunHooks) -> ShadowRunResult:
+        """One variant's run, to completion or interruption (in this process, day by day)."""
+        return start_run(request, hooks)

@@ -54,11 +54,12 @@ class SweepResult:
 
 
 def run_sweep(request: SweepRequest, hooks: RunHooks | None = None, *, reports: SweepReports | None = None,
-              runner: str | None = None) -> SweepResult:
-    """Plan, run what is left, compare; see the module docstring."""
+              runner: str | None = None, runner_options: Mapping[str, Any] | None = None) -> SweepResult:
+    """Plan, run what is left, compare; see the module docstring. `runner` (default: the sweep
+    file's) is built with `runner_options` (e.g. the dask runner's `scheduler`, `workers`)."""
     hooks = hooks or RunHooks()
     plan = plan_sweep(request, env=hooks.env)
-    chosen = make_runner(runner or plan.sweep.runner)
+    chosen = make_runner(runner or plan.sweep.runner, **dict(runner_options or {}))
     jobs, skipped = prepare_jobs(plan, env=hooks.env)
     log.info("sweep %s: %d variant(s) over %d day(s) of %s; %d to run, %d already completed; runner %s",
              plan.sweep.sweep_id, len(plan.variants), plan.days, plan.replay, len(jobs), len(skipped), chosen.name)
