@@ -45,7 +45,7 @@ from ...state import queries
 from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, Ledger, iso
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
-from .execution.broker import Broker, BrokerError, OrderRejectedError
+from .execution.broker import Broker, BrokerError, OrderRejectedError, cancel_each
 from .execution.option_quote import option_quote
 from .execution.orders import Fill, OrderState
 from .execution.adoption import ledger_books, record_adoption
@@ -253,11 +253,7 @@ class ShadowTradingOrchestrator:
         if flatten:
             self._flatten_positions(day, event, event.time, flatten[0].reason)
         for action in (a for a in actions if isinstance(a, CancelOrders)):
-            for client_order_id in action.client_order_ids:
-                try:
-                    self.broker.cancel(client_order_id)
-                except BrokerError as exc:
-                    log.info("cancel %s: %s", client_order_id, exc)
+            cancel_each(self.broker, action.client_order_ids)
 
     def reconcile(self, day: TradingDay, event: MarketEvent) -> str:
         """Compare the broker's positions, working orders and fills with the ledger

@@ -51,7 +51,7 @@ from ...state.ledger import (CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONT
                              RUN_INTERRUPTED, Ledger, iso)
 from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
                                  write_order, write_position)
-from .execution.broker import Broker, BrokerError, OrderRejectedError
+from .execution.broker import Broker, BrokerError, OrderRejectedError, cancel_each
 from .execution.orders import EventKind, Fill
 from .execution.paper import PaperBroker
 from .execution.paper_pricing import EXIT_ORIGIN_MARKET, REFUSED_NO_PRICE, EntryQuote
@@ -626,11 +626,7 @@ class TickExecutionOrchestrator:
                 for position in list(self._open):
                     self._exit(day, position, EXIT_FLATTEN, price, at_ns, index)
         for action in (a for a in actions if isinstance(a, CancelOrders)):
-            for client_order_id in action.client_order_ids:
-                try:
-                    self.broker.cancel(client_order_id)
-                except BrokerError as exc:
-                    log.info("cancel %s: %s", client_order_id, exc)
+            cancel_each(self.broker, action.client_order_ids)
 
     def _close_day(self, day: _Day) -> None:
         """Positions still open exit at the session's last trade; then the day's summary row."""

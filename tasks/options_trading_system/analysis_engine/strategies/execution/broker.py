@@ -13,13 +13,16 @@ Contract of every method:
 """
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from typing import ClassVar, Sequence
+from typing import ClassVar, Iterable, Sequence
 
 import pandas as pd
 
 from ....errors import OptionsSystemError
 from .orders import AccountSnapshot, Bracket, BracketAck, BrokerEvent, Fill, OrderState, Position
+
+log = logging.getLogger(__name__)
 
 
 class BrokerError(OptionsSystemError):
@@ -87,3 +90,13 @@ class Broker(ABC):
     @abstractmethod
     def events(self) -> Sequence[BrokerEvent]:
         """Drain the events received since the last call; never blocks."""
+
+
+def cancel_each(broker: Broker, client_order_ids: Iterable[str]) -> None:
+    """Cancel every order named, going on past one the broker cannot cancel (already filled or
+    gone): a guard's cancel request must reach every working order, not stop at the first error."""
+    for client_order_id in client_order_ids:
+        try:
+            broker.cancel(client_order_id)
+        except BrokerError as exc:
+            log.info("cancel %s: %s", client_order_id, exc)
