@@ -50,6 +50,18 @@ def open_followers(ledger: Ledger, day: str) -> pd.DataFrame:
         "WHERE s.day = ? AND o.signal_id IS NULL ORDER BY s.signal_id", (day,))
 
 
+def open_position_followers(ledger: Ledger) -> pd.DataFrame:
+    """Every open position of the run (any day) as `open_followers` rows: what a run that holds
+    positions across days (`LimitedLiveTradingOrchestrator`) follows to their exits."""
+    return ledger.frame(
+        "SELECT s.signal_id, s.source, s.direction, s.entry_reference, s.target, s.stop, s.sim_time, "
+        "p.position_id, p.entry_price, p.contract AS position_contract, p.option_strike, p.option_right, "
+        "p.option_iv, p.option_expiration, p.quantity "
+        "FROM positions p JOIN signals s ON s.signal_id = p.signal_id "
+        "LEFT JOIN outcomes o ON o.signal_id = s.signal_id "
+        "WHERE p.status = 'open' AND o.signal_id IS NULL ORDER BY s.signal_id")
+
+
 def recent_signals(ledger: Ledger, day: str, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
     """Signals of `day` in (since, until]: what a repeat is checked against."""
     return ledger.frame(
@@ -84,6 +96,31 @@ def signals_without_position(ledger: Ledger) -> list[str]:
     return [r["signal_id"] for r in ledger.rows(
         "SELECT s.signal_id FROM signals s LEFT JOIN positions p ON p.signal_id = s.signal_id "
         "WHERE s.traded_source = 1 AND p.position_id IS NULL ORDER BY s.signal_id")]
+
+
+def signal_recorded(ledger: Ledger, signal_id: str) -> bool:
+    """True once the signal's row is in the ledger."""
+    return bool(ledger.scalar("SELECT 1 FROM signals WHERE signal_id = ?", (signal_id,)))
+
+
+def order_status(ledger: Ledger, order_id: str) -> str | None:
+    """An order's status (refused, rejected, filled, cancelled, ...), None when it was never recorded."""
+    status = ledger.scalar("SELECT status FROM orders WHERE order_id = ?", (order_id,))
+    return None if status is None else str(status)
+
+
+def order_count(ledger: Ledger) -> int:
+    """Orders of the run (entries and exits, refused ones included)."""
+    return int(ledger.scalar("SELECT COUNT(*) FROM orders") or 0)
+
+
+def refused_order_count(ledger: Ledger) -> int:
+    """Orders a guard (or a check before the guards) refused."""
+    return int(ledger.scalar("SELECT COUNT(*) FROM orders WHERE status = 'refused'") or 0)
+
+
+def open_position_count(ledger: Ledger) -> int:
+    return int(ledger.scalar("SELECT COUNT(*) FROM positions WHERE status = 'open'") or 0)
 
 
 def signal_row(ledger: Ledger, signal_id: str) -> dict:

@@ -6,7 +6,8 @@ differ. For each event of a day, in order (`_process`):
 1. `_apply_controls`: obey halt / resume / stop records a monitor queued in the ledger;
 2. `_follow`: walk every open signal along the price path up to the event's time; each one that
    reached its target or stop is closed (outcome, and for a paper trade the exit order, fill,
-   position close and commission), one transaction each, in the order they happened;
+   position close and commission), one transaction each, in the order they happened
+   (`execution/exit_recording.py`, shared with `LimitedLiveTradingOrchestrator`);
 3. `_observe` (chain and mbo events): load the data, run each signal source that reads this kind
    of event, keep ideas whose levels make sense at the current price and that are not repeats
    inside the cooldown, validate them, and record observation + signals + validations in one
@@ -14,8 +15,10 @@ differ. For each event of a day, in order (`_process`):
 4. `_decide`: for each passed signal of a traded source, refuse it (halted, position limits,
    no price) or send it to the broker as one bracket (entry + stop + target, ids from the signal)
    and record order + fill + position + commission from the broker's fill, one transaction each.
-   Exits (step 2) are the fills the broker reports as the price path reaches a stop or a target;
-   today the broker is `PaperBroker`, whose market the replay drives (`execution/paper.py`);
+   Exits (step 2) are the fills the broker reports as the price path reaches a stop or a target:
+   the paper broker's market the replay drives (`execution/paper.py`), or a real broker's own;
+   after every step the fills and the price go through the risk engine (`_watch_risk`,
+   `execution/post_trade.py`);
 5. on the `close` event, `_close_day`: flatten what is still open (the broker's `flatten`, at the
    last price of the window), then write the day's summary row (one transaction) and call `on_day_closed`.
 
@@ -39,25 +42,24 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ...data_ingestion.canonical import OptionsChain, number_or_nan
-from ...expiry import years_to_settlement
+from ...data_ingestion.canonical import OptionsChain
 from ...state import queries
 from ...state.ledger import CONTROL_FLATTEN, CONTROL_HALT, CONTROL_RESUME, CONTROL_STOP, RUN_COMPLETED, RUN_FAILED, RUN_INTERRUPTED, Ledger, iso
-from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, close_position, write_cost, write_fill,
-                                 write_order, write_position)
-from .execution.broker import Broker, BrokerError, OrderRejectedError, cancel_each
+from ...state.trade_rows import CostRow, FillRow, OrderRow, PositionRow, write_cost, write_fill, write_order, \
+    write_position
+from .execution.broker import Broker, OrderRejectedError
 from .execution.option_quote import option_quote
 from .execution.orders import Fill, OrderState
 from .execution.adoption import ledger_books, record_adoption
 from .execution.reconciliation import Adoption, merged_fill
-from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end, move_points, resolve
-from .execution.orders import EventKind
+from .execution.outcome_tracker import EXIT_SESSION_END, close_at_session_end
+from .execution.post_trade import cancel_orders, fill_checks, flatten_reason, price_check
+from .execution.exit_recording import ExitRecorder, held, liquidation_exits, with_follow_columns
 from .execution.paper import PaperBroker
-from .execution.paper_pricing import (EXIT_ORIGIN_BLACK76, EXIT_ORIGIN_MARKET, REFUSED_NO_PRICE, EntryQuote,
-                                      PaperPricing)
+from .execution.paper_pricing import REFUSED_NO_PRICE, EntryQuote, PaperPricing
 from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
-from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
+from .guards import RiskEngine, RiskState, SqliteRiskStore
 from .guards.config import NETTING_ACCOUNT
 from .feeds.market_events import EVENT_CHAIN, EVENT_CLOSE, EventData, MarketEvent, MarketFeed
 from .performance import ProcessSampler, Stopwatch
@@ -68,13 +70,11 @@ from .signals.interval_volume import apply_interval_volume, with_interval_volume
 from .feeds.trading_calendar import TradingDay
 from .results.day_summary import day_summary
 from .signals.stamping import new_ideas_only, sensible_levels, signal_rows, stamp, validation_rows
-from .signals.validation import DIRECTION_SIGN, MarketSnapshot, validate_signals
+from .signals.validation import MarketSnapshot, validate_signals
 
 log = logging.getLogger(__name__)
 
 REFUSED_HALTED = "HALTED"
-#: a position closed at the market because the risk engine halted or a person pressed the emergency stop
-EXIT_FLATTEN = "flatten"
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,8 @@ class ShadowTradingOrchestrator:
         # the paper broker's market is driven from here; any other broker fills on its own market
         # (a replay against the Tradovate stand-in moves its clock with `market_sync`)
         self.paper = isinstance(self.broker, PaperBroker)
+        # exits (stop, target, flatten, session end) from the broker's fills into the ledger
+        self.exits = ExitRecorder(ledger, self.broker, config.execution)
         self.market_sync = market_sync
         self._reconciled = False
         # every entry passes the risk engine first; its state (a halt) lives in this ledger
@@ -230,30 +232,23 @@ class ShadowTradingOrchestrator:
         return self.risk_view.snapshot(day.label, at, float(price))
 
     def _watch_risk(self, day: TradingDay, event: MarketEvent) -> None:
-        """Post-trade: every fill and the price now through the guards; carry out what they demand
-        (HALTED: cancel working orders, flatten positions)."""
+        """Post-trade (`execution/post_trade.py`): every fill and the price now through the guards;
+        carry out what they demand (HALTED: cancel working orders, flatten positions)."""
         snapshot = self._risk_snapshot(day, event.time)
-        actions: list[Any] = []
-        for item in self.broker.events():
-            if item.kind is EventKind.FILL and item.fill is not None:
-                actions.extend(self.risk.on_fill(item.fill, snapshot).actions)
-            elif item.kind is EventKind.CONNECTION and "sync" in item.note.lower():
-                self._reconciled = False     # after every reconnect: reconcile again before trading
+        actions, resynced = fill_checks(self.risk, self.broker, snapshot)
+        if resynced:
+            self._reconciled = False     # after every reconnect: reconcile again before trading
         if not self.paper and not self._reconciled:
             self.reconcile(day, event)
-        mark = snapshot.marks.get(self.risk_view.risk_instrument)
-        update = self.risk.on_price(self.risk_view.risk_instrument, mark, snapshot) if mark is not None \
-            else self.risk.evaluate(snapshot)
-        actions.extend(update.actions)
+        actions.extend(price_check(self.risk, self.risk_view.risk_instrument, snapshot))
         self._carry_out(day, event, tuple(actions))
 
     def _carry_out(self, day: TradingDay, event: MarketEvent, actions: Sequence[Any]) -> None:
         """Flatten first (closing a position cancels its bracket legs), then cancel what still works."""
-        flatten = [a for a in actions if isinstance(a, FlattenPositions)]
-        if flatten:
-            self._flatten_positions(day, event, event.time, flatten[0].reason)
-        for action in (a for a in actions if isinstance(a, CancelOrders)):
-            cancel_each(self.broker, action.client_order_ids)
+        reason = flatten_reason(actions)
+        if reason is not None:
+            self._flatten_positions(day, event, event.time, reason)
+        cancel_orders(self.broker, actions)
 
     def reconcile(self, day: TradingDay, event: MarketEvent) -> str:
         """Compare the broker's positions, working orders and fills with the ledger
@@ -288,14 +283,12 @@ class ShadowTradingOrchestrator:
         held = followers[followers["signal_id"].isin(ids)] if not followers.empty else followers
         if held.empty:
             return
-        fill_of = {f"{signal_id}/exit": fill for signal_id, fill in liquidated if signal_id in set(held["signal_id"])}
-        rows = [{"signal_id": signal_id, "exit_reason": EXIT_SESSION_END if fill.time >= day.window_close
-                 else EXIT_FLATTEN, "exit_ns": fill.time.value, "exit_reference": fill.price}
-                for signal_id, fill in liquidated if f"{signal_id}/exit" in fill_of]
+        ours = set(held["signal_id"])
+        exits, fill_of = liquidation_exits([(s, f) for s, f in liquidated if s in ours], day.window_close)
         log.warning("reconciliation: %s liquidated at %s before this run recorded it; exit recorded at the fill",
-                    ", ".join(r["signal_id"] for r in rows), self.broker.name)
-        self._record_exits(day, event, _with_follow_columns(held), pd.DataFrame(rows), list(fill_of.values()),
-                           fill_of=fill_of)
+                    ", ".join(exits["signal_id"]), self.broker.name)
+        self.exits.record(day.label, event.index, with_follow_columns(held), exits, list(fill_of.values()),
+                          fill_of=fill_of)
 
     def _adopt(self, adoption: Adoption, at: pd.Timestamp) -> None:
         """Record in the ledger a bracket of ours the broker holds but the ledger missed
@@ -317,21 +310,12 @@ class ShadowTradingOrchestrator:
 
     def _flatten_positions(self, day: TradingDay, event: MarketEvent, at: pd.Timestamp, reason: str) -> None:
         """Close every open position at the market now (the broker's flatten), recorded as exits."""
-        followers = self._open_followers(day)
-        followers = followers[followers["position_id"].map(lambda v: isinstance(v, str))] \
-            if not followers.empty else followers
+        followers = held(self._open_followers(day))
         if followers.empty:
             return
-        log.warning("flattening %d position(s) at %s: %s", len(followers), at, reason)
-        followers = _with_follow_columns(followers)
-        if not self.paper:
-            self._broker_flatten(day, event, followers, EXIT_FLATTEN)
-            return
-        exits = close_at_session_end(followers, self._day_bars(day), at).assign(exit_reason=EXIT_FLATTEN)
-        self._hand_over_positions(followers)
-        self.broker.mark(self._day_bars(day), at)
-        self.broker.flatten()
-        self._record_exits(day, event, followers, exits, list(self.broker.fills(since=at)))
+        if not self.exits.flatten(day.label, event.index, with_follow_columns(followers), at, reason,
+                                  lambda: self._day_bars(day)):
+            self._reconciled = False
 
     def _day_bars(self, day: TradingDay) -> PricePath:
         if self.feed.mode == "live" or day.label not in self._bars:
@@ -344,154 +328,18 @@ class ShadowTradingOrchestrator:
         return queries.open_followers(self.ledger, day.label)
 
     def _follow(self, day: TradingDay, event: MarketEvent, until: pd.Timestamp) -> None:
+        """Close every open signal that reached its target or stop by `until`
+        (`execution/exit_recording.py`: the paper broker walked along the day's bars, a real
+        broker's stop and target fills)."""
         followers = self._open_followers(day)
         if followers.empty:
             return
-        followers = _with_follow_columns(followers)
-        if not self.paper:
-            self._follow_broker(day, event, until, followers)
-            return
-        bars = self._day_bars(day)
-        start = pd.Timestamp(int(followers["start_ns"].min()), tz="UTC")
-        path = bars.between(start, until)
-        hits = resolve(followers, path, stop_first=self.config.execution.same_bar_rule == "stop_first")
-        self._hand_over_positions(followers)
-        fills = self.broker.advance(path, until)
-        self._record_exits(day, event, followers, hits, fills)
-
-    def _follow_broker(self, day: TradingDay, event: MarketEvent, until: pd.Timestamp,
-                       followers: pd.DataFrame) -> None:
-        """A real broker's market: a position's exit is the fill of its stop or target leg as the
-        broker reports it; signals without a position are judged on the price path as always."""
-        held_mask = followers["position_id"].map(lambda v: isinstance(v, str))
-        judged, held = followers[~held_mask], followers[held_mask]
-        exits = []
-        if not judged.empty:
-            bars = self._day_bars(day)
-            start = pd.Timestamp(int(judged["start_ns"].min()), tz="UTC")
-            exits.append(resolve(judged, bars.between(start, until),
-                                 stop_first=self.config.execution.same_bar_rule == "stop_first"))
-        fills = self.broker.fills() if not held.empty else []
-        fill_of = {f.client_order_id: f for f in fills}
-        rows = []
-        for row in held.to_dict("records"):
-            for leg in ("stop", "target"):
-                fill = fill_of.get(f"{row['signal_id']}/{leg}")
-                if fill is not None and fill.time <= until:
-                    # the level the market reached; the fill row measures the broker's price against it
-                    rows.append({"signal_id": row["signal_id"], "exit_reason": leg, "exit_ns": fill.time.value,
-                                 "exit_reference": float(row[leg])})
-        if rows:
-            exits.append(pd.DataFrame(rows))
-        exits = [e for e in exits if not e.empty]
-        if not exits:
-            return
-        hits = pd.concat(exits, ignore_index=True).sort_values(["exit_ns", "signal_id"], kind="stable")
-        self._record_exits(day, event, followers, hits, fills)
+        self.exits.follow(day.label, event.index, with_follow_columns(followers), lambda: self._day_bars(day), until)
 
     def _broker_flatten(self, day: TradingDay, event: MarketEvent, held: pd.DataFrame, reason: str) -> None:
-        """Flatten at a real broker (liquidate, cancel the legs) and record each position's exit at
-        the price of the liquidation fill the broker reports."""
-        before = {f.fill_id for f in self.broker.fills()}
-        self.broker.flatten()
-        new = [f for f in self.broker.fills() if f.fill_id not in before]
-        fill_of: dict[str, Fill] = {}
-        rows = []
-        for row, fill in zip(held.to_dict("records"), new):
-            fill_of[f"{row['signal_id']}/exit"] = fill
-            rows.append({"signal_id": row["signal_id"], "exit_reason": reason, "exit_ns": fill.time.value,
-                         "exit_reference": fill.price})
-        if len(new) < len(held):
-            log.error("flatten: the broker reported %d liquidation fill(s) for %d position(s); reconcile",
-                      len(new), len(held))
+        """Flatten at a real broker and record each position's exit at its liquidation fill."""
+        if not self.exits.broker_flatten(day.label, event.index, held, reason):
             self._reconciled = False
-        if rows:
-            self._record_exits(day, event, held, pd.DataFrame(rows), list(fill_of.values()), fill_of=fill_of)
-
-    def _hand_over_positions(self, followers: pd.DataFrame) -> None:
-        """Give the paper broker the open positions it does not hold (a resumed run: the paper
-        account lives in the ledger), as the brackets they were entered with."""
-        signal_ids = followers["signal_id"].to_numpy(dtype="object")
-        held = followers["position_id"].to_numpy(dtype="object")
-        # only the rows the broker does not know become records (every event asks; a restart needs it)
-        missing = [i for i, (sid, pid) in enumerate(zip(signal_ids, held))
-                   if isinstance(pid, str) and not self.broker.knows(f"{sid}/entry")]
-        for row in followers.iloc[missing].to_dict("records") if missing else []:
-            quote = self._position_quote(row)
-            bracket = signal_bracket(row["signal_id"], instrument=row["position_contract"]
-                                     or self.config.execution.instrument,
-                                     side=self.pricing.order_side(row["direction"]), quantity=int(row["quantity"]),
-                                     stop=float(row["stop"]), target=float(row["target"]))
-            self.broker.adopt(bracket, quote, pd.Timestamp(row["sim_time"]), float(row["entry_price"]))
-
-    def _position_quote(self, row: dict[str, Any] | pd.Series) -> EntryQuote:
-        """The entry quote of an open position as the ledger keeps it (what an option's exit mark needs)."""
-        if self.pricing.trades_options and isinstance(row["option_right"], str):
-            return EntryQuote(price=float(row["entry_price"]), contract=row["position_contract"],
-                              strike=float(row["option_strike"]), is_call=row["option_right"] == "C",
-                              iv=number_or_nan(row["option_iv"]), expiration=row["option_expiration"])
-        return EntryQuote(price=float(row["entry_price"]))
-
-    def _record_exits(self, day: TradingDay, event: MarketEvent, followers: pd.DataFrame, exits: pd.DataFrame,
-                      fills: list[Fill], fill_of: dict[str, Fill] | None = None) -> None:
-        if exits.empty:
-            return
-        by_id = followers.set_index("signal_id")
-        fill_of = fill_of if fill_of is not None else {f.client_order_id: f for f in fills}
-        for hit in exits.itertuples(index=False):
-            row = by_id.loc[hit.signal_id]
-            at = pd.Timestamp(int(hit.exit_ns), tz="UTC")
-            sign = DIRECTION_SIGN[row["direction"]]
-            move = float(move_points(sign, row["entry_reference"], hit.exit_reference))
-            correct = None if np.isnan(move) else int(move > 0)
-            outcome = {"signal_id": hit.signal_id, "position_id": None, "day": day.label, "resolved_at": iso(at),
-                       "exit_reason": hit.exit_reason, "exit_reference": hit.exit_reference, "move_points": move,
-                       "correct": correct, "pnl_points": None, "pnl_usd": None, "costs_usd": None}
-            with self.ledger.transaction(day=day.label, event_index=event.index, sim_time=at) as tx:
-                if isinstance(row["position_id"], str):
-                    self._close_position(tx, day, at, hit, row, outcome, fill_of)
-                tx.insert("outcomes", outcome)
-
-    def _close_position(self, tx: Any, day: TradingDay, at: pd.Timestamp, hit: Any, row: pd.Series,
-                        outcome: dict[str, Any], fill_of: dict[str, Fill]) -> None:
-        leg = "exit" if hit.exit_reason in (EXIT_SESSION_END, EXIT_FLATTEN) else hit.exit_reason
-        fill = fill_of.get(f"{hit.signal_id}/{leg}")
-        if fill is None:
-            raise BrokerError(f"position {row['position_id']}: the market reached its {hit.exit_reason} at "
-                              f"{at.isoformat()} but the broker reported no {leg} fill")
-        price = fill.price
-        origin = EXIT_ORIGIN_BLACK76 if self.pricing.trades_options else EXIT_ORIGIN_MARKET
-        quote = None
-        years_at_exit = float("nan")
-        if self.pricing.trades_options and isinstance(row["option_right"], str):
-            quote = self._position_quote(row)
-            years_at_exit = years_to_settlement(row["option_expiration"], at)
-        # what the fill is measured against, in the traded instrument's own price (an option's mark,
-        # not the futures level: that one is the outcome's exit_reference)
-        reference = self.pricing.exit_quote(float(hit.exit_reference), quote=quote, years_at_exit=years_at_exit)
-        points, dollars, commissions = self.pricing.pnl(row["direction"], float(row["entry_price"]), price)
-        position_id = row["position_id"]
-        quantity = int(row["quantity"])
-        exit_side = fill.side.value
-        order_id = f"{hit.signal_id}/exit"
-        order_type = "limit" if self.pricing.exit_is_limit(hit.exit_reason) else "market"
-        write_order(tx, OrderRow(order_id=order_id, signal_id=hit.signal_id, day=day.label, sim_time=iso(at),
-                                 instrument=row["position_contract"] or self.config.execution.instrument,
-                                 side=exit_side, quantity=quantity, order_type=order_type,
-                                 purpose=f"exit:{hit.exit_reason}", status="filled"))
-        slippage = self.pricing.exit_slippage(hit.exit_reason) if self.paper \
-            else float((reference - price) * (1 if exit_side == "SELL" else -1))
-        commission = fill.commission_usd or self.config.execution.commission * quantity
-        write_fill(tx, FillRow(fill_id=f"{order_id}/fill", order_id=order_id, day=day.label, sim_time=iso(at),
-                               price=price, quantity=quantity, reference_price=reference,
-                               slippage_points=slippage, commission_usd=commission))
-        write_cost(tx, CostRow(cost_id=f"{order_id}/commission", day=day.label, sim_time=iso(at),
-                               kind="commission", amount_usd=commission, ref=order_id))
-        close_position(tx, position_id, exit_time=iso(at), exit_price=price, exit_reason=hit.exit_reason,
-                       exit_price_origin=origin)
-        valid = not np.isnan(points)
-        outcome.update(position_id=position_id, pnl_points=points if valid else None,
-                       pnl_usd=dollars if valid else None, costs_usd=commissions)
 
     # --- new signals -----------------------------------------------------------------------
 
@@ -671,22 +519,22 @@ class ShadowTradingOrchestrator:
             self.ledger.add_latency(day.label, event.key, metric, ms)
         followers = self._open_followers(day)
         if not followers.empty and not self.paper:
-            followers = _with_follow_columns(followers)
-            held = followers[followers["position_id"].map(lambda v: isinstance(v, str))]
-            if not held.empty:
-                self._broker_flatten(day, event, held, EXIT_SESSION_END)
+            positions = held(with_follow_columns(followers))
+            if not positions.empty:
+                self._broker_flatten(day, event, positions, EXIT_SESSION_END)
             followers = self._open_followers(day)
             if not followers.empty:
-                followers = _with_follow_columns(followers)
-                self._record_exits(day, event, followers,
-                                   close_at_session_end(followers, self._day_bars(day), day.window_close), [])
+                followers = with_follow_columns(followers)
+                self.exits.record(day.label, event.index, followers,
+                                  close_at_session_end(followers, self._day_bars(day), day.window_close), [])
         elif not followers.empty:
-            followers = _with_follow_columns(followers)
+            followers = with_follow_columns(followers)
             exits = close_at_session_end(followers, self._day_bars(day), day.window_close)
-            self._hand_over_positions(followers)
+            self.exits.hand_over(followers)
             self.broker.mark(self._day_bars(day), day.window_close)
             self.broker.flatten()
-            self._record_exits(day, event, followers, exits, list(self.broker.fills(since=day.window_close)))
+            self.exits.record(day.label, event.index, followers, exits,
+                              list(self.broker.fills(since=day.window_close)))
         if queries.day_closed(self.ledger, day.label):
             return
         summary = day_summary(self.ledger, day.label)
@@ -736,14 +584,6 @@ def _ideas(source: SignalSource, inputs: SignalInput, data: EventData) -> tuple[
     with Stopwatch() as watch:
         frame = source.generate(inputs)
     return frame, watch.ms
-
-
-def _with_follow_columns(followers: pd.DataFrame) -> pd.DataFrame:
-    out = followers.copy()
-    out["sign"] = np.array([DIRECTION_SIGN.get(d, np.nan) for d in followers["direction"]], dtype="float64")
-    out["start_ns"] = pd.to_datetime(followers["sim_time"].to_numpy(dtype="object"), utc=True, format="ISO8601") \
-        .as_unit("ns").asi8
-    return out
 
 
 def _missing_share(chain: OptionsChain) -> float | None:

@@ -59,7 +59,8 @@ from .execution.risk_view import LedgerRiskView
 from .execution.signal_orders import signal_bracket
 from .results.day_summary import day_summary
 from .guards import CancelOrders, FlattenPositions, RiskEngine, RiskState, SqliteRiskStore
-from .shadow_orchestrator import EXIT_FLATTEN, RunOutcome, refusal_reason
+from .execution.exit_recording import EXIT_FLATTEN
+from .shadow_orchestrator import RunOutcome, refusal_reason
 from .sizing import OutcomeStats, SizeDecision, build_sizer
 from .strategies_futures import build_strategies
 from .strategies_futures.aggregator import TAKEN, SignalAggregator
