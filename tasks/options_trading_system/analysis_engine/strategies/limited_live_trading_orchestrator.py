@@ -8,7 +8,14 @@ Two ways in, one execution path (the risk engine, then the broker, everything in
   configured from the profile's `limited_live.risk` section;
 - `LimitedLiveTradingOrchestrator` (the documented entry point): signals handed in one at a time
   (`process_signal_for_live_trading`), each checked by the guards and, if approved, placed as one
-  bracket (entry + stop + target, client order ids from the signal id) at the broker.
+  bracket (entry + stop + target, client order ids from the signal id) at the broker; the market
+  handed in as it trades (`update_market(price, timestamp)`): the paper broker fills a working
+  stop or target on it (a real broker fills on its own market), every exit the broker filled is
+  recorded (exit order and fill, commission, position closed, realised P&L net of commissions:
+  the rows the CLI path writes, `execution/exit_recording.py`), and the fills and the price go
+  through the risk engine's post-trade rules (a day's loss past its cap halts and flattens,
+  `execution/post_trade.py`). `start_live_trading()` reconciles the ledger with the broker
+  first: exits the broker made while this process was down are recorded then.
 
 Example (docs/limited_live.md; a test runs it verbatim)::
 
@@ -21,8 +28,10 @@ Example (docs/limited_live.md; a test runs it verbatim)::
     accepted = orchestrator.process_signal_for_live_trading({
         "signal_id": "demo-1", "direction": "LONG", "entry_price": 21500.0, "target_price": 21520.0,
         "stop_loss": 21490.0, "timestamp": "2025-06-02T14:00:00Z"})
-    status = orchestrator.get_trading_status()
-    print(status["status_line"])  # e.g. "limited live [paper] ACTIVE: 1 open position(s), total risk $21.00, ..."
+    print(orchestrator.get_trading_status()["status_line"])  # "... ACTIVE: 1 open position(s), total risk $21.00, ..."
+    orchestrator.update_market(21520.0, "2025-06-02T14:07:00Z")   # the market reaches the target
+    print(orchestrator.get_trading_status()["status_line"])  # "... ACTIVE: 0 open position(s), ..., P&L today $38.26, ..."
+    orchestrator.stop_live_trading()
 """
 from __future__ import annotations
 
@@ -34,6 +43,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ...config_manager import load_profile
@@ -44,11 +54,16 @@ from ...state.trade_rows import (CostRow, FillRow, OrderRow, PositionRow, write_
 from ...state import queries
 from .execution.adoption import ledger_books, record_adoption
 from .execution.broker import Broker
+from .execution.exit_recording import ExitRecorder, leg_exits, liquidation_exits, with_follow_columns
+from .execution.orders import Fill
 from .execution.paper import PaperBroker
 from .execution.paper_pricing import EntryQuote
 from .execution.risk_view import LedgerRiskView
+from .execution.post_trade import cancel_orders, fill_checks, flatten_reason, price_check
 from .execution.signal_orders import signal_bracket
+from .feeds.price_path import PricePath
 from .guards import LedgerSpendReader, RiskConfig, RiskEngine, SqliteRiskStore
+from .guards.risk_engine import Action
 from .guards.config import NETTING_ACCOUNT, DataCostConfig
 from .guards.exposure import exposure
 from .shadow_config import ShadowTradingConfig, thaw
@@ -148,12 +163,19 @@ class LimitedLiveTradingOrchestrator:
         self.ledger: Ledger | None = None
         self.risk: RiskEngine | None = None
         self.view: LedgerRiskView | None = None
+        self.exits: ExitRecorder | None = None
         self._marks: dict[str, float] = {}
+        # the last price handed to `update_market`: a one-point path (a live run's price path is
+        # one point per observation) and its time; None until the first update
+        self._path: PricePath | None = None
+        self._mark_time: pd.Timestamp | None = None
 
     # --- the documented API ----------------------------------------------------------------------
 
     def start_live_trading(self) -> str:
-        """Open (or reopen) the run's ledger, connect the broker, load the risk state; the run id."""
+        """Open (or reopen) the run's ledger, connect the broker, load the risk state and reconcile
+        the ledger with the broker (exits it made while this process was down are recorded, then
+        judged by the risk engine); the run id."""
         start = pd.Timestamp(self.config.start_date or pd.Timestamp.now(tz="UTC").date())
         run_id = self.config.run_id or f"limited-{start:%Y%m%d}-{self.broker.name}"
         run_dir = self.output_dir / "runs" / run_id
@@ -174,20 +196,27 @@ class LimitedLiveTradingOrchestrator:
         self.risk = RiskEngine(self.risk_config, store=SqliteRiskStore(self.ledger.connection), spend=spend)
         self.view = LedgerRiskView(self.ledger, instrument=self.shadow.execution.instrument,
                                    quantity=self.shadow.execution.quantity)
+        self.exits = ExitRecorder(self.ledger, self.broker, self.shadow.execution)
         self.broker.connect()
         if self.broker.real_money:
             log.warning("!!! LIMITED LIVE TRADING WITH REAL MONEY (%s) !!!", self.broker.name)
-        if not isinstance(self.broker, PaperBroker):   # a real broker's state outlives this process
-            self._reconcile(pd.Timestamp.now(tz="UTC"))
+        # a real broker's state outlives this process; the paper broker first takes the ledger's
+        # open positions back (a new paper broker holds nothing), then the books must agree
+        self._reconcile(pd.Timestamp.now(tz="UTC"))
         log.info("limited live run %s: broker %s, risk state %s, ledger %s", run_id, self.broker.name,
                  self.risk.state.value, self.ledger.path)
         return run_id
 
     def _reconcile(self, now: pd.Timestamp) -> str:
         """The ledger against the broker (`execution/adoption.py`): brackets of ours the ledger
-        missed (a crash between the broker's answer and the ledger's commit) are adopted; any other
-        difference halts the risk engine with a message naming it. '' when they agree."""
+        missed (a crash between the broker's answer and the ledger's commit) are adopted; exits the
+        broker made that the ledger missed (a stop or target leg filled, a liquidation) are
+        recorded at their fills and judged by the risk engine; any other difference halts the risk
+        engine with a message naming it. '' when they agree."""
         ledger, risk, _view = self._running()
+        followers = queries.open_position_followers(ledger)
+        if not followers.empty:
+            self._exits().hand_over(with_follow_columns(followers))
         books = ledger_books(ledger, self.broker)
         for adoption in books.adoptions:
             signal = queries.signal_row(ledger, adoption.signal_id)
@@ -201,12 +230,42 @@ class LimitedLiveTradingOrchestrator:
                                        multiplier=self.shadow.execution.multiplier,
                                        commission=self.shadow.execution.commission, cancelled=cancelled)
             log.warning("reconciliation: %s", note)
+        last = self._record_broker_exits(now, books.liquidated)
         if books.agrees:
-            return ""
-        message = "reconciliation with the broker failed: " + "; ".join(books.problems)
-        log.error(message)
-        risk.halt(by="reconciliation", reason=message, now=now)
+            message = ""
+        else:
+            message = "reconciliation with the broker failed: " + "; ".join(books.problems)
+            log.error(message)
+            risk.halt(by="reconciliation", reason=message, now=now)
+        if last is not None:
+            self._watch_risk(last)    # the day's loss with the exits made while away
         return message
+
+    def _record_broker_exits(self, now: pd.Timestamp, liquidated: tuple[tuple[str, Fill], ...]
+                             ) -> pd.Timestamp | None:
+        """Record the exits of the ledger's open positions the broker already made: a stop or target
+        leg filled by `now`, or a liquidation reconciliation matched to the position (recorded as
+        `flatten`); each under the day of its fill. The time of the last one, None when none."""
+        ledger = self._running()[0]
+        followers = queries.open_position_followers(ledger)
+        if followers.empty:
+            return None
+        followers = with_follow_columns(followers)
+        fills = list(self.broker.fills())
+        legs = leg_exits(followers, fills, now)
+        open_ids = set(followers["signal_id"]) - set(legs["signal_id"])
+        liquidations, fill_of = liquidation_exits([(s, f) for s, f in liquidated if s in open_ids], None)
+        exits = pd.concat([e for e in (legs, liquidations) if not e.empty] or [legs], ignore_index=True)
+        if exits.empty:
+            return None
+        exits = exits.sort_values(["exit_ns", "signal_id"], kind="stable").drop_duplicates("signal_id")
+        fill_of = {f.client_order_id: f for f in fills} | fill_of
+        days = pd.to_datetime(exits["exit_ns"].to_numpy(dtype="int64"), utc=True).strftime("%Y-%m-%d")
+        for day in dict.fromkeys(days):
+            self._exits().record(day, None, followers, exits[days == day], fills, fill_of=fill_of)
+        log.warning("reconciliation: %s closed at %s while this process was not watching; exit(s) recorded at "
+                    "the broker's fill(s)", ", ".join(exits["signal_id"]), self.broker.name)
+        return pd.Timestamp(int(exits["exit_ns"].max()), tz="UTC")
 
     def process_signal_for_live_trading(self, signal: Mapping[str, Any]) -> bool:
         """Check `signal` with the guards and, if approved, place its bracket; True when placed.
@@ -221,11 +280,12 @@ class LimitedLiveTradingOrchestrator:
         side = "BUY" if row["direction"] == "LONG" else "SELL"
         quantity = self.shadow.execution.quantity
         instrument = self.shadow.execution.instrument
-        if ledger.scalar("SELECT status FROM orders WHERE order_id = ?", (order_id,)) is not None:
+        handled = queries.order_status(ledger, order_id)
+        if handled is not None:
             log.info("signal %s was handled before; not sent again", row["signal_id"])
-            return bool(ledger.scalar("SELECT 1 FROM orders WHERE order_id = ? AND status = 'filled'", (order_id,)))
+            return handled == "filled"
         self._marks[instrument] = float(row["entry_reference"])
-        if ledger.scalar("SELECT 1 FROM signals WHERE signal_id = ?", (row["signal_id"],)) is None:
+        if not queries.signal_recorded(ledger, row["signal_id"]):
             # committed before anything is sent: a crash after the broker took the bracket leaves the
             # signal known, so the next start adopts the bracket by its client order ids
             with ledger.transaction(day=day, event_index=None, sim_time=now) as tx:
@@ -263,30 +323,60 @@ class LimitedLiveTradingOrchestrator:
                 target=row["target"], stop=row["stop"]))
         return True
 
+    def update_market(self, price: float, timestamp: Any = None) -> list[str]:
+        """The market traded at `price` at `timestamp` (UTC; default now): record what the broker
+        did and ask the risk engine. Returns the signal ids whose positions closed now.
+
+        The paper broker fills a working stop (at the price less its slippage: a price through the
+        stop is a gap, filled there) or target (at its level) on this price; a real broker fills on
+        its own market, and its stop or target fills up to `timestamp` are read. Each exit is
+        recorded (exit order and fill, commission, position closed with its price and reason,
+        outcome with the realised P&L net of both commissions), then every new fill and this price
+        go through the risk engine's post-trade rules: a day's loss reaching its cap halts (and
+        flattens what is still open), as in the CLI path. Prices come in time order."""
+        ledger, _risk, _view = self._running()
+        value = float(price)
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"update_market: price {price!r}: expected a finite price above 0")
+        now = _utc(timestamp)
+        if self._mark_time is not None and now < self._mark_time:
+            raise ConfigError(f"update_market: {now.isoformat()} is before the previous update "
+                              f"({self._mark_time.isoformat()}); hand the prices in time order")
+        self._marks[self.shadow.execution.instrument] = value
+        self._mark_time = now
+        self._path = PricePath.from_frame(pd.DataFrame({"start": [now], "open": [value], "high": [value],
+                                                        "low": [value], "close": [value], "volume": [np.nan]}),
+                                          bar_seconds=0, source="update_market")
+        before = queries.open_position_followers(ledger)
+        if not before.empty:
+            path = self._path
+            self._exits().follow(now.date().isoformat(), None, with_follow_columns(before), lambda: path, now)
+        self._watch_risk(now)
+        still = set(queries.open_position_followers(ledger)["signal_id"])
+        return [s for s in (before["signal_id"] if not before.empty else []) if s not in still]
+
     def get_trading_status(self) -> dict[str, Any]:
         """Risk state, open positions, total risk to the stops, today's P&L, caps used vs limits."""
         ledger, risk, view = self._running()
-        progress = ledger.progress()
-        now = pd.Timestamp(progress["sim_time"]) if progress["sim_time"] else pd.Timestamp.now(tz="UTC")
-        day = progress["day"] or now.date().isoformat()
+        now = self._now()
+        day = now.date().isoformat()
         mark = self._marks.get(self.shadow.execution.instrument, math.nan)
         snapshot = view.snapshot(day, now, mark)
         figures = exposure(snapshot, risk.config)
-        open_positions = int(ledger.scalar("SELECT COUNT(*) FROM positions WHERE status = 'open'") or 0)
+        open_positions = queries.open_position_count(ledger)
         status = {
             "run_id": (ledger.run() or {}).get("run_id"), "broker": self.broker.name,
             "real_money": bool(self.broker.real_money), "state": risk.refresh().state.value,
             "state_reason": risk.status.reason, "open_positions": open_positions,
             "total_risk": float(figures.risk_usd), "realized_pnl_usd": float(snapshot.realized_pnl_usd),
-            "orders": int(ledger.scalar("SELECT COUNT(*) FROM orders") or 0),
-            "refused": int(ledger.scalar("SELECT COUNT(*) FROM orders WHERE status = 'refused'") or 0),
+            "orders": queries.order_count(ledger), "refused": queries.refused_order_count(ledger),
             "caps": [{"guard": c.guard, "name": c.name, "used": c.used, "limit": c.limit, "unit": c.unit}
                      for c in risk.cap_usage(snapshot)],
         }
         status["status_line"] = (
             f"limited live [{status['broker']}{' REAL MONEY' if status['real_money'] else ''}] {status['state']}: "
-            f"{open_positions} open position(s), total risk ${status['total_risk']:,.2f}, "
-            f"P&L today ${status['realized_pnl_usd']:,.2f}, {status['orders']} order(s), {status['refused']} refused")
+            f"{open_positions} open position(s), total risk {_usd(status['total_risk'])}, "
+            f"P&L today {_usd(status['realized_pnl_usd'])}, {status['orders']} order(s), {status['refused']} refused")
         return status
 
     def stop_live_trading(self) -> None:
@@ -300,6 +390,65 @@ class LimitedLiveTradingOrchestrator:
         if self.ledger is None or self.risk is None or self.view is None:
             raise RuntimeError("call start_live_trading() first")
         return self.ledger, self.risk, self.view
+
+    def _exits(self) -> ExitRecorder:
+        if self.exits is None:
+            raise RuntimeError("call start_live_trading() first")
+        return self.exits
+
+    def _now(self) -> pd.Timestamp:
+        """The run's time: the later of the ledger's last write and the last market update (wall
+        clock before either)."""
+        progress = self._running()[0].progress()
+        times = [t for t in (pd.Timestamp(progress["sim_time"]) if progress["sim_time"] else None,
+                             self._mark_time) if t is not None]
+        return max(times) if times else pd.Timestamp.now(tz="UTC")
+
+    def _watch_risk(self, now: pd.Timestamp) -> None:
+        """Post-trade, as the CLI path does (`execution/post_trade.py`): every fill the broker
+        reported and the price now through the guards; carry out what they demand (HALTED: cancel
+        working orders, flatten positions)."""
+        _ledger, risk, view = self._running()
+        snapshot = view.snapshot(now.date().isoformat(), now,
+                                 self._marks.get(self.shadow.execution.instrument, math.nan))
+        actions, resynced = fill_checks(risk, self.broker, snapshot)
+        if resynced:          # after every reconnect: reconcile again before trading
+            self._reconcile(now)
+        actions.extend(price_check(risk, view.risk_instrument, snapshot))
+        self._carry_out(now, actions)
+
+    def _carry_out(self, now: pd.Timestamp, actions: list[Action]) -> None:
+        """Flatten first (closing a position cancels its bracket legs), then cancel what still works.
+        The paper broker flattens at the last price handed in; before the first one, the flatten
+        waits for it (a HALTED engine demands it again at every check)."""
+        reason = flatten_reason(actions)
+        if reason is not None:
+            self._flatten(now, reason)
+        cancel_orders(self.broker, actions)
+
+    def _flatten(self, now: pd.Timestamp, reason: str) -> None:
+        """Close every open position at the market now, recorded as `flatten` exits."""
+        followers = queries.open_position_followers(self._running()[0])
+        if followers.empty:
+            return
+        exits, path = self._exits(), self._path
+        if path is None and exits.paper:
+            log.warning("flatten demanded (%s): the paper broker needs a price first (update_market)", reason)
+            return
+        if not exits.flatten(now.date().isoformat(), None, with_follow_columns(followers), now, reason,
+                             lambda: path if path is not None else PricePath.empty()):
+            self._reconcile(now)
+
+
+def _utc(timestamp: Any) -> pd.Timestamp:
+    """`timestamp` (anything pandas reads; naive is UTC) as a UTC time; now when None."""
+    when = pd.Timestamp(timestamp) if timestamp is not None else pd.Timestamp.now(tz="UTC")
+    return when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+
+
+def _usd(amount: float) -> str:
+    """Dollars as a trader reads them: $38.26, -$22.24."""
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
 def _signal_row(signal: Mapping[str, Any]) -> dict[str, Any]:
@@ -324,8 +473,7 @@ def _signal_row(signal: Mapping[str, Any]) -> dict[str, Any]:
     if not (sign * (target - entry) > 0 and sign * (entry - stop) > 0):
         raise ConfigError(f"signal {signal_id}: a {direction} needs stop < entry < target (or the mirror); got "
                           f"stop {stop}, entry {entry}, target {target}")
-    when = pd.Timestamp(signal.get("timestamp") or pd.Timestamp.now(tz="UTC"))
-    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    when = _utc(signal.get("timestamp") or None)
     return {"signal_id": signal_id, "event_key": f"direct#{signal_id}", "day": when.date().isoformat(),
             "sim_time": iso(when), "source": str(signal.get("source") or DIRECT_SOURCE),
             "algorithm": str(signal.get("algorithm") or DIRECT_SOURCE), "traded_source": 1,
