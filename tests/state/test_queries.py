@@ -46,6 +46,32 @@ def test_typed_rows_are_written_and_open_positions_are_what_the_limits_count(tmp
     assert ledger.scalar("SELECT exit_price FROM positions WHERE position_id = 'a/position'") == 110.0
 
 
+def test_the_direct_entry_points_questions_are_answered_with_typed_values(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    assert queries.order_status(ledger, "a/entry") is None and not queries.signal_recorded(ledger, "a")
+    assert (queries.order_count(ledger), queries.refused_order_count(ledger), queries.open_position_count(ledger)) \
+        == (0, 0, 0)
+    _enter(ledger, "a", "direct")
+    _enter(ledger, "b", "direct")
+    with ledger.transaction(day=DAY, event_index=None, sim_time=T) as tx:
+        tx.insert("signals", {"signal_id": "c", "event_key": "e2", "day": DAY, "sim_time": iso(T), "source": "direct",
+                              "algorithm": "direct", "traded_source": 1, "instrument": "NQ", "direction": "LONG",
+                              "entry_reference": 100.0, "target": 110.0, "stop": 98.0, "evidence_json": "{}"})
+        write_order(tx, OrderRow(order_id="c/entry", signal_id="c", day=DAY, sim_time=iso(T), instrument="MNQ",
+                                 side="BUY", quantity=1, order_type="market", purpose="entry", status="refused",
+                                 reason="MAX_POSITION: open=1 contracts"))
+        close_position(tx, "a/position", exit_time=iso(T), exit_price=110.0, exit_reason="target",
+                       exit_price_origin="price_path")
+    assert queries.order_status(ledger, "a/entry") == "filled" and queries.signal_recorded(ledger, "a")
+    assert queries.order_count(ledger) == 3 and queries.refused_order_count(ledger) == 1
+    assert queries.open_position_count(ledger) == 1
+    # every open position of the run, whatever its day, with what following it to its exit needs
+    held = queries.open_position_followers(ledger)
+    assert list(held["signal_id"]) == ["b"]
+    assert held.iloc[0][["position_id", "entry_price", "stop", "target", "quantity"]].tolist() == [
+        "b/position", 100.25, 98.0, 110.0, 1]
+
+
 def test_a_halt_is_in_force_until_a_resume_is_applied(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
     assert not queries.halt_in_force(ledger)

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tasks.options_trading_system.analysis_engine.strategies import limited_live_trading_orchestrator as direct
 from tasks.options_trading_system.analysis_engine.strategies.limited_live_trading_orchestrator import (
     LimitedLiveTradingConfig, LimitedLiveTradingOrchestrator)
 from tasks.options_trading_system.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _signal(n: int, *, minute: int = 0, direction: str = "LONG") -> dict:
@@ -43,6 +47,27 @@ def test_the_documented_example_places_one_bracket_closes_it_at_its_target_and_p
     # bought at 21500.25 (1 tick of slippage), sold at the target's level: (21520 - 21500.25) x $2 - 2 x $0.62
     assert closed == ("limited live [paper] ACTIVE: 0 open position(s), total risk $0.00, P&L today $38.26, "
                       "2 order(s), 0 refused")
+
+
+def _docs_example() -> tuple[str, str]:
+    """The entry point's example in docs/limited_live.md: its code and what it prints."""
+    text = (ROOT / "docs" / "limited_live.md").read_text()
+    section = text[text.index("### The Python entry point"):]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = section.split("prints\n\n```\n", 1)[1].split("```", 1)[0]
+    return code, printed
+
+
+def test_the_docs_example_is_the_module_docstrings_and_runs_as_written_in_a_fresh_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    code, printed = _docs_example()
+    docstring = textwrap.dedent(direct.__doc__.split("::\n\n", 1)[1].split("\nprints", 1)[0])
+    assert docstring.strip() == code.strip()
+    assert textwrap.dedent(direct.__doc__.split("::\n\n")[2]).strip() == printed.strip()
+    monkeypatch.chdir(tmp_path)                     # a user's fresh directory
+    exec(compile(code, "docs/limited_live.md", "exec"), {})
+    assert capsys.readouterr().out == printed
+    assert (tmp_path / "outputs" / "limited_live" / "runs" / "limited-20250602-paper" / "ledger.sqlite").is_file()
 
 
 def test_a_second_contract_is_refused_by_max_position_and_recorded_with_its_numbers(tmp_path: Path) -> None:

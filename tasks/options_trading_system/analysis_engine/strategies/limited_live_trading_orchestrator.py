@@ -28,10 +28,15 @@ Example (docs/limited_live.md; a test runs it verbatim)::
     accepted = orchestrator.process_signal_for_live_trading({
         "signal_id": "demo-1", "direction": "LONG", "entry_price": 21500.0, "target_price": 21520.0,
         "stop_loss": 21490.0, "timestamp": "2025-06-02T14:00:00Z"})
-    print(orchestrator.get_trading_status()["status_line"])  # "... ACTIVE: 1 open position(s), total risk $21.00, ..."
+    print(orchestrator.get_trading_status()["status_line"])
     orchestrator.update_market(21520.0, "2025-06-02T14:07:00Z")   # the market reaches the target
-    print(orchestrator.get_trading_status()["status_line"])  # "... ACTIVE: 0 open position(s), ..., P&L today $38.26, ..."
+    print(orchestrator.get_trading_status()["status_line"])
     orchestrator.stop_live_trading()
+
+prints (and writes `outputs/limited_live/runs/limited-20250602-paper/ledger.sqlite`)::
+
+    limited live [paper] ACTIVE: 1 open position(s), total risk $21.00, P&L today $0.00, 1 order(s), 0 refused
+    limited live [paper] ACTIVE: 0 open position(s), total risk $0.00, P&L today $38.26, 2 order(s), 0 refused
 """
 from __future__ import annotations
 
