@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine.strategies import limited_live_trading_orchestrator as direct
+from tasks.options_trading_system.analysis_engine.strategies.feeds.price_path import PricePath
 from tasks.options_trading_system.analysis_engine.strategies.limited_live_trading_orchestrator import (
     LimitedLiveTradingConfig, LimitedLiveTradingOrchestrator)
 from tasks.options_trading_system.errors import ConfigError
@@ -246,6 +247,30 @@ def test_a_restart_hands_the_open_position_to_a_new_paper_broker_and_its_target_
     again.stop_live_trading()
     assert status["state"] == "ACTIVE" and status["open_positions"] == 0
     assert status["realized_pnl_usd"] == pytest.approx((21520.0 - 21500.25) * MULTIPLIER - 2 * COMMISSION)
+
+
+def test_a_stop_the_paper_broker_filled_while_the_process_was_down_is_recorded_at_the_next_start(
+        tmp_path: Path) -> None:
+    config = LimitedLiveTradingConfig(start_date="2025-06-02", output_dir=str(tmp_path), run_id="kept")
+    first = LimitedLiveTradingOrchestrator(config)
+    paper = first.broker                                  # the broker outlives the process here
+    first.start_live_trading()
+    assert first.process_signal_for_live_trading(_signal(1)) is True
+    first.stop_live_trading()
+    # while no orchestrator watches, the broker's market trades through the stop
+    down = pd.Timestamp("2025-06-02T14:05:00Z")
+    path = PricePath.from_frame(pd.DataFrame({"start": [down], "open": [21490.0], "high": [21490.0],
+                                              "low": [21490.0], "close": [21490.0], "volume": [1.0]}), bar_seconds=0)
+    (stop_fill,) = paper.advance(path, down)
+
+    again = LimitedLiveTradingOrchestrator(config, broker=paper)
+    again.start_live_trading()
+    status = again.get_trading_status()
+    again.stop_live_trading()
+    assert status["state"] == "ACTIVE" and status["open_positions"] == 0
+    assert status["realized_pnl_usd"] == pytest.approx((stop_fill.price - 21500.25) * MULTIPLIER - 2 * COMMISSION)
+    assert _ledger_rows(tmp_path / "runs" / "kept", "SELECT exit_time, exit_price, exit_reason FROM positions") == [
+        ("2025-06-02T14:05:00.000000Z", pytest.approx(21490.0 - SLIPPAGE), "stop")]
 
 
 def test_market_updates_must_come_in_time_order_with_a_real_price(tmp_path: Path) -> None:
