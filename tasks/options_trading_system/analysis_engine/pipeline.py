@@ -35,8 +35,10 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
+from pandas.arrays import DatetimeArray
 
-from .stage_tools import reason_series
+from .stage_tools import column_names, reason_series
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
@@ -96,22 +98,37 @@ class RunTables:
 
     def __init__(self, chain: pd.DataFrame) -> None:
         self.rows = len(chain)
-        if self.rows > 5_000:  # the column's own comparison: a fixed cost, then fast per row
+        self._source: pd.DataFrame | None = None
+        self._arrays: dict[str, Any] = {}
+        arrays = self._columns(chain)
+        right = arrays.get("right")
+        if self.rows > 5_000 or not isinstance(right, ExtensionArray):  # the column's own comparison
             self.is_call = (chain["right"] == "C").to_numpy(dtype=bool, na_value=False)
             self.is_put = (chain["right"] == "P").to_numpy(dtype=bool, na_value=False)
         else:  # as Python objects: cheaper for a few hundred rows
-            right = chain["right"].to_numpy(dtype=object, na_value=None)
+            right = right.to_numpy(dtype=object, na_value=None)
             self.is_call = right == "C"
             self.is_put = right == "P"
-        self.strike = chain["strike"].to_numpy(dtype=np.float64)
-        self.expiration = chain["expiration"].to_numpy()
-        codes, uniques = pd.factorize(self.expiration, sort=True)
+        strike = arrays.get("strike")
+        self.strike = strike if isinstance(strike, np.ndarray) and strike.dtype == np.float64 \
+            else chain["strike"].to_numpy(dtype=np.float64)
+        expiration = arrays.get("expiration")
+        self.expiration = expiration._ndarray if isinstance(expiration, DatetimeArray) and expiration.tz is None \
+            else chain["expiration"].to_numpy()
+        codes, uniques = _factorize_sorted(self.expiration)
         self.expiration_codes = codes
         self.expirations = [pd.Timestamp(u) for u in uniques]
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
         self._floats: dict[str, np.ndarray] = {}
         self._provided: set[str] = set()
+
+    def _columns(self, chain: pd.DataFrame) -> dict[str, Any]:
+        """The chain's columns as their own arrays (no Series built), read once per chain."""
+        if chain is not self._source:
+            self._source = chain
+            self._arrays = dict(zip(column_names(chain.columns), chain._iter_column_arrays()))
+        return self._arrays
 
     def quoted(self, chain: pd.DataFrame, name: str) -> np.ndarray:
         """One of the chain's quoted figures (`QUOTED`) as a float array, read once per run (every
@@ -126,8 +143,12 @@ class RunTables:
         stage hands over the columns it adds (`provide`), so they are never read back."""
         values = self._floats.get(name)
         if values is None:
-            values = self._floats[name] = chain[name].to_numpy(dtype=np.float64) if name in chain.columns \
-                else np.full(self.rows, np.nan)
+            column = self._columns(chain).get(name)
+            if isinstance(column, np.ndarray) and column.dtype == np.float64:
+                values = column
+            else:
+                values = chain[name].to_numpy(dtype=np.float64) if column is not None else np.full(self.rows, np.nan)
+            self._floats[name] = values
         return values
 
     def provide(self, columns: Mapping[str, Any]) -> None:
@@ -166,9 +187,27 @@ class RunTables:
             present = {e: i for i, e in enumerate(self.expirations)}
             used = [t for t in targets if t in present]
             missing = [t for t in targets if t not in present]
-            mask = np.isin(self.expiration_codes, [present[t] for t in used])
+            wanted_codes = [present[t] for t in used]
+            mask = self.expiration_codes == wanted_codes[0] if len(wanted_codes) == 1 else \
+                np.isin(self.expiration_codes, wanted_codes)
             cached = self._selections[targets] = Selection(np.flatnonzero(mask), used, missing)
         return cached
+
+
+def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize(values, sort=True)`: a code per row into the sorted distinct values (-1 for a
+    missing one); dates as their int64 ticks (pandas' general factorize costs more on a small chain)."""
+    if values.dtype.kind != "M":
+        return pd.factorize(values, sort=True)
+    ticks = values.view(np.int64)
+    missing = ticks == np.iinfo(np.int64).min  # NaT
+    if not missing.any():
+        uniques, codes = np.unique(ticks, return_inverse=True)
+    else:
+        uniques, known_codes = np.unique(ticks[~missing], return_inverse=True)
+        codes = np.full(ticks.size, -1, dtype=known_codes.dtype)
+        codes[~missing] = known_codes
+    return codes, uniques.view(values.dtype)
 
 
 def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext") -> np.ndarray:

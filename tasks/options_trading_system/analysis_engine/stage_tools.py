@@ -12,8 +12,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
-from pandas.arrays import NumpyExtensionArray
-from pandas.core.internals.managers import create_block_manager_from_column_arrays
+from pandas.arrays import DatetimeArray, NumpyExtensionArray
+from pandas._libs.internals import BlockPlacement
+from pandas.core.internals.blocks import ensure_block_shape, new_block, new_block_2d
+from pandas.core.internals.managers import BlockManager
 
 from ..errors import ConfigError
 
@@ -58,6 +60,9 @@ def column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(list(names))
 
 
+_STACK_CELLS = 40_000  # a table of at most this many numbers per dtype is built as one block (copied)
+
+
 def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None,
                refs: Sequence[Any] | None = None) -> pd.DataFrame:
     """`pd.DataFrame(columns, index=index)` for columns that are already typed arrays (numpy arrays
@@ -65,20 +70,49 @@ def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None,
     all of one length: built without re-checking each column (that checking costs more than a
     stage's small table). Anything else (lists, object arrays, Series) goes the ordinary way.
     `refs`: per column, the copy-on-write references of the frame it was taken from (None for a
-    new array), so that writing into either frame later copies instead of changing both."""
+    new array), so that writing into either frame later copies instead of changing both.
+
+    A small table's numeric columns of one dtype are copied into one block, as pandas' own
+    constructor does (building a block per column costs more than copying a few thousand
+    numbers); a large table's columns each stay their own block, uncopied."""
     arrays = list(columns.values())
-    typed = all((isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind in "fiubM")
-                or (isinstance(a, ExtensionArray) and not isinstance(a, NumpyExtensionArray)) for a in arrays)
     size = len(arrays[0]) if arrays else 0
-    if not typed or not arrays or any(len(a) != size for a in arrays) or \
-            (index is not None and len(index) != size):
+    for a in arrays:
+        kind = type(a)
+        if not ((kind is np.ndarray and a.ndim == 1 and a.dtype.kind in "fiubM")
+                or (isinstance(a, ExtensionArray) and kind is not NumpyExtensionArray)) or len(a) != size:
+            return pd.DataFrame(dict(columns), index=index, copy=False)
+    if not arrays or (index is not None and len(index) != size):
         return pd.DataFrame(dict(columns), index=index, copy=False)
-    # pandas' own constructor below `DataFrame(dict)`, minus its checks and its consolidation (copying
-    # the float columns into one block costs more than the table is then used for)
     axes = [column_index(tuple(columns)), index if index is not None else pd.RangeIndex(size)]
-    manager = create_block_manager_from_column_arrays(arrays, axes, consolidate=False,
-                                                      refs=list(refs) if refs is not None else [None] * len(arrays))
+    manager = BlockManager(tuple(_blocks(arrays, refs, size)), axes, verify_integrity=False)
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
+
+
+def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int) -> list[Any]:
+    """The blocks of a table of typed 1-D columns (`fast_frame`): numeric numpy columns of one dtype
+    stacked into one block while they hold at most `_STACK_CELLS` numbers, every other column its
+    own block (sharing its array and its copy-on-write references)."""
+    groups: dict[np.dtype, list[int]] = {}
+    if size:
+        for i, a in enumerate(arrays):
+            if type(a) is np.ndarray and a.dtype.kind in "fiub":
+                groups.setdefault(a.dtype, []).append(i)
+    stacked: set[int] = set()
+    blocks = []
+    for dtype, positions in groups.items():
+        if len(positions) < 2 or len(positions) * size > _STACK_CELLS:
+            continue
+        values = np.empty((len(positions), size), dtype=dtype)
+        for row, i in enumerate(positions):
+            values[row] = arrays[i]
+        blocks.append(new_block(values, placement=BlockPlacement(np.asarray(positions, dtype=np.intp)), ndim=2))
+        stacked.update(positions)
+    for i, a in enumerate(arrays):
+        if i not in stacked:
+            blocks.append(new_block_2d(ensure_block_shape(a, ndim=2), placement=BlockPlacement(i),
+                                       refs=refs[i] if refs is not None else None))
+    return blocks
 
 
 def column_arrays(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -161,26 +195,74 @@ def json_records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str
     """Rows (the first `limit` of them, None = all) as JSON-ready dicts, column order kept: each column
     made JSON-ready in one go (the values `frame.to_numpy(dtype=object)` holds, as `json_value` turns
     them; going value by value through one interleaved object array costs more than the values), then
-    zipped into rows. `limit` = `json_records(frame.head(limit))` without building that frame."""
-    if frame.empty or limit == 0:
+    zipped into rows. `limit` = `json_records(frame.head(limit))` without building that frame.
+    The frame is read block by block: a block of float columns becomes Python lists in one call."""
+    rows = len(frame.index)
+    names = column_names(frame.columns)
+    if not rows or not names or limit == 0:
         return []
-    names = frame.columns.tolist()
-    rows = slice(None) if limit is None else slice(0, max(limit, 0))
-    columns = [json_column(values[rows]) for values in frame._iter_column_arrays()]
+    stop = rows if limit is None else min(max(limit, 0), rows)
+    columns: list[Any] = [None] * len(names)
+    for block in frame._mgr.blocks:
+        values, locs = block.values, block.mgr_locs.as_array.tolist()
+        if isinstance(values, np.ndarray) and values.ndim == 2 and values.dtype.kind in "fiub":
+            part = values[:, :stop]
+            if part.dtype.kind == "f":
+                part = part.astype(np.float64, copy=False)
+                lists = part.tolist()
+                for r, c in np.argwhere(~np.isfinite(part)).tolist():  # NaN and inf: no JSON number
+                    lists[r][c] = None
+            else:  # Python ints and bools, as they are
+                lists = part.tolist()
+            for loc, values_ in zip(locs, lists):
+                columns[loc] = values_
+        elif getattr(values, "ndim", 1) == 2:
+            for row, loc in enumerate(locs):
+                columns[loc] = json_column(values[row], stop)
+        else:
+            columns[locs[0]] = json_column(values, stop)
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def json_column(values: Any) -> list[Any]:
-    """One column's values as plain JSON (`json_value` of each): floats via `fast_json_list`, ints and
-    bools as they are, categorical text by code, anything else value by value."""
-    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-        return fast_json_list(values)
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":  # Python ints and bools, as they are
-        return values.tolist()
-    if isinstance(values, pd.Categorical) and values.size and values.codes.min() >= 0:
-        labels, plain = _category_objects(values.dtype)
-        picked = labels[values.codes].tolist()  # no missing values: the labels by code
-        return picked if plain else [_json_scalar(v) for v in picked]
+_NAMES: dict[int, tuple[pd.Index, list[str]]] = {}
+
+
+def column_names(columns: pd.Index) -> list[str]:
+    """A table's column labels as a list, once per column Index (`fast_frame`'s are built once per
+    set of names; converting one costs more than a small table's values)."""
+    known = _NAMES.get(id(columns))
+    if known is not None and known[0] is columns:
+        return known[1]
+    names = columns.tolist()
+    if len(_NAMES) >= 512:
+        _NAMES.clear()
+    _NAMES[id(columns)] = (columns, names)  # the Index is held, so its id is not reused
+    return names
+
+
+def json_column(values: Any, stop: int | None = None) -> list[Any]:
+    """One column's values (the first `stop` of them, None = all) as plain JSON (`json_value` of
+    each): floats via `fast_json_list`, ints and bools as they are, categorical text by code, dates
+    once per distinct value, anything else value by value."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        values = values[:stop]
+        # floats: NaN/inf as None; Python ints and bools as they are
+        return fast_json_list(values) if values.dtype.kind == "f" else values.tolist()
+    if isinstance(values, pd.Categorical):
+        codes = values.codes[:stop]
+        if codes.size and codes.min() >= 0:
+            labels, plain = _category_objects(values.dtype)
+            picked = labels[codes].tolist()  # no missing values: the labels by code
+            return picked if plain else [_json_scalar(v) for v in picked]
+    if isinstance(values, DatetimeArray):  # one Timestamp and its text per distinct value
+        ticks = values.asi8[:stop].tolist()
+        done: dict[int, Any] = {}
+        for i, tick in enumerate(ticks):
+            if tick not in done:
+                done[tick] = _json_scalar(values[i])
+        return [done[tick] for tick in ticks]
+    if stop is not None and stop < len(values):
+        values = values[:stop]
     objects = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else np.asarray(values, dtype=object)
     return [_json_scalar(v) for v in np.asarray(objects, dtype=object).tolist()]
 
