@@ -259,7 +259,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         realism = _realism_label(cfg, horizon)
         labels = {"direction": _label_column(long, LONG, SHORT), "realism": _label_column(long, realism, realism),
                   "missing_factors": _label_column(long, *missing),
-                  "market_view": pd.Categorical.from_codes(columns.pop("market_view"),
+                  "market_view": pd.Categorical.from_codes(columns.pop("market_view"), validate=False,
                                                            dtype=category_dtype(MARKET_VIEWS))}
         expiration = used[0].to_datetime64() if used else np.datetime64("NaT", "ns")
         return {**{name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER},
@@ -607,7 +607,7 @@ def _label_column(long: np.ndarray, long_label: str, short_label: str) -> pd.Cat
     """A categorical column: `long_label` on LONG rows, `short_label` on SHORT ones."""
     categories = tuple(dict.fromkeys((long_label, short_label)))
     codes = np.where(long, categories.index(long_label), categories.index(short_label)).astype(np.int8)
-    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories))
+    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories), validate=False)
 
 
 def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, ev: np.ndarray) -> np.ndarray:

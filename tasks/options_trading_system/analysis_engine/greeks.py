@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import black76
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import column_arrays, fast_frame, json_value
+from .stage_tools import column_arrays, empty_rows, fast_frame, json_value
 from ..errors import ConfigError
 
 IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
@@ -55,8 +55,9 @@ class GreeksAnalysis(PipelineAnalysis):
                                                 years, is_call, cfg.risk_free_rate, cfg.max_iv,
                                                 min_time_value=cfg.min_time_value)
         delta, gamma = black76.delta_gamma(forward, strike, years, iv, is_call, cfg.risk_free_rate)
-        status_text = pd.Categorical.from_codes(status.astype(np.int64), dtype=_IV_STATUS_DTYPE)
+        status_text = pd.Categorical.from_codes(status, dtype=_IV_STATUS_DTYPE, validate=False)
         smile = strike_smile(tables.expiration, strike, iv, is_call, tables.is_put, forward)
+        tables.smile = (iv, smile)  # the risk stage's re-pricing reads its expirations' part of it
         atm = atm_iv_from_smile(smile, forward)
         per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
         codes = tables.expiration_codes
@@ -67,14 +68,14 @@ class GreeksAnalysis(PipelineAnalysis):
         return with_columns(chain, added)
 
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
-        return chain.iloc[0:0], 0, {}  # no candidates: the stage fills columns for the others
+        return empty_rows(chain), 0, {}  # no candidates: the stage fills columns for the others
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
         tables = run_tables(chain, ctx)
         iv = tables.floats(chain, "iv")
         solved = ~np.isnan(iv)
-        status = np.asarray(chain["iv_status"].array.codes)
+        status = np.asarray(tables.column(chain, "iv_status").codes)
         counts = np.bincount(status[~solved], minlength=len(IV_STATUS_CATEGORIES))
         front = tables.select((), ctx.front_expiration).positions
         atm_column = tables.floats(chain, "atm_iv")
@@ -166,6 +167,16 @@ def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, cal
     with np.errstate(invalid="ignore", divide="ignore"):
         smile = np.where(otm_n > 0, otm_sum / otm_n, other_sum / other_n)
     return expiration[first], strike[first], smile
+
+
+def smile_part(smile: tuple[np.ndarray, np.ndarray, np.ndarray], expirations: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of a `strike_smile` for these expirations only: the smile `strike_smile` gives for
+    their rows alone (its figures per expiration and strike come from that expiration's rows)."""
+    smile_exp = smile[0]
+    wanted = np.unique(expirations)
+    keep = smile_exp == wanted[0] if wanted.size == 1 else np.isin(smile_exp, wanted)
+    return smile_exp[keep], smile[1][keep], smile[2][keep]
 
 
 def smile_iv(expiration: np.ndarray, strike: np.ndarray, smile: tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -122,6 +122,8 @@ class RunTables:
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
         self._floats: dict[str, np.ndarray] = {}
         self._provided: set[str] = set()
+        # the greeks stage's (iv, smile): `greeks.strike_smile` of every expiration, for that iv array
+        self.smile: tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def _columns(self, chain: pd.DataFrame) -> dict[str, Any]:
         """The chain's columns as their own arrays (no Series built), read once per chain."""
@@ -129,6 +131,11 @@ class RunTables:
             self._source = chain
             self._arrays = dict(zip(column_names(chain.columns), chain._iter_column_arrays()))
         return self._arrays
+
+    def column(self, chain: pd.DataFrame, name: str) -> Any:
+        """One of the chain's columns as its own array (no Series built)."""
+        column = self._columns(chain).get(name)
+        return column if column is not None else chain[name].array
 
     def quoted(self, chain: pd.DataFrame, name: str) -> np.ndarray:
         """One of the chain's quoted figures (`QUOTED`) as a float array, read once per run (every

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
-from .greeks import smile_iv, strike_smile
+from .greeks import smile_iv, smile_part, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
 from .stage_tools import (category_dtype, fast_frame, fast_json_list, group_sum, json_records, json_value,
                           parse_expirations, reason_series, select_first)
@@ -160,8 +160,10 @@ class RiskAnalysis(PipelineAnalysis):
         gamma = column["gamma"]
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
+        shared = tables.smile  # the greeks stage's smile, when it is of these IVs
         profile = gamma_profile(column["iv"], column["years_to_expiry"], column["discount"], tables.expiration[rows],
-                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg)
+                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg,
+                                smile=shared[1] if shared is not None and shared[0] is tables.floats(chain, "iv") else None)
         return RiskTables(
             used=selection.used, missing=selection.missing, table=table,
             otm_missing_oi_or_mark=int((otm & (np.isnan(oi) | np.isnan(mark))).sum()),
@@ -207,9 +209,9 @@ class RiskAnalysis(PipelineAnalysis):
         return {
             "strike": strikes[order],
             "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1)[order],
-                                              dtype=category_dtype(("CALL", "PUT"))),
+                                              dtype=category_dtype(("CALL", "PUT")), validate=False),
             "distance": distance[order],
-            "zone": pd.Categorical.from_codes(zone[order], dtype=category_dtype(ZONES)),
+            "zone": pd.Categorical.from_codes(zone[order], dtype=category_dtype(ZONES), validate=False),
             "urgency": urgency[order],
             "dollars_at_risk": dollars[order],
             "danger": danger[order],
@@ -301,17 +303,22 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
 
 def gamma_profile(iv: np.ndarray, years: np.ndarray, discount: np.ndarray, expiration: np.ndarray,
                   strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, forward: float,
-                  multiplier: float, config: RiskConfig) -> GammaProfile:
+                  multiplier: float, config: RiskConfig,
+                  smile: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> GammaProfile:
     """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc),
-    from the contracts' IV, years to expiry and discount (the greeks stage's columns)."""
+    from the contracts' IV, years to expiry and discount (the greeks stage's columns). `smile`: the
+    `strike_smile` of a chain holding every row of these contracts' expirations (the greeks stage's),
+    read for their expirations only (the same figures as the smile of these rows); None: built here."""
     prices = price_grid(forward, config.gamma_grid_span, config.gamma_grid_step) if forward > 0 else np.array([])
     discount = np.where(np.isnan(discount), 1.0, discount)
     holds = (is_call | is_put) & (oi > 0) & (strike > 0)
     need_smile = holds & np.isnan(iv)
     from_smile = np.zeros(iv.size, dtype=bool)
     if need_smile.any():
-        smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
-        filled = smile_iv(expiration[need_smile], strike[need_smile], smile)
+        wanted = expiration[need_smile]
+        smile = strike_smile(expiration, strike, iv, is_call, is_put, forward) if smile is None \
+            else smile_part(smile, wanted)
+        filled = smile_iv(wanted, strike[need_smile], smile)
         iv = iv.copy()
         iv[need_smile] = filled
         from_smile[need_smile] = ~np.isnan(filled)

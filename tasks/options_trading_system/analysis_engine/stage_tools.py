@@ -115,6 +115,12 @@ def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int) -> list[An
     return blocks
 
 
+def empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame.iloc[0:0]`: the frame's columns with no rows, built from its blocks directly."""
+    manager = frame._mgr.get_slice(slice(0, 0), axis=1)
+    return pd.DataFrame._from_mgr(manager, axes=manager.axes)
+
+
 def column_arrays(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
     """A frame's columns as their own arrays (no Series built), and each one's copy-on-write
     references (for `fast_frame`'s `refs` when a new frame reuses them)."""

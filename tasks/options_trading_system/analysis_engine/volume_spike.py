@@ -127,14 +127,14 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "last": pick(figures["last"]),
             "vol_oi": vol_oi,
             "notional": pick(figures["notional"]),
-            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE),
-            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE),
+            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE, validate=False),
+            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE, validate=False),
             "entry": np.full(strike.shape, forward),
             "target": np.where(otm_side, strike, np.nan),
             "stop": np.where(otm_side, stop, np.nan),
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
-            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE),
+            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE, validate=False),
         }
 
     def _codes(self, columns: Any) -> np.ndarray:
