@@ -650,11 +650,20 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
     moving = known & (spread > 0)
     small = np.flatnonzero(moving & (tau < _SMALL_TIME))
     large = np.flatnonzero(moving & ~(tau < _SMALL_TIME))
-    # small time: method of images; terms decay like erfc((2k+1)/sqrt(2 tau)), so each term is summed
-    # only where it still matters (a target many spreads away is not reached in time: 0)
-    zs, ws, scale = z[small], width[small], spread[small] * np.sqrt(2.0)
-    images = np.zeros(small.size)
-    live = np.arange(small.size)
+    if small.size:
+        out[small] = _image_series(z[small], width[small], spread[small])
+    if large.size:
+        out[large] = _fourier_series(z[large], width[large], tau[large])
+    return np.clip(out, 0.0, 1.0).reshape(shape)
+
+
+def _image_series(zs: np.ndarray, ws: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """`target_first_probability` at small time: the method of images. Terms decay like
+    erfc((2k+1)/sqrt(2 tau)), so each term is summed only where it still matters (a target many
+    spreads away is not reached in time: 0)."""
+    scale = spread * np.sqrt(2.0)
+    images = np.zeros(zs.size)
+    live = np.arange(zs.size)
     for k in range(_IMAGE_TERMS):
         odd = 2.0 * k + 1.0
         near = (odd * ws[live] - zs[live]) / scale[live]
@@ -663,16 +672,19 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
             break
         zl, wl, sl = zs[live], ws[live], scale[live]
         images[live] += erfc((odd * wl - zl) / sl) - erfc((odd * wl + zl) / sl)
-    out[small] = images
-    # large time: Fourier series around the steady state z/L; sin(n a) and exp(-n^2 d) by recurrence
-    angle, decay = np.pi * z[large] / width[large], tau[large] * np.pi ** 2 / 2.0
+    return images
+
+
+def _fourier_series(z: np.ndarray, width: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """`target_first_probability` at large time: the Fourier series around the steady state z/L,
+    sin(n a) and exp(-n^2 d) by recurrence."""
+    angle, decay = np.pi * z / width, tau * np.pi ** 2 / 2.0
     series = angle / np.pi
-    sin_prev, sin_now, two_cos = np.zeros(large.size), np.sin(angle), 2.0 * np.cos(angle)
+    sin_prev, sin_now, two_cos = np.zeros(z.size), np.sin(angle), 2.0 * np.cos(angle)
     q = np.exp(-decay)
     damping, factor = q.copy(), q * q * q   # exp(-n^2 d) for n = 1, and exp(-(2n+1) d) for n = 1
     for n in range(1, _FOURIER_TERMS + 1):
         series += 2.0 * (-1.0) ** n / (n * np.pi) * sin_now * damping
         sin_prev, sin_now = sin_now, two_cos * sin_now - sin_prev
         damping, factor = damping * factor, factor * q * q
-    out[large] = series
-    return np.clip(out, 0.0, 1.0).reshape(shape)
+    return series

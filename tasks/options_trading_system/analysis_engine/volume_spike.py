@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import fast_frame, json_value, reason_series, select_first
+from .stage_tools import fast_frame, json_value, reason_series, select_first, take_rows
 from ..errors import ConfigError
 
 LONG, SHORT = "LONG", "SHORT"
@@ -83,6 +83,10 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         return reason_series(self._codes(candidates), self._labels(), candidates.index)
 
+    def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        """A holder for `select`'s kept rows as arrays, which `summarize` reads instead of the table."""
+        return {}
+
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
         figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
         keep, dropped = count_codes(self._codes(figures), self._labels())
@@ -90,7 +94,12 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
         rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
                                 lambda: chain["contract"].to_numpy(dtype=object)[rows])]
-        return fast_frame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
+        columns = self._columns(chain, ctx, figures, rows)
+        kept = fast_frame(columns)
+        holder = self.prepared(chain, ctx)
+        if isinstance(holder, dict):
+            holder["kept"] = (kept, columns, run_tables(chain, ctx).is_call[rows])
+        return kept, len(chain), dropped
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
@@ -118,10 +127,10 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         tier = select_first([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = select_first([otm_side, strike == forward, is_call], [0, 1, 2], 3)
         return {
-            "contract": pick(chain["contract"].array),  # the column itself (or its rows), not a copy
+            "contract": take_rows(tables.column(chain, "contract"), rows),  # the column itself (or its rows)
             "expiration": pick(tables.expiration),
             "strike": strike,
-            "right": pick(chain["right"].array),
+            "right": take_rows(tables.column(chain, "right"), rows),
             "volume": pick(figures["volume"]),
             "open_interest": pick(figures["open_interest"]),
             "last": pick(figures["last"]),
@@ -166,12 +175,19 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         return kept if (order == np.arange(order.size)).all() else kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
-        calls = (kept["right"].to_numpy(dtype=object) == "C")
-        notional = kept["notional"].to_numpy(dtype=np.float64)
+        held = ctx.prepared.get("kept") if isinstance(ctx.prepared, dict) else None
+        if held is not None and held[0] is kept:  # `select`'s arrays of this very table
+            columns, calls = held[1], held[2]
+            notional, tier_codes, actionable = columns["notional"], columns["tier"].codes, columns["actionable"]
+        else:
+            calls = (kept["right"].to_numpy(dtype=object) == "C")
+            notional = kept["notional"].to_numpy(dtype=np.float64)
+            tier_codes = np.asarray(kept["tier"].array.codes)
+            actionable = kept["actionable"].to_numpy(dtype=bool)
         call_dollars = float(notional[calls].sum())
         put_dollars = float(notional[~calls].sum())
         share, bias = day_bias(call_dollars, put_dollars, self.config)
-        tiers = np.bincount(np.asarray(kept["tier"].array.codes), minlength=len(TIER_NAMES))
+        tiers = np.bincount(tier_codes, minlength=len(TIER_NAMES))
         return {
             "spikes": int(len(kept)),
             "call_spikes": int(calls.sum()),
@@ -181,7 +197,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "call_share": json_value(share),
             "day_bias": bias,
             "tiers": {name: int(tiers[i]) for i, name in enumerate(TIER_NAMES)},
-            "actionable": int(kept["actionable"].to_numpy(dtype=bool).sum()),
+            "actionable": int(actionable.sum()),
         }
 
 
