@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import black76
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import column_arrays, empty_rows, fast_frame, json_value
+from .stage_tools import add_columns, empty_rows, json_value
 from ..errors import ConfigError
 
 IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
@@ -114,10 +114,7 @@ class GreeksAnalysis(PipelineAnalysis):
 def with_columns(chain: pd.DataFrame, added: dict[str, Any]) -> pd.DataFrame:
     """The chain with `added` columns (replacing any of the same name, in place in the column order),
     built in one go without copying the rest: `DataFrame.assign` inserts one column at a time."""
-    existing, refs = column_arrays(chain)  # the columns' own arrays, no Series built
-    data: dict[str, Any] = {name: added[name] if name in added else existing[name] for name in existing}
-    data.update({name: values for name, values in added.items() if name not in data})
-    return fast_frame(data, chain.index, [None if name in added else refs[name] for name in data])
+    return add_columns(chain, added)
 
 
 def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float

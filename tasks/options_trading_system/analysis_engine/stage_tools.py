@@ -89,10 +89,13 @@ def fast_frame(columns: Mapping[str, Any], index: pd.Index | None = None,
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
 
 
-def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int) -> list[Any]:
+def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int,
+            places: Sequence[int] | None = None) -> list[Any]:
     """The blocks of a table of typed 1-D columns (`fast_frame`): numeric numpy columns of one dtype
     stacked into one block while they hold at most `_STACK_CELLS` numbers, every other column its
-    own block (sharing its array and its copy-on-write references)."""
+    own block (sharing its array and its copy-on-write references). `places`: each column's
+    position in the table (default: their order)."""
+    at = list(range(len(arrays))) if places is None else list(places)
     groups: dict[np.dtype, list[int]] = {}
     if size:
         for i, a in enumerate(arrays):
@@ -106,13 +109,61 @@ def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int) -> list[An
         values = np.empty((len(positions), size), dtype=dtype)
         for row, i in enumerate(positions):
             values[row] = arrays[i]
-        blocks.append(new_block(values, placement=BlockPlacement(np.asarray(positions, dtype=np.intp)), ndim=2))
+        blocks.append(new_block(values, placement=BlockPlacement(np.asarray([at[i] for i in positions], dtype=np.intp)),
+                                ndim=2))
         stacked.update(positions)
     for i, a in enumerate(arrays):
         if i not in stacked:
-            blocks.append(new_block_2d(ensure_block_shape(a, ndim=2), placement=BlockPlacement(i),
+            blocks.append(new_block_2d(ensure_block_shape(a, ndim=2), placement=BlockPlacement(at[i]),
                                        refs=refs[i] if refs is not None else None))
     return blocks
+
+
+def add_columns(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:
+    """The frame with `added` columns (typed 1-D arrays of its length; one of the same name is
+    replaced in place in the column order, the others follow), built from its blocks: the blocks it
+    keeps whole are shared (with pandas' copy-on-write references, so writing into either frame
+    later never changes the other), a block losing a replaced column keeps its other columns (a
+    view when they are adjacent, else a copy), and the new columns are blocks as `fast_frame` makes
+    them. Anything else goes through `fast_frame` column by column."""
+    names = column_names(frame.columns)
+    size = len(frame.index)
+    position = {name: i for i, name in enumerate(names)}
+    arrays = list(added.values())
+    typed = all((type(a) is np.ndarray and a.ndim == 1 and a.dtype.kind in "fiubM")
+                or (isinstance(a, ExtensionArray) and type(a) is not NumpyExtensionArray) for a in arrays)
+    if not typed or any(len(a) != size for a in arrays) or len(position) != len(names):
+        existing, refs = column_arrays(frame)
+        data: dict[str, Any] = {name: added[name] if name in added else existing[name] for name in existing}
+        data.update({name: values for name, values in added.items() if name not in data})
+        return fast_frame(data, frame.index, [None if name in added else refs[name] for name in data])
+    replaced = {position[name] for name in added if name in position}
+    blocks = []
+    for block in frame._mgr.blocks:
+        locs = block.mgr_locs.as_array
+        if not replaced.intersection(locs.tolist()):
+            blocks.append(block.copy(deep=False))  # shares the values and registers the reference
+            continue
+        keep = np.flatnonzero(~np.isin(locs, list(replaced)))
+        if keep.size:
+            values = block.values
+            if keep.size == keep[-1] - keep[0] + 1:  # adjacent rows of the block: a view of them
+                kept = values[keep[0]:keep[-1] + 1]
+                blocks.append(type(block)(kept, BlockPlacement(locs[keep]), ndim=2, refs=block.refs))
+            else:
+                blocks.append(new_block(values[keep], placement=BlockPlacement(locs[keep]), ndim=2))
+    out_names = list(names)
+    places = []
+    for name in added:
+        if name in position:
+            places.append(position[name])
+        else:
+            places.append(len(out_names))
+            out_names.append(name)
+    blocks.extend(_blocks(arrays, None, size, places))
+    axes = [column_index(tuple(out_names)), frame.index]
+    manager = BlockManager(tuple(blocks), axes, verify_integrity=False)
+    return pd.DataFrame._from_mgr(manager, axes=manager.axes)
 
 
 def take_rows(values: Any, rows: np.ndarray | None) -> Any:
