@@ -420,23 +420,27 @@ def reason_labels(config: ExpectedValueConfig) -> np.ndarray:
 
 
 def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_known: np.ndarray,
-                 unchecked: np.ndarray, config: ExpectedValueConfig) -> np.ndarray:
+                 unchecked: np.ndarray, config: ExpectedValueConfig, *, geometry_passed: bool = False) -> np.ndarray:
     """Each pair's first failing filter as a code into `reason_labels` (0 = kept): the limits in
     order, then collapsing duplicates and the top_n among the pairs that pass (ranked by
     `_rank_order`). `columns` holds the `_FILTERED` figures of the pairs (a candidate table's columns,
-    or the arrays `candidate_pairs` prunes with)."""
+    or the arrays `candidate_pairs` prunes with). `geometry_passed`: the pairs are `pair_grid`'s
+    pruned ones, which pass the first four limits (risk, reward/risk, target and stop sigma: the
+    same expressions), so only the others are tested."""
     risk, probability, ev = columns["risk"], columns["probability"], columns["ev_points"]
     max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
-    code = select_first(
-        [risk > config.max_risk_points,
-         columns["reward_risk"] < config.min_reward_risk,
-         sigma_known & (columns["target_sigma"] > max_sigma),
-         sigma_known & (columns["stop_sigma"] < config.min_stop_sigma),
-         np.isnan(probability),
-         ~(ev >= config.min_ev_points),
-         ~(probability >= config.min_probability),
-         unchecked & (config.missing_iv == "withhold")],
-        [1, 2, 3, 4, 5, 6, 7, 8], 0)
+    later = [np.isnan(probability), ~(ev >= config.min_ev_points), ~(probability >= config.min_probability)]
+    if config.missing_iv == "withhold" and unchecked.any():
+        later.append(unchecked)
+    if geometry_passed:
+        code = select_first(later, [5, 6, 7, 8][:len(later)], 0)
+    else:
+        code = select_first(
+            [risk > config.max_risk_points,
+             columns["reward_risk"] < config.min_reward_risk,
+             sigma_known & (columns["target_sigma"] > max_sigma),
+             sigma_known & (columns["stop_sigma"] < config.min_stop_sigma), *later],
+            [1, 2, 3, 4, 5, 6, 7, 8][:4 + len(later)], 0)
     passing = np.flatnonzero(code == 0)
     target = columns["target"]
     ranked = passing[_rank_order(target[passing], risk[passing], probability[passing], ev[passing])]
@@ -465,20 +469,22 @@ def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, Dire
     for _, _, counts in grids.values():
         for reason, n in counts.items():
             pruned[reason] = pruned.get(reason, 0) + n
-    figures = {d: _pair_figures(target, stop, forward, factors[d], config, horizon.sigma_points)
-               for d, (target, stop, _) in grids.items()}
-    columns = {name: np.concatenate([figures[d][name] for d in (LONG, SHORT)]) for name in figures[LONG]}
-    columns["long"] = long = np.repeat([True, False], [figures[d]["target"].size for d in (LONG, SHORT)])
+    target = np.concatenate([grids[LONG][0], grids[SHORT][0]])
+    stop = np.concatenate([grids[LONG][1], grids[SHORT][1]])
+    long = np.zeros(target.size, dtype=bool)
+    long[:grids[LONG][0].size] = True
+    columns = _pair_figures(target, stop, long, forward, factors, config, horizon.sigma_points)
+    columns["long"] = long
     if not prune:
         return columns, pruned
     realism = _realism_label(config, horizon)
     flags = np.full(long.size, realism == CHECKED), np.full(long.size, realism == UNCHECKED)
-    code = reason_codes(columns, long, *flags, config)
+    code = reason_codes(columns, long, *flags, config, geometry_passed=True)
     counts = np.bincount(code, minlength=len(reason_labels(config)))
     for label, n in zip(reason_labels(config)[1:], counts[1:]):
         if n:
             pruned[label] = pruned.get(label, 0) + int(n)
-    keep = code == 0
+    keep = np.flatnonzero(code == 0)
     return {name: values[keep] for name, values in columns.items()}, pruned
 
 
@@ -560,22 +566,32 @@ def _sum_known(values: np.ndarray) -> float:
     return float("nan") if missing.all() else float(np.where(missing, 0.0, values).sum())
 
 
-def _pair_figures(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
-                  config: ExpectedValueConfig, sigma: float) -> dict[str, np.ndarray]:
-    """The figures of one direction's pairs that the filters read (no market probability): reward,
-    risk, distances in sigma, the distance factor, the probability and EV in points."""
+def _pair_figures(target: np.ndarray, stop: np.ndarray, long: np.ndarray, forward: float,
+                  factors: dict[str, DirectionFactors], config: ExpectedValueConfig, sigma: float
+                  ) -> dict[str, np.ndarray]:
+    """The figures of the pairs that the filters read (no market probability): reward, risk,
+    distances in sigma, the distance factor, the probability and EV in points; `long` says each
+    pair's direction (whose factors it takes)."""
     reward, risk = np.abs(target - forward), np.abs(forward - stop)
     distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
     w = config.weights
-    present = [(w.oi, factors.oi), (w.volume, factors.volume), (w.premium, factors.premium)]
-    present = [(weight, value) for weight, value in present if not np.isnan(value)]
     total_weight = w.oi + w.volume + w.premium + w.distance
-    present_weight = sum(weight for weight, _ in present) + w.distance
-    fixed = sum(weight * value for weight, value in present)
-    if present and present_weight > 0:
-        raw = (fixed + w.distance * distance) * (total_weight / present_weight)
-    else:  # the distance alone says nothing about the market: no probability without OI, volume or premium
-        raw = np.full(target.shape, np.nan)
+    terms = {}
+    for direction in (LONG, SHORT):
+        f = factors[direction]
+        present = [(w.oi, f.oi), (w.volume, f.volume), (w.premium, f.premium)]
+        present = [(weight, value) for weight, value in present if not np.isnan(value)]
+        present_weight = sum(weight for weight, _ in present) + w.distance
+        fixed = sum(weight * value for weight, value in present)
+        # the distance alone says nothing about the market: no probability without OI, volume or premium
+        terms[direction] = (fixed, total_weight / present_weight) if present and present_weight > 0 \
+            else (np.nan, np.nan)
+    (fixed_long, scale_long), (fixed_short, scale_short) = terms[LONG], terms[SHORT]
+    if (fixed_long, scale_long) == (fixed_short, scale_short):  # one direction's terms (the usual case)
+        raw = (fixed_long + w.distance * distance) * scale_long
+    else:  # per pair its direction's: the same arithmetic, value by value
+        raw = (np.where(long, fixed_long, fixed_short) + w.distance * distance) * \
+            np.where(long, scale_long, scale_short)
     p = np.clip(raw, config.probability_floor, config.probability_cap)
     with np.errstate(divide="ignore", invalid="ignore"):
         target_sigma, stop_sigma = reward / sigma, risk / sigma

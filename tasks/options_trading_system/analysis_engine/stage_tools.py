@@ -224,7 +224,8 @@ def json_value(value: Any) -> Any:
         number = float(value)
         return number if math.isfinite(number) else None
     if isinstance(value, pd.Timestamp):
-        if value.tzinfo is None and value == value.normalize():
+        if value.tzinfo is None and not (value.hour or value.minute or value.second or value.microsecond
+                                         or value.nanosecond):  # midnight: `value == value.normalize()`
             return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, (datetime, date)):
