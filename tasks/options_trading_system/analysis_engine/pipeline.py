@@ -73,9 +73,20 @@ class AnalysisContext:
                    multiplier=float(chain.meta.multiplier), front_expiration=front_expiration(chain.frame),
                    tick_size=tick_size)
 
+    def with_run(self, tables: "RunTables | None", prepared: Any) -> "AnalysisContext":
+        """This context with the run's tables and a stage's prepared work (`dataclasses.replace`,
+        without its per-call introspection of the fields)."""
+        if type(self) is not AnalysisContext or len(_CONTEXT_FIELDS) != 7:
+            return dataclasses.replace(self, tables=tables, prepared=prepared)
+        return AnalysisContext(self.underlying_price, self.as_of, self.multiplier, self.front_expiration,
+                               self.tick_size, tables, prepared)
+
     def years_to(self, expiration: Any) -> Any:
         """Year fraction from `as_of` to each expiration's settlement (`expiry.years_to_settlement`)."""
         return years_to_settlement(expiration, self.as_of)
+
+
+_CONTEXT_FIELDS = tuple(f.name for f in dataclasses.fields(AnalysisContext))
 
 
 @dataclass(frozen=True)
@@ -360,12 +371,12 @@ class Pipeline:
             started = self.clock()
             if base is None:  # the shared tables, built once (their time counts in the first stage's)
                 tables = RunTables(chain)
-                base = dataclasses.replace(ctx, tables=tables, prepared=None)
+                base = ctx.with_run(tables, None)
             tables.enriching()
             enriched = stage.enrich(chain, base)
             tables.enriched(enriched is not chain)
             chain = enriched
-            stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
+            stage_ctx = base.with_run(tables, stage.prepare(chain, base))
             candidates_in, kept, dropped = rank(stage, chain, stage_ctx)
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started

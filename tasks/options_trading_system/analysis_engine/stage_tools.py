@@ -60,6 +60,7 @@ def column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(list(names))
 
 
+_DATE_UNITS = tuple(np.dtype(f"datetime64[{unit}]") for unit in ("s", "ms", "us", "ns"))  # pandas' own
 _STACK_CELLS = 40_000  # a table of at most this many numbers per dtype is built as one block (copied)
 
 
@@ -114,6 +115,8 @@ def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int,
         stacked.update(positions)
     for i, a in enumerate(arrays):
         if i not in stacked:
+            if type(a) is np.ndarray and a.dtype.kind == "M" and a.dtype in _DATE_UNITS:
+                a = DatetimeArray._simple_new(a, dtype=a.dtype)  # pandas' wrapper, without re-validating the dates
             blocks.append(new_block_2d(ensure_block_shape(a, ndim=2), placement=BlockPlacement(at[i]),
                                        refs=refs[i] if refs is not None else None))
     return blocks
