@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from . import kernels
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, smile_part, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
@@ -280,25 +281,15 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
                  gamma: np.ndarray, forward: float, multiplier: float) -> StrikeTable:
     """The per-strike table (see `StrikeTable`) of some contracts (one entry per contract)."""
     known = ~np.isnan(strike)
-    strikes, codes = np.unique(strike[known], return_inverse=True)
-    strike, is_call, is_put = strike[known], is_call[known], is_put[known]
-    oi, mark, gamma = oi[known], mark[known], gamma[known]
-    n = strikes.size
-    dollars = oi * mark * multiplier
-    otm_call, otm_put = is_call & (strike > forward), is_put & (strike < forward)
-    sign = np.where(is_call, 1.0, np.where(is_put, -1.0, np.nan))
-    gex = sign * gamma * oi * multiplier * forward ** 2 * GEX_PER_PERCENT
-    every = np.ones(strike.shape, dtype=bool)
-    otm_calls = np.bincount(codes[otm_call], minlength=n).astype(np.float64)
-    otm_puts = np.bincount(codes[otm_put], minlength=n).astype(np.float64)
-    return StrikeTable(
-        strike=strikes,
-        call_oi=group_sum(codes, n, oi, is_call),
-        put_oi=group_sum(codes, n, oi, is_put),
-        call_dollars_at_risk=np.where(otm_calls > 0, group_sum(codes, n, dollars, otm_call), 0.0),
-        put_dollars_at_risk=np.where(otm_puts > 0, group_sum(codes, n, dollars, otm_put), 0.0),
-        otm_calls=otm_calls, otm_puts=otm_puts,
-        gex=group_sum(codes, n, gex, every))
+    if not known.all():
+        strike, is_call, is_put = strike[known], is_call[known], is_put[known]
+        oi, mark, gamma = oi[known], mark[known], gamma[known]
+    strikes, codes = np.unique(strike, return_inverse=True)
+    call_oi, put_oi, call_dollars, put_dollars, otm_calls, otm_puts, gex = kernels.strike_sums(
+        codes, strikes.size, strike, is_call, is_put, oi, mark, gamma, forward, multiplier, forward ** 2,
+        GEX_PER_PERCENT)
+    return StrikeTable(strike=strikes, call_oi=call_oi, put_oi=put_oi, call_dollars_at_risk=call_dollars,
+                       put_dollars_at_risk=put_dollars, otm_calls=otm_calls, otm_puts=otm_puts, gex=gex)
 
 
 def gamma_profile(iv: np.ndarray, years: np.ndarray, discount: np.ndarray, expiration: np.ndarray,

@@ -23,6 +23,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import pandas as pd
 
+from . import kernels
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
 from .stage_tools import fast_frame, json_value, reason_series, select_first, take_rows
 from ..errors import ConfigError
@@ -89,7 +90,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
         figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
-        keep, dropped = count_codes(self._codes(figures), self._labels())
+        keep, dropped = count_codes(figures["code"], self._labels())  # `_codes` of the figures
         rows = np.flatnonzero(keep)
         # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
         rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
@@ -103,12 +104,15 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
+        cfg = self.config
         tables = run_tables(chain, ctx)
         volume, oi, last = (tables.quoted(chain, name) for name in ("volume", "open_interest", "last"))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
-        return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi,
-                "notional": volume * last * ctx.multiplier}
+        # vol_oi = where((oi > 0) & (volume > 0), volume / oi, nan), notional = volume * last * multiplier
+        # and `_codes`' tests, in one compiled pass
+        vol_oi, notional, code = kernels.spike_tests(volume, oi, last, float(ctx.multiplier), float(cfg.min_vol_oi),
+                                                     float(cfg.min_volume), float(cfg.min_notional))
+        return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi, "notional": notional,
+                "code": code}
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext, figures: dict[str, np.ndarray],
                  rows: np.ndarray | None = None) -> dict[str, Any]:
