@@ -140,15 +140,45 @@ def implied_vol_status(price: ArrayLike, forward: ArrayLike, strike: ArrayLike, 
        a root that ends on the upper end of the bracket means the price needs more than `max_iv`.
     The result reproduces the price to ~1e-15 relative (round trip well inside 1e-8 points).
     """
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (price, forward, strike, years, rate)),
-                                 np.asarray(is_call, dtype=bool))
-    shape = arrays[0].shape
-    p, f, k, t, r = (np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays[:5])
-    call = np.ascontiguousarray(arrays[5]).ravel()
+    flat = _flat_inputs((price, forward, strike, years, rate), is_call)
+    if flat is not None:  # 1-D arrays of one length and scalars (a chain's columns): no broadcasting needed
+        shape, (p, f, k, t, r), call = flat
+    else:
+        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (price, forward, strike, years, rate)),
+                                     np.asarray(is_call, dtype=bool))
+        shape = arrays[0].shape
+        p, f, k, t, r = (np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays[:5])
+        call = np.ascontiguousarray(arrays[5]).ravel()
     iv = np.empty(p.shape)
     status = np.empty(p.shape, dtype=np.int8)
     _implied_vol_all(p, f, k, t, r, call, float(max_iv), float(min_time_value), _NEWTON_ITERATIONS, iv, status)
     return iv.reshape(shape), status.reshape(shape)
+
+
+def _flat_inputs(numbers: tuple[ArrayLike, ...], is_call: ArrayLike
+                 ) -> tuple[tuple[int, ...], list[NDArray[np.float64]], NDArray[np.bool_]] | None:
+    """The solver's inputs as contiguous 1-D arrays when they already are such arrays (float64, one
+    length) or Python/numpy scalars (repeated to that length), which is what `np.broadcast_arrays`
+    would give them; None for anything else (the general path broadcasts)."""
+    size = None
+    for value in (*numbers, is_call):
+        if type(value) is np.ndarray:
+            if value.ndim != 1 or not value.flags.c_contiguous or (size is not None and value.size != size):
+                return None
+            size = value.size
+        elif not isinstance(value, (float, int, np.floating, np.integer, bool, np.bool_)):
+            return None
+    if size is None or type(is_call) is not np.ndarray or is_call.dtype != np.bool_:
+        return None
+    out = []
+    for value in numbers:
+        if type(value) is np.ndarray:
+            if value.dtype != np.float64:
+                return None
+            out.append(value)
+        else:
+            out.append(np.full(size, float(value)))
+    return (size,), out, is_call
 
 
 @nb.njit(cache=True, nogil=True)

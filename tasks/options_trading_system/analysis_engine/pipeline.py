@@ -218,6 +218,12 @@ def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype.kind != "M":
         return pd.factorize(values, sort=True)
     ticks = values.view(np.int64)
+    if ticks.size and (ticks[1:] >= ticks[:-1]).all() and ticks[0] != np.iinfo(np.int64).min:
+        # already in order without NaT (a chain listed by expiration): codes count the changes
+        change = ticks[1:] != ticks[:-1]
+        codes = np.zeros(ticks.size, dtype=np.intp)
+        np.cumsum(change, out=codes[1:])
+        return codes, ticks[np.r_[True, change]].view(values.dtype)
     missing = ticks == np.iinfo(np.int64).min  # NaT
     if not missing.any():
         uniques, codes = np.unique(ticks, return_inverse=True)

@@ -46,11 +46,17 @@ def category_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
 
 
 _TEXT = pd.Series([""]).dtype  # pandas' own dtype for a column of text (what it infers from str values)
+_TEXT_EMPTY = _TEXT.construct_array_type()._from_sequence([], dtype=_TEXT)
 
 
 def text_array(values: Sequence[str]) -> ExtensionArray:
-    """A column of text with the dtype pandas infers for str values, built directly (inference costs more)."""
-    return _TEXT.construct_array_type()._from_sequence(list(values), dtype=_TEXT)
+    """A column of text with the dtype pandas infers for str values, built directly (inference costs more;
+    pyarrow-backed text straight from a pyarrow array of the values)."""
+    values = list(values)
+    if isinstance(_TEXT_EMPTY, ArrowStringArray) and all(type(v) is str for v in values):
+        import pyarrow as pa  # pandas stores text with pyarrow: it is installed
+        return _TEXT_EMPTY._from_pyarrow_array(pa.array(values, type=pa.large_string()))
+    return _TEXT.construct_array_type()._from_sequence(values, dtype=_TEXT)
 
 
 @lru_cache(maxsize=256)
