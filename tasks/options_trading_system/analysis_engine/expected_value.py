@@ -63,8 +63,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
+from . import kernels
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_frame, group_sum, json_list, json_records, json_value,
+from .stage_tools import (category_dtype, fast_frame, json_list, json_records, json_value,
                           parse_expirations, python_values, select_first, text_array)
 from ..errors import ConfigError
 
@@ -216,10 +217,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         rows = EvRows(strike=tables.strike[positions], is_call=tables.is_call[positions],
                       is_put=tables.is_put[positions],
                       **{name: tables.quoted(chain, name)[positions] for name in ("open_interest", "volume", "mark")})
-        strike = rows.strike[~np.isnan(rows.strike)]
-        strikes = np.unique(strike)
         forward = ctx.underlying_price
-        factors = direction_factors(rows, forward, cfg)
+        factors, strikes = _direction_factors(rows, forward, cfg)
         used = sorted(selection.used)
         horizon = _horizon(chain, tables, used, ctx)
         pairs, pruned = candidate_pairs(strikes, forward, factors, cfg, horizon, prune=self.prune)
@@ -441,8 +440,17 @@ def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_know
              sigma_known & (columns["target_sigma"] > max_sigma),
              sigma_known & (columns["stop_sigma"] < config.min_stop_sigma), *later],
             [1, 2, 3, 4, 5, 6, 7, 8][:4 + len(later)], 0)
+    _rank_and_cut(code, columns, long, config)
+    return code
+
+
+def _rank_and_cut(code: np.ndarray, columns: Mapping[str, np.ndarray], long: np.ndarray,
+                  config: ExpectedValueConfig) -> None:
+    """`reason_codes`' last steps, in place: the pairs passing the limits (code 0) ranked by
+    `_rank_order`; with collapse_duplicates each (direction, target) keeps its best (others 9);
+    beyond top_n 10."""
     passing = np.flatnonzero(code == 0)
-    target = columns["target"]
+    target, risk, probability, ev = columns["target"], columns["risk"], columns["probability"], columns["ev_points"]
     ranked = passing[_rank_order(target[passing], risk[passing], probability[passing], ev[passing])]
     if config.collapse_duplicates:  # (direction, target) as one signed key: targets are positive prices
         keys = np.where(long[ranked], 1.0, -1.0) * target[ranked]
@@ -451,7 +459,6 @@ def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_know
         code[ranked[~first]] = 9
         ranked = ranked[first]
     code[ranked[config.top_n:]] = 10
-    return code
 
 
 def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, DirectionFactors],
@@ -464,6 +471,8 @@ def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, Dire
     the cheap figures of the rest (reward, risk, probability, EV: no market probability, no table)
     go through the same `reason_codes` as the candidate table, so only the setups that are kept (at
     most top_n) are scored, and every other pair is counted under the reason it would have got."""
+    if prune:
+        return _pruned_pairs(strikes, forward, factors, config, horizon)
     grids = {d: pair_grid(strikes, forward, d, config, horizon.sigma_points, prune=prune) for d in (LONG, SHORT)}
     pruned: dict[str, int] = {}
     for _, _, counts in grids.values():
@@ -486,6 +495,61 @@ def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, Dire
             pruned[label] = pruned.get(label, 0) + int(n)
     keep = np.flatnonzero(code == 0)
     return {name: values[keep] for name, values in columns.items()}, pruned
+
+
+def _pruned_pairs(strikes: np.ndarray, forward: float, factors: dict[str, DirectionFactors],
+                  config: ExpectedValueConfig, horizon: Horizon) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """`candidate_pairs` with pruning: `pair_grid`, `_pair_figures` and the limits of `reason_codes`
+    in one compiled pass (`kernels.ev_pairs`, the same expressions in the same order), then the
+    ranking, duplicates and top_n of `reason_codes` over the pairs that pass."""
+    labels = reason_labels(config)
+    w = config.weights
+    terms = _probability_terms(factors, config)
+    realism = _realism_label(config, horizon)
+    sigma = horizon.sigma_points
+    check_sigma = realism_on(config) and not np.isnan(sigma)
+    max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
+    (target, stop, long, reward, risk, reward_risk, target_sigma, stop_sigma, distance, p, ev, code,
+     geometric) = kernels.ev_pairs(
+        np.ascontiguousarray(strikes, dtype=np.float64), float(forward), float(config.max_risk_points),
+        float(config.min_reward_risk), check_sigma, float(sigma), float(max_sigma), float(config.min_stop_sigma),
+        *(float(x) for x in (*terms[LONG], *terms[SHORT])), float(w.distance),
+        float(config.probability_floor), float(config.probability_cap), float(config.min_ev_points),
+        float(config.min_probability), config.missing_iv == "withhold" and realism == UNCHECKED)
+    columns = {"target": target, "stop": stop, "reward": reward, "risk": risk, "reward_risk": reward_risk,
+               "target_sigma": target_sigma, "stop_sigma": stop_sigma, "distance_factor": distance,
+               "probability": p, "ev_points": ev, "long": long}
+    pruned: dict[str, int] = {}
+    for side in range(2):  # counted as `pair_grid` counts them: LONG's reasons, then SHORT's
+        for i in range(1, 5):
+            if geometric[side, i]:
+                pruned[labels[i]] = pruned.get(labels[i], 0) + int(geometric[side, i])
+    _rank_and_cut(code, columns, long, config)
+    counts = np.bincount(code, minlength=len(labels))
+    for label, n in zip(labels[1:], counts[1:]):
+        if n:
+            pruned[label] = pruned.get(label, 0) + int(n)
+    keep = np.flatnonzero(code == 0)
+    return {name: values[keep] for name, values in columns.items()}, pruned
+
+
+def _probability_terms(factors: dict[str, DirectionFactors], config: ExpectedValueConfig
+                       ) -> dict[str, tuple[float, float]]:
+    """Per direction (fixed, scale) of p = (fixed + w_distance x distance) x scale: the present
+    factors' weighted sum and sum(all weights) / sum(present weights); NaN without OI, volume or
+    premium data (the distance alone says nothing about the market)."""
+    w = config.weights
+    total_weight = w.oi + w.volume + w.premium + w.distance
+    terms = {}
+    for direction in (LONG, SHORT):
+        f = factors[direction]
+        present = [(w.oi, f.oi), (w.volume, f.volume), (w.premium, f.premium)]
+        present = [(weight, value) for weight, value in present if not np.isnan(value)]
+        present_weight = sum(weight for weight, _ in present) + w.distance
+        fixed = sum(weight * value for weight, value in present)
+        terms[direction] = (fixed, total_weight / present_weight) if present and present_weight > 0 \
+            else (np.nan, np.nan)
+    return terms
 
 
 def _realism_label(config: ExpectedValueConfig, horizon: Horizon) -> str:
@@ -522,32 +586,41 @@ def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfi
 
 def direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
     """OI, volume and premium factors for LONG and SHORT from one set of rows (NaN = no data)."""
+    return _direction_factors(rows, forward, config)[0]
+
+
+def _direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig
+                       ) -> tuple[dict[str, DirectionFactors], np.ndarray]:
+    """`direction_factors`, and the rows' distinct strikes (ascending). Per strike the OI and volume
+    (summed over its contracts), the band weight and the side modifier come from one compiled pass
+    (`kernels.strike_shares`, the same figures as `group_sum`, `band_weights` and np.where); each
+    factor is then clamp(sum v w m / max v, 0, 1) over the strikes with data, summed by numpy."""
     known = ~np.isnan(rows.strike)
-    strikes, codes = np.unique(rows.strike[known], return_inverse=True)
-    every = np.ones(codes.size, dtype=bool)
-    oi = group_sum(codes, strikes.size, rows.open_interest[known], every)
-    volume = group_sum(codes, strikes.size, rows.volume[known], every)
-    weights = band_weights(strikes, forward, config)
+    every_known = known.all()
+    strike = rows.strike if every_known else rows.strike[known]
+    strikes, codes = np.unique(strike, return_inverse=True)
+    limits = np.array([limit for limit, _ in config.distance_bands], dtype=np.float64)
+    weights = np.array([weight for _, weight in config.distance_bands], dtype=np.float64)
+    oi_long, oi_short, volume_long, volume_short, largest = kernels.strike_shares(
+        codes, strikes, rows.open_interest if every_known else rows.open_interest[known],
+        rows.volume if every_known else rows.volume[known], float(forward), limits, weights,
+        float(config.far_weight), float(config.off_side_modifier))
     premium = _premium_balance(rows)
+    shares = {LONG: (oi_long, volume_long), SHORT: (oi_short, volume_short)}
     out = {}
-    for direction, on_side in ((LONG, strikes > forward), (SHORT, strikes < forward)):
-        modifier = np.where(on_side, 1.0, config.off_side_modifier)
+    for direction, (oi_terms, volume_terms) in shares.items():
         sign = 1.0 if direction == LONG else -1.0
-        out[direction] = DirectionFactors(oi=_weighted_share(oi, weights, modifier),
-                                          volume=_weighted_share(volume, weights, modifier),
+        out[direction] = DirectionFactors(oi=_share_of(oi_terms, largest[0]), volume=_share_of(volume_terms, largest[1]),
                                           premium=(sign * premium + 1.0) / 2.0)
-    return out
+    return out, strikes
 
 
-def _weighted_share(values: np.ndarray, weights: np.ndarray, modifier: np.ndarray) -> float:
-    """clamp(sum v w m / max v, 0, 1) over strikes with data; NaN when none has data or all are 0."""
-    known = ~np.isnan(values)
-    if not known.any():
+def _share_of(terms: np.ndarray, largest: float) -> float:
+    """A factor: clamp(sum v w m / max v, 0, 1) over the strikes with data, from their terms v * w * m
+    and the largest v; NaN when no strike has data or the largest is not positive."""
+    if terms.size == 0 or not largest > 0:
         return float("nan")
-    largest = values[known].max()
-    if largest <= 0:
-        return float("nan")
-    return float(np.clip((values[known] * weights[known] * modifier[known]).sum() / largest, 0.0, 1.0))
+    return float(np.clip(terms.sum() / largest, 0.0, 1.0))
 
 
 def _premium_balance(rows: EvRows) -> float:
@@ -575,17 +648,7 @@ def _pair_figures(target: np.ndarray, stop: np.ndarray, long: np.ndarray, forwar
     reward, risk = np.abs(target - forward), np.abs(forward - stop)
     distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
     w = config.weights
-    total_weight = w.oi + w.volume + w.premium + w.distance
-    terms = {}
-    for direction in (LONG, SHORT):
-        f = factors[direction]
-        present = [(w.oi, f.oi), (w.volume, f.volume), (w.premium, f.premium)]
-        present = [(weight, value) for weight, value in present if not np.isnan(value)]
-        present_weight = sum(weight for weight, _ in present) + w.distance
-        fixed = sum(weight * value for weight, value in present)
-        # the distance alone says nothing about the market: no probability without OI, volume or premium
-        terms[direction] = (fixed, total_weight / present_weight) if present and present_weight > 0 \
-            else (np.nan, np.nan)
+    terms = _probability_terms(factors, config)
     (fixed_long, scale_long), (fixed_short, scale_short) = terms[LONG], terms[SHORT]
     if (fixed_long, scale_long) == (fixed_short, scale_short):  # one direction's terms (the usual case)
         raw = (fixed_long + w.distance * distance) * scale_long

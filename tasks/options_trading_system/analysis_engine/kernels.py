@@ -5,8 +5,9 @@ arithmetic, and a stage's tests, masks and per-strike sums are dozens of such ca
 does one of those runs in a single pass, with the same arithmetic in the same order as the numpy
 expressions it replaces (the docstrings quote them): comparisons, +, -, *, / and sums accumulated in
 row order, as `np.bincount` accumulates; no exp, log or erfc (numpy's and the C library's may differ
-in the last bit), and no reordered sums (numpy's `sum` is pairwise). So the figures are the same to
-the last bit, which the stages' tests check against the numpy forms.
+in the last bit), and no reordered sums (numpy's `sum` is pairwise: sums that numpy does with `sum`
+stay numpy's). Division follows numpy's rules (x/0 is inf or NaN, no exception). So the figures are
+the same to the last bit, which the stages' tests check against the numpy forms.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def spike_tests(volume: NDArray[np.float64], oi: NDArray[np.float64], last: NDArray[np.float64],
                 multiplier: float, min_vol_oi: float, min_volume: float, min_notional: float
                 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
@@ -50,7 +51,7 @@ def spike_tests(volume: NDArray[np.float64], oi: NDArray[np.float64], last: NDAr
     return vol_oi, notional, code
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def strike_sums(codes: NDArray[np.int64], n: int, strike: NDArray[np.float64], is_call: NDArray[np.bool_],
                 is_put: NDArray[np.bool_], oi: NDArray[np.float64], mark: NDArray[np.float64],
                 gamma: NDArray[np.float64], forward: float, multiplier: float, forward_squared: float,
@@ -100,7 +101,7 @@ def strike_sums(codes: NDArray[np.int64], n: int, strike: NDArray[np.float64], i
     return out[0].copy(), out[1].copy(), call_dollars, put_dollars, otm_calls, otm_puts, out[4].copy()
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def crossings(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
     """Where y(x) changes sign (`gamma_exposure.sign_changes`' levels, NaN points of y skipped):
     between two nonzero points of opposite sign next to each other, x[i] + (x[j] - x[i]) * y[i] /
@@ -133,3 +134,147 @@ def crossings(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[n
         previous = j
         last_sign = sign
     return levels[:found].copy(), last_sign
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def strike_shares(codes: NDArray[np.int64], strikes: NDArray[np.float64], oi: NDArray[np.float64],
+                  volume: NDArray[np.float64], forward: float, limits: NDArray[np.float64],
+                  band_weights: NDArray[np.float64], far_weight: float, off_side: float
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                             NDArray[np.float64]]:
+    """The EV stage's per-strike terms of its OI and volume factors (`expected_value.direction_factors`):
+    per strike the OI and the volume summed in row order (`group_sum`), the band weight w (the first
+    band with |k - F| / F <= its limit, else far_weight), and for the strikes with data v * w * m
+    with m = 1 on the direction's side of F (above for LONG, below for SHORT) else off_side. Returns
+    (oi products LONG, SHORT, volume products LONG, SHORT, [largest OI, largest volume]), each over
+    the strikes with that figure in strike order (NaN largest when none has it)."""
+    n = strikes.size
+    sums = np.zeros((2, n))
+    counts = np.zeros((2, n), dtype=np.int64)
+    for i in range(codes.size):
+        c = codes[i]
+        if oi[i] == oi[i]:
+            sums[0, c] += oi[i]
+            counts[0, c] += 1
+        if volume[i] == volume[i]:
+            sums[1, c] += volume[i]
+            counts[1, c] += 1
+    weight = np.empty(n)
+    for k in range(n):
+        distance = abs(strikes[k] - forward) / forward
+        weight[k] = far_weight
+        for b in range(limits.size):
+            if distance <= limits[b]:
+                weight[k] = band_weights[b]
+                break
+    largest = np.full(2, math.nan)
+    products = []
+    for f in range(2):
+        known = 0
+        for k in range(n):
+            if counts[f, k] > 0:
+                known += 1
+                if largest[f] != largest[f] or sums[f, k] > largest[f]:
+                    largest[f] = sums[f, k]
+        for side in range(2):
+            out = np.empty(known)
+            j = 0
+            for k in range(n):
+                if counts[f, k] > 0:
+                    on_side = strikes[k] > forward if side == 0 else strikes[k] < forward
+                    out[j] = sums[f, k] * weight[k] * (1.0 if on_side else off_side)
+                    j += 1
+            products.append(out)
+    return products[0], products[1], products[2], products[3], largest
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def ev_pairs(strikes: NDArray[np.float64], forward: float, max_risk: float, min_reward_risk: float,
+             check_sigma: bool, sigma: float, max_sigma: float, min_stop_sigma: float,
+             fixed_long: float, scale_long: float, fixed_short: float, scale_short: float, distance_weight: float,
+             floor: float, cap: float, min_ev: float, min_probability: float, withhold: bool
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64],
+                        NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                        NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64],
+                        NDArray[np.int64]]:
+    """The EV stage's pruned pairs with their figures and first failing later limit
+    (`expected_value.pair_grid`, `_pair_figures` and `reason_codes` up to its ranking), LONG pairs
+    (target above F, stop below) then SHORT ones, each by target then stop ascending (`strikes`
+    ascending). A pair is built only when it passes the geometric limits: risk = |F - stop| <=
+    max_risk, reward / risk >= min_reward_risk and, with `check_sigma`, not reward / sigma >
+    max_sigma and not risk / sigma < min_stop_sigma; the pairs each of these drops are counted
+    (codes 1-4, in that order, per direction). Per pair: distance = clip(1 - |F - target| / F, 0, 1), p =
+    clip((fixed + distance_weight * distance) * scale, floor, cap) with its direction's fixed and
+    scale (NaN: no probability), EV = p * reward - (1 - p) * risk, and the code of the first later
+    limit it fails: p missing (5), not EV >= min_ev (6), not p >= min_probability (7), `withhold`
+    (8); 0 passes. Returns (target, stop, long, reward, risk, reward/risk, target sigma, stop sigma,
+    distance, p, EV, code, and per direction (LONG, SHORT) the pairs dropped per code 0-4)."""
+    above = strikes[strikes > forward]
+    below = strikes[strikes < forward]
+    dropped = np.zeros((2, 5), dtype=np.int64)
+    total = above.size * below.size * 2
+    target = np.empty(total)
+    stop = np.empty(total)
+    long = np.empty(total, dtype=np.bool_)
+    m = 0
+    for side in range(2):
+        targets = above if side == 0 else below
+        stops = below if side == 0 else above
+        kept_stops = np.empty(stops.size)
+        kept_risk = np.empty(stops.size)
+        s = 0
+        for j in range(stops.size):
+            risk = abs(forward - stops[j])
+            if risk <= max_risk:
+                kept_stops[s] = stops[j]
+                kept_risk[s] = risk
+                s += 1
+        dropped[side, 1] += targets.size * (stops.size - s)
+        for i in range(targets.size):
+            reward = abs(targets[i] - forward)
+            target_far = check_sigma and reward / sigma > max_sigma
+            for j in range(s):
+                if not reward / kept_risk[j] >= min_reward_risk:
+                    dropped[side, 2] += 1
+                elif target_far:
+                    dropped[side, 3] += 1
+                elif check_sigma and kept_risk[j] / sigma < min_stop_sigma:
+                    dropped[side, 4] += 1
+                else:
+                    target[m] = targets[i]
+                    stop[m] = kept_stops[j]
+                    long[m] = side == 0
+                    m += 1
+    target, stop, long = target[:m].copy(), stop[:m].copy(), long[:m].copy()
+    reward = np.empty(m)
+    risk = np.empty(m)
+    reward_risk = np.empty(m)
+    target_sigma = np.empty(m)
+    stop_sigma = np.empty(m)
+    distance = np.empty(m)
+    p = np.empty(m)
+    ev = np.empty(m)
+    code = np.zeros(m, dtype=np.int64)
+    for k in range(m):
+        reward[k] = abs(target[k] - forward)
+        risk[k] = abs(forward - stop[k])
+        reward_risk[k] = reward[k] / risk[k]
+        target_sigma[k] = reward[k] / sigma
+        stop_sigma[k] = risk[k] / sigma
+        d = 1.0 - abs(forward - target[k]) / forward
+        d = 0.0 if d < 0.0 else (1.0 if d > 1.0 else d)
+        distance[k] = d
+        fixed, scale = (fixed_long, scale_long) if long[k] else (fixed_short, scale_short)
+        raw = (fixed + distance_weight * d) * scale
+        q = raw if raw != raw else (floor if raw < floor else (cap if raw > cap else raw))
+        p[k] = q
+        ev[k] = q * reward[k] - (1.0 - q) * risk[k]
+        if q != q:
+            code[k] = 5
+        elif not ev[k] >= min_ev:
+            code[k] = 6
+        elif not q >= min_probability:
+            code[k] = 7
+        elif withhold:
+            code[k] = 8
+    return target, stop, long, reward, risk, reward_risk, target_sigma, stop_sigma, distance, p, ev, code, dropped
