@@ -278,3 +278,58 @@ def ev_pairs(strikes: NDArray[np.float64], forward: float, max_risk: float, min_
         elif withhold:
             code[k] = 8
     return target, stop, long, reward, risk, reward_risk, target_sigma, stop_sigma, distance, p, ev, code, dropped
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def battle_zones(strike: NDArray[np.float64], call_dollars: NDArray[np.float64], put_dollars: NDArray[np.float64],
+                 forward: float, limits: NDArray[np.float64], urgencies: NDArray[np.float64], distant: float
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64],
+                            NDArray[np.float64], NDArray[np.float64]]:
+    """The risk stage's battle zones (`RiskAnalysis._columns`): the strikes whose dollars at risk,
+    nan_to_num(call) + nan_to_num(put), are positive, ranked by danger = dollars x urgency (high
+    first), then distance |k - F|, then strike (np.lexsort((strike, distance, -danger))). The zone is
+    the first of `limits` the distance is within (its index; len(limits) when none) and the urgency
+    that zone's (`distant` beyond them). Returns (positions in `strike`, distance, zone, urgency,
+    dollars, danger), ranked."""
+    n = strike.size
+    big = np.finfo(np.float64).max
+    rows = np.empty(n, dtype=np.int64)
+    dollars = np.empty(n)
+    m = 0
+    for k in range(n):
+        c, p = call_dollars[k], put_dollars[k]
+        c = 0.0 if c != c else (big if c == np.inf else (-big if c == -np.inf else c))
+        p = 0.0 if p != p else (big if p == np.inf else (-big if p == -np.inf else p))
+        total = c + p
+        if total > 0:
+            rows[m] = k
+            dollars[m] = total
+            m += 1
+    distance = np.empty(m)
+    zone = np.empty(m, dtype=np.int64)
+    urgency = np.empty(m)
+    danger = np.empty(m)
+    for i in range(m):
+        d = abs(strike[rows[i]] - forward)
+        distance[i] = d
+        zone[i] = limits.size
+        urgency[i] = distant
+        for z in range(limits.size):
+            if d <= limits[z]:
+                zone[i] = z
+                urgency[i] = urgencies[z]
+                break
+        danger[i] = dollars[i] * urgency[i]
+    order = np.arange(m)
+    for i in range(1, m):  # insertion sort on (-danger, distance, strike): a few dozen zones
+        j = i
+        while j > 0:
+            a, b = order[j - 1], order[j]
+            ka, kb = -danger[a], -danger[b]
+            if ka > kb or (ka == kb and (distance[a] > distance[b] or (distance[a] == distance[b]
+                                                                         and strike[rows[a]] > strike[rows[b]]))):
+                order[j - 1], order[j] = b, a
+                j -= 1
+            else:
+                break
+    return rows[:m][order], distance[order], zone[order], urgency[order], dollars[:m][order], danger[order]

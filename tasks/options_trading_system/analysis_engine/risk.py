@@ -196,29 +196,28 @@ class RiskAnalysis(PipelineAnalysis):
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         """The battle zones' columns (strikes with dollars at risk), ranked by danger, distance, strike."""
         table = self.prepared(chain, ctx).table
-        dollars = np.nan_to_num(table.call_dollars_at_risk) + np.nan_to_num(table.put_dollars_at_risk)
-        zones = dollars > 0
-        dollars = dollars[zones]
-        strikes = table.strike[zones]
-        distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
-        near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
-        zone = select_first(near_enough, [0, 1, 2], 3)
-        urgency = select_first(near_enough, [u.immediate, u.near, u.medium], u.distant)
-        danger = dollars * urgency
-        order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
+        # the strikes with dollars at risk, ranked (one compiled pass; `sort` keeps this order)
+        rows, distance, zone, urgency, dollars, danger = kernels.battle_zones(
+            table.strike, table.call_dollars_at_risk, table.put_dollars_at_risk, float(ctx.underlying_price),
+            np.array([d.immediate, d.near, d.medium], dtype=np.float64),
+            np.array([u.immediate, u.near, u.medium], dtype=np.float64), float(u.distant))
+        strikes = table.strike[rows]
+        kind = np.result_type(u.immediate, u.near, u.medium, u.distant)  # select_first's dtype of the urgencies
+        if urgency.dtype != kind:
+            urgency = urgency.astype(kind)
         return {
-            "strike": strikes[order],
-            "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1)[order],
+            "strike": strikes,
+            "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1),
                                               dtype=category_dtype(("CALL", "PUT")), validate=False),
-            "distance": distance[order],
-            "zone": pd.Categorical.from_codes(zone[order], dtype=category_dtype(ZONES), validate=False),
-            "urgency": urgency[order],
-            "dollars_at_risk": dollars[order],
-            "danger": danger[order],
-            "call_oi": table.call_oi[zones][order],
-            "put_oi": table.put_oi[zones][order],
-            "gex": table.gex[zones][order],
+            "distance": distance,
+            "zone": pd.Categorical.from_codes(zone, dtype=category_dtype(ZONES), validate=False),
+            "urgency": urgency,
+            "dollars_at_risk": dollars,
+            "danger": danger,
+            "call_oi": table.call_oi[rows],
+            "put_oi": table.put_oi[rows],
+            "gex": table.gex[rows],
         }
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
