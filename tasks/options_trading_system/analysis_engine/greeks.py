@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from . import black76
+from . import black76, kernels
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
 from .stage_tools import add_columns, empty_rows, json_value
 from ..errors import ConfigError
@@ -58,8 +58,7 @@ class GreeksAnalysis(PipelineAnalysis):
         status_text = pd.Categorical.from_codes(status, dtype=_IV_STATUS_DTYPE, validate=False)
         smile = strike_smile(tables.expiration, strike, iv, is_call, tables.is_put, forward)
         tables.smile = (iv, smile)  # the risk stage's re-pricing reads its expirations' part of it
-        atm = atm_iv_from_smile(smile, forward)
-        per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
+        per_code = atm_per_expiration(smile, forward, tables.expirations)
         codes = tables.expiration_codes
         atm_column = np.where(codes >= 0, per_code[np.maximum(codes, 0)], np.nan)
         added = {"iv": iv, "delta": delta, "gamma": gamma, "years_to_expiry": years,
@@ -141,6 +140,30 @@ def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward:
     return out
 
 
+def atm_per_expiration(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float,
+                       expirations: list[pd.Timestamp]) -> np.ndarray:
+    """`atm_iv_from_smile`'s IV for each of `expirations` (ascending), NaN where there is none; [NaN]
+    for no expiration. The exact hits found in one compiled pass, np.interp where F lies between
+    two strikes."""
+    out = np.full(max(len(expirations), 1), np.nan)
+    smile_exp, strikes, ivs = smile
+    if not smile_exp.size or smile_exp.dtype.kind != "M" or np.isnat(smile_exp).any():
+        atm = atm_iv_from_smile(smile, forward)
+        return np.array([atm.get(e, (np.nan, ""))[0] for e in expirations] or [np.nan])
+    ticks = smile_exp.view(np.int64)
+    starts, stops, exact = kernels.exact_points(ticks, strikes, float(forward))
+    listed = np.array([e.as_unit(smile_exp.dtype.name[11:-1]).value for e in expirations], dtype=np.int64)
+    codes = np.searchsorted(listed, ticks[starts])
+    for code, start, stop, hit in zip(codes.tolist(), starts.tolist(), stops.tolist(), exact.tolist()):
+        if code >= len(expirations) or listed[code] != ticks[start]:
+            continue
+        if hit >= 0:
+            out[code] = ivs[hit]
+        elif strikes[start] < forward < strikes[stop - 1]:
+            out[code] = np.interp(forward, strikes[start:stop], ivs[start:stop])
+    return out
+
+
 def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, call: np.ndarray,
                         put: np.ndarray, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
@@ -156,6 +179,10 @@ def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, cal
     strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
     if iv.size == 0:
         return expiration, strike, iv
+    if ticks is not expiration:  # dates without NaT: the groups' means in one compiled pass
+        first, smile, done = kernels.smile_means(strike, ticks[order], iv, otm)
+        if done:
+            return expiration[first], strike[first], smile
     first = np.flatnonzero(np.r_[True, (strike[1:] != strike[:-1]) | (expiration[1:] != expiration[:-1])])
     otm_sum = np.add.reduceat(np.where(otm, iv, 0.0), first)
     otm_n = np.add.reduceat(otm.astype(np.float64), first)

@@ -333,3 +333,62 @@ def battle_zones(strike: NDArray[np.float64], call_dollars: NDArray[np.float64],
             else:
                 break
     return rows[:m][order], distance[order], zone[order], urgency[order], dollars[:m][order], danger[order]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def smile_means(strike: NDArray[np.float64], ticks: NDArray[np.int64], iv: NDArray[np.float64],
+                otm: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.float64], bool]:
+    """`greeks.strike_smile`'s per-(expiration, strike) IV over contracts sorted by expiration ticks
+    then strike: the mean IV of the group's OTM contracts, else of its others (np.add.reduceat of the
+    IVs, np.where(otm_n > 0, otm_sum / otm_n, other_sum / other_n)). Returns (first position of each
+    group, its IV, True); False when a group has more than two contracts (a call and a put), where
+    numpy's reduceat adds in another order: the caller then uses numpy."""
+    n = strike.size
+    first = np.empty(n, dtype=np.int64)
+    values = np.empty(n)
+    g = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and strike[j] == strike[i] and ticks[j] == ticks[i]:
+            j += 1
+        if j - i > 2:
+            return first[:0], values[:0], False
+        # reduceat over a group of one or two: the first value, plus the second
+        otm_sum = iv[i] if otm[i] else 0.0
+        other_sum = 0.0 if otm[i] else iv[i]
+        otm_n = 1.0 if otm[i] else 0.0
+        if j - i == 2:
+            otm_sum = otm_sum + (iv[i + 1] if otm[i + 1] else 0.0)
+            other_sum = other_sum + (0.0 if otm[i + 1] else iv[i + 1])
+            otm_n += 1.0 if otm[i + 1] else 0.0
+        other_n = (j - i) - otm_n
+        first[g] = i
+        values[g] = otm_sum / otm_n if otm_n > 0 else other_sum / other_n
+        g += 1
+        i = j
+    return first[:g].copy(), values[:g].copy(), True
+
+
+@nb.njit(cache=True, nogil=True)
+def exact_points(ticks: NDArray[np.int64], strikes: NDArray[np.float64], forward: float
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Per expiration of a smile (entries sorted by expiration ticks, then strike): its first and
+    one-past-last entry, and the first entry whose strike equals `forward` (-1 when none)."""
+    n = ticks.size
+    starts = np.empty(n, dtype=np.int64)
+    stops = np.empty(n, dtype=np.int64)
+    exact = np.empty(n, dtype=np.int64)
+    g = 0
+    i = 0
+    while i < n:
+        j = i
+        hit = -1
+        while j < n and ticks[j] == ticks[i]:
+            if hit < 0 and strikes[j] == forward:
+                hit = j
+            j += 1
+        starts[g], stops[g], exact[g] = i, j, hit
+        g += 1
+        i = j
+    return starts[:g].copy(), stops[:g].copy(), exact[:g].copy()
