@@ -58,7 +58,7 @@ class GreeksAnalysis(PipelineAnalysis):
         status_text = pd.Categorical.from_codes(status, dtype=_IV_STATUS_DTYPE, validate=False)
         smile = strike_smile(tables.expiration, strike, iv, is_call, tables.is_put, forward)
         tables.smile = (iv, smile)  # the risk stage's re-pricing reads its expirations' part of it
-        per_code = atm_per_expiration(smile, forward, tables.expirations)
+        per_code = atm_per_expiration(smile, forward, tables.expirations, tables.expiration_ticks)
         codes = tables.expiration_codes
         atm_column = np.where(codes >= 0, per_code[np.maximum(codes, 0)], np.nan)
         added = {"iv": iv, "delta": delta, "gamma": gamma, "years_to_expiry": years,
@@ -141,18 +141,18 @@ def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward:
 
 
 def atm_per_expiration(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float,
-                       expirations: list[pd.Timestamp]) -> np.ndarray:
+                       expirations: list[pd.Timestamp], listed: np.ndarray | None = None) -> np.ndarray:
     """`atm_iv_from_smile`'s IV for each of `expirations` (ascending), NaN where there is none; [NaN]
-    for no expiration. The exact hits found in one compiled pass, np.interp where F lies between
-    two strikes."""
+    for no expiration. `listed`: the expirations as int64 ticks of the smile's dates (None: the
+    general path). The exact hits found in one compiled pass, np.interp where F lies between two
+    strikes."""
     out = np.full(max(len(expirations), 1), np.nan)
     smile_exp, strikes, ivs = smile
-    if not smile_exp.size or smile_exp.dtype.kind != "M" or np.isnat(smile_exp).any():
+    if listed is None or not smile_exp.size or smile_exp.dtype.kind != "M" or np.isnat(smile_exp).any():
         atm = atm_iv_from_smile(smile, forward)
         return np.array([atm.get(e, (np.nan, ""))[0] for e in expirations] or [np.nan])
     ticks = smile_exp.view(np.int64)
     starts, stops, exact = kernels.exact_points(ticks, strikes, float(forward))
-    listed = np.array([e.as_unit(smile_exp.dtype.name[11:-1]).value for e in expirations], dtype=np.int64)
     codes = np.searchsorted(listed, ticks[starts])
     for code, start, stop, hit in zip(codes.tolist(), starts.tolist(), stops.tolist(), exact.tolist()):
         if code >= len(expirations) or listed[code] != ticks[start]:

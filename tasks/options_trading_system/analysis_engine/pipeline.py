@@ -38,7 +38,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 from pandas.arrays import DatetimeArray
 
-from .stage_tools import column_names, reason_series
+from .stage_tools import column_dict, reason_series
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
@@ -129,6 +129,8 @@ class RunTables:
         codes, uniques = _factorize_sorted(self.expiration)
         self.expiration_codes = codes
         self.expirations = [pd.Timestamp(u) for u in uniques]
+        # the same as int64 ticks of the expiration column's unit (None unless it holds dates)
+        self.expiration_ticks = uniques.view(np.int64) if uniques.dtype.kind == "M" else None
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
         self._floats: dict[str, np.ndarray] = {}
@@ -140,7 +142,7 @@ class RunTables:
         """The chain's columns as their own arrays (no Series built), read once per chain."""
         if chain is not self._source:
             self._source = chain
-            self._arrays = dict(zip(column_names(chain.columns), chain._iter_column_arrays()))
+            self._arrays = column_dict(chain)
         return self._arrays
 
     def column(self, chain: pd.DataFrame, name: str) -> Any:

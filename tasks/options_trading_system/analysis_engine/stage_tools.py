@@ -149,18 +149,18 @@ def add_columns(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:
     replaced = {position[name] for name in added if name in position}
     blocks = []
     for block in frame._mgr.blocks:
-        locs = block.mgr_locs.as_array
-        if not replaced.intersection(locs.tolist()):
+        locs = block.mgr_locs.as_array.tolist()
+        if replaced.isdisjoint(locs):
             blocks.append(block.copy(deep=False))  # shares the values and registers the reference
             continue
-        keep = np.flatnonzero(~np.isin(locs, list(replaced)))
-        if keep.size:
+        keep = [row for row, loc in enumerate(locs) if loc not in replaced]
+        if keep:
             values = block.values
-            if keep.size == keep[-1] - keep[0] + 1:  # adjacent rows of the block: a view of them
-                kept = values[keep[0]:keep[-1] + 1]
-                blocks.append(type(block)(kept, BlockPlacement(locs[keep]), ndim=2, refs=block.refs))
+            places = BlockPlacement(np.array([locs[row] for row in keep], dtype=np.intp))
+            if len(keep) == keep[-1] - keep[0] + 1:  # adjacent rows of the block: a view of them
+                blocks.append(type(block)(values[keep[0]:keep[-1] + 1], places, ndim=2, refs=block.refs))
             else:
-                blocks.append(new_block(values[keep], placement=BlockPlacement(locs[keep]), ndim=2))
+                blocks.append(new_block(values[keep], placement=places, ndim=2))
     out_names = list(names)
     places = []
     for name in added:
@@ -189,6 +189,24 @@ def empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame.iloc[0:0]`: the frame's columns with no rows, built from its blocks directly."""
     manager = frame._mgr.get_slice(slice(0, 0), axis=1)
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
+
+
+def column_dict(frame: pd.DataFrame) -> dict[str, Any]:
+    """A frame's columns by name as their own arrays (what `frame[name].array` holds, unwrapped for
+    numpy columns: a row of a block), read block by block without building a Series."""
+    names = column_names(frame.columns)
+    if len(set(names)) != len(names):
+        return dict(zip(names, frame._iter_column_arrays()))
+    arrays: list[Any] = [None] * len(names)
+    for block in frame._mgr.blocks:
+        values = block.values
+        locs = block.mgr_locs.as_array.tolist()
+        if getattr(values, "ndim", 1) == 2:
+            for row, loc in enumerate(locs):
+                arrays[loc] = values[row]
+        else:
+            arrays[locs[0]] = values
+    return dict(zip(names, arrays))
 
 
 def column_arrays(frame: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
