@@ -739,18 +739,20 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
 def _image_series(zs: np.ndarray, ws: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """`target_first_probability` at small time: the method of images. Terms decay like
     erfc((2k+1)/sqrt(2 tau)), so each term is summed only where it still matters (a target many
-    spreads away is not reached in time: 0)."""
+    spreads away is not reached in time: 0): a pair stays live while (2k+1) L - z is within
+    `_ERFC_NEGLIGIBLE` spreads, and its terms are added in k order. All terms' arguments are built
+    at once (one erfc call per sign); each live pair's sum is the same as adding term by term."""
     scale = spread * np.sqrt(2.0)
+    odd = (2.0 * np.arange(_IMAGE_TERMS, dtype=np.float64) + 1.0)[:, None]
+    ahead = odd * ws - zs  # (2k+1) L - z per term (rows) and pair (columns)
+    live = np.logical_and.accumulate(ahead / scale < _ERFC_NEGLIGIBLE, axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        terms = erfc(ahead / scale) - erfc((odd * ws + zs) / scale)
     images = np.zeros(zs.size)
-    live = np.arange(zs.size)
     for k in range(_IMAGE_TERMS):
-        odd = 2.0 * k + 1.0
-        near = (odd * ws[live] - zs[live]) / scale[live]
-        live = live[near < _ERFC_NEGLIGIBLE]
-        if live.size == 0:
+        if not live[k].any():
             break
-        zl, wl, sl = zs[live], ws[live], scale[live]
-        images[live] += erfc((odd * wl - zl) / sl) - erfc((odd * wl + zl) / sl)
+        images = np.where(live[k], images + terms[k], images)
     return images
 
 
