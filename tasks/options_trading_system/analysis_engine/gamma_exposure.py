@@ -63,11 +63,8 @@ def total_gex(prices: np.ndarray, strike: np.ndarray, years: np.ndarray, iv: np.
     block = max(1, _CHUNK_CELLS // max(prices.size, 1))
     for start in range(0, sd.size, block):
         part = slice(start, start + block)
-        d1 = np.subtract.outer(log_s, log_k[part])
-        d1 *= inv_sd[part]
-        d1 += half_sd[part]
-        d1 *= d1
-        d1 *= -0.5
+        # -d1^2/2 with d1 = (ln S - ln K) / s + s / 2, in one compiled pass (the same steps in order)
+        d1 = kernels.gex_exponents(log_s, log_k[part], inv_sd[part], half_sd[part])
         np.exp(d1, out=d1)
         out += d1 @ weight[part]
     return out * prices * (multiplier * GEX_PER_PERCENT)
