@@ -28,7 +28,7 @@ from . import kernels
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, smile_part, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_frame, fast_json_list, group_sum, json_records, json_value,
+from .stage_tools import (category_dtype, fast_frame, fast_json_list, fast_json_lists, group_sum, json_records, json_value,
                           parse_expirations, reason_series, select_first)
 from ..errors import ConfigError
 
@@ -236,6 +236,9 @@ class RiskAnalysis(PipelineAnalysis):
         at_spot = profile.total_gex[np.argmin(np.abs(profile.prices - ctx.underlying_price))] \
             if profile.prices.size and profile.contracts else float("nan")
         known_gex = table.gex[~np.isnan(table.gex)]
+        strike_lists = fast_json_lists(table.strike, table.call_oi, table.put_oi, table.call_dollars_at_risk,
+                                       table.put_dollars_at_risk, table.gex)
+        price_list, gex_list = fast_json_lists(profile.prices, profile.total_gex)
         return {
             "underlying_price": json_value(ctx.underlying_price),
             "expirations": fast_json_list(prepared.used),
@@ -255,7 +258,7 @@ class RiskAnalysis(PipelineAnalysis):
                                   f"(+/-{cfg.gamma_grid_span * 100:g}% of F in {cfg.gamma_grid_step * 100:g}% steps), each "
                                   f"contract with its own IV and time to expiry; the sign change nearest F"),
             "gex_at_underlying": json_value(at_spot),
-            "gex_profile": {"price": fast_json_list(profile.prices), "total_gex": fast_json_list(profile.total_gex),
+            "gex_profile": {"price": price_list, "total_gex": gex_list,
                             "span": cfg.gamma_grid_span, "step": cfg.gamma_grid_step,
                             "contracts": profile.contracts, "iv_from_smile": profile.iv_from_smile,
                             "contracts_left_out": profile.left_out},
@@ -265,14 +268,8 @@ class RiskAnalysis(PipelineAnalysis):
             "one_sigma": prepared.one_sigma,
             "otm_contracts_missing_oi_or_mark": prepared.otm_missing_oi_or_mark,
             "contracts_missing_gamma_or_oi": prepared.missing_gamma_or_oi,
-            "by_strike": {
-                "strike": fast_json_list(table.strike),
-                "call_oi": fast_json_list(table.call_oi),
-                "put_oi": fast_json_list(table.put_oi),
-                "call_dollars_at_risk": fast_json_list(table.call_dollars_at_risk),
-                "put_dollars_at_risk": fast_json_list(table.put_dollars_at_risk),
-                "gex": fast_json_list(table.gex),
-            },
+            "by_strike": dict(zip(("strike", "call_oi", "put_oi", "call_dollars_at_risk", "put_dollars_at_risk", "gex"),
+                                  strike_lists)),
         }
 
 

@@ -276,14 +276,30 @@ def json_list(values: Iterable[Any]) -> list[Any]:
 def fast_json_list(values: Iterable[Any]) -> list[Any]:
     """`json_list`, fast for numbers: a float array becomes Python floats with NaN/inf as None in
     one pass (a chart's hundreds of values); anything else goes through `json_value`."""
+    if isinstance(values, (list, tuple)) and values and isinstance(values[0], (str, date)):
+        return json_list(values)  # text or dates (numpy would make them an object or text array)
     array = np.asarray(values) if not isinstance(values, np.ndarray) else values
     if array.dtype.kind in "fiu":
         array = array.astype(np.float64, copy=False)
         out = array.tolist()
-        for i in np.flatnonzero(~np.isfinite(array)).tolist():  # NaN and inf: no JSON number
-            out[i] = None
+        if not np.isfinite(array.sum()):  # some NaN or inf (or a sum too large): find them
+            for i in np.flatnonzero(~np.isfinite(array)).tolist():  # NaN and inf: no JSON number
+                out[i] = None
         return out
     return json_list(values)
+
+
+def fast_json_lists(*arrays: np.ndarray) -> list[list[Any]]:
+    """`fast_json_list` of each of several float arrays of one length, converted together."""
+    if len(arrays) < 2 or any(type(a) is not np.ndarray or a.ndim != 1 or a.dtype != np.float64 or
+                              a.size != arrays[0].size for a in arrays):
+        return [fast_json_list(a) for a in arrays]
+    block = np.stack(arrays)
+    lists = block.tolist()
+    if not np.isfinite(block.sum()):
+        for r, c in np.argwhere(~np.isfinite(block)).tolist():  # NaN and inf: no JSON number
+            lists[r][c] = None
+    return lists
 
 
 def json_records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
