@@ -406,3 +406,46 @@ def gex_exponents(log_s: NDArray[np.float64], log_k: NDArray[np.float64], inv_sd
             d1 = (log_s[i] - log_k[j]) * inv_sd[j] + half_sd[j]
             out[i, j] = (d1 * d1) * -0.5
     return out
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def spike_rows(rows: NDArray[np.int64], strike: NDArray[np.float64], is_call: NDArray[np.bool_],
+               forward: float, vol_oi: NDArray[np.float64], extreme: float, very_high: float, high: float,
+               actionable_distance: float
+               ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64],
+                          NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                          NDArray[np.bool_]]:
+    """The volume-spike table's computed columns for the given rows (`VolumeSpikeAnalysis._columns`):
+    (strike, is_call, target, stop, distance_pct, tier, setup_note and direction codes, actionable).
+    On the trade's side of F (a call above, a put below) target = strike and stop = F -/+ |K - F| / 2
+    (calls -, puts +), else NaN; distance_pct = |K - F| / F; tier = the first of vol/OI >= extreme,
+    very_high, high (0-2), else 3; note 0 on the side, 1 at the money, 2 an ITM call, 3 an ITM put;
+    direction 0 call, 1 put; actionable = on the side and distance_pct <= actionable_distance."""
+    n = rows.size
+    strikes = np.empty(n)
+    calls = np.empty(n, dtype=np.bool_)
+    target = np.empty(n)
+    stop = np.empty(n)
+    distance = np.empty(n)
+    tier = np.empty(n, dtype=np.int64)
+    note = np.empty(n, dtype=np.int64)
+    direction = np.empty(n, dtype=np.int64)
+    actionable = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        r = rows[i]
+        k = strike[r]
+        call = is_call[r]
+        strikes[i] = k
+        calls[i] = call
+        on_side = k > forward if call else k < forward
+        half_way = abs(k - forward) / 2.0
+        d = abs(k - forward) / forward
+        distance[i] = d
+        target[i] = k if on_side else math.nan
+        stop[i] = ((forward - half_way) if call else (forward + half_way)) if on_side else math.nan
+        v = vol_oi[r]
+        tier[i] = 0 if v >= extreme else (1 if v >= very_high else (2 if v >= high else 3))
+        note[i] = 0 if on_side else (1 if k == forward else (2 if call else 3))
+        direction[i] = 0 if call else 1
+        actionable[i] = on_side and d <= actionable_distance
+    return strikes, calls, target, stop, distance, tier, note, direction, actionable

@@ -90,12 +90,15 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
 
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
         figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
-        keep, dropped = count_codes(figures["code"], self._labels())  # `_codes` of the figures
-        rows = np.flatnonzero(keep)
+        code = figures["code"]  # `_codes` of the figures, counted as `count_codes` counts them
+        counts = np.bincount(code, minlength=len(self._labels()))
+        dropped = dict(sorted(((label, int(n)) for label, n in zip(self._labels()[1:], counts[1:].tolist()) if n),
+                              key=lambda kv: (-kv[1], kv[0])))
+        rows = np.flatnonzero(code == 0)
         # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
         rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
                                 lambda: chain["contract"].to_numpy(dtype=object)[rows])]
-        columns = self._columns(chain, ctx, figures, rows)
+        columns = self._kept_columns(chain, ctx, figures, rows)
         kept = fast_frame(columns)
         holder = self.prepared(chain, ctx)
         if isinstance(holder, dict):
@@ -147,6 +150,36 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "stop": np.where(otm_side, stop, np.nan),
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
+            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE, validate=False),
+        }
+
+    def _kept_columns(self, chain: pd.DataFrame, ctx: AnalysisContext, figures: dict[str, np.ndarray],
+                      rows: np.ndarray) -> dict[str, Any]:
+        """`_columns` of these rows, the computed ones in one compiled pass (`kernels.spike_rows`)."""
+        cfg = self.config
+        tables = run_tables(chain, ctx)
+        forward = float(ctx.underlying_price)
+        t = cfg.tiers
+        strike, is_call, target, stop, distance, tier, note, direction, actionable = kernels.spike_rows(
+            rows, tables.strike, tables.is_call, forward, figures["vol_oi"], float(t.EXTREME), float(t.VERY_HIGH),
+            float(t.HIGH), float(cfg.actionable_distance))
+        return {
+            "contract": take_rows(tables.column(chain, "contract"), rows),
+            "expiration": tables.expiration[rows],
+            "strike": strike,
+            "right": take_rows(tables.column(chain, "right"), rows),
+            "volume": figures["volume"][rows],
+            "open_interest": figures["open_interest"][rows],
+            "last": figures["last"][rows],
+            "vol_oi": figures["vol_oi"][rows],
+            "notional": figures["notional"][rows],
+            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE, validate=False),
+            "direction": pd.Categorical.from_codes(direction, dtype=_DIRECTION_DTYPE, validate=False),
+            "entry": np.full(rows.size, forward),
+            "target": target,
+            "stop": stop,
+            "distance_pct": distance,
+            "actionable": actionable,
             "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE, validate=False),
         }
 
