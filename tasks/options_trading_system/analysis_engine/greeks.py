@@ -86,13 +86,9 @@ class GreeksAnalysis(PipelineAnalysis):
             atm_note = next(iter(atm_iv_from_smile(smile, forward).values()),
                             (np.nan, "no contract of this expiration has an implied volatility"))[1]
         delta = tables.floats(chain, "delta")
-        skew, skew_note = risk_reversal(tables.strike[front], iv[front], delta[front], tables.is_call[front],
-                                               tables.is_put[front], forward, self.config.skew_delta)
-        codes = tables.expiration_codes
-        listed = codes >= 0
-        listed_codes, listed_atm = codes[listed], atm_column[listed]
-        first_rows = np.unique(listed_codes, return_index=True)[1]
-        by_expiration = {tables.expirations[listed_codes[i]]: listed_atm[i] for i in first_rows}
+        skew, skew_note = wing_skew(kernels.wing_points(front, tables.strike, iv, delta, tables.is_call,
+                                                        tables.is_put, float(forward)), self.config.skew_delta)
+        by_expiration = dict(zip(tables.expirations, atm_column[tables.first_rows()].tolist()))
         return {
             "contracts": int(len(chain)),
             "contracts_with_iv": int(solved.sum()),
@@ -228,8 +224,16 @@ def risk_reversal(strike: np.ndarray, iv: np.ndarray, delta: np.ndarray, call: n
     puts = usable & put & (strike < forward)
     put_order = np.argsort(delta[puts], kind="stable")
     call_order = np.argsort(delta[calls], kind="stable")
-    put_iv = _interp_bracketed(-wing_delta, delta[puts][put_order], iv[puts][put_order])
-    call_iv = _interp_bracketed(wing_delta, delta[calls][call_order], iv[calls][call_order])
+    return wing_skew((delta[puts][put_order], iv[puts][put_order], delta[calls][call_order], iv[calls][call_order]),
+                     wing_delta)
+
+
+def wing_skew(points: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], wing_delta: float) -> tuple[float, str]:
+    """`risk_reversal` from its points: (put deltas, put IVs, call deltas, call IVs), each side
+    sorted by delta (`kernels.wing_points` finds them in one pass)."""
+    put_delta, put_ivs, call_delta, call_ivs = points
+    put_iv = _interp_bracketed(-wing_delta, put_delta, put_ivs)
+    call_iv = _interp_bracketed(wing_delta, call_delta, call_ivs)
     if np.isnan(put_iv) or np.isnan(call_iv):
         side = "puts" if np.isnan(put_iv) else "calls"
         return float("nan"), f"no OTM {side} on both sides of |delta| {wing_delta:g} in the front expiration"

@@ -449,3 +449,32 @@ def spike_rows(rows: NDArray[np.int64], strike: NDArray[np.float64], is_call: ND
         direction[i] = 0 if call else 1
         actionable[i] = on_side and d <= actionable_distance
     return strikes, calls, target, stop, distance, tier, note, direction, actionable
+
+
+@nb.njit(cache=True, nogil=True)
+def wing_points(rows: NDArray[np.int64], strike: NDArray[np.float64], iv: NDArray[np.float64],
+                delta: NDArray[np.float64], is_call: NDArray[np.bool_], is_put: NDArray[np.bool_], forward: float
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """`greeks.risk_reversal`'s points among the given rows with an IV and a delta: the OTM puts
+    (struck below F) and the OTM calls (above F), each sorted by delta (stable, as np.argsort's
+    kind="stable"). Returns (put deltas, put IVs, call deltas, call IVs)."""
+    n = rows.size
+    put_rows = np.empty(n, dtype=np.int64)
+    call_rows = np.empty(n, dtype=np.int64)
+    p = 0
+    c = 0
+    for i in range(n):
+        r = rows[i]
+        if iv[r] != iv[r] or delta[r] != delta[r]:
+            continue
+        if is_put[r] and strike[r] < forward:
+            put_rows[p] = r
+            p += 1
+        if is_call[r] and strike[r] > forward:
+            call_rows[c] = r
+            c += 1
+    put_rows = put_rows[:p]
+    call_rows = call_rows[:c]
+    put_rows = put_rows[np.argsort(delta[put_rows], kind="mergesort")]
+    call_rows = call_rows[np.argsort(delta[call_rows], kind="mergesort")]
+    return delta[put_rows], iv[put_rows], delta[call_rows], iv[call_rows]

@@ -128,6 +128,7 @@ class RunTables:
             else chain["expiration"].to_numpy()
         codes, uniques = _factorize_sorted(self.expiration)
         self.expiration_codes = codes
+        self._first_rows: np.ndarray | None = None
         self.expirations = [pd.Timestamp(u) for u in uniques]
         # the same as int64 ticks of the expiration column's unit (None unless it holds dates)
         self.expiration_ticks = uniques.view(np.int64) if uniques.dtype.kind == "M" else None
@@ -137,6 +138,14 @@ class RunTables:
         self._provided: set[str] = set()
         # the greeks stage's (iv, smile): `greeks.strike_smile` of every expiration, for that iv array
         self.smile: tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+
+    def first_rows(self) -> np.ndarray:
+        """Per expiration (in `expirations`' order) the position of its first row."""
+        if self._first_rows is None:
+            codes = self.expiration_codes
+            listed = np.flatnonzero(codes >= 0)
+            self._first_rows = listed[np.unique(codes[listed], return_index=True)[1]]
+        return self._first_rows
 
     def _columns(self, chain: pd.DataFrame) -> dict[str, Any]:
         """The chain's columns as their own arrays (no Series built), read once per chain."""
