@@ -66,7 +66,7 @@ from scipy.special import erfc
 from . import kernels
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
 from .stage_tools import (category_dtype, fast_frame, json_list, json_records, json_value,
-                          parse_expirations, python_values, select_first, text_array)
+                          parse_expirations, python_values, select_first, table_records, text_array)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,7 @@ class EvTables:
     horizon: Horizon
     pairs: dict[str, np.ndarray]  # the pairs to score, LONG then SHORT: `_pair_figures` and `long`
     pruned: dict[str, int]
+    held: dict[str, Any] = field(default_factory=dict)  # `select`'s kept table and its columns, for `summarize`
 
 
 class ExpectedValueAnalysis(PipelineAnalysis):
@@ -241,7 +242,11 @@ class ExpectedValueAnalysis(PipelineAnalysis):
             columns = {name: values[rows] for name, values in columns.items()}
         notes = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
         columns["market_note"] = text_array(notes) if notes else notes  # none: the column pandas makes of []
-        return fast_frame(columns), keep.size, dropped
+        kept = fast_frame(columns)
+        prepared = self.prepared(chain, ctx)
+        if isinstance(prepared, EvTables) and notes:
+            prepared.held["kept"] = (kept, columns)
+        return kept, keep.size, dropped
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         """The candidate table's columns, its rows ranked (`_rank_order`): one entry per pair scored."""
@@ -286,7 +291,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         horizon = prepared.horizon
         forward = ctx.underlying_price
         above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
-        records = json_records(kept)
+        held = prepared.held.get("kept")
+        records = table_records(held[1]) if held is not None and held[0] is kept else json_records(kept)
         return {
             "underlying_price": json_value(forward),
             "expirations": json_list(used),

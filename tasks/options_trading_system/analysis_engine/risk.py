@@ -29,7 +29,7 @@ from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes
 from .greeks import smile_iv, smile_part, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
 from .stage_tools import (category_dtype, fast_frame, fast_json_list, fast_json_lists, group_sum, json_records, json_value,
-                          parse_expirations, reason_series, select_first)
+                          parse_expirations, reason_series, select_first, table_records)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class RiskTables:
     missing_gamma_or_oi: int
     profile: GammaProfile
     one_sigma: dict[str, Any]
+    held: dict[str, Any] = field(default_factory=dict)  # `select`'s kept table and its columns, for `summarize`
 
 
 class RiskAnalysis(PipelineAnalysis):
@@ -184,7 +185,11 @@ class RiskAnalysis(PipelineAnalysis):
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
-        return fast_frame(columns), keep.size, dropped
+        kept = fast_frame(columns)
+        prepared = self.prepared(chain, ctx)
+        if isinstance(prepared, RiskTables):
+            prepared.held["kept"] = (kept, columns)
+        return kept, keep.size, dropped
 
     def _codes(self, columns: Any) -> np.ndarray:
         """1 where the zone's dollars at risk are below the floor, else 0 (a code into `_labels`)."""
@@ -236,6 +241,7 @@ class RiskAnalysis(PipelineAnalysis):
         at_spot = profile.total_gex[np.argmin(np.abs(profile.prices - ctx.underlying_price))] \
             if profile.prices.size and profile.contracts else float("nan")
         known_gex = table.gex[~np.isnan(table.gex)]
+        held = prepared.held.get("kept")
         strike_lists = fast_json_lists(table.strike, table.call_oi, table.put_oi, table.call_dollars_at_risk,
                                        table.put_dollars_at_risk, table.gex)
         price_list, gex_list = fast_json_lists(profile.prices, profile.total_gex)
@@ -249,7 +255,8 @@ class RiskAnalysis(PipelineAnalysis):
             "ratio_note": ratio_note,
             "verdict": verdict,
             "zones": int(len(kept)),
-            "top_zones": json_records(kept, limit=cfg.top_zones),
+            "top_zones": table_records(held[1], limit=cfg.top_zones) if held is not None and held[0] is kept
+            else json_records(kept, limit=cfg.top_zones),
             "total_gex": json_value(known_gex.sum()) if known_gex.size else None,
             "zero_gamma_level": json_value(zero.level),
             "zero_gamma_crossings": fast_json_list(zero.crossings),
