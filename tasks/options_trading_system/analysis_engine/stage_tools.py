@@ -186,9 +186,26 @@ def take_rows(values: Any, rows: np.ndarray | None) -> Any:
 
 
 def empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame.iloc[0:0]`: the frame's columns with no rows, built from its blocks directly."""
-    manager = frame._mgr.get_slice(slice(0, 0), axis=1)
+    """`frame.iloc[0:0]`: the frame's columns with no rows, built from its blocks directly (an
+    empty array per block; the empty text and categorical arrays are made once per dtype: with no
+    values there is nothing to share or write)."""
+    blocks = []
+    for block in frame._mgr.blocks:
+        values = block.values
+        if isinstance(values, np.ndarray):
+            empty = values[:, :0]
+        else:
+            key = (type(values), values.dtype, values.shape[:-1])
+            empty = _EMPTY_ARRAYS.get(key)
+            if empty is None:
+                empty = _EMPTY_ARRAYS[key] = values[:, :0] if values.ndim == 2 else values[:0]
+        blocks.append(type(block)(empty, block._mgr_locs, ndim=2))
+    axes = [frame.columns, frame.index[:0]]
+    manager = BlockManager(tuple(blocks), axes, verify_integrity=False)
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
+
+
+_EMPTY_ARRAYS: dict[tuple[type, Any, tuple[int, ...]], Any] = {}
 
 
 def column_dict(frame: pd.DataFrame) -> dict[str, Any]:
