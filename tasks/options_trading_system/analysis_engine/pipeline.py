@@ -38,7 +38,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 from pandas.arrays import DatetimeArray
 
-from .stage_tools import column_dict, reason_series
+from .stage_tools import column_dict, letter_masks, reason_series
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
@@ -113,7 +113,10 @@ class RunTables:
         self._arrays: dict[str, Any] = {}
         arrays = self._columns(chain)
         right = arrays.get("right")
-        if self.rows > 5_000 or not isinstance(right, ExtensionArray):  # the column's own comparison
+        masks = letter_masks(right, ("C", "P"))  # pyarrow text: read off its buffers
+        if masks is not None:
+            self.is_call, self.is_put = masks
+        elif self.rows > 5_000 or not isinstance(right, ExtensionArray):  # the column's own comparison
             self.is_call = (chain["right"] == "C").to_numpy(dtype=bool, na_value=False)
             self.is_put = (chain["right"] == "P").to_numpy(dtype=bool, na_value=False)
         else:  # as Python objects: cheaper for a few hundred rows
