@@ -677,15 +677,18 @@ def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: 
     target, reward, risk = figures["target"], figures["reward"], figures["risk"]
     p, ev = figures["probability"], figures["ev_points"]
     market = target_first_probability(forward, target, figures["stop"], horizon.atm_iv, horizon.years)
-    view = select_first([np.isnan(market), market < config.out_of_reach_probability,
-                      np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
-    by_direction = {name: np.where(long, getattr(factors[LONG], name), getattr(factors[SHORT], name))
-                    for name in ("oi", "volume", "premium")}
-    return {"entry": np.full(target.shape, forward), "reward_dollars": reward * multiplier,
-            "risk_dollars": risk * multiplier, "sigma_points": np.full(target.shape, horizon.sigma_points),
-            "oi_factor": by_direction["oi"], "volume_factor": by_direction["volume"],
-            "premium_factor": by_direction["premium"], "ev_dollars": ev * multiplier,
-            "market_probability": market, "edge": p - market, "market_view": view}
+    # dollars, edge, view codes (first of: no market probability 3, out of reach 1, disagree 2; else 0)
+    # and the direction's factors, in one compiled pass
+    names = ("oi", "volume", "premium")
+    reward_dollars, risk_dollars, ev_dollars, edge, view, by_direction = kernels.market_columns(
+        long, reward, risk, p, ev, market, float(multiplier), float(config.out_of_reach_probability),
+        float(config.disagreement_threshold), np.array([getattr(factors[LONG], name) for name in names], dtype=np.float64),
+        np.array([getattr(factors[SHORT], name) for name in names], dtype=np.float64))
+    return {"entry": np.full(target.shape, forward), "reward_dollars": reward_dollars,
+            "risk_dollars": risk_dollars, "sigma_points": np.full(target.shape, horizon.sigma_points),
+            "oi_factor": by_direction[0], "volume_factor": by_direction[1],
+            "premium_factor": by_direction[2], "ev_dollars": ev_dollars,
+            "market_probability": market, "edge": edge, "market_view": view}
 
 
 def _label_column(long: np.ndarray, long_label: str, short_label: str) -> pd.Categorical:
@@ -721,9 +724,14 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
         u = sum_{k>=0} [erfc(((2k+1)L - z)/(sigma sqrt(2T))) - erfc(((2k+1)L + z)/(sigma sqrt(2T)))].
     With no time or no volatility the target cannot be reached: 0.
     """
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (entry, target, stop, sigma, years)))
-    shape = arrays[0].shape
-    entry, target, stop, sigma, years = (a.ravel() for a in arrays)
+    if type(target) is np.ndarray and type(stop) is np.ndarray and target.ndim == 1 and target.shape == stop.shape \
+            and target.dtype == stop.dtype == np.float64 and all(isinstance(v, (float, int)) for v in (entry, sigma, years)):
+        shape = target.shape  # the pairs' arrays and scalars: what broadcasting would give
+        entry, sigma, years = (np.full(shape, float(v)) for v in (entry, sigma, years))
+    else:
+        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (entry, target, stop, sigma, years)))
+        shape = arrays[0].shape
+        entry, target, stop, sigma, years = (a.ravel() for a in arrays)
     out = np.full(entry.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         width = np.abs(np.log(target / stop))

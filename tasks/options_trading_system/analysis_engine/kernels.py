@@ -478,3 +478,40 @@ def wing_points(rows: NDArray[np.int64], strike: NDArray[np.float64], iv: NDArra
     put_rows = put_rows[np.argsort(delta[put_rows], kind="mergesort")]
     call_rows = call_rows[np.argsort(delta[call_rows], kind="mergesort")]
     return delta[put_rows], iv[put_rows], delta[call_rows], iv[call_rows]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def market_columns(long: NDArray[np.bool_], reward: NDArray[np.float64], risk: NDArray[np.float64],
+                   p: NDArray[np.float64], ev: NDArray[np.float64], market: NDArray[np.float64], multiplier: float,
+                   out_of_reach: float, disagreement: float, long_factors: NDArray[np.float64],
+                   short_factors: NDArray[np.float64]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                              NDArray[np.int8], NDArray[np.float64]]:
+    """The EV table's columns from the pairs' figures and market probability
+    (`expected_value._market_columns`): reward, risk and EV x multiplier, the edge p - market, the
+    view code (3 no market probability, 1 market < out_of_reach, 2 |p - market| > disagreement, else
+    0) and each pair's direction's (oi, volume, premium) factors as a (3, n) array."""
+    n = long.size
+    reward_dollars = np.empty(n)
+    risk_dollars = np.empty(n)
+    ev_dollars = np.empty(n)
+    edge = np.empty(n)
+    view = np.empty(n, dtype=np.int8)
+    factors = np.empty((3, n))
+    for i in range(n):
+        m = market[i]
+        reward_dollars[i] = reward[i] * multiplier
+        risk_dollars[i] = risk[i] * multiplier
+        ev_dollars[i] = ev[i] * multiplier
+        edge[i] = p[i] - m
+        if m != m:
+            view[i] = 3
+        elif m < out_of_reach:
+            view[i] = 1
+        elif abs(p[i] - m) > disagreement:
+            view[i] = 2
+        else:
+            view[i] = 0
+        for f in range(3):
+            factors[f, i] = long_factors[f] if long[i] else short_factors[f]
+    return reward_dollars, risk_dollars, ev_dollars, edge, view, factors
