@@ -604,7 +604,9 @@ def _direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig
     known = ~np.isnan(rows.strike)
     every_known = known.all()
     strike = rows.strike if every_known else rows.strike[known]
-    strikes, codes = np.unique(strike, return_inverse=True)
+    listed, strikes, codes = kernels.sorted_unique(strike)  # strikes already ascending: no sort needed
+    if not listed:
+        strikes, codes = np.unique(strike, return_inverse=True)
     limits = np.array([limit for limit, _ in config.distance_bands], dtype=np.float64)
     weights = np.array([weight for _, weight in config.distance_bands], dtype=np.float64)
     oi_long, oi_short, volume_long, volume_short, largest = kernels.strike_shares(

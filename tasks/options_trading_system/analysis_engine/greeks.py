@@ -171,12 +171,15 @@ def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, cal
     # dates sort as their int64 ticks: half the time of sorting datetime64, the same order without NaT
     ticks = expiration.view(np.int64) if expiration.dtype.kind == "M" and not np.isnat(expiration).any() \
         else expiration
-    order = np.lexsort((strike, ticks))
-    strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
+    if ticks is not expiration and kernels.in_order(ticks, strike):
+        order = None  # a chain listed by expiration and strike: the sort would keep every row in place
+    else:
+        order = np.lexsort((strike, ticks))
+        strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
     if iv.size == 0:
         return expiration, strike, iv
     if ticks is not expiration:  # dates without NaT: the groups' means in one compiled pass
-        first, smile, done = kernels.smile_means(strike, ticks[order], iv, otm)
+        first, smile, done = kernels.smile_means(strike, ticks if order is None else ticks[order], iv, otm)
         if done:
             return expiration[first], strike[first], smile
     first = np.flatnonzero(np.r_[True, (strike[1:] != strike[:-1]) | (expiration[1:] != expiration[:-1])])

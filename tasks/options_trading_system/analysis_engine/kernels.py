@@ -515,3 +515,51 @@ def market_columns(long: NDArray[np.bool_], reward: NDArray[np.float64], risk: N
         for f in range(3):
             factors[f, i] = long_factors[f] if long[i] else short_factors[f]
     return reward_dollars, risk_dollars, ev_dollars, edge, view, factors
+
+
+@nb.njit(cache=True, nogil=True)
+def sorted_unique(values: NDArray[np.float64]) -> tuple[bool, NDArray[np.float64], NDArray[np.int64]]:
+    """np.unique(values, return_inverse=True) when `values` are already in ascending order (no
+    NaN): (True, the distinct values, each value's code); (False, empty, empty) otherwise (the
+    caller then sorts with np.unique)."""
+    n = values.size
+    codes = np.empty(n, dtype=np.int64)
+    uniques = np.empty(n)
+    g = -1
+    for i in range(n):
+        v = values[i]
+        if v != v or (i > 0 and v < values[i - 1]):
+            return False, uniques[:0], codes[:0]
+        if i == 0 or v != values[i - 1]:
+            g += 1
+            uniques[g] = v
+        codes[i] = g
+    return True, uniques[:g + 1].copy(), codes
+
+
+@nb.njit(cache=True, nogil=True)
+def in_order(ticks: NDArray[np.int64], strike: NDArray[np.float64]) -> bool:
+    """Whether rows are already in (ticks, strike) order, so that np.lexsort((strike, ticks)) is the
+    identity (a stable sort keeps tied rows in place); NaN strikes are not in order."""
+    for i in range(1, ticks.size):
+        if ticks[i] < ticks[i - 1]:
+            return False
+        if ticks[i] == ticks[i - 1] and not strike[i] >= strike[i - 1]:
+            return False
+    return ticks.size == 0 or strike[0] == strike[0]
+
+
+@nb.njit(cache=True, nogil=True)
+def single_letters(offsets: NDArray[np.int64], data: NDArray[np.uint8], first: int, second: int
+                   ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """For text stored as pyarrow offsets and bytes: whether each value is exactly the one byte
+    `first`, and whether it is exactly `second` (`stage_tools.letter_masks`)."""
+    n = offsets.size - 1
+    a = np.zeros(n, dtype=np.bool_)
+    b = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if offsets[i + 1] - offsets[i] == 1:
+            byte = data[offsets[i]]
+            a[i] = byte == first
+            b[i] = byte == second
+    return a, b

@@ -76,17 +76,18 @@ class AnalysisContext:
     def with_run(self, tables: "RunTables | None", prepared: Any) -> "AnalysisContext":
         """This context with the run's tables and a stage's prepared work (`dataclasses.replace`,
         without its per-call introspection of the fields)."""
-        if type(self) is not AnalysisContext or len(_CONTEXT_FIELDS) != 7:
+        if type(self) is not AnalysisContext:
             return dataclasses.replace(self, tables=tables, prepared=prepared)
-        return AnalysisContext(self.underlying_price, self.as_of, self.multiplier, self.front_expiration,
-                               self.tick_size, tables, prepared)
+        new = object.__new__(AnalysisContext)  # a copy of the fields (all plain), two of them replaced
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["tables"] = tables
+        fields["prepared"] = prepared
+        return new
 
     def years_to(self, expiration: Any) -> Any:
         """Year fraction from `as_of` to each expiration's settlement (`expiry.years_to_settlement`)."""
         return years_to_settlement(expiration, self.as_of)
-
-
-_CONTEXT_FIELDS = tuple(f.name for f in dataclasses.fields(AnalysisContext))
 
 
 @dataclass(frozen=True)
@@ -234,10 +235,12 @@ def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ticks = values.view(np.int64)
     if ticks.size and (ticks[1:] >= ticks[:-1]).all() and ticks[0] != np.iinfo(np.int64).min:
         # already in order without NaT (a chain listed by expiration): codes count the changes
-        change = ticks[1:] != ticks[:-1]
-        codes = np.zeros(ticks.size, dtype=np.intp)
-        np.cumsum(change, out=codes[1:])
-        return codes, ticks[np.r_[True, change]].view(values.dtype)
+        first = np.empty(ticks.size, dtype=bool)
+        first[0] = True
+        np.not_equal(ticks[1:], ticks[:-1], out=first[1:])
+        codes = np.cumsum(first, dtype=np.intp)
+        codes -= 1
+        return codes, ticks[first].view(values.dtype)
     missing = ticks == np.iinfo(np.int64).min  # NaT
     if not missing.any():
         uniques, codes = np.unique(ticks, return_inverse=True)

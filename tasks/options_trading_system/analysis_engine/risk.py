@@ -287,7 +287,9 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
     if not known.all():
         strike, is_call, is_put = strike[known], is_call[known], is_put[known]
         oi, mark, gamma = oi[known], mark[known], gamma[known]
-    strikes, codes = np.unique(strike, return_inverse=True)
+    listed, strikes, codes = kernels.sorted_unique(strike)  # strikes already ascending: no sort needed
+    if not listed:
+        strikes, codes = np.unique(strike, return_inverse=True)
     call_oi, put_oi, call_dollars, put_dollars, otm_calls, otm_puts, gex = kernels.strike_sums(
         codes, strikes.size, strike, is_call, is_put, oi, mark, gamma, forward, multiplier, forward ** 2,
         GEX_PER_PERCENT)

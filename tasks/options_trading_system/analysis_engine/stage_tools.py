@@ -175,29 +175,32 @@ def add_columns(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
 
 
-def letter_masks(values: Any, letters: Sequence[str]) -> list[np.ndarray] | None:
-    """Per letter, `values == letter` as a bool array (missing values False) for a pyarrow-backed
-    text column, read off pyarrow's offset and data buffers (comparing the values as Python strings
-    costs more); None when the column is not such a column or a letter is not one ASCII byte."""
+def letter_masks(values: Any, letters: tuple[str, str]) -> list[np.ndarray] | None:
+    """For each of two letters, `values == letter` as a bool array (missing values False) for a
+    pyarrow-backed text column, read off pyarrow's offset and data buffers in one compiled pass
+    (comparing the values as Python strings costs more); None when the column is not such a column
+    or a letter is not one ASCII byte."""
+    from . import kernels  # compiled passes (numba): loaded when first needed
+
     if not isinstance(values, ArrowStringArray) or any(len(x) != 1 or not x.isascii() for x in letters):
         return None
     chunks = values._pa_array.chunks
     if not chunks or any(str(chunk.type) != "large_string" for chunk in chunks):
         return None
-    parts: list[list[np.ndarray]] = [[] for _ in letters]
+    parts: list[list[np.ndarray]] = [[], []]
     for chunk in chunks:
         n = len(chunk)
         validity, offsets_buffer, data_buffer = chunk.buffers()
         offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=n + 1, offset=chunk.offset * 8)
-        single = (offsets[1:] - offsets[:-1]) == 1
         data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None and data_buffer.size \
             else np.zeros(1, dtype=np.uint8)
-        first = data[np.minimum(offsets[:-1], data.size - 1)]
+        masks = kernels.single_letters(offsets, data, ord(letters[0]), ord(letters[1]))
         if chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            single &= bits[chunk.offset:chunk.offset + n].astype(bool)
-        for part, letter in zip(parts, letters):
-            part.append(single & (first == ord(letter)))
+            valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            valid = valid[chunk.offset:chunk.offset + n].astype(bool)
+            masks = tuple(mask & valid for mask in masks)
+        for part, mask in zip(parts, masks):
+            part.append(mask)
     return [part[0] if len(part) == 1 else np.concatenate(part) for part in parts]
 
 
