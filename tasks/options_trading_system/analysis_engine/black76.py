@@ -12,6 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
+from . import kernels
+
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 
@@ -60,6 +62,17 @@ def gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLik
 def delta_gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike, is_call: ArrayLike,
                 rate: ArrayLike = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """`delta` and `gamma` together, sharing d1 and the discount factor (the greeks stage needs both)."""
+    flat = _flat_inputs((forward, strike, years, vol, rate), is_call)
+    if flat is not None and type(forward) is not np.ndarray and type(rate) is not np.ndarray:
+        # a chain's columns: the arithmetic in compiled passes, numpy's log/exp and scipy's ndtr between
+        _, (f, k, t, s, _), call = flat
+        f_value = float(forward)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd, d1, minus_d1, exponent = kernels.d1_terms(np.log(f_value / k), t, s)
+        # e^{-rT}: with no rate exactly 1 (exp(-0) = 1 in every library)
+        df = np.ones(t.size) if float(rate) == 0.0 else np.exp(-float(rate) * t)
+        return kernels.delta_gamma_from(df, np.exp(exponent), f_value, sd, ndtr(d1), ndtr(minus_d1), call,
+                                        float(_INV_SQRT_2PI))
     d1, _, sd = _d1_d2(forward, strike, years, vol)
     df = np.exp(-np.asarray(rate, dtype=np.float64) * np.asarray(years, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):

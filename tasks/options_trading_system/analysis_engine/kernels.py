@@ -563,3 +563,39 @@ def single_letters(offsets: NDArray[np.int64], data: NDArray[np.uint8], first: i
             a[i] = byte == first
             b[i] = byte == second
     return a, b
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def d1_terms(log_moneyness: NDArray[np.float64], years: NDArray[np.float64], vol: NDArray[np.float64]
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Black-76's sd = vol * sqrt(T) and d1 = (ln(F/K) + 0.5 * sd * sd) / sd (`black76._d1_d2`), with
+    -d1 and -0.5 * d1 * d1 (the argument of the normal density's exp): (sd, d1, -d1, exponent)."""
+    n = years.size
+    sd = np.empty(n)
+    d1 = np.empty(n)
+    minus_d1 = np.empty(n)
+    exponent = np.empty(n)
+    for i in range(n):
+        s = vol[i] * math.sqrt(years[i])
+        d = (log_moneyness[i] + 0.5 * s * s) / s
+        sd[i] = s
+        d1[i] = d
+        minus_d1[i] = -d
+        exponent[i] = -0.5 * d * d
+    return sd, d1, minus_d1, exponent
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def delta_gamma_from(df: NDArray[np.float64], density_exp: NDArray[np.float64], forward: float,
+                     sd: NDArray[np.float64], cdf_d1: NDArray[np.float64], cdf_minus_d1: NDArray[np.float64],
+                     is_call: NDArray[np.bool_], inv_sqrt_2pi: float
+                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`black76.delta_gamma` from its transcendental parts: gamma = df * (inv_sqrt_2pi *
+    exp(-d1^2/2)) / (F * sd); delta = df * N(d1) for calls, -df * N(-d1) for puts."""
+    n = sd.size
+    delta = np.empty(n)
+    gamma = np.empty(n)
+    for i in range(n):
+        gamma[i] = df[i] * (inv_sqrt_2pi * density_exp[i]) / (forward * sd[i])
+        delta[i] = df[i] * cdf_d1[i] if is_call[i] else -df[i] * cdf_minus_d1[i]
+    return delta, gamma
