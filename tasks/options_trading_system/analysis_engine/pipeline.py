@@ -100,6 +100,7 @@ class Selection:
 
 
 QUOTED = ("mark", "open_interest", "volume", "last")  # the chain's quoted figures, as the source gave them
+IDENTITY = ("contract", "right", "expiration", "strike")  # which contract each row is: fixed for the run
 
 
 class RunTables:
@@ -113,6 +114,8 @@ class RunTables:
         self._source: pd.DataFrame | None = None
         self._arrays: dict[str, Any] = {}
         arrays = self._columns(chain)
+        self._identity = {name: arrays[name] for name in IDENTITY if name in arrays}
+        self._arrays_provided: dict[str, Any] = {}
         right = arrays.get("right")
         masks = letter_masks(right, ("C", "P"))  # pyarrow text: read off its buffers
         if masks is not None:
@@ -159,7 +162,14 @@ class RunTables:
         return self._arrays
 
     def column(self, chain: pd.DataFrame, name: str) -> Any:
-        """One of the chain's columns as its own array (no Series built)."""
+        """One of the chain's columns as its own array (no Series built): an identity column
+        (`IDENTITY`, fixed for the run like the masks and strikes read from it) as the first chain
+        held it, a column an `enrich` provided as it computed it, else read from this chain."""
+        if name in IDENTITY and self._identity is not None and name in self._identity:
+            return self._identity[name]
+        provided = self._arrays_provided.get(name)
+        if provided is not None:
+            return provided
         column = self._columns(chain).get(name)
         return column if column is not None else chain[name].array
 
@@ -185,11 +195,12 @@ class RunTables:
         return values
 
     def provide(self, columns: Mapping[str, Any]) -> None:
-        """The float columns an `enrich` adds, as it computed them (read by `floats` from now on)."""
+        """The columns an `enrich` adds, as it computed them (read by `floats` and `column` from now on)."""
         for name, values in columns.items():
             if isinstance(values, np.ndarray) and values.dtype == np.float64:
                 self._floats[name] = values
-                self._provided.add(name)
+            self._arrays_provided[name] = values
+            self._provided.add(name)
 
     def enriching(self) -> None:
         """Before a stage's `enrich`: start noting which columns it provides."""
@@ -201,6 +212,8 @@ class RunTables:
         if changed:
             self._floats = {name: values for name, values in self._floats.items()
                             if name in QUOTED or name in self._provided}
+            self._arrays_provided = {name: values for name, values in self._arrays_provided.items()
+                                     if name in self._provided}  # what this stage provided
 
     def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
         """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""

@@ -287,6 +287,11 @@ def group_sum(codes: np.ndarray, size: int, values: np.ndarray, where: np.ndarra
 
 def json_value(value: Any) -> Any:
     """One value as plain JSON: numpy scalars to Python, NaN/inf to None, dates to ISO strings."""
+    kind = type(value)
+    if kind is float:  # the usual cases first: Python floats, text, ints
+        return value if math.isfinite(value) else None
+    if kind is str or kind is int:
+        return value
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, (bool, np.bool_)):
