@@ -14,7 +14,8 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 from pandas.arrays import ArrowStringArray, DatetimeArray, NumpyExtensionArray
 from pandas._libs.internals import BlockPlacement
-from pandas.core.internals.blocks import ensure_block_shape, new_block, new_block_2d
+from pandas.core.internals.blocks import (DatetimeLikeBlock, ExtensionBlock, NumpyBlock, ensure_block_shape,
+                                         new_block, new_block_2d)
 from pandas.core.internals.managers import BlockManager
 
 from ..errors import ConfigError
@@ -116,16 +117,27 @@ def _blocks(arrays: list[Any], refs: Sequence[Any] | None, size: int,
         values = np.empty((len(positions), size), dtype=dtype)
         for row, i in enumerate(positions):
             values[row] = arrays[i]
-        blocks.append(new_block(values, placement=BlockPlacement(np.asarray([at[i] for i in positions], dtype=np.intp)),
-                                ndim=2))
+        blocks.append(NumpyBlock(values, BlockPlacement(np.asarray([at[i] for i in positions], dtype=np.intp)), 2))
         stacked.update(positions)
     for i, a in enumerate(arrays):
         if i not in stacked:
-            if type(a) is np.ndarray and a.dtype.kind == "M" and a.dtype in _DATE_UNITS:
-                a = DatetimeArray._simple_new(a, dtype=a.dtype)  # pandas' wrapper, without re-validating the dates
-            blocks.append(new_block_2d(ensure_block_shape(a, ndim=2), placement=BlockPlacement(at[i]),
-                                       refs=refs[i] if refs is not None else None))
+            blocks.append(_column_block(a, at[i], refs[i] if refs is not None else None))
     return blocks
+
+
+def _column_block(values: Any, place: int, ref: Any) -> Any:
+    """One column's block, as `new_block_2d(ensure_block_shape(values, 2), ...)` makes it, built
+    directly for the usual arrays (numbers, dates, text, categoricals)."""
+    kind = type(values)
+    if kind is np.ndarray and values.dtype.kind in "fiub":
+        return NumpyBlock(values.reshape(1, -1), BlockPlacement(place), 2, refs=ref)
+    if kind is np.ndarray and values.dtype.kind == "M" and values.dtype in _DATE_UNITS:
+        # pandas' wrapper for dates, without re-validating them
+        dates = DatetimeArray._simple_new(values, dtype=values.dtype)
+        return DatetimeLikeBlock(dates.reshape(1, -1), BlockPlacement(place), 2, refs=ref)
+    if kind is ArrowStringArray or kind is pd.Categorical:
+        return ExtensionBlock(values, BlockPlacement(place), 2, refs=ref)
+    return new_block_2d(ensure_block_shape(values, ndim=2), placement=BlockPlacement(place), refs=ref)
 
 
 def add_columns(frame: pd.DataFrame, added: Mapping[str, Any]) -> pd.DataFrame:
