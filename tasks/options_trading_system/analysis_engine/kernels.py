@@ -599,3 +599,53 @@ def delta_gamma_from(df: NDArray[np.float64], density_exp: NDArray[np.float64], 
         gamma[i] = df[i] * (inv_sqrt_2pi * density_exp[i]) / (forward * sd[i])
         delta[i] = df[i] * cdf_d1[i] if is_call[i] else -df[i] * cdf_minus_d1[i]
     return delta, gamma
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def smile_fill(ticks: NDArray[np.int64], strike: NDArray[np.float64], smile_ticks: NDArray[np.int64],
+               smile_strike: NDArray[np.float64], smile_iv: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`greeks.smile_iv`: each (expiration, strike)'s IV from its expiration's smile (entries sorted
+    by expiration ticks, then strike), linear in strike between the two strikes around it, NaN
+    outside them or without a smile. The interpolation is numpy's (`np.interp`, compiled_base.c):
+    the strike itself where it is one; else slope = (v[j+1] - v[j]) / (k[j+1] - k[j]) and
+    slope * (x - k[j]) + v[j], or from the right end when that is NaN."""
+    out = np.full(strike.size, math.nan)
+    groups = 0
+    for i in range(smile_ticks.size):
+        if i == 0 or smile_ticks[i] != smile_ticks[i - 1]:
+            groups += 1
+    starts = np.empty(groups + 1, dtype=np.int64)
+    g = 0
+    for i in range(smile_ticks.size):
+        if i == 0 or smile_ticks[i] != smile_ticks[i - 1]:
+            starts[g] = i
+            g += 1
+    starts[groups] = smile_ticks.size
+    for r in range(strike.size):
+        x = strike[r]
+        lo, hi = 0, groups  # the group of this row's expiration, by bisection on the groups' ticks
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if smile_ticks[starts[mid]] < ticks[r]:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == groups or smile_ticks[starts[lo]] != ticks[r]:
+            continue
+        a, b = starts[lo], starts[lo + 1]
+        if not (x >= smile_strike[a] and x <= smile_strike[b - 1]):
+            continue
+        j = a  # the last strike <= x
+        while j + 1 < b and smile_strike[j + 1] <= x:
+            j += 1
+        if j == b - 1 or smile_strike[j] == x:
+            out[r] = smile_iv[j]
+            continue
+        slope = (smile_iv[j + 1] - smile_iv[j]) / (smile_strike[j + 1] - smile_strike[j])
+        value = slope * (x - smile_strike[j]) + smile_iv[j]
+        if value != value:
+            value = slope * (x - smile_strike[j + 1]) + smile_iv[j + 1]
+            if value != value and smile_iv[j] == smile_iv[j + 1]:
+                value = smile_iv[j]
+        out[r] = value
+    return out

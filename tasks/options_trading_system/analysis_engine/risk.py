@@ -312,9 +312,16 @@ def gamma_profile(iv: np.ndarray, years: np.ndarray, discount: np.ndarray, expir
     from_smile = np.zeros(iv.size, dtype=bool)
     if need_smile.any():
         wanted = expiration[need_smile]
-        smile = strike_smile(expiration, strike, iv, is_call, is_put, forward) if smile is None \
-            else smile_part(smile, wanted)
-        filled = smile_iv(wanted, strike[need_smile], smile)
+        if smile is None:
+            smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
+        smile_exp, smile_k = smile[0], smile[1]
+        if wanted.dtype.kind == "M" and smile_exp.dtype == wanted.dtype and not np.isnat(wanted).any() \
+                and not np.isnat(smile_exp).any() and not np.isnan(smile_k).any():
+            # each row reads its own expiration's part of the smile: `smile_iv` in one compiled pass
+            filled = kernels.smile_fill(wanted.view(np.int64), np.ascontiguousarray(strike[need_smile]),
+                                        smile_exp.view(np.int64), smile_k, smile[2])
+        else:
+            filled = smile_iv(wanted, strike[need_smile], smile_part(smile, wanted))
         iv = iv.copy()
         iv[need_smile] = filled
         from_smile[need_smile] = ~np.isnan(filled)
