@@ -734,42 +734,18 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
         arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (entry, target, stop, sigma, years)))
         shape = arrays[0].shape
         entry, target, stop, sigma, years = (a.ravel() for a in arrays)
-    out = np.full(entry.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        width = np.abs(np.log(target / stop))
-        z = np.abs(np.log(entry / stop))
-        spread = sigma * np.sqrt(np.maximum(years, 0.0))
-        tau = (spread / width) ** 2
-    known = ~(np.isnan(width) | np.isnan(z) | np.isnan(spread))
-    out[known & (spread == 0)] = 0.0
-    moving = known & (spread > 0)
-    small = np.flatnonzero(moving & (tau < _SMALL_TIME))
-    large = np.flatnonzero(moving & ~(tau < _SMALL_TIME))
-    if small.size:
-        out[small] = _image_series(z[small], width[small], spread[small])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_target, log_entry = np.log(target / stop), np.log(entry / stop)
+        # the arithmetic around the logs and erfc in compiled passes (`kernels.passage_terms`): the
+        # same values as the numpy steps of `_image_series`, term by term
+        width, z, spread, tau, out, small, large, ahead, behind, live = kernels.passage_terms(
+            np.ascontiguousarray(log_target), np.ascontiguousarray(log_entry), np.ascontiguousarray(sigma),
+            np.ascontiguousarray(years), _SMALL_TIME, _IMAGE_TERMS, _ERFC_NEGLIGIBLE)
+        if small.size:
+            kernels.image_sums(out, small, erfc(ahead), erfc(behind), live)
     if large.size:
         out[large] = _fourier_series(z[large], width[large], tau[large])
     return np.clip(out, 0.0, 1.0).reshape(shape)
-
-
-def _image_series(zs: np.ndarray, ws: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """`target_first_probability` at small time: the method of images. Terms decay like
-    erfc((2k+1)/sqrt(2 tau)), so each term is summed only where it still matters (a target many
-    spreads away is not reached in time: 0): a pair stays live while (2k+1) L - z is within
-    `_ERFC_NEGLIGIBLE` spreads, and its terms are added in k order. All terms' arguments are built
-    at once (one erfc call per sign); each live pair's sum is the same as adding term by term."""
-    scale = spread * np.sqrt(2.0)
-    odd = (2.0 * np.arange(_IMAGE_TERMS, dtype=np.float64) + 1.0)[:, None]
-    ahead = odd * ws - zs  # (2k+1) L - z per term (rows) and pair (columns)
-    live = np.logical_and.accumulate(ahead / scale < _ERFC_NEGLIGIBLE, axis=0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        terms = erfc(ahead / scale) - erfc((odd * ws + zs) / scale)
-    images = np.zeros(zs.size)
-    for k in range(_IMAGE_TERMS):
-        if not live[k].any():
-            break
-        images = np.where(live[k], images + terms[k], images)
-    return images
 
 
 def _fourier_series(z: np.ndarray, width: np.ndarray, tau: np.ndarray) -> np.ndarray:

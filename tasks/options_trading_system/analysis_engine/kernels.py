@@ -649,3 +649,77 @@ def smile_fill(ticks: NDArray[np.int64], strike: NDArray[np.float64], smile_tick
                 value = smile_iv[j]
         out[r] = value
     return out
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def passage_terms(log_target: NDArray[np.float64], log_entry: NDArray[np.float64], sigma: NDArray[np.float64],
+                  years: NDArray[np.float64], small_time: float, terms: int, negligible: float
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
+                             NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64],
+                             NDArray[np.float64], NDArray[np.bool_]]:
+    """`expected_value.target_first_probability` around its logs and erfc: width = |ln(target/stop)|,
+    z = |ln(entry/stop)|, spread = sigma * sqrt(np.maximum(years, 0)), tau = (spread / width)^2; the
+    result so far (NaN unknown, 0 where the spread is 0); the small-time pairs (tau < small_time) and
+    the others that move; for the small ones, per image term k (rows) the erfc arguments
+    ((2k+1) L - z) / s and ((2k+1) L + z) / s with s = spread * sqrt(2), and whether the pair is
+    still live at term k (every term up to k within `negligible` spreads)."""
+    n = log_target.size
+    width = np.empty(n)
+    z = np.empty(n)
+    spread = np.empty(n)
+    tau = np.empty(n)
+    out = np.full(n, math.nan)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    ns = 0
+    nl = 0
+    root2 = math.sqrt(2.0)
+    for i in range(n):
+        w = abs(log_target[i])
+        zi = abs(log_entry[i])
+        y = years[i]
+        s = sigma[i] * math.sqrt(y if (y >= 0.0 or y != y) else 0.0)
+        t = s / w
+        t = t * t
+        width[i], z[i], spread[i], tau[i] = w, zi, s, t
+        if w != w or zi != zi or s != s:
+            continue
+        if s == 0:
+            out[i] = 0.0
+        elif s > 0:
+            if t < small_time:
+                small[ns] = i
+                ns += 1
+            else:
+                large[nl] = i
+                nl += 1
+    small = small[:ns].copy()
+    large = large[:nl].copy()
+    ahead = np.empty((terms, ns))
+    behind = np.empty((terms, ns))
+    live = np.empty((terms, ns), dtype=np.bool_)
+    for j in range(ns):
+        i = small[j]
+        scale = spread[i] * root2
+        alive = True
+        for k in range(terms):
+            odd = 2.0 * k + 1.0
+            a = (odd * width[i] - z[i]) / scale
+            alive = alive and a < negligible
+            ahead[k, j] = a
+            behind[k, j] = (odd * width[i] + z[i]) / scale
+            live[k, j] = alive
+    return width, z, spread, tau, out, small, large, ahead, behind, live
+
+
+@nb.njit(cache=True, nogil=True)
+def image_sums(out: NDArray[np.float64], small: NDArray[np.int64], erfc_ahead: NDArray[np.float64],
+               erfc_behind: NDArray[np.float64], live: NDArray[np.bool_]) -> None:
+    """The small-time pairs' image series (`expected_value._image_series`), in `out`: from 0, each
+    live term's erfc(ahead) - erfc(behind) added in k order."""
+    for j in range(small.size):
+        total = 0.0
+        for k in range(live.shape[0]):
+            if live[k, j]:
+                total = total + (erfc_ahead[k, j] - erfc_behind[k, j])
+        out[small[j]] = total
