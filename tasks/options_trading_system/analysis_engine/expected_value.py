@@ -736,8 +736,9 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
         entry, target, stop, sigma, years = (a.ravel() for a in arrays)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_target, log_entry = np.log(target / stop), np.log(entry / stop)
-        # the arithmetic around the logs and erfc in compiled passes (`kernels.passage_terms`): the
-        # same values as the numpy steps of `_image_series`, term by term
+        # the arithmetic around the logs and erfc in compiled passes (`kernels.passage_terms`, then
+        # `image_sums`): small time by the method of images, each term added where the pair is still
+        # live (within _ERFC_NEGLIGIBLE spreads of the target), in k order
         width, z, spread, tau, out, small, large, ahead, behind, live = kernels.passage_terms(
             np.ascontiguousarray(log_target), np.ascontiguousarray(log_entry), np.ascontiguousarray(sigma),
             np.ascontiguousarray(years), _SMALL_TIME, _IMAGE_TERMS, _ERFC_NEGLIGIBLE)

@@ -715,8 +715,8 @@ def passage_terms(log_target: NDArray[np.float64], log_entry: NDArray[np.float64
 @nb.njit(cache=True, nogil=True)
 def image_sums(out: NDArray[np.float64], small: NDArray[np.int64], erfc_ahead: NDArray[np.float64],
                erfc_behind: NDArray[np.float64], live: NDArray[np.bool_]) -> None:
-    """The small-time pairs' image series (`expected_value._image_series`), in `out`: from 0, each
-    live term's erfc(ahead) - erfc(behind) added in k order."""
+    """The small-time pairs' image series (`expected_value.target_first_probability`), in `out`:
+    from 0, each live term's erfc(ahead) - erfc(behind) added in k order."""
     for j in range(small.size):
         total = 0.0
         for k in range(live.shape[0]):
