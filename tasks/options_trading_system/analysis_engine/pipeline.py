@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 import logging
 import time
@@ -272,13 +273,24 @@ def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext"
     if len(expirations) > 200 or as_of.tzinfo is None or as_of.nanosecond:
         return np.asarray(ctx.years_to(pd.Series(expirations, dtype="datetime64[ns]")), dtype=np.float64) \
             if expirations else np.zeros(0)
-    start = as_of.to_pydatetime()
-    zone = ZoneInfo(SETTLEMENT_TZ)
+    start = as_of.value // 1_000  # microseconds since the epoch (no nanoseconds: checked above)
     out = np.empty(len(expirations))
     for i, expiration in enumerate(expirations):
-        settle = datetime(expiration.year, expiration.month, expiration.day, SETTLEMENT_HOUR, tzinfo=zone)
-        out[i] = max((settle - start).total_seconds(), 0.0) / SECONDS_PER_YEAR
+        # (settle - start).total_seconds(): whole microseconds over 10**6, as Python's timedelta does
+        seconds = (_settlement_microseconds(expiration.year, expiration.month, expiration.day) - start) / 1_000_000
+        out[i] = max(seconds, 0.0) / SECONDS_PER_YEAR
     return out
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _settlement_microseconds(year: int, month: int, day: int) -> int:
+    """The settlement instant of a date (SETTLEMENT_HOUR in SETTLEMENT_TZ, as an aware datetime of
+    that wall time) in microseconds since the epoch: a calendar fact, worked out once per date."""
+    settle = datetime(year, month, day, SETTLEMENT_HOUR, tzinfo=ZoneInfo(SETTLEMENT_TZ))
+    return (settle.replace(tzinfo=None) - settle.utcoffset() - _EPOCH) // timedelta(microseconds=1)
 
 
 def run_tables(chain: pd.DataFrame, ctx: AnalysisContext) -> RunTables:

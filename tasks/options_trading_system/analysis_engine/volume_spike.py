@@ -18,6 +18,7 @@ of spike dollars.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -197,12 +198,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             [1, 2, 3, 4, 5, 6], 0)
 
     def _labels(self) -> tuple[str, ...]:
-        cfg = self.config
-        return ("", "no open interest", "no volume",
-                f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
-                f"volume below min_volume ({cfg.min_volume:g})",
-                "no last price",
-                f"notional below min_notional (${cfg.min_notional:,.0f})")
+        return _spike_labels(self.config)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         if len(kept) < 2:
@@ -236,6 +232,16 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "tiers": {name: int(tiers[i]) for i, name in enumerate(TIER_NAMES)},
             "actionable": int(actionable.sum()),
         }
+
+
+@lru_cache(maxsize=64)
+def _spike_labels(cfg: VolumeSpikeConfig) -> tuple[str, ...]:
+    """Why a contract is not a spike, by code (`_codes`; code 0, "", is a spike), once per config."""
+    return ("", "no open interest", "no volume",
+            f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
+            f"volume below min_volume ({cfg.min_volume:g})",
+            "no last price",
+            f"notional below min_notional (${cfg.min_notional:,.0f})")
 
 
 def _rank_order(notional: np.ndarray, vol_oi: np.ndarray, names: Callable[[], np.ndarray]) -> np.ndarray:
