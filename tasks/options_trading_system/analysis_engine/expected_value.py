@@ -618,7 +618,8 @@ def _direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig
     out = {}
     for direction, (oi_terms, volume_terms) in shares.items():
         sign = 1.0 if direction == LONG else -1.0
-        out[direction] = DirectionFactors(oi=_share_of(oi_terms, largest[0]), volume=_share_of(volume_terms, largest[1]),
+        out[direction] = DirectionFactors(oi=_share_of(oi_terms, largest[0]),
+                                          volume=_share_of(volume_terms, largest[1]),
                                           premium=(sign * premium + 1.0) / 2.0)
     return out, strikes
 
@@ -684,8 +685,8 @@ def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: 
     names = ("oi", "volume", "premium")
     reward_dollars, risk_dollars, ev_dollars, edge, view, by_direction = kernels.market_columns(
         long, reward, risk, p, ev, market, float(multiplier), float(config.out_of_reach_probability),
-        float(config.disagreement_threshold), np.array([getattr(factors[LONG], name) for name in names], dtype=np.float64),
-        np.array([getattr(factors[SHORT], name) for name in names], dtype=np.float64))
+        float(config.disagreement_threshold),
+        *(np.array([getattr(factors[d], name) for name in names], dtype=np.float64) for d in (LONG, SHORT)))
     return {"entry": np.full(target.shape, forward), "reward_dollars": reward_dollars,
             "risk_dollars": risk_dollars, "sigma_points": np.full(target.shape, horizon.sigma_points),
             "oi_factor": by_direction[0], "volume_factor": by_direction[1],
@@ -726,8 +727,9 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
         u = sum_{k>=0} [erfc(((2k+1)L - z)/(sigma sqrt(2T))) - erfc(((2k+1)L + z)/(sigma sqrt(2T)))].
     With no time or no volatility the target cannot be reached: 0.
     """
-    if type(target) is np.ndarray and type(stop) is np.ndarray and target.ndim == 1 and target.shape == stop.shape \
-            and target.dtype == stop.dtype == np.float64 and all(isinstance(v, (float, int)) for v in (entry, sigma, years)):
+    pairs = type(target) is np.ndarray and type(stop) is np.ndarray and target.ndim == 1 and \
+        target.shape == stop.shape and target.dtype == stop.dtype == np.float64
+    if pairs and all(isinstance(v, (float, int)) for v in (entry, sigma, years)):
         shape = target.shape  # the pairs' arrays and scalars: what broadcasting would give
         entry, sigma, years = (np.full(shape, float(v)) for v in (entry, sigma, years))
     else:

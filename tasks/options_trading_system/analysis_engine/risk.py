@@ -28,8 +28,8 @@ from . import kernels
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
 from .greeks import smile_iv, smile_part, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_frame, fast_json_list, fast_json_lists, group_sum, json_records, json_value,
-                          parse_expirations, reason_series, select_first, table_records)
+from .stage_tools import (category_dtype, fast_frame, fast_json_list, fast_json_lists, json_records, json_value,
+                          parse_expirations, reason_series, table_records)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -163,9 +163,9 @@ class RiskAnalysis(PipelineAnalysis):
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
         shared = tables.smile  # the greeks stage's smile, when it is of these IVs
+        smile = shared[1] if shared is not None and shared[0] is tables.floats(chain, "iv") else None
         profile = gamma_profile(column["iv"], column["years_to_expiry"], column["discount"], tables.expiration[rows],
-                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg,
-                                smile=shared[1] if shared is not None and shared[0] is tables.floats(chain, "iv") else None)
+                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg, smile=smile)
         return RiskTables(
             used=selection.used, missing=selection.missing, table=table,
             otm_missing_oi_or_mark=int((otm & (np.isnan(oi) | np.isnan(mark))).sum()),

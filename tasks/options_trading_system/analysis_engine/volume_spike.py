@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import kernels
-from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
 from .stage_tools import fast_frame, json_value, reason_series, select_first, take_rows
 from ..errors import ConfigError
 
