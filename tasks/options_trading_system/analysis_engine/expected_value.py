@@ -696,9 +696,11 @@ def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: 
 
 def _label_column(long: np.ndarray, long_label: str, short_label: str) -> pd.Categorical:
     """A categorical column: `long_label` on LONG rows, `short_label` on SHORT ones."""
-    categories = tuple(dict.fromkeys((long_label, short_label)))
-    codes = np.where(long, categories.index(long_label), categories.index(short_label)).astype(np.int8)
-    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories), validate=False)
+    if long_label == short_label:  # one label: code 0 everywhere
+        return pd.Categorical.from_codes(np.zeros(long.size, dtype=np.int8), dtype=category_dtype((long_label,)),
+                                         validate=False)
+    codes = np.logical_not(long).view(np.int8)  # LONG 0, SHORT 1: the categories in that order
+    return pd.Categorical.from_codes(codes, dtype=category_dtype((long_label, short_label)), validate=False)
 
 
 def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, ev: np.ndarray) -> np.ndarray:

@@ -48,6 +48,9 @@ def category_dtype(labels: tuple[str, ...]) -> pd.CategoricalDtype:
 
 _TEXT = pd.Series([""]).dtype  # pandas' own dtype for a column of text (what it infers from str values)
 _TEXT_EMPTY = _TEXT.construct_array_type()._from_sequence([], dtype=_TEXT)
+if isinstance(_TEXT_EMPTY, ArrowStringArray):  # pandas stores text with pyarrow: it is installed
+    import pyarrow as _PA
+    _PA_TEXT = _PA.large_string()
 
 
 def text_array(values: Sequence[str]) -> ExtensionArray:
@@ -55,8 +58,7 @@ def text_array(values: Sequence[str]) -> ExtensionArray:
     pyarrow-backed text straight from a pyarrow array of the values)."""
     values = list(values)
     if isinstance(_TEXT_EMPTY, ArrowStringArray) and all(type(v) is str for v in values):
-        import pyarrow as pa  # pandas stores text with pyarrow: it is installed
-        return _TEXT_EMPTY._from_pyarrow_array(pa.array(values, type=pa.large_string()))
+        return _TEXT_EMPTY._from_pyarrow_array(_PA.array(values, type=_PA_TEXT))
     return _TEXT.construct_array_type()._from_sequence(values, dtype=_TEXT)
 
 
