@@ -22,7 +22,7 @@ from tasks.options_trading_system.analysis_engine.expected_value import (Expecte
 from tasks.options_trading_system.analysis_engine.gamma_exposure import sign_changes, total_gex
 from tasks.options_trading_system.analysis_engine.greeks import (atm_iv_from_smile, atm_per_expiration, risk_reversal,
                                                                  smile_iv, strike_smile, wing_skew)
-from tasks.options_trading_system.analysis_engine.pipeline import _years_to_settlement
+from tasks.options_trading_system.analysis_engine.pipeline import _factorize_sorted, _years_to_settlement
 from tasks.options_trading_system.analysis_engine.risk import strike_table
 from tasks.options_trading_system.analysis_engine.stage_tools import (add_columns, empty_rows, fast_frame, group_sum,
                                                                        json_records, letter_masks, select_first,
@@ -307,3 +307,18 @@ def test_sorted_unique_is_np_unique_or_declines(values: np.ndarray) -> None:
         assert same(uniques, want_uniques) and same(codes, want_codes.astype(np.int64))
     else:
         assert not (np.all(values[1:] >= values[:-1]) and not np.isnan(values).any())
+
+
+def test_expiration_codes_are_pandas_factorize() -> None:
+    rng = np.random.default_rng(9)
+    days = np.array(["2025-06-02", "2025-06-03", "2025-06-06", "NaT"], dtype="datetime64[ns]")
+    for trial in range(TRIALS):
+        values = rng.choice(days[:3] if trial % 3 else days, int(rng.integers(0, 30)))
+        if trial % 2:
+            values = np.sort(values)  # a chain listed by expiration (NaT sorts last)
+        codes, uniques, first = _factorize_sorted(values)
+        want_codes, want_uniques = pd.factorize(values, sort=True)
+        assert same(codes, want_codes.astype(codes.dtype)) and same(uniques, np.asarray(want_uniques))
+        if first is not None:
+            listed = np.flatnonzero(codes >= 0)
+            assert same(first, listed[np.unique(codes[listed], return_index=True)[1]])

@@ -134,9 +134,9 @@ class RunTables:
         expiration = arrays.get("expiration")
         self.expiration = expiration._ndarray if isinstance(expiration, DatetimeArray) and expiration.tz is None \
             else chain["expiration"].to_numpy()
-        codes, uniques = _factorize_sorted(self.expiration)
+        codes, uniques, first_rows = _factorize_sorted(self.expiration)
         self.expiration_codes = codes
-        self._first_rows: np.ndarray | None = None
+        self._first_rows: np.ndarray | None = first_rows
         self.expirations = [pd.Timestamp(u) for u in uniques]
         # the same as int64 ticks of the expiration column's unit (None unless it holds dates)
         self.expiration_ticks = uniques.view(np.int64) if uniques.dtype.kind == "M" else None
@@ -241,11 +241,12 @@ class RunTables:
         return cached
 
 
-def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """`pd.factorize(values, sort=True)`: a code per row into the sorted distinct values (-1 for a
-    missing one); dates as their int64 ticks (pandas' general factorize costs more on a small chain)."""
+    missing one); dates as their int64 ticks (pandas' general factorize costs more on a small chain).
+    Also each value's first row when that comes for free (rows already in order), else None."""
     if values.dtype.kind != "M":
-        return pd.factorize(values, sort=True)
+        return (*pd.factorize(values, sort=True), None)
     ticks = values.view(np.int64)
     if ticks.size and (ticks[1:] >= ticks[:-1]).all() and ticks[0] != np.iinfo(np.int64).min:
         # already in order without NaT (a chain listed by expiration): codes count the changes
@@ -254,7 +255,7 @@ def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.not_equal(ticks[1:], ticks[:-1], out=first[1:])
         codes = np.cumsum(first, dtype=np.intp)
         codes -= 1
-        return codes, ticks[first].view(values.dtype)
+        return codes, ticks[first].view(values.dtype), np.flatnonzero(first)
     missing = ticks == np.iinfo(np.int64).min  # NaT
     if not missing.any():
         uniques, codes = np.unique(ticks, return_inverse=True)
@@ -262,7 +263,7 @@ def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         uniques, known_codes = np.unique(ticks[~missing], return_inverse=True)
         codes = np.full(ticks.size, -1, dtype=known_codes.dtype)
         codes[~missing] = known_codes
-    return codes, uniques.view(values.dtype)
+    return codes, uniques.view(values.dtype), None
 
 
 def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext") -> np.ndarray:
