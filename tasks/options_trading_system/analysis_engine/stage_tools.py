@@ -241,6 +241,8 @@ def empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
             key = (type(values), values.dtype, values.shape[:-1])
             empty = _EMPTY_ARRAYS.get(key)
             if empty is None:
+                if len(_EMPTY_ARRAYS) >= 256:
+                    _EMPTY_ARRAYS.clear()
                 empty = _EMPTY_ARRAYS[key] = values[:, :0] if values.ndim == 2 else values[:0]
         blocks.append(type(block)(empty, block._mgr_locs, ndim=2))
     axes = [frame.columns, frame.index[:0]]
