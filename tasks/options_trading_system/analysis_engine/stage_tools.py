@@ -361,7 +361,9 @@ def fast_json_lists(*arrays: np.ndarray) -> list[list[Any]]:
     if len(arrays) < 2 or any(type(a) is not np.ndarray or a.ndim != 1 or a.dtype != np.float64 or
                               a.size != arrays[0].size for a in arrays):
         return [fast_json_list(a) for a in arrays]
-    block = np.stack(arrays)
+    block = np.empty((len(arrays), arrays[0].size))  # np.stack, without its per-array checks
+    for row, values in enumerate(arrays):
+        block[row] = values
     lists = block.tolist()
     if not np.isfinite(block.sum()):
         for r, c in np.argwhere(~np.isfinite(block)).tolist():  # NaN and inf: no JSON number
