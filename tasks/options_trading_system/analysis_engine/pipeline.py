@@ -1,8 +1,8 @@
 """The analysis pipeline: named stages in the profile's order, run over the canonical chain.
 
 A stage is a `PipelineAnalysis`. The runner (`Pipeline.run`) first builds the run's shared
-`RunTables` once (the chain's text columns as numpy masks, the rows of each set of expirations a
-stage asks for), then does, for each stage in order:
+`RunTables` once (the chain's columns as arrays, calls and puts as numpy masks, the rows of each
+set of expirations a stage asks for), then does, for each stage in order:
 
 1. `enrich(chain, ctx)`: add columns to the chain (never drops rows; later stages see them);
 2. `prepare(chain, ctx)`: the stage's per-run work that the next steps share (its rows, per-strike
@@ -105,10 +105,13 @@ IDENTITY = ("contract", "right", "expiration", "strike")  # which contract each 
 
 
 class RunTables:
-    """Per-run tables every stage shares, built once from the chain: `is_call`/`is_put` as numpy
-    masks (comparing a pandas string column costs more than most of the arithmetic), the expiration
-    of each row, and the rows of each set of expirations asked for (memoized). Enrichment only adds
-    columns, so row positions hold for the whole run."""
+    """Per-run tables every stage shares, built once from the chain: its columns as their own
+    arrays (read from its blocks, no Series), `is_call`/`is_put` as numpy masks (read off the
+    `right` column's pyarrow buffers: comparing a pandas string column costs more than most of the
+    arithmetic), the expiration of each row as a code into the sorted expirations, and the rows of
+    each set of expirations asked for (memoized). Enrichment only adds columns, so row positions and
+    the identity columns (`IDENTITY`) hold for the whole run; what an `enrich` computes it hands
+    over (`provide`), so no stage reads the enriched frame back."""
 
     def __init__(self, chain: pd.DataFrame) -> None:
         self.rows = len(chain)
