@@ -55,6 +55,7 @@ probability is the earliest of them.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar, Mapping
@@ -149,7 +150,7 @@ class DirectionFactors:
     premium: float
 
     def missing(self) -> list[str]:
-        return [name for name in ("oi", "volume", "premium") if np.isnan(getattr(self, name))]
+        return [name for name in ("oi", "volume", "premium") if math.isnan(getattr(self, name))]
 
 
 @dataclass(frozen=True)
