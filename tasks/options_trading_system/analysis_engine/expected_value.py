@@ -191,7 +191,7 @@ class EvTables:
     horizon: Horizon
     pairs: dict[str, np.ndarray]  # the pairs to score, LONG then SHORT: `_pair_figures` and `long`
     pruned: dict[str, int]
-    held: dict[str, Any] = field(default_factory=dict)  # `select`'s kept table and its columns, for `summarize`
+    held: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # select's kept table, columns
 
 
 class ExpectedValueAnalysis(PipelineAnalysis):

@@ -130,7 +130,7 @@ class RiskTables:
     missing_gamma_or_oi: int
     profile: GammaProfile
     one_sigma: dict[str, Any]
-    held: dict[str, Any] = field(default_factory=dict)  # `select`'s kept table and its columns, for `summarize`
+    held: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # select's kept table, columns
 
 
 class RiskAnalysis(PipelineAnalysis):
