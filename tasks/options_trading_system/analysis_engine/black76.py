@@ -62,10 +62,10 @@ def gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLik
 def delta_gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike, is_call: ArrayLike,
                 rate: ArrayLike = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """`delta` and `gamma` together, sharing d1 and the discount factor (the greeks stage needs both)."""
-    flat = _flat_inputs((forward, strike, years, vol, rate), is_call)
-    if flat is not None and type(forward) is not np.ndarray and type(rate) is not np.ndarray:
+    if _chain_columns((strike, years, vol), is_call) and isinstance(forward, (float, int, np.floating, np.integer)) \
+            and isinstance(rate, (float, int, np.floating, np.integer)):
         # a chain's columns: the arithmetic in compiled passes, numpy's log/exp and scipy's ndtr between
-        _, (f, k, t, s, _), call = flat
+        k, t, s, call = strike, years, vol, is_call
         f_value = float(forward)
         with np.errstate(divide="ignore", invalid="ignore"):
             sd, d1, minus_d1, exponent = kernels.d1_terms(np.log(f_value / k), t, s)
@@ -166,6 +166,15 @@ def implied_vol_status(price: ArrayLike, forward: ArrayLike, strike: ArrayLike, 
     status = np.empty(p.shape, dtype=np.int8)
     _implied_vol_all(p, f, k, t, r, call, float(max_iv), float(min_time_value), _NEWTON_ITERATIONS, iv, status)
     return iv.reshape(shape), status.reshape(shape)
+
+
+def _chain_columns(numbers: tuple[ArrayLike, ...], is_call: ArrayLike) -> bool:
+    """Whether these are a chain's columns as they come: contiguous 1-D float64 arrays and a bool
+    mask, all of one length."""
+    if type(is_call) is not np.ndarray or is_call.dtype != np.bool_ or is_call.ndim != 1:
+        return False
+    return all(type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == 1 and a.size == is_call.size
+               and a.flags.c_contiguous for a in numbers)
 
 
 def _flat_inputs(numbers: tuple[ArrayLike, ...], is_call: ArrayLike
