@@ -12,6 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
+from . import kernels
+
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 
@@ -60,6 +62,17 @@ def gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLik
 def delta_gamma(forward: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike, is_call: ArrayLike,
                 rate: ArrayLike = 0.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """`delta` and `gamma` together, sharing d1 and the discount factor (the greeks stage needs both)."""
+    if _chain_columns((strike, years, vol), is_call) and isinstance(forward, (float, int, np.floating, np.integer)) \
+            and isinstance(rate, (float, int, np.floating, np.integer)):
+        # a chain's columns: the arithmetic in compiled passes, numpy's log/exp and scipy's ndtr between
+        k, t, s, call = strike, years, vol, is_call
+        f_value = float(forward)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd, d1, minus_d1, exponent = kernels.d1_terms(np.log(f_value / k), t, s)
+        # e^{-rT}: with no rate exactly 1 (exp(-0) = 1 in every library)
+        df = np.ones(t.size) if float(rate) == 0.0 else np.exp(-float(rate) * t)
+        return kernels.delta_gamma_from(df, np.exp(exponent), f_value, sd, ndtr(d1), ndtr(minus_d1), call,
+                                        float(_INV_SQRT_2PI))
     d1, _, sd = _d1_d2(forward, strike, years, vol)
     df = np.exp(-np.asarray(rate, dtype=np.float64) * np.asarray(years, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -140,15 +153,54 @@ def implied_vol_status(price: ArrayLike, forward: ArrayLike, strike: ArrayLike, 
        a root that ends on the upper end of the bracket means the price needs more than `max_iv`.
     The result reproduces the price to ~1e-15 relative (round trip well inside 1e-8 points).
     """
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (price, forward, strike, years, rate)),
-                                 np.asarray(is_call, dtype=bool))
-    shape = arrays[0].shape
-    p, f, k, t, r = (np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays[:5])
-    call = np.ascontiguousarray(arrays[5]).ravel()
+    flat = _flat_inputs((price, forward, strike, years, rate), is_call)
+    if flat is not None:  # 1-D arrays of one length and scalars (a chain's columns): no broadcasting needed
+        shape, (p, f, k, t, r), call = flat
+    else:
+        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (price, forward, strike, years, rate)),
+                                     np.asarray(is_call, dtype=bool))
+        shape = arrays[0].shape
+        p, f, k, t, r = (np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays[:5])
+        call = np.ascontiguousarray(arrays[5]).ravel()
     iv = np.empty(p.shape)
     status = np.empty(p.shape, dtype=np.int8)
     _implied_vol_all(p, f, k, t, r, call, float(max_iv), float(min_time_value), _NEWTON_ITERATIONS, iv, status)
     return iv.reshape(shape), status.reshape(shape)
+
+
+def _chain_columns(numbers: tuple[ArrayLike, ...], is_call: ArrayLike) -> bool:
+    """Whether these are a chain's columns as they come: contiguous 1-D float64 arrays and a bool
+    mask, all of one length."""
+    if type(is_call) is not np.ndarray or is_call.dtype != np.bool_ or is_call.ndim != 1:
+        return False
+    return all(type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == 1 and a.size == is_call.size
+               and a.flags.c_contiguous for a in numbers)
+
+
+def _flat_inputs(numbers: tuple[ArrayLike, ...], is_call: ArrayLike
+                 ) -> tuple[tuple[int, ...], list[NDArray[np.float64]], NDArray[np.bool_]] | None:
+    """The solver's inputs as contiguous 1-D arrays when they already are such arrays (float64, one
+    length) or Python/numpy scalars (repeated to that length), which is what `np.broadcast_arrays`
+    would give them; None for anything else (the general path broadcasts)."""
+    size = None
+    for value in (*numbers, is_call):
+        if type(value) is np.ndarray:
+            if value.ndim != 1 or not value.flags.c_contiguous or (size is not None and value.size != size):
+                return None
+            size = value.size
+        elif not isinstance(value, (float, int, np.floating, np.integer, bool, np.bool_)):
+            return None
+    if size is None or type(is_call) is not np.ndarray or is_call.dtype != np.bool_:
+        return None
+    out = []
+    for value in numbers:
+        if type(value) is np.ndarray:
+            if value.dtype != np.float64:
+                return None
+            out.append(value)
+        else:
+            out.append(np.full(size, float(value)))
+    return (size,), out, is_call
 
 
 @nb.njit(cache=True, nogil=True)

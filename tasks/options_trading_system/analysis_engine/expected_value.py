@@ -55,6 +55,7 @@ probability is the earliest of them.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar, Mapping
@@ -63,9 +64,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
+from . import kernels
 from .pipeline import AnalysisContext, PipelineAnalysis, RunTables, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_frame, group_sum, json_list, json_records, json_value,
-                          parse_expirations, python_values, select_first, text_array)
+from .stage_tools import (category_dtype, fast_frame, json_list, json_records, json_value,
+                          parse_expirations, python_values, select_first, table_records, text_array)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -148,7 +150,7 @@ class DirectionFactors:
     premium: float
 
     def missing(self) -> list[str]:
-        return [name for name in ("oi", "volume", "premium") if np.isnan(getattr(self, name))]
+        return [name for name in ("oi", "volume", "premium") if math.isnan(getattr(self, name))]
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class EvTables:
     horizon: Horizon
     pairs: dict[str, np.ndarray]  # the pairs to score, LONG then SHORT: `_pair_figures` and `long`
     pruned: dict[str, int]
+    held: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # select's kept table, columns
 
 
 class ExpectedValueAnalysis(PipelineAnalysis):
@@ -216,10 +219,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         rows = EvRows(strike=tables.strike[positions], is_call=tables.is_call[positions],
                       is_put=tables.is_put[positions],
                       **{name: tables.quoted(chain, name)[positions] for name in ("open_interest", "volume", "mark")})
-        strike = rows.strike[~np.isnan(rows.strike)]
-        strikes = np.unique(strike)
         forward = ctx.underlying_price
-        factors = direction_factors(rows, forward, cfg)
+        factors, strikes = _direction_factors(rows, forward, cfg)
         used = sorted(selection.used)
         horizon = _horizon(chain, tables, used, ctx)
         pairs, pruned = candidate_pairs(strikes, forward, factors, cfg, horizon, prune=self.prune)
@@ -242,7 +243,11 @@ class ExpectedValueAnalysis(PipelineAnalysis):
             columns = {name: values[rows] for name, values in columns.items()}
         notes = market_notes(columns, self.config)  # what `sort` adds, for the kept rows only
         columns["market_note"] = text_array(notes) if notes else notes  # none: the column pandas makes of []
-        return fast_frame(columns), keep.size, dropped
+        kept = fast_frame(columns)
+        prepared = self.prepared(chain, ctx)
+        if isinstance(prepared, EvTables) and notes:
+            prepared.held["kept"] = (kept, columns)
+        return kept, keep.size, dropped
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         """The candidate table's columns, its rows ranked (`_rank_order`): one entry per pair scored."""
@@ -259,7 +264,7 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         realism = _realism_label(cfg, horizon)
         labels = {"direction": _label_column(long, LONG, SHORT), "realism": _label_column(long, realism, realism),
                   "missing_factors": _label_column(long, *missing),
-                  "market_view": pd.Categorical.from_codes(columns.pop("market_view"),
+                  "market_view": pd.Categorical.from_codes(columns.pop("market_view"), validate=False,
                                                            dtype=category_dtype(MARKET_VIEWS))}
         expiration = used[0].to_datetime64() if used else np.datetime64("NaT", "ns")
         return {**{name: labels[name] if name in labels else columns[name] for name in _COLUMN_ORDER},
@@ -287,7 +292,8 @@ class ExpectedValueAnalysis(PipelineAnalysis):
         horizon = prepared.horizon
         forward = ctx.underlying_price
         above, below = int((strikes > forward).sum()), int((strikes < forward).sum())
-        records = json_records(kept)
+        held = prepared.held.get("kept")
+        records = table_records(held[1]) if held is not None and held[0] is kept else json_records(kept)
         return {
             "underlying_price": json_value(forward),
             "expirations": json_list(used),
@@ -420,25 +426,38 @@ def reason_labels(config: ExpectedValueConfig) -> np.ndarray:
 
 
 def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_known: np.ndarray,
-                 unchecked: np.ndarray, config: ExpectedValueConfig) -> np.ndarray:
+                 unchecked: np.ndarray, config: ExpectedValueConfig, *, geometry_passed: bool = False) -> np.ndarray:
     """Each pair's first failing filter as a code into `reason_labels` (0 = kept): the limits in
     order, then collapsing duplicates and the top_n among the pairs that pass (ranked by
     `_rank_order`). `columns` holds the `_FILTERED` figures of the pairs (a candidate table's columns,
-    or the arrays `candidate_pairs` prunes with)."""
+    or the arrays `candidate_pairs` prunes with). `geometry_passed`: the pairs are `pair_grid`'s
+    pruned ones, which pass the first four limits (risk, reward/risk, target and stop sigma: the
+    same expressions), so only the others are tested."""
     risk, probability, ev = columns["risk"], columns["probability"], columns["ev_points"]
     max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
-    code = select_first(
-        [risk > config.max_risk_points,
-         columns["reward_risk"] < config.min_reward_risk,
-         sigma_known & (columns["target_sigma"] > max_sigma),
-         sigma_known & (columns["stop_sigma"] < config.min_stop_sigma),
-         np.isnan(probability),
-         ~(ev >= config.min_ev_points),
-         ~(probability >= config.min_probability),
-         unchecked & (config.missing_iv == "withhold")],
-        [1, 2, 3, 4, 5, 6, 7, 8], 0)
+    later = [np.isnan(probability), ~(ev >= config.min_ev_points), ~(probability >= config.min_probability)]
+    if config.missing_iv == "withhold" and unchecked.any():
+        later.append(unchecked)
+    if geometry_passed:
+        code = select_first(later, [5, 6, 7, 8][:len(later)], 0)
+    else:
+        code = select_first(
+            [risk > config.max_risk_points,
+             columns["reward_risk"] < config.min_reward_risk,
+             sigma_known & (columns["target_sigma"] > max_sigma),
+             sigma_known & (columns["stop_sigma"] < config.min_stop_sigma), *later],
+            [1, 2, 3, 4, 5, 6, 7, 8][:4 + len(later)], 0)
+    _rank_and_cut(code, columns, long, config)
+    return code
+
+
+def _rank_and_cut(code: np.ndarray, columns: Mapping[str, np.ndarray], long: np.ndarray,
+                  config: ExpectedValueConfig) -> None:
+    """`reason_codes`' last steps, in place: the pairs passing the limits (code 0) ranked by
+    `_rank_order`; with collapse_duplicates each (direction, target) keeps its best (others 9);
+    beyond top_n 10."""
     passing = np.flatnonzero(code == 0)
-    target = columns["target"]
+    target, risk, probability, ev = columns["target"], columns["risk"], columns["probability"], columns["ev_points"]
     ranked = passing[_rank_order(target[passing], risk[passing], probability[passing], ev[passing])]
     if config.collapse_duplicates:  # (direction, target) as one signed key: targets are positive prices
         keys = np.where(long[ranked], 1.0, -1.0) * target[ranked]
@@ -447,7 +466,6 @@ def reason_codes(columns: Mapping[str, np.ndarray], long: np.ndarray, sigma_know
         code[ranked[~first]] = 9
         ranked = ranked[first]
     code[ranked[config.top_n:]] = 10
-    return code
 
 
 def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, DirectionFactors],
@@ -460,26 +478,85 @@ def candidate_pairs(strikes: np.ndarray, forward: float, factors: dict[str, Dire
     the cheap figures of the rest (reward, risk, probability, EV: no market probability, no table)
     go through the same `reason_codes` as the candidate table, so only the setups that are kept (at
     most top_n) are scored, and every other pair is counted under the reason it would have got."""
+    if prune:
+        return _pruned_pairs(strikes, forward, factors, config, horizon)
     grids = {d: pair_grid(strikes, forward, d, config, horizon.sigma_points, prune=prune) for d in (LONG, SHORT)}
     pruned: dict[str, int] = {}
     for _, _, counts in grids.values():
         for reason, n in counts.items():
             pruned[reason] = pruned.get(reason, 0) + n
-    figures = {d: _pair_figures(target, stop, forward, factors[d], config, horizon.sigma_points)
-               for d, (target, stop, _) in grids.items()}
-    columns = {name: np.concatenate([figures[d][name] for d in (LONG, SHORT)]) for name in figures[LONG]}
-    columns["long"] = long = np.repeat([True, False], [figures[d]["target"].size for d in (LONG, SHORT)])
+    target = np.concatenate([grids[LONG][0], grids[SHORT][0]])
+    stop = np.concatenate([grids[LONG][1], grids[SHORT][1]])
+    long = np.zeros(target.size, dtype=bool)
+    long[:grids[LONG][0].size] = True
+    columns = _pair_figures(target, stop, long, forward, factors, config, horizon.sigma_points)
+    columns["long"] = long
     if not prune:
         return columns, pruned
     realism = _realism_label(config, horizon)
     flags = np.full(long.size, realism == CHECKED), np.full(long.size, realism == UNCHECKED)
-    code = reason_codes(columns, long, *flags, config)
+    code = reason_codes(columns, long, *flags, config, geometry_passed=True)
     counts = np.bincount(code, minlength=len(reason_labels(config)))
     for label, n in zip(reason_labels(config)[1:], counts[1:]):
         if n:
             pruned[label] = pruned.get(label, 0) + int(n)
-    keep = code == 0
+    keep = np.flatnonzero(code == 0)
     return {name: values[keep] for name, values in columns.items()}, pruned
+
+
+def _pruned_pairs(strikes: np.ndarray, forward: float, factors: dict[str, DirectionFactors],
+                  config: ExpectedValueConfig, horizon: Horizon) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """`candidate_pairs` with pruning: `pair_grid`, `_pair_figures` and the limits of `reason_codes`
+    in one compiled pass (`kernels.ev_pairs`, the same expressions in the same order), then the
+    ranking, duplicates and top_n of `reason_codes` over the pairs that pass."""
+    labels = reason_labels(config)
+    w = config.weights
+    terms = _probability_terms(factors, config)
+    realism = _realism_label(config, horizon)
+    sigma = horizon.sigma_points
+    check_sigma = realism_on(config) and not np.isnan(sigma)
+    max_sigma = np.inf if config.max_target_sigma is None else config.max_target_sigma
+    (target, stop, long, reward, risk, reward_risk, target_sigma, stop_sigma, distance, p, ev, code,
+     geometric) = kernels.ev_pairs(
+        np.ascontiguousarray(strikes, dtype=np.float64), float(forward), float(config.max_risk_points),
+        float(config.min_reward_risk), check_sigma, float(sigma), float(max_sigma), float(config.min_stop_sigma),
+        *(float(x) for x in (*terms[LONG], *terms[SHORT])), float(w.distance),
+        float(config.probability_floor), float(config.probability_cap), float(config.min_ev_points),
+        float(config.min_probability), config.missing_iv == "withhold" and realism == UNCHECKED)
+    columns = {"target": target, "stop": stop, "reward": reward, "risk": risk, "reward_risk": reward_risk,
+               "target_sigma": target_sigma, "stop_sigma": stop_sigma, "distance_factor": distance,
+               "probability": p, "ev_points": ev, "long": long}
+    pruned: dict[str, int] = {}
+    for side in range(2):  # counted as `pair_grid` counts them: LONG's reasons, then SHORT's
+        for i in range(1, 5):
+            if geometric[side, i]:
+                pruned[labels[i]] = pruned.get(labels[i], 0) + int(geometric[side, i])
+    _rank_and_cut(code, columns, long, config)
+    counts = np.bincount(code, minlength=len(labels))
+    for label, n in zip(labels[1:], counts[1:]):
+        if n:
+            pruned[label] = pruned.get(label, 0) + int(n)
+    keep = np.flatnonzero(code == 0)
+    return {name: values[keep] for name, values in columns.items()}, pruned
+
+
+def _probability_terms(factors: dict[str, DirectionFactors], config: ExpectedValueConfig
+                       ) -> dict[str, tuple[float, float]]:
+    """Per direction (fixed, scale) of p = (fixed + w_distance x distance) x scale: the present
+    factors' weighted sum and sum(all weights) / sum(present weights); NaN without OI, volume or
+    premium data (the distance alone says nothing about the market)."""
+    w = config.weights
+    total_weight = w.oi + w.volume + w.premium + w.distance
+    terms = {}
+    for direction in (LONG, SHORT):
+        f = factors[direction]
+        present = [(w.oi, f.oi), (w.volume, f.volume), (w.premium, f.premium)]
+        present = [(weight, value) for weight, value in present if not np.isnan(value)]
+        present_weight = sum(weight for weight, _ in present) + w.distance
+        fixed = sum(weight * value for weight, value in present)
+        terms[direction] = (fixed, total_weight / present_weight) if present and present_weight > 0 \
+            else (np.nan, np.nan)
+    return terms
 
 
 def _realism_label(config: ExpectedValueConfig, horizon: Horizon) -> str:
@@ -516,32 +593,44 @@ def band_weights(strikes: np.ndarray, forward: float, config: ExpectedValueConfi
 
 def direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig) -> dict[str, DirectionFactors]:
     """OI, volume and premium factors for LONG and SHORT from one set of rows (NaN = no data)."""
+    return _direction_factors(rows, forward, config)[0]
+
+
+def _direction_factors(rows: EvRows, forward: float, config: ExpectedValueConfig
+                       ) -> tuple[dict[str, DirectionFactors], np.ndarray]:
+    """`direction_factors`, and the rows' distinct strikes (ascending). Per strike the OI and volume
+    (summed over its contracts), the band weight and the side modifier come from one compiled pass
+    (`kernels.strike_shares`, the same figures as `group_sum`, `band_weights` and np.where); each
+    factor is then clamp(sum v w m / max v, 0, 1) over the strikes with data, summed by numpy."""
     known = ~np.isnan(rows.strike)
-    strikes, codes = np.unique(rows.strike[known], return_inverse=True)
-    every = np.ones(codes.size, dtype=bool)
-    oi = group_sum(codes, strikes.size, rows.open_interest[known], every)
-    volume = group_sum(codes, strikes.size, rows.volume[known], every)
-    weights = band_weights(strikes, forward, config)
+    every_known = known.all()
+    strike = rows.strike if every_known else rows.strike[known]
+    listed, strikes, codes = kernels.sorted_unique(strike)  # strikes already ascending: no sort needed
+    if not listed:
+        strikes, codes = np.unique(strike, return_inverse=True)
+    limits = np.array([limit for limit, _ in config.distance_bands], dtype=np.float64)
+    weights = np.array([weight for _, weight in config.distance_bands], dtype=np.float64)
+    oi_long, oi_short, volume_long, volume_short, largest = kernels.strike_shares(
+        codes, strikes, rows.open_interest if every_known else rows.open_interest[known],
+        rows.volume if every_known else rows.volume[known], float(forward), limits, weights,
+        float(config.far_weight), float(config.off_side_modifier))
     premium = _premium_balance(rows)
+    shares = {LONG: (oi_long, volume_long), SHORT: (oi_short, volume_short)}
     out = {}
-    for direction, on_side in ((LONG, strikes > forward), (SHORT, strikes < forward)):
-        modifier = np.where(on_side, 1.0, config.off_side_modifier)
+    for direction, (oi_terms, volume_terms) in shares.items():
         sign = 1.0 if direction == LONG else -1.0
-        out[direction] = DirectionFactors(oi=_weighted_share(oi, weights, modifier),
-                                          volume=_weighted_share(volume, weights, modifier),
+        out[direction] = DirectionFactors(oi=_share_of(oi_terms, largest[0]),
+                                          volume=_share_of(volume_terms, largest[1]),
                                           premium=(sign * premium + 1.0) / 2.0)
-    return out
+    return out, strikes
 
 
-def _weighted_share(values: np.ndarray, weights: np.ndarray, modifier: np.ndarray) -> float:
-    """clamp(sum v w m / max v, 0, 1) over strikes with data; NaN when none has data or all are 0."""
-    known = ~np.isnan(values)
-    if not known.any():
+def _share_of(terms: np.ndarray, largest: float) -> float:
+    """A factor: clamp(sum v w m / max v, 0, 1) over the strikes with data, from their terms v * w * m
+    and the largest v; NaN when no strike has data or the largest is not positive."""
+    if terms.size == 0 or not largest > 0:
         return float("nan")
-    largest = values[known].max()
-    if largest <= 0:
-        return float("nan")
-    return float(np.clip((values[known] * weights[known] * modifier[known]).sum() / largest, 0.0, 1.0))
+    return float(np.clip(terms.sum() / largest, 0.0, 1.0))
 
 
 def _premium_balance(rows: EvRows) -> float:
@@ -560,22 +649,22 @@ def _sum_known(values: np.ndarray) -> float:
     return float("nan") if missing.all() else float(np.where(missing, 0.0, values).sum())
 
 
-def _pair_figures(target: np.ndarray, stop: np.ndarray, forward: float, factors: DirectionFactors,
-                  config: ExpectedValueConfig, sigma: float) -> dict[str, np.ndarray]:
-    """The figures of one direction's pairs that the filters read (no market probability): reward,
-    risk, distances in sigma, the distance factor, the probability and EV in points."""
+def _pair_figures(target: np.ndarray, stop: np.ndarray, long: np.ndarray, forward: float,
+                  factors: dict[str, DirectionFactors], config: ExpectedValueConfig, sigma: float
+                  ) -> dict[str, np.ndarray]:
+    """The figures of the pairs that the filters read (no market probability): reward, risk,
+    distances in sigma, the distance factor, the probability and EV in points; `long` says each
+    pair's direction (whose factors it takes)."""
     reward, risk = np.abs(target - forward), np.abs(forward - stop)
     distance = np.clip(1.0 - np.abs(forward - target) / forward, 0.0, 1.0)
     w = config.weights
-    present = [(w.oi, factors.oi), (w.volume, factors.volume), (w.premium, factors.premium)]
-    present = [(weight, value) for weight, value in present if not np.isnan(value)]
-    total_weight = w.oi + w.volume + w.premium + w.distance
-    present_weight = sum(weight for weight, _ in present) + w.distance
-    fixed = sum(weight * value for weight, value in present)
-    if present and present_weight > 0:
-        raw = (fixed + w.distance * distance) * (total_weight / present_weight)
-    else:  # the distance alone says nothing about the market: no probability without OI, volume or premium
-        raw = np.full(target.shape, np.nan)
+    terms = _probability_terms(factors, config)
+    (fixed_long, scale_long), (fixed_short, scale_short) = terms[LONG], terms[SHORT]
+    if (fixed_long, scale_long) == (fixed_short, scale_short):  # one direction's terms (the usual case)
+        raw = (fixed_long + w.distance * distance) * scale_long
+    else:  # per pair its direction's: the same arithmetic, value by value
+        raw = (np.where(long, fixed_long, fixed_short) + w.distance * distance) * \
+            np.where(long, scale_long, scale_short)
     p = np.clip(raw, config.probability_floor, config.probability_cap)
     with np.errstate(divide="ignore", invalid="ignore"):
         target_sigma, stop_sigma = reward / sigma, risk / sigma
@@ -592,22 +681,27 @@ def _market_columns(figures: Mapping[str, np.ndarray], forward: float, factors: 
     target, reward, risk = figures["target"], figures["reward"], figures["risk"]
     p, ev = figures["probability"], figures["ev_points"]
     market = target_first_probability(forward, target, figures["stop"], horizon.atm_iv, horizon.years)
-    view = select_first([np.isnan(market), market < config.out_of_reach_probability,
-                      np.abs(p - market) > config.disagreement_threshold], [3, 1, 2], 0).astype(np.int8)
-    by_direction = {name: np.where(long, getattr(factors[LONG], name), getattr(factors[SHORT], name))
-                    for name in ("oi", "volume", "premium")}
-    return {"entry": np.full(target.shape, forward), "reward_dollars": reward * multiplier,
-            "risk_dollars": risk * multiplier, "sigma_points": np.full(target.shape, horizon.sigma_points),
-            "oi_factor": by_direction["oi"], "volume_factor": by_direction["volume"],
-            "premium_factor": by_direction["premium"], "ev_dollars": ev * multiplier,
-            "market_probability": market, "edge": p - market, "market_view": view}
+    # dollars, edge, view codes (first of: no market probability 3, out of reach 1, disagree 2; else 0)
+    # and the direction's factors, in one compiled pass
+    names = ("oi", "volume", "premium")
+    reward_dollars, risk_dollars, ev_dollars, edge, view, by_direction = kernels.market_columns(
+        long, reward, risk, p, ev, market, float(multiplier), float(config.out_of_reach_probability),
+        float(config.disagreement_threshold),
+        *(np.array([getattr(factors[d], name) for name in names], dtype=np.float64) for d in (LONG, SHORT)))
+    return {"entry": np.full(target.shape, forward), "reward_dollars": reward_dollars,
+            "risk_dollars": risk_dollars, "sigma_points": np.full(target.shape, horizon.sigma_points),
+            "oi_factor": by_direction[0], "volume_factor": by_direction[1],
+            "premium_factor": by_direction[2], "ev_dollars": ev_dollars,
+            "market_probability": market, "edge": edge, "market_view": view}
 
 
 def _label_column(long: np.ndarray, long_label: str, short_label: str) -> pd.Categorical:
     """A categorical column: `long_label` on LONG rows, `short_label` on SHORT ones."""
-    categories = tuple(dict.fromkeys((long_label, short_label)))
-    codes = np.where(long, categories.index(long_label), categories.index(short_label)).astype(np.int8)
-    return pd.Categorical.from_codes(codes, dtype=category_dtype(categories))
+    if long_label == short_label:  # one label: code 0 everywhere
+        return pd.Categorical.from_codes(np.zeros(long.size, dtype=np.int8), dtype=category_dtype((long_label,)),
+                                         validate=False)
+    codes = np.logical_not(long).view(np.int8)  # LONG 0, SHORT 1: the categories in that order
+    return pd.Categorical.from_codes(codes, dtype=category_dtype((long_label, short_label)), validate=False)
 
 
 def _rank_order(target: np.ndarray, risk: np.ndarray, probability: np.ndarray, ev: np.ndarray) -> np.ndarray:
@@ -636,43 +730,40 @@ def target_first_probability(entry: Any, target: Any, stop: Any, sigma: Any, yea
         u = sum_{k>=0} [erfc(((2k+1)L - z)/(sigma sqrt(2T))) - erfc(((2k+1)L + z)/(sigma sqrt(2T)))].
     With no time or no volatility the target cannot be reached: 0.
     """
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (entry, target, stop, sigma, years)))
-    shape = arrays[0].shape
-    entry, target, stop, sigma, years = (a.ravel() for a in arrays)
-    out = np.full(entry.shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        width = np.abs(np.log(target / stop))
-        z = np.abs(np.log(entry / stop))
-        spread = sigma * np.sqrt(np.maximum(years, 0.0))
-        tau = (spread / width) ** 2
-    known = ~(np.isnan(width) | np.isnan(z) | np.isnan(spread))
-    out[known & (spread == 0)] = 0.0
-    moving = known & (spread > 0)
-    small = np.flatnonzero(moving & (tau < _SMALL_TIME))
-    large = np.flatnonzero(moving & ~(tau < _SMALL_TIME))
-    # small time: method of images; terms decay like erfc((2k+1)/sqrt(2 tau)), so each term is summed
-    # only where it still matters (a target many spreads away is not reached in time: 0)
-    zs, ws, scale = z[small], width[small], spread[small] * np.sqrt(2.0)
-    images = np.zeros(small.size)
-    live = np.arange(small.size)
-    for k in range(_IMAGE_TERMS):
-        odd = 2.0 * k + 1.0
-        near = (odd * ws[live] - zs[live]) / scale[live]
-        live = live[near < _ERFC_NEGLIGIBLE]
-        if live.size == 0:
-            break
-        zl, wl, sl = zs[live], ws[live], scale[live]
-        images[live] += erfc((odd * wl - zl) / sl) - erfc((odd * wl + zl) / sl)
-    out[small] = images
-    # large time: Fourier series around the steady state z/L; sin(n a) and exp(-n^2 d) by recurrence
-    angle, decay = np.pi * z[large] / width[large], tau[large] * np.pi ** 2 / 2.0
+    pairs = type(target) is np.ndarray and type(stop) is np.ndarray and target.ndim == 1 and \
+        target.shape == stop.shape and target.dtype == stop.dtype == np.float64
+    if pairs and all(isinstance(v, (float, int)) for v in (entry, sigma, years)):
+        shape = target.shape  # the pairs' arrays and scalars: what broadcasting would give
+        entry, sigma, years = (np.full(shape, float(v)) for v in (entry, sigma, years))
+    else:
+        arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (entry, target, stop, sigma, years)))
+        shape = arrays[0].shape
+        entry, target, stop, sigma, years = (a.ravel() for a in arrays)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_target, log_entry = np.log(target / stop), np.log(entry / stop)
+        # the arithmetic around the logs and erfc in compiled passes (`kernels.passage_terms`, then
+        # `image_sums`): small time by the method of images, each term added where the pair is still
+        # live (within _ERFC_NEGLIGIBLE spreads of the target), in k order
+        width, z, spread, tau, out, small, large, ahead, behind, live = kernels.passage_terms(
+            np.ascontiguousarray(log_target), np.ascontiguousarray(log_entry), np.ascontiguousarray(sigma),
+            np.ascontiguousarray(years), _SMALL_TIME, _IMAGE_TERMS, _ERFC_NEGLIGIBLE)
+        if small.size:
+            kernels.image_sums(out, small, erfc(ahead), erfc(behind), live)
+    if large.size:
+        out[large] = _fourier_series(z[large], width[large], tau[large])
+    return np.clip(out, 0.0, 1.0).reshape(shape)
+
+
+def _fourier_series(z: np.ndarray, width: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """`target_first_probability` at large time: the Fourier series around the steady state z/L,
+    sin(n a) and exp(-n^2 d) by recurrence."""
+    angle, decay = np.pi * z / width, tau * np.pi ** 2 / 2.0
     series = angle / np.pi
-    sin_prev, sin_now, two_cos = np.zeros(large.size), np.sin(angle), 2.0 * np.cos(angle)
+    sin_prev, sin_now, two_cos = np.zeros(z.size), np.sin(angle), 2.0 * np.cos(angle)
     q = np.exp(-decay)
     damping, factor = q.copy(), q * q * q   # exp(-n^2 d) for n = 1, and exp(-(2n+1) d) for n = 1
     for n in range(1, _FOURIER_TERMS + 1):
         series += 2.0 * (-1.0) ** n / (n * np.pi) * sin_now * damping
         sin_prev, sin_now = sin_now, two_cos * sin_now - sin_prev
         damping, factor = damping * factor, factor * q * q
-    out[large] = series
-    return np.clip(out, 0.0, 1.0).reshape(shape)
+    return series

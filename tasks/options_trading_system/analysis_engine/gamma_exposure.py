@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
+
 GEX_PER_PERCENT = 0.01  # GEX is quoted in dollars per 1% move of the underlying
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _CHUNK_CELLS = 2_000_000  # grid x contracts cells per block: bounds memory at ~16 MB per temporary
@@ -61,11 +63,8 @@ def total_gex(prices: np.ndarray, strike: np.ndarray, years: np.ndarray, iv: np.
     block = max(1, _CHUNK_CELLS // max(prices.size, 1))
     for start in range(0, sd.size, block):
         part = slice(start, start + block)
-        d1 = np.subtract.outer(log_s, log_k[part])
-        d1 *= inv_sd[part]
-        d1 += half_sd[part]
-        d1 *= d1
-        d1 *= -0.5
+        # -d1^2/2 with d1 = (ln S - ln K) / s + s / 2, in one compiled pass (the same steps in order)
+        d1 = kernels.gex_exponents(log_s, log_k[part], inv_sd[part], half_sd[part])
         np.exp(d1, out=d1)
         out += d1 @ weight[part]
     return out * prices * (multiplier * GEX_PER_PERCENT)
@@ -76,18 +75,10 @@ def sign_changes(x: np.ndarray, y: np.ndarray, reference: float, *, what: str) -
     point exactly at zero between two signs is the crossing itself. The crossing nearest `reference`
     is the level; NaN with a note saying how y stays (`what` names y in the note) when there is none.
     Points where y is NaN are skipped."""
-    known = ~np.isnan(y)
-    xs, ys = x[known], y[known]
-    nonzero = np.flatnonzero(ys != 0)
-    signs = np.sign(ys[nonzero])
-    flips = np.flatnonzero(signs[:-1] != signs[1:])
-    if flips.size == 0:
-        stays = "positive" if signs.size and signs[-1] > 0 else "negative" if signs.size else "zero"
+    levels, last_sign = kernels.crossings(np.ascontiguousarray(x, dtype=np.float64),
+                                          np.ascontiguousarray(y, dtype=np.float64))
+    if levels.size == 0:
+        stays = "positive" if last_sign > 0 else "negative" if last_sign < 0 else "zero"
         return ZeroGamma(float("nan"), (), f"{what} never changes sign (stays {stays})")
-    i, j = nonzero[flips], nonzero[flips + 1]
-    adjacent = j == i + 1  # else y sits at exactly zero on the points between: the first of them
-    before, after = ys[i], ys[j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        levels = np.where(adjacent, xs[i] + (xs[j] - xs[i]) * before / (before - after), xs[np.minimum(i + 1, j)])
     nearest = float(levels[np.argmin(np.abs(levels - reference))])
-    return ZeroGamma(nearest, tuple(float(v) for v in levels), "")
+    return ZeroGamma(nearest, tuple(levels.tolist()), "")

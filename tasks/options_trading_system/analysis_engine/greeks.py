@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from . import black76
+from . import black76, kernels
 from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
-from .stage_tools import column_arrays, fast_frame, json_value
+from .stage_tools import add_columns, empty_rows, json_value
 from ..errors import ConfigError
 
 IV_STATUS_CATEGORIES = [black76.IV_STATUS_TEXT[code] for code in sorted(black76.IV_STATUS_TEXT)]
@@ -55,10 +55,10 @@ class GreeksAnalysis(PipelineAnalysis):
                                                 years, is_call, cfg.risk_free_rate, cfg.max_iv,
                                                 min_time_value=cfg.min_time_value)
         delta, gamma = black76.delta_gamma(forward, strike, years, iv, is_call, cfg.risk_free_rate)
-        status_text = pd.Categorical.from_codes(status.astype(np.int64), dtype=_IV_STATUS_DTYPE)
+        status_text = pd.Categorical.from_codes(status, dtype=_IV_STATUS_DTYPE, validate=False)
         smile = strike_smile(tables.expiration, strike, iv, is_call, tables.is_put, forward)
-        atm = atm_iv_from_smile(smile, forward)
-        per_code = np.array([atm.get(e, (np.nan, ""))[0] for e in tables.expirations] or [np.nan])
+        tables.smile = (iv, smile)  # the risk stage's re-pricing reads its expirations' part of it
+        per_code = atm_per_expiration(smile, forward, tables.expirations, tables.expiration_ticks)
         codes = tables.expiration_codes
         atm_column = np.where(codes >= 0, per_code[np.maximum(codes, 0)], np.nan)
         added = {"iv": iv, "delta": delta, "gamma": gamma, "years_to_expiry": years,
@@ -67,14 +67,14 @@ class GreeksAnalysis(PipelineAnalysis):
         return with_columns(chain, added)
 
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
-        return chain.iloc[0:0], 0, {}  # no candidates: the stage fills columns for the others
+        return empty_rows(chain), 0, {}  # no candidates: the stage fills columns for the others
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         forward = ctx.underlying_price
         tables = run_tables(chain, ctx)
         iv = tables.floats(chain, "iv")
         solved = ~np.isnan(iv)
-        status = np.asarray(chain["iv_status"].array.codes)
+        status = np.asarray(tables.column(chain, "iv_status").codes)
         counts = np.bincount(status[~solved], minlength=len(IV_STATUS_CATEGORIES))
         front = tables.select((), ctx.front_expiration).positions
         atm_column = tables.floats(chain, "atm_iv")
@@ -86,13 +86,9 @@ class GreeksAnalysis(PipelineAnalysis):
             atm_note = next(iter(atm_iv_from_smile(smile, forward).values()),
                             (np.nan, "no contract of this expiration has an implied volatility"))[1]
         delta = tables.floats(chain, "delta")
-        skew, skew_note = risk_reversal(tables.strike[front], iv[front], delta[front], tables.is_call[front],
-                                               tables.is_put[front], forward, self.config.skew_delta)
-        codes = tables.expiration_codes
-        listed = codes >= 0
-        listed_codes, listed_atm = codes[listed], atm_column[listed]
-        first_rows = np.unique(listed_codes, return_index=True)[1]
-        by_expiration = {tables.expirations[listed_codes[i]]: listed_atm[i] for i in first_rows}
+        skew, skew_note = wing_skew(kernels.wing_points(front, tables.strike, iv, delta, tables.is_call,
+                                                        tables.is_put, float(forward)), self.config.skew_delta)
+        by_expiration = dict(zip(tables.expirations, atm_column[tables.first_rows()].tolist()))
         return {
             "contracts": int(len(chain)),
             "contracts_with_iv": int(solved.sum()),
@@ -113,10 +109,7 @@ class GreeksAnalysis(PipelineAnalysis):
 def with_columns(chain: pd.DataFrame, added: dict[str, Any]) -> pd.DataFrame:
     """The chain with `added` columns (replacing any of the same name, in place in the column order),
     built in one go without copying the rest: `DataFrame.assign` inserts one column at a time."""
-    existing, refs = column_arrays(chain)  # the columns' own arrays, no Series built
-    data: dict[str, Any] = {name: added[name] if name in added else existing[name] for name in existing}
-    data.update({name: values for name, values in added.items() if name not in data})
-    return fast_frame(data, chain.index, [None if name in added else refs[name] for name in data])
+    return add_columns(chain, added)
 
 
 def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float
@@ -143,6 +136,30 @@ def atm_iv_from_smile(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward:
     return out
 
 
+def atm_per_expiration(smile: tuple[np.ndarray, np.ndarray, np.ndarray], forward: float,
+                       expirations: list[pd.Timestamp], listed: np.ndarray | None = None) -> np.ndarray:
+    """`atm_iv_from_smile`'s IV for each of `expirations` (ascending), NaN where there is none; [NaN]
+    for no expiration. `listed`: the expirations as int64 ticks of the smile's dates (None: the
+    general path). The exact hits found in one compiled pass, np.interp where F lies between two
+    strikes."""
+    out = np.full(max(len(expirations), 1), np.nan)
+    smile_exp, strikes, ivs = smile
+    if listed is None or not smile_exp.size or smile_exp.dtype.kind != "M" or np.isnat(smile_exp).any():
+        atm = atm_iv_from_smile(smile, forward)
+        return np.array([atm.get(e, (np.nan, ""))[0] for e in expirations] or [np.nan])
+    ticks = smile_exp.view(np.int64)
+    starts, stops, exact = kernels.exact_points(ticks, strikes, float(forward))
+    codes = np.searchsorted(listed, ticks[starts])
+    for code, start, stop, hit in zip(codes.tolist(), starts.tolist(), stops.tolist(), exact.tolist()):
+        if code >= len(expirations) or listed[code] != ticks[start]:
+            continue
+        if hit >= 0:
+            out[code] = ivs[hit]
+        elif strikes[start] < forward < strikes[stop - 1]:
+            out[code] = np.interp(forward, strikes[start:stop], ivs[start:stop])
+    return out
+
+
 def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, call: np.ndarray,
                         put: np.ndarray, forward: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expiration, strike, IV) per strike with an IV, sorted by expiration then strike; the mean
@@ -154,10 +171,17 @@ def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, cal
     # dates sort as their int64 ticks: half the time of sorting datetime64, the same order without NaT
     ticks = expiration.view(np.int64) if expiration.dtype.kind == "M" and not np.isnat(expiration).any() \
         else expiration
-    order = np.lexsort((strike, ticks))
-    strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
+    if ticks is not expiration and kernels.in_order(ticks, strike):
+        order = None  # a chain listed by expiration and strike: the sort would keep every row in place
+    else:
+        order = np.lexsort((strike, ticks))
+        strike, expiration, iv, otm = strike[order], expiration[order], iv[order], otm[order]
     if iv.size == 0:
         return expiration, strike, iv
+    if ticks is not expiration:  # dates without NaT: the groups' means in one compiled pass
+        first, smile, done = kernels.smile_means(strike, ticks if order is None else ticks[order], iv, otm)
+        if done:
+            return expiration[first], strike[first], smile
     first = np.flatnonzero(np.r_[True, (strike[1:] != strike[:-1]) | (expiration[1:] != expiration[:-1])])
     otm_sum = np.add.reduceat(np.where(otm, iv, 0.0), first)
     otm_n = np.add.reduceat(otm.astype(np.float64), first)
@@ -166,6 +190,16 @@ def strike_smile(expiration: np.ndarray, strike: np.ndarray, iv: np.ndarray, cal
     with np.errstate(invalid="ignore", divide="ignore"):
         smile = np.where(otm_n > 0, otm_sum / otm_n, other_sum / other_n)
     return expiration[first], strike[first], smile
+
+
+def smile_part(smile: tuple[np.ndarray, np.ndarray, np.ndarray], expirations: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of a `strike_smile` for these expirations only: the smile `strike_smile` gives for
+    their rows alone (its figures per expiration and strike come from that expiration's rows)."""
+    smile_exp = smile[0]
+    wanted = np.unique(expirations)
+    keep = smile_exp == wanted[0] if wanted.size == 1 else np.isin(smile_exp, wanted)
+    return smile_exp[keep], smile[1][keep], smile[2][keep]
 
 
 def smile_iv(expiration: np.ndarray, strike: np.ndarray, smile: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -193,8 +227,16 @@ def risk_reversal(strike: np.ndarray, iv: np.ndarray, delta: np.ndarray, call: n
     puts = usable & put & (strike < forward)
     put_order = np.argsort(delta[puts], kind="stable")
     call_order = np.argsort(delta[calls], kind="stable")
-    put_iv = _interp_bracketed(-wing_delta, delta[puts][put_order], iv[puts][put_order])
-    call_iv = _interp_bracketed(wing_delta, delta[calls][call_order], iv[calls][call_order])
+    return wing_skew((delta[puts][put_order], iv[puts][put_order], delta[calls][call_order], iv[calls][call_order]),
+                     wing_delta)
+
+
+def wing_skew(points: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], wing_delta: float) -> tuple[float, str]:
+    """`risk_reversal` from its points: (put deltas, put IVs, call deltas, call IVs), each side
+    sorted by delta (`kernels.wing_points` finds them in one pass)."""
+    put_delta, put_ivs, call_delta, call_ivs = points
+    put_iv = _interp_bracketed(-wing_delta, put_delta, put_ivs)
+    call_iv = _interp_bracketed(wing_delta, call_delta, call_ivs)
     if np.isnan(put_iv) or np.isnan(call_iv):
         side = "puts" if np.isnan(put_iv) else "calls"
         return float("nan"), f"no OTM {side} on both sides of |delta| {wing_delta:g} in the front expiration"

@@ -1,8 +1,8 @@
 """The analysis pipeline: named stages in the profile's order, run over the canonical chain.
 
 A stage is a `PipelineAnalysis`. The runner (`Pipeline.run`) first builds the run's shared
-`RunTables` once (the chain's text columns as numpy masks, the rows of each set of expirations a
-stage asks for), then does, for each stage in order:
+`RunTables` once (the chain's columns as arrays, calls and puts as numpy masks, the rows of each
+set of expirations a stage asks for), then does, for each stage in order:
 
 1. `enrich(chain, ctx)`: add columns to the chain (never drops rows; later stages see them);
 2. `prepare(chain, ctx)`: the stage's per-run work that the next steps share (its rows, per-strike
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 import logging
 import time
@@ -35,8 +36,10 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
+from pandas.arrays import DatetimeArray
 
-from .stage_tools import reason_series
+from .stage_tools import column_dict, letter_masks, reason_series
 from ..config_manager import Profile
 from ..data_ingestion.canonical import OptionsChain, front_expiration
 from ..errors import ConfigError
@@ -71,6 +74,18 @@ class AnalysisContext:
                    multiplier=float(chain.meta.multiplier), front_expiration=front_expiration(chain.frame),
                    tick_size=tick_size)
 
+    def with_run(self, tables: "RunTables | None", prepared: Any) -> "AnalysisContext":
+        """This context with the run's tables and a stage's prepared work (`dataclasses.replace`,
+        without its per-call introspection of the fields)."""
+        if type(self) is not AnalysisContext:
+            return dataclasses.replace(self, tables=tables, prepared=prepared)
+        new = object.__new__(AnalysisContext)  # a copy of the fields (all plain), two of them replaced
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields["tables"] = tables
+        fields["prepared"] = prepared
+        return new
+
     def years_to(self, expiration: Any) -> Any:
         """Year fraction from `as_of` to each expiration's settlement (`expiry.years_to_settlement`)."""
         return years_to_settlement(expiration, self.as_of)
@@ -86,32 +101,81 @@ class Selection:
 
 
 QUOTED = ("mark", "open_interest", "volume", "last")  # the chain's quoted figures, as the source gave them
+IDENTITY = ("contract", "right", "expiration", "strike")  # which contract each row is: fixed for the run
 
 
 class RunTables:
-    """Per-run tables every stage shares, built once from the chain: `is_call`/`is_put` as numpy
-    masks (comparing a pandas string column costs more than most of the arithmetic), the expiration
-    of each row, and the rows of each set of expirations asked for (memoized). Enrichment only adds
-    columns, so row positions hold for the whole run."""
+    """Per-run tables every stage shares, built once from the chain: its columns as their own
+    arrays (read from its blocks, no Series), `is_call`/`is_put` as numpy masks (read off the
+    `right` column's pyarrow buffers: comparing a pandas string column costs more than most of the
+    arithmetic), the expiration of each row as a code into the sorted expirations, and the rows of
+    each set of expirations asked for (memoized). Enrichment only adds columns, so row positions and
+    the identity columns (`IDENTITY`) hold for the whole run; what an `enrich` computes it hands
+    over (`provide`), so no stage reads the enriched frame back."""
 
     def __init__(self, chain: pd.DataFrame) -> None:
         self.rows = len(chain)
-        if self.rows > 5_000:  # the column's own comparison: a fixed cost, then fast per row
+        self._source: pd.DataFrame | None = None
+        self._arrays: dict[str, Any] = {}
+        arrays = self._columns(chain)
+        self._identity = {name: arrays[name] for name in IDENTITY if name in arrays}
+        self._arrays_provided: dict[str, Any] = {}
+        right = arrays.get("right")
+        masks = letter_masks(right, ("C", "P"))  # pyarrow text: read off its buffers
+        if masks is not None:
+            self.is_call, self.is_put = masks
+        elif self.rows > 5_000 or not isinstance(right, ExtensionArray):  # the column's own comparison
             self.is_call = (chain["right"] == "C").to_numpy(dtype=bool, na_value=False)
             self.is_put = (chain["right"] == "P").to_numpy(dtype=bool, na_value=False)
         else:  # as Python objects: cheaper for a few hundred rows
-            right = chain["right"].to_numpy(dtype=object, na_value=None)
+            right = right.to_numpy(dtype=object, na_value=None)
             self.is_call = right == "C"
             self.is_put = right == "P"
-        self.strike = chain["strike"].to_numpy(dtype=np.float64)
-        self.expiration = chain["expiration"].to_numpy()
-        codes, uniques = pd.factorize(self.expiration, sort=True)
+        strike = arrays.get("strike")
+        self.strike = strike if isinstance(strike, np.ndarray) and strike.dtype == np.float64 \
+            else chain["strike"].to_numpy(dtype=np.float64)
+        expiration = arrays.get("expiration")
+        self.expiration = expiration._ndarray if isinstance(expiration, DatetimeArray) and expiration.tz is None \
+            else chain["expiration"].to_numpy()
+        codes, uniques, first_rows = _factorize_sorted(self.expiration)
         self.expiration_codes = codes
+        self._first_rows: np.ndarray | None = first_rows
         self.expirations = [pd.Timestamp(u) for u in uniques]
+        # the same as int64 ticks of the expiration column's unit (None unless it holds dates)
+        self.expiration_ticks = uniques.view(np.int64) if uniques.dtype.kind == "M" else None
         self._selections: dict[tuple[pd.Timestamp, ...], Selection] = {}
         self._years: tuple[pd.Timestamp, np.ndarray] | None = None
         self._floats: dict[str, np.ndarray] = {}
         self._provided: set[str] = set()
+        # the greeks stage's (iv, smile): `greeks.strike_smile` of every expiration, for that iv array
+        self.smile: tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+
+    def first_rows(self) -> np.ndarray:
+        """Per expiration (in `expirations`' order) the position of its first row."""
+        if self._first_rows is None:
+            codes = self.expiration_codes
+            listed = np.flatnonzero(codes >= 0)
+            self._first_rows = listed[np.unique(codes[listed], return_index=True)[1]]
+        return self._first_rows
+
+    def _columns(self, chain: pd.DataFrame) -> dict[str, Any]:
+        """The chain's columns as their own arrays (no Series built), read once per chain."""
+        if chain is not self._source:
+            self._source = chain
+            self._arrays = column_dict(chain)
+        return self._arrays
+
+    def column(self, chain: pd.DataFrame, name: str) -> Any:
+        """One of the chain's columns as its own array (no Series built): an identity column
+        (`IDENTITY`, fixed for the run like the masks and strikes read from it) as the first chain
+        held it, a column an `enrich` provided as it computed it, else read from this chain."""
+        if name in IDENTITY and self._identity is not None and name in self._identity:
+            return self._identity[name]
+        provided = self._arrays_provided.get(name)
+        if provided is not None:
+            return provided
+        column = self._columns(chain).get(name)
+        return column if column is not None else chain[name].array
 
     def quoted(self, chain: pd.DataFrame, name: str) -> np.ndarray:
         """One of the chain's quoted figures (`QUOTED`) as a float array, read once per run (every
@@ -126,16 +190,21 @@ class RunTables:
         stage hands over the columns it adds (`provide`), so they are never read back."""
         values = self._floats.get(name)
         if values is None:
-            values = self._floats[name] = chain[name].to_numpy(dtype=np.float64) if name in chain.columns \
-                else np.full(self.rows, np.nan)
+            column = self._columns(chain).get(name)
+            if isinstance(column, np.ndarray) and column.dtype == np.float64:
+                values = column
+            else:
+                values = chain[name].to_numpy(dtype=np.float64) if column is not None else np.full(self.rows, np.nan)
+            self._floats[name] = values
         return values
 
     def provide(self, columns: Mapping[str, Any]) -> None:
-        """The float columns an `enrich` adds, as it computed them (read by `floats` from now on)."""
+        """The columns an `enrich` adds, as it computed them (read by `floats` and `column` from now on)."""
         for name, values in columns.items():
             if isinstance(values, np.ndarray) and values.dtype == np.float64:
                 self._floats[name] = values
-                self._provided.add(name)
+            self._arrays_provided[name] = values
+            self._provided.add(name)
 
     def enriching(self) -> None:
         """Before a stage's `enrich`: start noting which columns it provides."""
@@ -147,6 +216,8 @@ class RunTables:
         if changed:
             self._floats = {name: values for name, values in self._floats.items()
                             if name in QUOTED or name in self._provided}
+            self._arrays_provided = {name: values for name, values in self._arrays_provided.items()
+                                     if name in self._provided}  # what this stage provided
 
     def years_to_expiry(self, ctx: "AnalysisContext") -> np.ndarray:
         """Year fraction to each row's expiration (`ctx.years_to`, once per distinct expiration); NaN if none."""
@@ -166,9 +237,36 @@ class RunTables:
             present = {e: i for i, e in enumerate(self.expirations)}
             used = [t for t in targets if t in present]
             missing = [t for t in targets if t not in present]
-            mask = np.isin(self.expiration_codes, [present[t] for t in used])
+            wanted_codes = [present[t] for t in used]
+            mask = self.expiration_codes == wanted_codes[0] if len(wanted_codes) == 1 else \
+                np.isin(self.expiration_codes, wanted_codes)
             cached = self._selections[targets] = Selection(np.flatnonzero(mask), used, missing)
         return cached
+
+
+def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`pd.factorize(values, sort=True)`: a code per row into the sorted distinct values (-1 for a
+    missing one); dates as their int64 ticks (pandas' general factorize costs more on a small chain).
+    Also each value's first row when that comes for free (rows already in order), else None."""
+    if values.dtype.kind != "M":
+        return (*pd.factorize(values, sort=True), None)
+    ticks = values.view(np.int64)
+    if ticks.size and (ticks[1:] >= ticks[:-1]).all() and ticks[0] != np.iinfo(np.int64).min:
+        # already in order without NaT (a chain listed by expiration): codes count the changes
+        first = np.empty(ticks.size, dtype=bool)
+        first[0] = True
+        np.not_equal(ticks[1:], ticks[:-1], out=first[1:])
+        codes = np.cumsum(first, dtype=np.intp)
+        codes -= 1
+        return codes, ticks[first].view(values.dtype), np.flatnonzero(first)
+    missing = ticks == np.iinfo(np.int64).min  # NaT
+    if not missing.any():
+        uniques, codes = np.unique(ticks, return_inverse=True)
+    else:
+        uniques, known_codes = np.unique(ticks[~missing], return_inverse=True)
+        codes = np.full(ticks.size, -1, dtype=known_codes.dtype)
+        codes[~missing] = known_codes
+    return codes, uniques.view(values.dtype), None
 
 
 def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext") -> np.ndarray:
@@ -179,13 +277,24 @@ def _years_to_settlement(expirations: list[pd.Timestamp], ctx: "AnalysisContext"
     if len(expirations) > 200 or as_of.tzinfo is None or as_of.nanosecond:
         return np.asarray(ctx.years_to(pd.Series(expirations, dtype="datetime64[ns]")), dtype=np.float64) \
             if expirations else np.zeros(0)
-    start = as_of.to_pydatetime()
-    zone = ZoneInfo(SETTLEMENT_TZ)
+    start = as_of.value // 1_000  # microseconds since the epoch (no nanoseconds: checked above)
     out = np.empty(len(expirations))
     for i, expiration in enumerate(expirations):
-        settle = datetime(expiration.year, expiration.month, expiration.day, SETTLEMENT_HOUR, tzinfo=zone)
-        out[i] = max((settle - start).total_seconds(), 0.0) / SECONDS_PER_YEAR
+        # (settle - start).total_seconds(): whole microseconds over 10**6, as Python's timedelta does
+        seconds = (_settlement_microseconds(expiration.year, expiration.month, expiration.day) - start) / 1_000_000
+        out[i] = max(seconds, 0.0) / SECONDS_PER_YEAR
     return out
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _settlement_microseconds(year: int, month: int, day: int) -> int:
+    """The settlement instant of a date (SETTLEMENT_HOUR in SETTLEMENT_TZ, as an aware datetime of
+    that wall time) in microseconds since the epoch: a calendar fact, worked out once per date."""
+    settle = datetime(year, month, day, SETTLEMENT_HOUR, tzinfo=ZoneInfo(SETTLEMENT_TZ))
+    return (settle.replace(tzinfo=None) - settle.utcoffset() - _EPOCH) // timedelta(microseconds=1)
 
 
 def run_tables(chain: pd.DataFrame, ctx: AnalysisContext) -> RunTables:
@@ -314,12 +423,12 @@ class Pipeline:
             started = self.clock()
             if base is None:  # the shared tables, built once (their time counts in the first stage's)
                 tables = RunTables(chain)
-                base = dataclasses.replace(ctx, tables=tables, prepared=None)
+                base = ctx.with_run(tables, None)
             tables.enriching()
             enriched = stage.enrich(chain, base)
             tables.enriched(enriched is not chain)
             chain = enriched
-            stage_ctx = dataclasses.replace(base, prepared=stage.prepare(chain, base))
+            stage_ctx = base.with_run(tables, stage.prepare(chain, base))
             candidates_in, kept, dropped = rank(stage, chain, stage_ctx)
             summary = stage.summarize(chain, kept, stage_ctx)
             elapsed = self.clock() - started

@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from . import kernels
 from .gamma_exposure import GEX_PER_PERCENT, ZeroGamma, price_grid, sign_changes, total_gex
-from .greeks import smile_iv, strike_smile
+from .greeks import smile_iv, smile_part, strike_smile
 from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import (category_dtype, fast_frame, fast_json_list, group_sum, json_records, json_value,
-                          parse_expirations, reason_series, select_first)
+from .stage_tools import (category_dtype, fast_frame, fast_json_list, fast_json_lists, json_records, json_value,
+                          parse_expirations, reason_series, table_records)
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class RiskTables:
     missing_gamma_or_oi: int
     profile: GammaProfile
     one_sigma: dict[str, Any]
+    held: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # select's kept table, columns
 
 
 class RiskAnalysis(PipelineAnalysis):
@@ -160,8 +162,10 @@ class RiskAnalysis(PipelineAnalysis):
         gamma = column["gamma"]
         otm = (is_call & (strike > forward)) | (is_put & (strike < forward))
         table = strike_table(strike, is_call, is_put, oi, mark, gamma, forward, ctx.multiplier)
+        shared = tables.smile  # the greeks stage's smile, when it is of these IVs
+        smile = shared[1] if shared is not None and shared[0] is tables.floats(chain, "iv") else None
         profile = gamma_profile(column["iv"], column["years_to_expiry"], column["discount"], tables.expiration[rows],
-                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg)
+                                strike, is_call, is_put, oi, forward, ctx.multiplier, cfg, smile=smile)
         return RiskTables(
             used=selection.used, missing=selection.missing, table=table,
             otm_missing_oi_or_mark=int((otm & (np.isnan(oi) | np.isnan(mark))).sum()),
@@ -181,7 +185,11 @@ class RiskAnalysis(PipelineAnalysis):
         if not keep.all():
             rows = np.flatnonzero(keep)
             columns = {name: values[rows] for name, values in columns.items()}
-        return fast_frame(columns), keep.size, dropped
+        kept = fast_frame(columns)
+        prepared = self.prepared(chain, ctx)
+        if isinstance(prepared, RiskTables):
+            prepared.held["kept"] = (kept, columns)
+        return kept, keep.size, dropped
 
     def _codes(self, columns: Any) -> np.ndarray:
         """1 where the zone's dollars at risk are below the floor, else 0 (a code into `_labels`)."""
@@ -193,29 +201,28 @@ class RiskAnalysis(PipelineAnalysis):
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
         """The battle zones' columns (strikes with dollars at risk), ranked by danger, distance, strike."""
         table = self.prepared(chain, ctx).table
-        dollars = np.nan_to_num(table.call_dollars_at_risk) + np.nan_to_num(table.put_dollars_at_risk)
-        zones = dollars > 0
-        dollars = dollars[zones]
-        strikes = table.strike[zones]
-        distance = np.abs(strikes - ctx.underlying_price)
         d, u = self.config.zone_distances, self.config.urgency
-        near_enough = [distance <= d.immediate, distance <= d.near, distance <= d.medium]
-        zone = select_first(near_enough, [0, 1, 2], 3)
-        urgency = select_first(near_enough, [u.immediate, u.near, u.medium], u.distant)
-        danger = dollars * urgency
-        order = np.lexsort((strikes, distance, -danger))  # ranked here already: `sort` keeps this order
+        # the strikes with dollars at risk, ranked (one compiled pass; `sort` keeps this order)
+        rows, distance, zone, urgency, dollars, danger = kernels.battle_zones(
+            table.strike, table.call_dollars_at_risk, table.put_dollars_at_risk, float(ctx.underlying_price),
+            np.array([d.immediate, d.near, d.medium], dtype=np.float64),
+            np.array([u.immediate, u.near, u.medium], dtype=np.float64), float(u.distant))
+        strikes = table.strike[rows]
+        kind = np.result_type(u.immediate, u.near, u.medium, u.distant)  # select_first's dtype of the urgencies
+        if urgency.dtype != kind:
+            urgency = urgency.astype(kind)
         return {
-            "strike": strikes[order],
-            "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1)[order],
-                                              dtype=category_dtype(("CALL", "PUT"))),
-            "distance": distance[order],
-            "zone": pd.Categorical.from_codes(zone[order], dtype=category_dtype(ZONES)),
-            "urgency": urgency[order],
-            "dollars_at_risk": dollars[order],
-            "danger": danger[order],
-            "call_oi": table.call_oi[zones][order],
-            "put_oi": table.put_oi[zones][order],
-            "gex": table.gex[zones][order],
+            "strike": strikes,
+            "side": pd.Categorical.from_codes(np.where(strikes > ctx.underlying_price, 0, 1),
+                                              dtype=category_dtype(("CALL", "PUT")), validate=False),
+            "distance": distance,
+            "zone": pd.Categorical.from_codes(zone, dtype=category_dtype(ZONES), validate=False),
+            "urgency": urgency,
+            "dollars_at_risk": dollars,
+            "danger": danger,
+            "call_oi": table.call_oi[rows],
+            "put_oi": table.put_oi[rows],
+            "gex": table.gex[rows],
         }
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
@@ -234,6 +241,10 @@ class RiskAnalysis(PipelineAnalysis):
         at_spot = profile.total_gex[np.argmin(np.abs(profile.prices - ctx.underlying_price))] \
             if profile.prices.size and profile.contracts else float("nan")
         known_gex = table.gex[~np.isnan(table.gex)]
+        held = prepared.held.get("kept")
+        strike_lists = fast_json_lists(table.strike, table.call_oi, table.put_oi, table.call_dollars_at_risk,
+                                       table.put_dollars_at_risk, table.gex)
+        price_list, gex_list = fast_json_lists(profile.prices, profile.total_gex)
         return {
             "underlying_price": json_value(ctx.underlying_price),
             "expirations": fast_json_list(prepared.used),
@@ -244,7 +255,8 @@ class RiskAnalysis(PipelineAnalysis):
             "ratio_note": ratio_note,
             "verdict": verdict,
             "zones": int(len(kept)),
-            "top_zones": json_records(kept, limit=cfg.top_zones),
+            "top_zones": table_records(held[1], limit=cfg.top_zones) if held is not None and held[0] is kept
+            else json_records(kept, limit=cfg.top_zones),
             "total_gex": json_value(known_gex.sum()) if known_gex.size else None,
             "zero_gamma_level": json_value(zero.level),
             "zero_gamma_crossings": fast_json_list(zero.crossings),
@@ -253,7 +265,7 @@ class RiskAnalysis(PipelineAnalysis):
                                   f"(+/-{cfg.gamma_grid_span * 100:g}% of F in {cfg.gamma_grid_step * 100:g}% steps), each "
                                   f"contract with its own IV and time to expiry; the sign change nearest F"),
             "gex_at_underlying": json_value(at_spot),
-            "gex_profile": {"price": fast_json_list(profile.prices), "total_gex": fast_json_list(profile.total_gex),
+            "gex_profile": {"price": price_list, "total_gex": gex_list,
                             "span": cfg.gamma_grid_span, "step": cfg.gamma_grid_step,
                             "contracts": profile.contracts, "iv_from_smile": profile.iv_from_smile,
                             "contracts_left_out": profile.left_out},
@@ -263,14 +275,8 @@ class RiskAnalysis(PipelineAnalysis):
             "one_sigma": prepared.one_sigma,
             "otm_contracts_missing_oi_or_mark": prepared.otm_missing_oi_or_mark,
             "contracts_missing_gamma_or_oi": prepared.missing_gamma_or_oi,
-            "by_strike": {
-                "strike": fast_json_list(table.strike),
-                "call_oi": fast_json_list(table.call_oi),
-                "put_oi": fast_json_list(table.put_oi),
-                "call_dollars_at_risk": fast_json_list(table.call_dollars_at_risk),
-                "put_dollars_at_risk": fast_json_list(table.put_dollars_at_risk),
-                "gex": fast_json_list(table.gex),
-            },
+            "by_strike": dict(zip(("strike", "call_oi", "put_oi", "call_dollars_at_risk", "put_dollars_at_risk", "gex"),
+                                  strike_lists)),
         }
 
 
@@ -278,40 +284,44 @@ def strike_table(strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi
                  gamma: np.ndarray, forward: float, multiplier: float) -> StrikeTable:
     """The per-strike table (see `StrikeTable`) of some contracts (one entry per contract)."""
     known = ~np.isnan(strike)
-    strikes, codes = np.unique(strike[known], return_inverse=True)
-    strike, is_call, is_put = strike[known], is_call[known], is_put[known]
-    oi, mark, gamma = oi[known], mark[known], gamma[known]
-    n = strikes.size
-    dollars = oi * mark * multiplier
-    otm_call, otm_put = is_call & (strike > forward), is_put & (strike < forward)
-    sign = np.where(is_call, 1.0, np.where(is_put, -1.0, np.nan))
-    gex = sign * gamma * oi * multiplier * forward ** 2 * GEX_PER_PERCENT
-    every = np.ones(strike.shape, dtype=bool)
-    otm_calls = np.bincount(codes[otm_call], minlength=n).astype(np.float64)
-    otm_puts = np.bincount(codes[otm_put], minlength=n).astype(np.float64)
-    return StrikeTable(
-        strike=strikes,
-        call_oi=group_sum(codes, n, oi, is_call),
-        put_oi=group_sum(codes, n, oi, is_put),
-        call_dollars_at_risk=np.where(otm_calls > 0, group_sum(codes, n, dollars, otm_call), 0.0),
-        put_dollars_at_risk=np.where(otm_puts > 0, group_sum(codes, n, dollars, otm_put), 0.0),
-        otm_calls=otm_calls, otm_puts=otm_puts,
-        gex=group_sum(codes, n, gex, every))
+    if not known.all():
+        strike, is_call, is_put = strike[known], is_call[known], is_put[known]
+        oi, mark, gamma = oi[known], mark[known], gamma[known]
+    listed, strikes, codes = kernels.sorted_unique(strike)  # strikes already ascending: no sort needed
+    if not listed:
+        strikes, codes = np.unique(strike, return_inverse=True)
+    call_oi, put_oi, call_dollars, put_dollars, otm_calls, otm_puts, gex = kernels.strike_sums(
+        codes, strikes.size, strike, is_call, is_put, oi, mark, gamma, forward, multiplier, forward ** 2,
+        GEX_PER_PERCENT)
+    return StrikeTable(strike=strikes, call_oi=call_oi, put_oi=put_oi, call_dollars_at_risk=call_dollars,
+                       put_dollars_at_risk=put_dollars, otm_calls=otm_calls, otm_puts=otm_puts, gex=gex)
 
 
 def gamma_profile(iv: np.ndarray, years: np.ndarray, discount: np.ndarray, expiration: np.ndarray,
                   strike: np.ndarray, is_call: np.ndarray, is_put: np.ndarray, oi: np.ndarray, forward: float,
-                  multiplier: float, config: RiskConfig) -> GammaProfile:
+                  multiplier: float, config: RiskConfig,
+                  smile: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> GammaProfile:
     """Total GEX at the grid prices around `forward` and its zero-gamma level (see the module doc),
-    from the contracts' IV, years to expiry and discount (the greeks stage's columns)."""
+    from the contracts' IV, years to expiry and discount (the greeks stage's columns). `smile`: the
+    `strike_smile` of a chain holding every row of these contracts' expirations (the greeks stage's),
+    read for their expirations only (the same figures as the smile of these rows); None: built here."""
     prices = price_grid(forward, config.gamma_grid_span, config.gamma_grid_step) if forward > 0 else np.array([])
     discount = np.where(np.isnan(discount), 1.0, discount)
     holds = (is_call | is_put) & (oi > 0) & (strike > 0)
     need_smile = holds & np.isnan(iv)
     from_smile = np.zeros(iv.size, dtype=bool)
     if need_smile.any():
-        smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
-        filled = smile_iv(expiration[need_smile], strike[need_smile], smile)
+        wanted = expiration[need_smile]
+        if smile is None:
+            smile = strike_smile(expiration, strike, iv, is_call, is_put, forward)
+        smile_exp, smile_k = smile[0], smile[1]
+        if wanted.dtype.kind == "M" and smile_exp.dtype == wanted.dtype and not np.isnat(wanted).any() \
+                and not np.isnat(smile_exp).any() and not np.isnan(smile_k).any():
+            # each row reads its own expiration's part of the smile: `smile_iv` in one compiled pass
+            filled = kernels.smile_fill(wanted.view(np.int64), np.ascontiguousarray(strike[need_smile]),
+                                        smile_exp.view(np.int64), smile_k, smile[2])
+        else:
+            filled = smile_iv(wanted, strike[need_smile], smile_part(smile, wanted))
         iv = iv.copy()
         iv[need_smile] = filled
         from_smile[need_smile] = ~np.isnan(filled)

@@ -18,13 +18,15 @@ of spike dollars.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .pipeline import AnalysisContext, PipelineAnalysis, count_codes, run_tables
-from .stage_tools import fast_frame, json_value, reason_series, select_first
+from . import kernels
+from .pipeline import AnalysisContext, PipelineAnalysis, run_tables
+from .stage_tools import fast_frame, json_value, reason_series, select_first, take_rows
 from ..errors import ConfigError
 
 LONG, SHORT = "LONG", "SHORT"
@@ -83,23 +85,38 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
     def filter_reasons(self, candidates: pd.DataFrame, ctx: AnalysisContext) -> pd.Series:
         return reason_series(self._codes(candidates), self._labels(), candidates.index)
 
+    def prepare(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
+        """A holder for `select`'s kept rows as arrays, which `summarize` reads instead of the table."""
+        return {}
+
     def select(self, chain: pd.DataFrame, ctx: AnalysisContext) -> tuple[pd.DataFrame, int, dict[str, int]]:
         figures = self._figures(chain, ctx)  # every contract tested on its figures; a table of the spikes only
-        keep, dropped = count_codes(self._codes(figures), self._labels())
-        rows = np.flatnonzero(keep)
+        code = figures["code"]  # `_codes` of the figures, counted as `count_codes` counts them
+        counts = np.bincount(code, minlength=len(self._labels()))
+        dropped = dict(sorted(((label, int(n)) for label, n in zip(self._labels()[1:], counts[1:].tolist()) if n),
+                              key=lambda kv: (-kv[1], kv[0])))
+        rows = np.flatnonzero(code == 0)
         # in `sort`'s order already (so it has nothing to move: taking rows of a table costs more)
         rows = rows[_rank_order(figures["notional"][rows], figures["vol_oi"][rows],
                                 lambda: chain["contract"].to_numpy(dtype=object)[rows])]
-        return fast_frame(self._columns(chain, ctx, figures, rows)), len(chain), dropped
+        columns = self._kept_columns(chain, ctx, figures, rows)
+        kept = fast_frame(columns)
+        holder = self.prepared(chain, ctx)
+        if isinstance(holder, dict):
+            holder["kept"] = (kept, columns, run_tables(chain, ctx).is_call[rows])
+        return kept, len(chain), dropped
 
     def _figures(self, chain: pd.DataFrame, ctx: AnalysisContext) -> dict[str, np.ndarray]:
         """Each contract's volume, open interest, last price, volume/OI and notional: what the tests read."""
+        cfg = self.config
         tables = run_tables(chain, ctx)
         volume, oi, last = (tables.quoted(chain, name) for name in ("volume", "open_interest", "last"))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vol_oi = np.where((oi > 0) & (volume > 0), volume / oi, np.nan)
-        return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi,
-                "notional": volume * last * ctx.multiplier}
+        # vol_oi = where((oi > 0) & (volume > 0), volume / oi, nan), notional = volume * last * multiplier
+        # and `_codes`' tests, in one compiled pass
+        vol_oi, notional, code = kernels.spike_tests(volume, oi, last, float(ctx.multiplier), float(cfg.min_vol_oi),
+                                                     float(cfg.min_volume), float(cfg.min_notional))
+        return {"volume": volume, "open_interest": oi, "last": last, "vol_oi": vol_oi, "notional": notional,
+                "code": code}
 
     def _columns(self, chain: pd.DataFrame, ctx: AnalysisContext, figures: dict[str, np.ndarray],
                  rows: np.ndarray | None = None) -> dict[str, Any]:
@@ -118,23 +135,53 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         tier = select_first([vol_oi >= t.EXTREME, vol_oi >= t.VERY_HIGH, vol_oi >= t.HIGH], [0, 1, 2], 3)
         note = select_first([otm_side, strike == forward, is_call], [0, 1, 2], 3)
         return {
-            "contract": pick(chain["contract"].array),  # the column itself (or its rows), not a copy
+            "contract": take_rows(tables.column(chain, "contract"), rows),  # the column itself (or its rows)
             "expiration": pick(tables.expiration),
             "strike": strike,
-            "right": pick(chain["right"].array),
+            "right": take_rows(tables.column(chain, "right"), rows),
             "volume": pick(figures["volume"]),
             "open_interest": pick(figures["open_interest"]),
             "last": pick(figures["last"]),
             "vol_oi": vol_oi,
             "notional": pick(figures["notional"]),
-            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE),
-            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE),
+            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE, validate=False),
+            "direction": pd.Categorical.from_codes(np.where(is_call, 0, 1), dtype=_DIRECTION_DTYPE, validate=False),
             "entry": np.full(strike.shape, forward),
             "target": np.where(otm_side, strike, np.nan),
             "stop": np.where(otm_side, stop, np.nan),
             "distance_pct": distance,
             "actionable": otm_side & (distance <= cfg.actionable_distance),
-            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE),
+            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE, validate=False),
+        }
+
+    def _kept_columns(self, chain: pd.DataFrame, ctx: AnalysisContext, figures: dict[str, np.ndarray],
+                      rows: np.ndarray) -> dict[str, Any]:
+        """`_columns` of these rows, the computed ones in one compiled pass (`kernels.spike_rows`)."""
+        cfg = self.config
+        tables = run_tables(chain, ctx)
+        forward = float(ctx.underlying_price)
+        t = cfg.tiers
+        strike, is_call, target, stop, distance, tier, note, direction, actionable = kernels.spike_rows(
+            rows, tables.strike, tables.is_call, forward, figures["vol_oi"], float(t.EXTREME), float(t.VERY_HIGH),
+            float(t.HIGH), float(cfg.actionable_distance))
+        return {
+            "contract": take_rows(tables.column(chain, "contract"), rows),
+            "expiration": tables.expiration[rows],
+            "strike": strike,
+            "right": take_rows(tables.column(chain, "right"), rows),
+            "volume": figures["volume"][rows],
+            "open_interest": figures["open_interest"][rows],
+            "last": figures["last"][rows],
+            "vol_oi": figures["vol_oi"][rows],
+            "notional": figures["notional"][rows],
+            "tier": pd.Categorical.from_codes(tier, dtype=_TIER_DTYPE, validate=False),
+            "direction": pd.Categorical.from_codes(direction, dtype=_DIRECTION_DTYPE, validate=False),
+            "entry": np.full(rows.size, forward),
+            "target": target,
+            "stop": stop,
+            "distance_pct": distance,
+            "actionable": actionable,
+            "setup_note": pd.Categorical.from_codes(note, dtype=_NOTE_DTYPE, validate=False),
         }
 
     def _codes(self, columns: Any) -> np.ndarray:
@@ -151,12 +198,7 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             [1, 2, 3, 4, 5, 6], 0)
 
     def _labels(self) -> tuple[str, ...]:
-        cfg = self.config
-        return ("", "no open interest", "no volume",
-                f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
-                f"volume below min_volume ({cfg.min_volume:g})",
-                "no last price",
-                f"notional below min_notional (${cfg.min_notional:,.0f})")
+        return _spike_labels(self.config)
 
     def sort(self, kept: pd.DataFrame, ctx: AnalysisContext) -> pd.DataFrame:
         if len(kept) < 2:
@@ -166,12 +208,19 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
         return kept if (order == np.arange(order.size)).all() else kept.iloc[order]
 
     def summarize(self, chain: pd.DataFrame, kept: pd.DataFrame, ctx: AnalysisContext) -> dict[str, Any]:
-        calls = (kept["right"].to_numpy(dtype=object) == "C")
-        notional = kept["notional"].to_numpy(dtype=np.float64)
+        held = ctx.prepared.get("kept") if isinstance(ctx.prepared, dict) else None
+        if held is not None and held[0] is kept:  # `select`'s arrays of this very table
+            columns, calls = held[1], held[2]
+            notional, tier_codes, actionable = columns["notional"], columns["tier"].codes, columns["actionable"]
+        else:
+            calls = (kept["right"].to_numpy(dtype=object) == "C")
+            notional = kept["notional"].to_numpy(dtype=np.float64)
+            tier_codes = np.asarray(kept["tier"].array.codes)
+            actionable = kept["actionable"].to_numpy(dtype=bool)
         call_dollars = float(notional[calls].sum())
         put_dollars = float(notional[~calls].sum())
         share, bias = day_bias(call_dollars, put_dollars, self.config)
-        tiers = np.bincount(np.asarray(kept["tier"].array.codes), minlength=len(TIER_NAMES))
+        tiers = np.bincount(tier_codes, minlength=len(TIER_NAMES))
         return {
             "spikes": int(len(kept)),
             "call_spikes": int(calls.sum()),
@@ -181,8 +230,18 @@ class VolumeSpikeAnalysis(PipelineAnalysis):
             "call_share": json_value(share),
             "day_bias": bias,
             "tiers": {name: int(tiers[i]) for i, name in enumerate(TIER_NAMES)},
-            "actionable": int(kept["actionable"].to_numpy(dtype=bool).sum()),
+            "actionable": int(actionable.sum()),
         }
+
+
+@lru_cache(maxsize=64)
+def _spike_labels(cfg: VolumeSpikeConfig) -> tuple[str, ...]:
+    """Why a contract is not a spike, by code (`_codes`; code 0, "", is a spike), once per config."""
+    return ("", "no open interest", "no volume",
+            f"volume/OI below min_vol_oi ({cfg.min_vol_oi:g})",
+            f"volume below min_volume ({cfg.min_volume:g})",
+            "no last price",
+            f"notional below min_notional (${cfg.min_notional:,.0f})")
 
 
 def _rank_order(notional: np.ndarray, vol_oi: np.ndarray, names: Callable[[], np.ndarray]) -> np.ndarray:
