@@ -1,5 +1,6 @@
-"""A replay with parsed snapshots kept (first run parsing and writing the cache, second run reading
-it) writes exactly the ledger of a replay that parses every snapshot every time."""
+"""A replay with its disk caches kept (parsed snapshots, IFD v3.0 day emissions: the first run
+computing and writing them, the second reading them) writes exactly the ledger of a replay that
+parses every snapshot and replays every MBO day every time."""
 from __future__ import annotations
 
 import json
@@ -32,8 +33,12 @@ def test_cached_replays_write_the_ledger_of_the_uncached_one(small_recording: Pa
     cold = dump_state(_replay(small_recording, cached, "cold", "shadow_trading"), ignore_columns=IGNORE)
     entries = sorted((cached / "cache" / "snapshots").rglob("*.pkl"))
     assert len(entries) == sum(1 for _ in (small_recording / "chains").rglob("*.json"))
+    days = sorted((cached / "cache" / "ifd_v3").rglob("*.pkl"))
+    assert len(days) == 2  # each replayed day's IFD v3.0 emissions
     warm = dump_state(_replay(small_recording, cached, "warm", "shadow_trading"), ignore_columns=IGNORE)
     assert sorted((cached / "cache" / "snapshots").rglob("*.pkl")) == entries  # read, not written again
+    assert sorted((cached / "cache" / "ifd_v3").rglob("*.pkl")) == days
+    assert not (cached / "runs" / "warm" / "ifd_v3_ifd_v3_baselines.sqlite").exists()  # no MBO day replayed
     assert cold == reference and warm == reference
     assert reference["signals"] and any(row[5] == "ev" for row in reference["signals"])  # EV read the greeks
 

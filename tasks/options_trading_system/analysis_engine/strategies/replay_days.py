@@ -64,6 +64,9 @@ class DayTask:
     #: each snapshot parsed, validated and enriched with greeks once (`feeds/snapshot_store.py`:
     #: pickled to a worker, its disk cache travels when the worker sees the same folder)
     snapshots: SnapshotStore | None = None
+    #: IFD v3.0's day emissions computed once per recording and settings (`<output_dir>/cache/ifd_v3`,
+    #: `IfdV3SignalSource.replay_day`); None computes them every time
+    mbo_cache: Path | None = None
 
     @property
     def key(self) -> str:
@@ -102,7 +105,7 @@ def compute_day(task: DayTask) -> DayResult:
         elif files:  # shared by every run and variant this process computes with the same MBO files and settings
             source.bind(_private_dir(source.baseline_fingerprint(Path(files[0]).parent)))
     feed = ReplayFeed(recording, task.bars, SimulatedClock(day.window_open),
-                      mbo_batch=mbo_batch(mbo_sources) if mbo_sources else None, snapshots=task.snapshots)
+                      mbo_batch=mbo_batch(mbo_sources, task.mbo_cache) if mbo_sources else None, snapshots=task.snapshots)
     events = tuple(feed.plan(day))
     data: dict[int, EventData] = {}
     latest: dict[pd.Timestamp, OptionsChain | None] = {}
@@ -119,10 +122,11 @@ def compute_day(task: DayTask) -> DayResult:
                      latency=feed.day_latency(day), compute_ms=(time.perf_counter() - started) * 1000.0)
 
 
-def mbo_batch(mbo_sources: Sequence[Any]) -> Any:
-    """The replay feed's IFD v3.0 step: every MBO source's emissions over a day's MBO files."""
+def mbo_batch(mbo_sources: Sequence[Any], cache_dir: Path | None = None) -> Any:
+    """The replay feed's IFD v3.0 step: every MBO source's emissions over a day's MBO files (read
+    from `cache_dir` when an earlier replay computed them)."""
     def run(day: TradingDay, files: Any) -> pd.DataFrame:
-        frames = [s.replay_day(day, files) for s in mbo_sources]
+        frames = [s.replay_day(day, files, cache_dir=cache_dir) for s in mbo_sources]
         frames = [f for f in frames if f is not None and not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return run

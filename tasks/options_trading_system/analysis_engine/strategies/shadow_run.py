@@ -51,6 +51,7 @@ from .replay_days import DayTask, compute_day, task_key
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
+from .signals.ifd_v3_source import day_cache_dir_under
 from .feeds.trading_calendar import TradingCalendar, TradingDay
 
 log = logging.getLogger(__name__)
@@ -476,7 +477,8 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         snapshots = snapshot_store(config, sources, run_dir.parent.parent)  # <output_dir>/runs/<id>
         tasks = [DayTask(run_key=run_key, day=day, recording=recording.root.absolute(),  # as workers elsewhere see it
                          bars=prices.between(day.session_open, day.session_close), sources=tuple(sources),
-                         baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots)
+                         baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots,
+                         mbo_cache=day_cache_dir_under(run_dir.parent.parent) if config.replay.snapshot_cache else None)
                  for day in remaining]
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
         stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))
