@@ -202,7 +202,11 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
         closed_before = set(queries.closed_days(ledger))
         feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"],
                      executor, [d for d in days if d.label not in closed_before])
-        reporter = _reporter(hooks.reports, ledger, config, output_dir)
+        # the end of the run writes every closed day's reports (the run's final status and each
+        # day's last timings are in them); a full-speed replay reaches its end moments after a
+        # close, so it writes them once, there; a live run or a paced replay also at each close
+        at_close = run["mode"] != "replay" or _speed(request, config) > 0
+        reporter = _reporter(hooks.reports, ledger, config, output_dir) if at_close else None
         on_event = hooks.on_event
         if hooks.progress is not None and isinstance(feed, PhasedReplayFeed):
             tick = hooks.progress(len(days) - len(closed_before), unit="day")
@@ -216,7 +220,12 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
             on_day_closed=reporter, on_event=on_event, sampler=ProcessSampler(), wall_clock=hooks.wall_clock,
             **execution)
         if run["status"] != RUN_COMPLETED:
-            outcome = orchestrator.run()
+            try:
+                outcome = orchestrator.run()
+            except Exception:
+                if not at_close:  # the days closed before the failure keep their reports, as at each close
+                    _reports_after_failure(hooks.reports, ledger, config, output_dir)
+                raise
         closed, final, reports = write_run_reports(hooks.reports, ledger, config, output_dir, run_dir)
         exit_note = outcome.status
         failed = dict(feed.failures) if isinstance(feed, PhasedReplayFeed) else {}
@@ -469,8 +478,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         prices = _price_path(recording, config, profile)
         if len(prices) == 0:
             log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
-        speed = request.speed if request.speed is not None else config.replay.speed
-        clock = hooks.clock or SimulatedClock(replay_clock_start(days, resumed_at), speed=speed)
+        clock = hooks.clock or SimulatedClock(replay_clock_start(days, resumed_at), speed=_speed(request, config))
         # phase A on the executor (IFD v3.0's baselines in the run's folder when it runs here),
         # phase B in this process: the orchestrator reading the results in day order
         run_key = f"{run['run_id']}#{uuid.uuid4().hex[:8]}"
@@ -548,6 +556,24 @@ def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHoo
 def _planned(feed: MarketFeed, days: list[TradingDay]) -> int | None:
     counts = [feed.planned_events(d) for d in days]
     return None if any(c is None for c in counts) else int(sum(c for c in counts if c is not None))
+
+
+def _speed(request: ShadowRunRequest, config: ShadowTradingConfig) -> float:
+    """A replay's pace in simulated seconds per second (0: as fast as possible)."""
+    return request.speed if request.speed is not None else config.replay.speed
+
+
+def _reports_after_failure(reports: RunReports | None, ledger: Ledger, config: ShadowTradingConfig,
+                           output_dir: Path) -> None:
+    """The reports of the days a failing full-speed replay closed (best effort: the failure may be
+    the ledger's own, and it is the one to report)."""
+    if reports is None:
+        return
+    try:
+        for day in queries.closed_days(ledger):
+            reports.write_day_reports(ledger, day, config, output_dir)
+    except Exception as exc:  # noqa: BLE001 - the run's own failure is raised next
+        log.error("the closed days' reports could not be written after the failure: %s", exc)
 
 
 def _reporter(reports: RunReports | None, ledger: Ledger, config: ShadowTradingConfig,
