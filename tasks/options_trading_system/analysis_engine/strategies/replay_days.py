@@ -38,6 +38,8 @@ from .feeds.market_events import EVENT_CLOSE, EVENT_MBO, EventData, MarketEvent
 from .feeds.price_path import PricePath
 from .feeds.recording import Recording, open_recording
 from .feeds.replay_feed import ReplayFeed
+from .day_cache import day_key
+from .feeds.disk_cache import read_entry, write_entry
 from .feeds.snapshot_store import SnapshotStore
 from .feeds.trading_calendar import TradingDay
 from .performance import Stopwatch
@@ -67,6 +69,9 @@ class DayTask:
     #: IFD v3.0's day emissions computed once per recording and settings (`<output_dir>/cache/ifd_v3`,
     #: `IfdV3SignalSource.replay_day`); None computes them every time
     mbo_cache: Path | None = None
+    #: the whole day's result computed once per recording, bars, sources and code
+    #: (`<output_dir>/cache/days`, `day_cache.py`); None computes it every time
+    day_cache: Path | None = None
 
     @property
     def key(self) -> str:
@@ -92,8 +97,30 @@ def task_key(task: DayTask) -> str:
 
 def compute_day(task: DayTask) -> DayResult:
     """The day's events and, for each, its data and every source's ideas (pure but for reading the
-    recording and IFD v3.0's baseline cache)."""
+    recording and IFD v3.0's baseline cache). With `task.day_cache`, a day computed before with
+    the same recording, bars, sources and code is read back (`_read_back`) instead."""
     started = time.perf_counter()
+    key = day_key(task.day, task.recording, task.bars, task.sources,
+                  task.snapshots.greeks if task.snapshots is not None else None) if task.day_cache else None
+    if key is not None:
+        cached = read_entry(task.day_cache, key, DayResult, "replay day")
+        if cached is not None:
+            return _read_back(cached, (time.perf_counter() - started) * 1000.0)
+    result = _compute_day(task, started)
+    if key is not None:
+        write_entry(task.day_cache, key, result, "replay day")
+    return result
+
+
+def _read_back(result: DayResult, read_ms: float) -> DayResult:
+    """A cached day without the timings of the run that computed it: this run loaded no snapshot
+    and ran no source or IFD v3.0 day replay, so it records none of those latencies (the perf
+    tables hold only what this run measured); `compute_ms` is the read."""
+    data = {index: dataclasses.replace(item, load_ms=float("nan"), idea_ms={}) for index, item in result.data.items()}
+    return dataclasses.replace(result, data=data, latency={}, compute_ms=read_ms)
+
+
+def _compute_day(task: DayTask, started: float) -> DayResult:
     day = task.day
     sources = [copy.copy(s) for s in task.sources]  # bound below: a thread of the same process may share them
     mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]

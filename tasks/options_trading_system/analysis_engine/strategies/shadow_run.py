@@ -52,6 +52,7 @@ from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
 from .signals.ifd_v3_source import day_cache_dir_under
+from .day_cache import day_cache_dir_under as replay_day_cache_under
 from .feeds.trading_calendar import TradingCalendar, TradingDay
 
 log = logging.getLogger(__name__)
@@ -486,7 +487,9 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         tasks = [DayTask(run_key=run_key, day=day, recording=recording.root.absolute(),  # as workers elsewhere see it
                          bars=prices.between(day.session_open, day.session_close), sources=tuple(sources),
                          baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots,
-                         mbo_cache=day_cache_dir_under(run_dir.parent.parent) if config.replay.snapshot_cache else None)
+                         mbo_cache=day_cache_dir_under(run_dir.parent.parent) if config.replay.snapshot_cache else None,
+                         day_cache=replay_day_cache_under(run_dir.parent.parent) if config.replay.snapshot_cache
+                         else None)
                  for day in remaining]
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
         stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))

@@ -77,6 +77,10 @@ class IfdV3SignalSource(SignalSource):
         built.baseline_db = state_path(baseline_db) if baseline_db else None
         return built
 
+    def settings_identity(self) -> str | None:
+        # where the baseline store lives does not change what it holds (`baseline_fingerprint`)
+        return repr((type(self).__name__, self.name, self.trade, self.config, self.tick_size))
+
     def bind(self, run_dir: Path) -> None:
         """Keep the baseline store in the run's folder (each run learns its own history)."""
         self.baseline_path = Path(run_dir) / f"{self.name}_{BASELINE_FILE}"
