@@ -24,22 +24,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import pandas as pd
 
 from ...config_manager import Profile, load_environment, load_profile
-from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
-from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
 from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state import queries
 from ...state.run_lock import RunLock
 from ...state.state_dir import export_profile_state_dir
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, Ledger, iso
 from .feeds.clock import Clock, RealClock, SimulatedClock
-from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
-from .feeds.live_feed import LiveFeed
-from .feeds.live_mbo import LiveMboChannel
 from .feeds.market_events import EVENT_CLOSE, EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
 from .feeds.price_path import PricePath
@@ -54,6 +49,10 @@ from .signals import build_signal_sources
 from .signals.ifd_v3_source import day_cache_dir_under
 from .day_cache import day_cache_dir_under as replay_day_cache_under
 from .feeds.trading_calendar import TradingCalendar, TradingDay
+
+if TYPE_CHECKING:  # live-only types, imported where a live run builds them
+    from .feeds.cycle_timer import CycleTimer
+    from .feeds.live_mbo import LiveMboChannel
 
 log = logging.getLogger(__name__)
 
@@ -494,6 +493,11 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
         stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))
         return PhasedReplayFeed(stream, run_key, prices, clock)
+    # live only: its data sources, the MBO stream client (databento) and the cycle timers, which a
+    # replay never needs, are imported here rather than at every start
+    from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
+    from .feeds.cycle_timer import ClockCycleTimer, ScheduleCycleTimer
+    from .feeds.live_feed import LiveFeed
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
                             else ClockCycleTimer(clock, config.live.cycle_seconds))
@@ -538,6 +542,8 @@ def replay_clock_start(days: list[TradingDay], resumed_at: str | None) -> pd.Tim
 def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHooks
                        ) -> tuple[list[LiveMboChannel], list[str]]:
     """A live MBO channel per IFD v3.0 source; without a key the source is noted as unfed, not faked."""
+    from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
+    from .feeds.live_mbo import LiveMboChannel
     channels: list[LiveMboChannel] = []
     notes: list[str] = []
     for source in (s for s in sources if s.event_kind == EVENT_MBO):

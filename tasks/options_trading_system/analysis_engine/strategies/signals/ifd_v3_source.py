@@ -29,9 +29,7 @@ from ....errors import ConfigError
 from ....data_ingestion import mbo as mbo_package
 from ....state.state_dir import state_path
 from ... import ifd_v3 as ifd_v3_package
-from ...ifd_v3.baselines import BaselineStore
 from ...ifd_v3.config import IFDv3Config, ifd_config_from_mapping
-from ...ifd_v3.replay import baselines_for, record_history, replay_file
 from ..feeds.market_events import EVENT_MBO
 from ..feeds.disk_cache import code_salt, read_entry, write_entry
 from ..shadow_config import SignalSourceConfig, thaw
@@ -123,6 +121,9 @@ class IfdV3SignalSource(SignalSource):
         return emissions
 
     def _replay_day(self, day: Any, files: Sequence[Path]) -> pd.DataFrame:
+        # the engine (numba kernels, the DBN reader): loaded only when a day is replayed, not read back
+        from ...ifd_v3.baselines import BaselineStore
+        from ...ifd_v3.replay import baselines_for, record_history, replay_file
         folder = Path(files[0]).parent
         patterns = [str(folder / HISTORY_DIR / MBO_PATTERN), str(folder / MBO_PATTERN)]
         store_path = self.baseline_path or folder / BASELINE_FILE
