@@ -4,11 +4,13 @@
 1. writes the sample week (`make_sample_data.py week --days 5`) into a temporary folder, unless
    `--recording DIR` names one (generation time is printed apart: it is not part of the replay);
 2. the reference, measured in the same run: `run_shadow_trading.py --replay <week> --days 5` as a
-   child process with `shadow_trading.replay.snapshot_cache` off (every snapshot parsed from its
-   JSON every time, what every replay did before the snapshot store);
-3. the same replay with the snapshot cache: a first ("cold") run that parses each snapshot once and
-   keeps it under the output folder, then `--runs` ("warm") runs that read it back, as every later
-   replay of the recording (a sweep's variants, a distributed run's workers) does;
+   child process with `shadow_trading.replay.snapshot_cache` off (no replay cache: every snapshot
+   parsed from its JSON, every MBO day replayed and every source run every time, what every replay
+   did before the caches);
+3. the same replay with the replay caches (parsed snapshots, IFD v3.0 day emissions, whole
+   computed days; docs/shadow_trading.md): a first ("cold") run that computes and keeps them under
+   the output folder, then `--runs` ("warm") runs that read them back, as every later replay of
+   the recording (a re-run, a sweep's variants, a distributed run's workers) does;
 4. for each run: the process wall time (interpreter start and imports included: what the trader
    waits for), the replay's own time (the run's session in its ledger: feed, IFD v3.0 day
    replays, every event, the reports), events per second, the ratio against the reference, the
@@ -49,7 +51,7 @@ from tasks.options_trading_system.sample_data.week import SampleWeekParams, writ
 
 GOAL_SECONDS = 3.0
 DAYS = 5
-NO_CACHE_PROFILE = {"description": "shadow trading, every snapshot parsed every time (bench_shadow reference)",
+NO_CACHE_PROFILE = {"description": "shadow trading, no replay cache: everything computed every time (bench_shadow reference)",
                     "extends": "shadow_trading", "shadow_trading": {"replay": {"snapshot_cache": False}}}
 REAL_BARS = PROJECT_ROOT.parent / "shared" / "data" / "futures" / "NQ_1min_sample.csv"
 
@@ -79,13 +81,13 @@ def main() -> int:
         worst = 0.0
         for label, recording in weeks:
             tag = label.split()[0]
-            reference = _replay(f"{label}, reference (no snapshot cache)", recording, work / f"ref_{tag}", "ref",
+            reference = _replay(f"{label}, reference (no replay cache)", recording, work / f"ref_{tag}", "ref",
                                 str(reference_profile), None)
             cached = work / f"cached_{tag}"
-            _replay(f"{label}, snapshot cache cold (parses and keeps)", recording, cached, "cold", "shadow_trading",
+            _replay(f"{label}, replay caches cold (computes and keeps)", recording, cached, "cold", "shadow_trading",
                     reference)
             for run in range(1, args.runs + 1):
-                warm = _replay(f"{label}, snapshot cache warm, run {run}", recording, cached, f"warm{run}",
+                warm = _replay(f"{label}, replay caches warm, run {run}", recording, cached, f"warm{run}",
                                "shadow_trading", reference)
                 worst = max(worst, warm.replay_s)
         verdict = "met" if worst < GOAL_SECONDS else "MISSED"

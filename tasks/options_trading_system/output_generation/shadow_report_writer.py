@@ -56,11 +56,17 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
-def validate(kind: str, document: Mapping[str, Any]) -> None:
-    """Check `document` against the `kind` schema; `OutputValidationError` names the path and problem."""
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> Any:
+    """The `kind` schema's validator, built once per process (a run validates each kind many times)."""
     schema = json.loads((SCHEMA_DIR / SCHEMAS[kind]).read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
-    validator = cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+
+
+def validate(kind: str, document: Mapping[str, Any]) -> None:
+    """Check `document` against the `kind` schema; `OutputValidationError` names the path and problem."""
+    validator = _validator(kind)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         first = errors[0]

@@ -37,6 +37,43 @@ def test_a_replay_closes_every_day_and_writes_the_reports(baseline: tuple[Path, 
     assert (result.run_dir / "final_results.json").is_file()
 
 
+class _CountingReports:
+    """The report writer, counting which days' reports were written and the run status they carried."""
+
+    def __init__(self) -> None:
+        self.days: list[tuple[str, str]] = []
+
+    def write_day_reports(self, ledger, day, config, output_dir):
+        self.days.append((day, ledger.run()["status"]))
+        return shadow_report_writer.write_day_reports(ledger, day, config, output_dir)
+
+    def write_final_report(self, ledger, config, run_dir):
+        return shadow_report_writer.write_final_report(ledger, config, run_dir)
+
+
+def test_a_full_speed_replay_writes_each_days_reports_once_at_its_end_a_paced_one_also_at_each_close(
+        small_recording: Path, tmp_path: Path) -> None:
+    full, paced = _CountingReports(), _CountingReports()
+    start_run(ShadowRunRequest(replay=small_recording, days=2, output_dir=tmp_path, run_id="full"), RunHooks(reports=full))
+    start_run(ShadowRunRequest(replay=small_recording, days=2, output_dir=tmp_path, run_id="paced", speed=1e7),
+              RunHooks(reports=paced))
+    assert full.days == [("2025-06-02", "completed"), ("2025-06-03", "completed")]
+    assert paced.days == [("2025-06-02", "running"), ("2025-06-03", "running"),
+                          ("2025-06-02", "completed"), ("2025-06-03", "completed")]
+
+
+def test_a_full_speed_replay_that_fails_keeps_the_reports_of_the_days_it_closed(
+        small_recording: Path, tmp_path: Path) -> None:
+    def fail_on_day_two(event: object) -> None:
+        if event.day == "2025-06-03":
+            raise RuntimeError("broken on day two")
+
+    with pytest.raises(RuntimeError, match="broken on day two"):
+        _run(small_recording, tmp_path, "failing", on_event=fail_on_day_two)
+    assert (tmp_path / "2025-06-02" / "paper_trading" / "daily_report_failing.json").is_file()
+    assert not (tmp_path / "2025-06-03" / "paper_trading" / "daily_report_failing.json").exists()
+
+
 def test_the_same_input_gives_the_same_ledger(small_recording: Path, baseline: tuple[Path, object],
                                               tmp_path: Path) -> None:
     _, first = baseline

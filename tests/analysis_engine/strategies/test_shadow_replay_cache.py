@@ -1,8 +1,10 @@
-"""A replay with parsed snapshots kept (first run parsing and writing the cache, second run reading
-it) writes exactly the ledger of a replay that parses every snapshot every time."""
+"""A replay with its disk caches kept (parsed snapshots, IFD v3.0 day emissions, whole computed
+days: the first run computing and writing them, the second reading them) writes exactly the ledger
+of a replay that parses every snapshot, replays every MBO day and runs every source every time."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,17 @@ def test_cached_replays_write_the_ledger_of_the_uncached_one(small_recording: Pa
     cold = dump_state(_replay(small_recording, cached, "cold", "shadow_trading"), ignore_columns=IGNORE)
     entries = sorted((cached / "cache" / "snapshots").rglob("*.pkl"))
     assert len(entries) == sum(1 for _ in (small_recording / "chains").rglob("*.json"))
+    days = sorted((cached / "cache" / "ifd_v3").rglob("*.pkl"))
+    assert len(days) == 2  # each replayed day's IFD v3.0 emissions
     warm = dump_state(_replay(small_recording, cached, "warm", "shadow_trading"), ignore_columns=IGNORE)
     assert sorted((cached / "cache" / "snapshots").rglob("*.pkl")) == entries  # read, not written again
+    assert sorted((cached / "cache" / "ifd_v3").rglob("*.pkl")) == days
+    assert not (cached / "runs" / "warm" / "ifd_v3_ifd_v3_baselines.sqlite").exists()  # no MBO day replayed
+    assert len(list((cached / "cache" / "days").rglob("*.pkl"))) == 2  # each day's whole phase-A result
+    # the warm run computed no idea and loaded no snapshot: its perf tables hold only what it measured
+    with sqlite3.connect(cached / "runs" / "warm" / "ledger.sqlite") as db:
+        steps = {row[0] for row in db.execute("SELECT DISTINCT metric FROM perf_latency")}
+    assert "cycle" in steps and not any(s.startswith("algorithm:") or s == "data_load" for s in steps)
     assert cold == reference and warm == reference
     assert reference["signals"] and any(row[5] == "ev" for row in reference["signals"])  # EV read the greeks
 

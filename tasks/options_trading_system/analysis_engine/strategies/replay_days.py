@@ -38,6 +38,8 @@ from .feeds.market_events import EVENT_CLOSE, EVENT_MBO, EventData, MarketEvent
 from .feeds.price_path import PricePath
 from .feeds.recording import Recording, open_recording
 from .feeds.replay_feed import ReplayFeed
+from .day_cache import day_key
+from .feeds.disk_cache import read_entry, write_entry
 from .feeds.snapshot_store import SnapshotStore
 from .feeds.trading_calendar import TradingDay
 from .performance import Stopwatch
@@ -64,6 +66,12 @@ class DayTask:
     #: each snapshot parsed, validated and enriched with greeks once (`feeds/snapshot_store.py`:
     #: pickled to a worker, its disk cache travels when the worker sees the same folder)
     snapshots: SnapshotStore | None = None
+    #: IFD v3.0's day emissions computed once per recording and settings (`<output_dir>/cache/ifd_v3`,
+    #: `IfdV3SignalSource.replay_day`); None computes them every time
+    mbo_cache: Path | None = None
+    #: the whole day's result computed once per recording, bars, sources and code
+    #: (`<output_dir>/cache/days`, `day_cache.py`); None computes it every time
+    day_cache: Path | None = None
 
     @property
     def key(self) -> str:
@@ -89,8 +97,30 @@ def task_key(task: DayTask) -> str:
 
 def compute_day(task: DayTask) -> DayResult:
     """The day's events and, for each, its data and every source's ideas (pure but for reading the
-    recording and IFD v3.0's baseline cache)."""
+    recording and IFD v3.0's baseline cache). With `task.day_cache`, a day computed before with
+    the same recording, bars, sources and code is read back (`_read_back`) instead."""
     started = time.perf_counter()
+    key = day_key(task.day, task.recording, task.bars, task.sources,
+                  task.snapshots.greeks if task.snapshots is not None else None) if task.day_cache else None
+    if key is not None:
+        cached = read_entry(task.day_cache, key, DayResult, "replay day")
+        if cached is not None:
+            return _read_back(cached, (time.perf_counter() - started) * 1000.0)
+    result = _compute_day(task, started)
+    if key is not None:
+        write_entry(task.day_cache, key, result, "replay day")
+    return result
+
+
+def _read_back(result: DayResult, read_ms: float) -> DayResult:
+    """A cached day without the timings of the run that computed it: this run loaded no snapshot
+    and ran no source or IFD v3.0 day replay, so it records none of those latencies (the perf
+    tables hold only what this run measured); `compute_ms` is the read."""
+    data = {index: dataclasses.replace(item, load_ms=float("nan"), idea_ms={}) for index, item in result.data.items()}
+    return dataclasses.replace(result, data=data, latency={}, compute_ms=read_ms)
+
+
+def _compute_day(task: DayTask, started: float) -> DayResult:
     day = task.day
     sources = [copy.copy(s) for s in task.sources]  # bound below: a thread of the same process may share them
     mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
@@ -102,7 +132,7 @@ def compute_day(task: DayTask) -> DayResult:
         elif files:  # shared by every run and variant this process computes with the same MBO files and settings
             source.bind(_private_dir(source.baseline_fingerprint(Path(files[0]).parent)))
     feed = ReplayFeed(recording, task.bars, SimulatedClock(day.window_open),
-                      mbo_batch=mbo_batch(mbo_sources) if mbo_sources else None, snapshots=task.snapshots)
+                      mbo_batch=mbo_batch(mbo_sources, task.mbo_cache) if mbo_sources else None, snapshots=task.snapshots)
     events = tuple(feed.plan(day))
     data: dict[int, EventData] = {}
     latest: dict[pd.Timestamp, OptionsChain | None] = {}
@@ -119,10 +149,11 @@ def compute_day(task: DayTask) -> DayResult:
                      latency=feed.day_latency(day), compute_ms=(time.perf_counter() - started) * 1000.0)
 
 
-def mbo_batch(mbo_sources: Sequence[Any]) -> Any:
-    """The replay feed's IFD v3.0 step: every MBO source's emissions over a day's MBO files."""
+def mbo_batch(mbo_sources: Sequence[Any], cache_dir: Path | None = None) -> Any:
+    """The replay feed's IFD v3.0 step: every MBO source's emissions over a day's MBO files (read
+    from `cache_dir` when an earlier replay computed them)."""
     def run(day: TradingDay, files: Any) -> pd.DataFrame:
-        frames = [s.replay_day(day, files) for s in mbo_sources]
+        frames = [s.replay_day(day, files, cache_dir=cache_dir) for s in mbo_sources]
         frames = [f for f in frames if f is not None and not f.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return run

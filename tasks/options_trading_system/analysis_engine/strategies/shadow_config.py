@@ -47,7 +47,10 @@ class ReplayConfig:
     csv_timezone: str = "America/New_York"
     bar_seconds: int = 60
     speed: float = 0.0
-    snapshot_cache: bool = True  # parsed snapshots + greeks kept in <output_dir>/cache/snapshots
+    #: the replay's disk caches: parsed snapshots + greeks in <output_dir>/cache/snapshots, IFD v3.0
+    #: day emissions in <output_dir>/cache/ifd_v3 (one switch: a new key would change every run's
+    #: stored profile, and a run started before it could not be resumed)
+    snapshot_cache: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -371,7 +371,8 @@ class ShadowTradingOrchestrator:
                 if source.event_kind != event.kind:
                     continue
                 frame, ms = _ideas(source, inputs, data)
-                self.ledger.add_latency(day.label, event.key, f"algorithm:{source.algorithm}", ms)
+                if np.isfinite(ms):  # NaN: the ideas were read back from a replay's day cache, not computed now
+                    self.ledger.add_latency(day.label, event.key, f"algorithm:{source.algorithm}", ms)
                 if not frame.empty:
                     ideas.append(frame.assign(source=source.name, algorithm=source.algorithm,
                                               traded_source=int(source.trade)))

@@ -24,22 +24,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import pandas as pd
 
 from ...config_manager import Profile, load_environment, load_profile
-from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
-from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
 from ...errors import ConfigError, InputFileError, LedgerWriteError
 from ...state import queries
 from ...state.run_lock import RunLock
 from ...state.state_dir import export_profile_state_dir
 from ...state.ledger import LEDGER_FILE, RUN_COMPLETED, RUN_FAILED, RUN_RUNNING, Ledger, iso
 from .feeds.clock import Clock, RealClock, SimulatedClock
-from .feeds.cycle_timer import ClockCycleTimer, CycleTimer, ScheduleCycleTimer
-from .feeds.live_feed import LiveFeed
-from .feeds.live_mbo import LiveMboChannel
 from .feeds.market_events import EVENT_CLOSE, EVENT_MBO, MarketFeed
 from .performance import ProcessSampler
 from .feeds.price_path import PricePath
@@ -51,7 +46,13 @@ from .replay_days import DayTask, compute_day, task_key
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
+from .signals.ifd_v3_source import day_cache_dir_under
+from .day_cache import day_cache_dir_under as replay_day_cache_under
 from .feeds.trading_calendar import TradingCalendar, TradingDay
+
+if TYPE_CHECKING:  # live-only types, imported where a live run builds them
+    from .feeds.cycle_timer import CycleTimer
+    from .feeds.live_mbo import LiveMboChannel
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,11 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
         closed_before = set(queries.closed_days(ledger))
         feed = _feed(run, profile, config, days, run_dir, sources, hooks, request, ledger.progress()["sim_time"],
                      executor, [d for d in days if d.label not in closed_before])
-        reporter = _reporter(hooks.reports, ledger, config, output_dir)
+        # the end of the run writes every closed day's reports (the run's final status and each
+        # day's last timings are in them); a full-speed replay reaches its end moments after a
+        # close, so it writes them once, there; a live run or a paced replay also at each close
+        at_close = run["mode"] != "replay" or _speed(request, config) > 0
+        reporter = _reporter(hooks.reports, ledger, config, output_dir) if at_close else None
         on_event = hooks.on_event
         if hooks.progress is not None and isinstance(feed, PhasedReplayFeed):
             tick = hooks.progress(len(days) - len(closed_before), unit="day")
@@ -215,7 +220,12 @@ def _run(request: ShadowRunRequest, hooks: RunHooks, profile: Profile, config: S
             on_day_closed=reporter, on_event=on_event, sampler=ProcessSampler(), wall_clock=hooks.wall_clock,
             **execution)
         if run["status"] != RUN_COMPLETED:
-            outcome = orchestrator.run()
+            try:
+                outcome = orchestrator.run()
+            except Exception:
+                if not at_close:  # the days closed before the failure keep their reports, as at each close
+                    _reports_after_failure(hooks.reports, ledger, config, output_dir)
+                raise
         closed, final, reports = write_run_reports(hooks.reports, ledger, config, output_dir, run_dir)
         exit_note = outcome.status
         failed = dict(feed.failures) if isinstance(feed, PhasedReplayFeed) else {}
@@ -468,19 +478,26 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
         prices = _price_path(recording, config, profile)
         if len(prices) == 0:
             log.warning("replay %s: no price path; no signal can be entered or judged", recording.root)
-        speed = request.speed if request.speed is not None else config.replay.speed
-        clock = hooks.clock or SimulatedClock(replay_clock_start(days, resumed_at), speed=speed)
+        clock = hooks.clock or SimulatedClock(replay_clock_start(days, resumed_at), speed=_speed(request, config))
         # phase A on the executor (IFD v3.0's baselines in the run's folder when it runs here),
         # phase B in this process: the orchestrator reading the results in day order
         run_key = f"{run['run_id']}#{uuid.uuid4().hex[:8]}"
         snapshots = snapshot_store(config, sources, run_dir.parent.parent)  # <output_dir>/runs/<id>
         tasks = [DayTask(run_key=run_key, day=day, recording=recording.root.absolute(),  # as workers elsewhere see it
                          bars=prices.between(day.session_open, day.session_close), sources=tuple(sources),
-                         baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots)
+                         baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots,
+                         mbo_cache=day_cache_dir_under(run_dir.parent.parent) if config.replay.snapshot_cache else None,
+                         day_cache=replay_day_cache_under(run_dir.parent.parent) if config.replay.snapshot_cache
+                         else None)
                  for day in remaining]
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
         stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))
         return PhasedReplayFeed(stream, run_key, prices, clock)
+    # live only: its data sources, the MBO stream client (databento) and the cycle timers, which a
+    # replay never needs, are imported here rather than at every start
+    from ...data_ingestion.sources_registry import ChainLoader, ChainRequest, SourceContext, build_sources
+    from .feeds.cycle_timer import ClockCycleTimer, ScheduleCycleTimer
+    from .feeds.live_feed import LiveFeed
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
                             else ClockCycleTimer(clock, config.live.cycle_seconds))
@@ -525,6 +542,8 @@ def replay_clock_start(days: list[TradingDay], resumed_at: str | None) -> pd.Tim
 def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHooks
                        ) -> tuple[list[LiveMboChannel], list[str]]:
     """A live MBO channel per IFD v3.0 source; without a key the source is noted as unfed, not faked."""
+    from ...data_ingestion.mbo.live_client import LiveMBOFeed, api_key
+    from .feeds.live_mbo import LiveMboChannel
     channels: list[LiveMboChannel] = []
     notes: list[str] = []
     for source in (s for s in sources if s.event_kind == EVENT_MBO):
@@ -546,6 +565,24 @@ def _live_mbo_channels(sources: list[Any], env: Mapping[str, str], hooks: RunHoo
 def _planned(feed: MarketFeed, days: list[TradingDay]) -> int | None:
     counts = [feed.planned_events(d) for d in days]
     return None if any(c is None for c in counts) else int(sum(c for c in counts if c is not None))
+
+
+def _speed(request: ShadowRunRequest, config: ShadowTradingConfig) -> float:
+    """A replay's pace in simulated seconds per second (0: as fast as possible)."""
+    return request.speed if request.speed is not None else config.replay.speed
+
+
+def _reports_after_failure(reports: RunReports | None, ledger: Ledger, config: ShadowTradingConfig,
+                           output_dir: Path) -> None:
+    """The reports of the days a failing full-speed replay closed (best effort: the failure may be
+    the ledger's own, and it is the one to report)."""
+    if reports is None:
+        return
+    try:
+        for day in queries.closed_days(ledger):
+            reports.write_day_reports(ledger, day, config, output_dir)
+    except Exception as exc:  # noqa: BLE001 - the run's own failure is raised next
+        log.error("the closed days' reports could not be written after the failure: %s", exc)
 
 
 def _reporter(reports: RunReports | None, ledger: Ledger, config: ShadowTradingConfig,

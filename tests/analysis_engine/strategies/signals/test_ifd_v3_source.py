@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,38 @@ def test_a_replayed_day_gives_the_engines_emissions_with_baselines_from_earlier_
     direct = replay_file(mbo, IFDv3Config(), baselines=table).signals
     assert emissions["signal_id"].tolist() == direct["signal_id"].tolist()
     assert emissions["confidence"].tolist() == pytest.approx(direct["confidence"].tolist())
+
+
+def test_a_days_emissions_are_computed_once_then_read_from_the_cache_until_an_mbo_file_changes(
+        small_recording: Path, tmp_path: Path) -> None:
+    recording = tmp_path / "mbo"
+    (recording / "history").mkdir(parents=True)
+    for file in (small_recording / "mbo").rglob("*.dbn*"):
+        (recording / file.relative_to(small_recording / "mbo")).write_bytes(file.read_bytes())
+    day = TradingCalendar("CMES", WindowConfig()).day(pd.Timestamp("2025-06-02").date())
+    mbo = recording / "2025-06-02.mbo.dbn.zst"
+    cache = tmp_path / "cache"
+
+    def replay(run: str, cache_dir: Path | None) -> pd.DataFrame:
+        source = IfdV3SignalSource("ifd_v3", IFDv3Config())
+        source.bind(tmp_path / run)
+        return source.replay_day(day, [mbo], cache_dir=cache_dir)
+
+    computed = replay("plain", None)
+    first = replay("cold", cache)
+    store = "ifd_v3_ifd_v3_baselines.sqlite"
+    assert len(list(cache.rglob("*.pkl"))) == 1 and (tmp_path / "cold" / store).is_file()
+    again = replay("warm", cache)
+    pd.testing.assert_frame_equal(first, computed)
+    pd.testing.assert_frame_equal(again, computed)
+    assert not (tmp_path / "warm" / store).exists()  # the engine and its baselines did not run
+    # another engine setting, or a history day rewritten, is another key: computed again
+    other = IfdV3SignalSource("ifd_v3", dataclasses.replace(IFDv3Config(), underlying_root="MNQ"))
+    assert other.day_cache_key(day, [mbo]) != IfdV3SignalSource("ifd_v3", IFDv3Config()).day_cache_key(day, [mbo])
+    history = next((recording / "history").glob("*.mbo.dbn*"))
+    os.utime(history, ns=(history.stat().st_atime_ns, history.stat().st_mtime_ns + 1_000_000_000))
+    replay("changed", cache)
+    assert len(list(cache.rglob("*.pkl"))) == 2 and (tmp_path / "changed" / store).is_file()
 
 
 def _emission(direction: str, strike: float, right: str) -> dict:

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ....data_ingestion.mbo.dbn_file import read_dbn_table
 from ....errors import InputFileError
 
 log = logging.getLogger(__name__)
@@ -131,6 +130,7 @@ def _load_csv(path: Path, *, csv_timezone: str, bar_seconds: int) -> PricePath:
 
 
 def _load_dbn(path: Path, *, bar_seconds: int, root: str) -> PricePath:
+    from ....data_ingestion.mbo.dbn_file import read_dbn_table  # databento: only for DBN bars
     try:
         frame, schema = read_dbn_table(path)
     except Exception as exc:  # the DBN decoder raises several unrelated types

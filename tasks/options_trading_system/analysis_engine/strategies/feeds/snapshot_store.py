@@ -22,9 +22,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
-import pickle
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -41,6 +38,7 @@ from ....errors import ChainValidationError, InputFileError
 from ... import black76, greeks as greeks_module, pipeline
 from ...greeks import GreeksAnalysis, GreeksConfig
 from ...pipeline import AnalysisContext, RunTables
+from .disk_cache import code_salt, read_entry, write_entry
 
 log = logging.getLogger(__name__)
 
@@ -147,48 +145,16 @@ class SnapshotStore:
         text = "\x1f".join((self._salt, *map(str, identity)))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
-    def _entry(self, key: str) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir / key[:2] / f"{key}.pkl"
-
     def _read_disk(self, key: str) -> ParsedSnapshot | None:
-        entry = self._entry(key)
-        if entry is None or not entry.is_file():
-            return None
-        try:
-            with entry.open("rb") as handle:
-                stored_key, parsed = pickle.load(handle)
-        except Exception as exc:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
-            log.warning("snapshot cache %s unreadable (%s); parsing the snapshot again", entry, exc)
-            return None
-        return parsed if stored_key == key and isinstance(parsed, ParsedSnapshot) else None
+        return read_entry(self.cache_dir, key, ParsedSnapshot, "snapshot")
 
     def _write_disk(self, key: str, parsed: ParsedSnapshot) -> None:
-        entry = self._entry(key)
-        if entry is None:
-            return
-        try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            # a temporary name of its own per writer (processes and threads), renamed into place
-            fd, temporary = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    pickle.dump((key, parsed), handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temporary, entry)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except OSError as exc:  # a full or read-only cache costs speed, not the run
-            log.warning("snapshot cache %s not written (%s); the replay goes on without it", entry, exc)
+        write_entry(self.cache_dir, key, parsed, "snapshot")
 
 
 def _salt(greeks: GreeksConfig | None) -> str:
     """What besides the file decides an entry: format, greeks settings, the parsing code."""
-    code = hashlib.sha256()
-    for module in _CODE:
-        source = getattr(module, "__file__", None)
-        if source:
-            code.update(Path(source).read_bytes())
-    return "\x1f".join((CACHE_FORMAT, repr(greeks), pd.__version__, code.hexdigest()))
+    return "\x1f".join((CACHE_FORMAT, repr(greeks), pd.__version__, code_salt(_CODE)))
 
 
 def cache_dir_under(output_dir: Path) -> Path:

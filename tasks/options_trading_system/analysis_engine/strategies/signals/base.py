@@ -71,6 +71,11 @@ class SignalSource(ABC):
         (`SignalInput.greeks`); None when it reads no greeks."""
         return None
 
+    def settings_identity(self) -> str | None:
+        """Everything besides its input that decides this source's ideas, as text (a replay's day
+        cache keys on it); None when the source cannot say, and its days are then never cached."""
+        return None
+
     @classmethod
     @abstractmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "SignalSource":

@@ -45,6 +45,10 @@ class EvSignalSource(SignalSource):
     def greeks_config(self) -> GreeksConfig:
         return self.greeks.config
 
+    def settings_identity(self) -> str | None:
+        return repr((type(self).__name__, self.name, self.trade, self.greeks.config, self.stage.config,
+                     self.stage.prune, self.top_n, self.tick_size))
+
     @classmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "EvSignalSource":
         greeks = stage_settings(profile, "greeks", "stage.greeks.schema.json",

@@ -43,6 +43,10 @@ class IfdV1SignalSource(SignalSource):
         self.actionable_only = actionable_only
         self.tick_size = tick_size
 
+    def settings_identity(self) -> str | None:
+        return repr((type(self).__name__, self.name, self.trade, self.stage.config, self.actionable_only,
+                     self.tick_size))
+
     @classmethod
     def from_profile(cls, source: SignalSourceConfig, profile: Profile, shadow: Any) -> "IfdV1SignalSource":
         config = stage_settings(profile, "volume_spike", "stage.volume_spike.schema.json", source, VolumeSpikeConfig)

@@ -17,6 +17,7 @@ import glob
 import hashlib
 import logging
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -25,11 +26,12 @@ import pandas as pd
 
 from ....config_manager import Profile, validate_document
 from ....errors import ConfigError
+from ....data_ingestion import mbo as mbo_package
 from ....state.state_dir import state_path
-from ...ifd_v3.baselines import BaselineStore
+from ... import ifd_v3 as ifd_v3_package
 from ...ifd_v3.config import IFDv3Config, ifd_config_from_mapping
-from ...ifd_v3.replay import baselines_for, record_history, replay_file
 from ..feeds.market_events import EVENT_MBO
+from ..feeds.disk_cache import code_salt, read_entry, write_entry
 from ..shadow_config import SignalSourceConfig, thaw
 from .base import SignalInput, SignalSource, _deep_merge, empty_ideas, ideas_frame
 
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 BASELINE_FILE = "ifd_v3_baselines.sqlite"
 HISTORY_DIR = "history"
 MBO_PATTERN = "*.mbo.dbn*"  # MBO days (their definitions sit beside them as *.definition.dbn*)
+DAY_CACHE_FORMAT = "nq-ifd-v3-day-cache/1"
+DAY_CACHE_DIR = "ifd_v3"
 EVIDENCE_COLUMNS = ("aggressor", "pressure_ratio", "net_volume", "buy_volume", "sell_volume", "trades", "notional",
                     "z_score", "percentile", "baseline_days", "baseline_quality", "significance", "persistence",
                     "trend", "concentration", "anomaly", "book_imbalance")
@@ -71,6 +75,10 @@ class IfdV3SignalSource(SignalSource):
         built.baseline_db = state_path(baseline_db) if baseline_db else None
         return built
 
+    def settings_identity(self) -> str | None:
+        # where the baseline store lives does not change what it holds (`baseline_fingerprint`)
+        return repr((type(self).__name__, self.name, self.trade, self.config, self.tick_size))
+
     def bind(self, run_dir: Path) -> None:
         """Keep the baseline store in the run's folder (each run learns its own history)."""
         self.baseline_path = Path(run_dir) / f"{self.name}_{BASELINE_FILE}"
@@ -85,10 +93,37 @@ class IfdV3SignalSource(SignalSource):
         stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
         return hashlib.sha256(repr((self.config, stats)).encode()).hexdigest()[:20]
 
-    def replay_day(self, day: Any, files: Sequence[Path]) -> pd.DataFrame:
-        """The engine's emissions over the day's MBO files, with baselines from the days before."""
+    def day_cache_key(self, day: Any, files: Sequence[Path]) -> str:
+        """What `replay_day(day, files)` returns depends on, as one key: the source's name and
+        engine settings (the baseline fingerprint of the files' folder: every MBO file it may
+        record, by path, size and modification time), the day, the day's files, and the code and
+        library versions that decode and score them (`replay_day_code`)."""
+        folder = Path(files[0]).parent
+        text = "\x1f".join((DAY_CACHE_FORMAT, self.name, self.baseline_fingerprint(folder), str(day.session),
+                            *(str(Path(f).absolute()) for f in files), replay_day_code()))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+    def replay_day(self, day: Any, files: Sequence[Path], cache_dir: Path | None = None) -> pd.DataFrame:
+        """The engine's emissions over the day's MBO files, with baselines from the days before.
+
+        With `cache_dir` (a replay's `<output_dir>/cache/ifd_v3`) the emissions are computed once
+        per key (`day_cache_key`) and read back by every later replay of the same recording with
+        the same settings; the baseline store is then not touched (it only serves this computation)."""
         if not files:
             return pd.DataFrame()
+        key = self.day_cache_key(day, files) if cache_dir is not None else ""
+        cached = read_entry(cache_dir, key, pd.DataFrame, "IFD v3.0 day") if cache_dir is not None else None
+        if cached is not None:
+            return cached
+        emissions = self._replay_day(day, files)
+        if cache_dir is not None:
+            write_entry(cache_dir, key, emissions, "IFD v3.0 day")
+        return emissions
+
+    def _replay_day(self, day: Any, files: Sequence[Path]) -> pd.DataFrame:
+        # the engine (numba kernels, the DBN reader): loaded only when a day is replayed, not read back
+        from ...ifd_v3.baselines import BaselineStore
+        from ...ifd_v3.replay import baselines_for, record_history, replay_file
         folder = Path(files[0]).parent
         patterns = [str(folder / HISTORY_DIR / MBO_PATTERN), str(folder / MBO_PATTERN)]
         store_path = self.baseline_path or folder / BASELINE_FILE
@@ -132,6 +167,23 @@ class IfdV3SignalSource(SignalSource):
             "expected_value_points": np.full(len(rows), np.nan),
             "evidence": evidence,
         })
+
+
+@lru_cache(maxsize=1)
+def replay_day_code() -> str:
+    """The code a day's emissions come from: the source text of the IFD v3.0 engine, the MBO
+    readers and this module, and the versions of the libraries they run on (numba compiles the
+    kernels, databento decodes the files)."""
+    from importlib.metadata import version
+    engine, readers = Path(ifd_v3_package.__file__).parent, Path(mbo_package.__file__).parent
+    files = [*sorted(engine.glob("*.py")), *sorted(readers.glob("*.py")), Path(__file__)]
+    versions = tuple(version(name) for name in ("numpy", "pandas", "numba", "databento", "databento-dbn"))
+    return "\x1f".join((code_salt(files=files), *versions))
+
+
+def day_cache_dir_under(output_dir: Path) -> Path:
+    """Where replays under `output_dir` keep IFD v3.0 day emissions: `<output_dir>/cache/ifd_v3`."""
+    return Path(output_dir) / "cache" / DAY_CACHE_DIR
 
 
 def _day(value: Any) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.core.dtypes.cast import maybe_box_native
 
 from ....state.ledger import iso
 from ..feeds.market_events import MarketEvent
@@ -37,9 +38,21 @@ def repeat_keys(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     return out
 
 
+SIGNAL_ROW_COLUMNS = ("signal_id", "event_key", "day", "sim_time", "source", "algorithm", "traded_source",
+                      "instrument", "contract", "strike", "option_right", "direction", "entry_reference", "target",
+                      "stop", "confidence", "tier", "expected_value_points", "evidence")
+
+
+def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`frame.to_dict("records")` restricted to `columns`, built a column at a time (the same
+    Python values: numpy scalars boxed as Python ones) without pandas' per-row machinery."""
+    lists = [[maybe_box_native(v) for v in frame[c].tolist()] for c in columns]
+    return [dict(zip(columns, values)) for values in zip(*lists)]
+
+
 def signal_rows(signals: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
-    for s in signals.to_dict("records"):
+    for s in _records(signals, SIGNAL_ROW_COLUMNS):
         rows.append({
             "signal_id": s["signal_id"], "event_key": s["event_key"], "day": s["day"], "sim_time": iso(s["sim_time"]),
             "source": s["source"], "algorithm": s["algorithm"], "traded_source": int(s["traded_source"]),

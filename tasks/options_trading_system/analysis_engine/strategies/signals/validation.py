@@ -222,7 +222,8 @@ def _history(signals: pd.DataFrame, history: pd.DataFrame, config: ValidationCon
     correct = _floats(history["correct"])
     judged = np.flatnonzero(~np.isnan(correct))
     judged = judged[np.argsort(history["resolved_at"].to_numpy(dtype="object")[judged], kind="stable")]
-    resolved = pd.to_datetime(history["resolved_at"].to_numpy(dtype="object")[judged], utc=True) \
+    # the ledger's ISO 8601 texts: said, not guessed again for every event
+    resolved = pd.to_datetime(history["resolved_at"].to_numpy(dtype="object")[judged], utc=True, format="ISO8601") \
         .tz_localize(None).to_numpy(dtype="datetime64[ns]")
     sources = history["source"].to_numpy(dtype="object")[judged]
     directions = history["direction"].to_numpy(dtype="object")[judged]
