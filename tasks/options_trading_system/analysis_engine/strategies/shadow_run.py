@@ -47,7 +47,7 @@ from .feeds.recording import open_recording
 from .feeds.snapshot_store import SnapshotStore, cache_dir_under
 from .day_executors import DayExecutor, OutcomeStream, SerialExecutor
 from .phased_feed import PhasedReplayFeed
-from .replay_days import DayTask, compute_day, task_key
+from .replay_days import DayTask, compute_day, task_content_key, task_key
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
@@ -479,7 +479,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
                          baseline_dir=run_dir if executor.in_process else None, snapshots=snapshots)
                  for day in remaining]
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
-        stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))
+        stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key, content=task_content_key))
         return PhasedReplayFeed(stream, run_key, prices, clock)
     clock = hooks.clock or RealClock()
     timer = hooks.timer or (ScheduleCycleTimer(config.live.cycle_seconds) if isinstance(clock, RealClock)
