@@ -1,7 +1,8 @@
 """Where a replay's per-day work runs: in this process, or as tasks on a `dask.distributed` cluster.
 
 A replay is two phases (docs/shadow_trading.md, "Distributed replay"): phase A computes each day's
-signals from the recording (pure, expensive, independent per day); phase B, always on the driver,
+signals from the recording (pure, expensive, independent per day); phase B, in the process that
+runs the run (the driver, or a worker for a dask sweep's variant, `sweep/worker_variant.py`),
 validates, trades and writes the ledger in day order. An executor runs phase A: `map_days(fn,
 tasks)` applies `fn` to every task and yields one `DayOutcome` per task, in the order of `tasks`,
 whatever order they finish in. A task that raises is a failed outcome (its error text), not an
@@ -12,8 +13,8 @@ lazily: a day is computed when the driver asks for it) and `dask` (a `LocalClust
 or an existing scheduler's address). The dask executor keeps at most `max_ahead` tasks in flight,
 so a months-long replay holds a bounded number of computed days; a worker that dies mid-task has
 its task re-run by the scheduler on another worker, and a task that raises is retried `retries`
-times. Only the driver writes the ledger, from the one outcome it receives per task, so a task
-that ran twice cannot write twice.
+times. Only the run's own process writes the ledger, from the one outcome it receives per task,
+so a task that ran twice cannot write twice.
 """
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ....state.ledger import LEDGER_FILE
+from ....state.ledger import LEDGER_FILE, Ledger
+from ....state.run_lock import RunLock
 from ..day_executors import DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_S, DaskExecutor
 from ..shadow_run import RUNS_DIR, RunHooks, ShadowRunRequest, start_run
 
@@ -78,11 +79,26 @@ def run_variant_on_worker(request: ShadowRunRequest, *, share_group: str | None,
 
 def resumable(request: ShadowRunRequest) -> ShadowRunRequest:
     """`request`, or a resume of its run when its ledger already exists: the task is running
-    again after its worker died, and the run goes on from its last committed event."""
+    again after its worker died, and the run goes on from its last committed event. (A new
+    request's ledger cannot predate the sweep: the plan turns an existing run into a resume.)"""
     if request.resume or not request.run_id or request.output_dir is None:
         return request
-    if not (Path(request.output_dir) / RUNS_DIR / request.run_id / LEDGER_FILE).is_file():
+    run_dir = Path(request.output_dir) / RUNS_DIR / request.run_id
+    path = run_dir / LEDGER_FILE
+    if not path.is_file():
         return request
+    with RunLock(run_dir, request.run_id):
+        ledger = Ledger.open_existing(path)
+        try:
+            created = ledger.run() is not None
+        finally:
+            ledger.close()
+        if not created:  # the earlier attempt died between the ledger's schema and its run row: start anew
+            log.warning("run %s has a ledger without a run row (its task died creating it): created again",
+                        request.run_id)
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+            return request
     log.warning("run %s already has a ledger (its task is running again after a worker was lost): resuming it",
                 request.run_id)
     return replace(request, resume=request.run_id, run_id=None, days=None, start=None, replay=None,
