@@ -198,6 +198,19 @@ def _assert_serial_ledgers(run_ids: list[str], request, serial_request) -> None:
             assert distributed[table] == serial[table], (run_id, table)
 
 
+def _has_observations(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM observations").fetchone()[0] > 0
+        finally:
+            db.close()
+    except sqlite3.Error:  # still being created
+        return False
+
+
 def test_variants_differing_only_in_validation_and_execution_compute_each_day_once_on_the_cluster(
         swept, small_recording: Path, tmp_path: Path) -> None:
     """The grid varies phase-B settings only (validation score, slippage): each variant's run is a task
@@ -244,12 +257,12 @@ def test_a_variant_whose_worker_dies_mid_run_resumes_on_another_and_writes_the_s
         killed = ""
         deadline = time.monotonic() + 300
         while not killed and time.monotonic() < deadline and thread.is_alive():
-            ledgers = [p for p in (request.output_dir / "runs").glob("*/ledger.sqlite")] \
-                if (request.output_dir / "runs").is_dir() else []
-            busy = {address: [k for k in keys if str(k).startswith("shadow-variant-")]
+            busy = {address: [str(k).rsplit("-", 1)[-1] for k in keys if str(k).startswith("shadow-variant-")]
                     for address, keys in client.processing().items()}
-            target = next((address for address, keys in busy.items() if keys), None)
-            if ledgers and target is not None:  # a variant's run has started writing its ledger there
+            target = next((address for address, names in busy.items()
+                           if any(_has_observations(request.output_dir / "runs" / f"small--{name}" / "ledger.sqlite")
+                                  for name in names)), None)
+            if target is not None:  # a variant there has started writing its ledger
                 os.kill(client.run(os.getpid, workers=[target])[target], signal.SIGKILL)
                 killed = target
             time.sleep(0.05)
