@@ -63,8 +63,9 @@ def main() -> int:
         return distributed([a for a in sys.argv[1:] if a != "--distributed"])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--distributed", action="store_true",
-                        help="instead: serial vs a dask LocalCluster over days x variants "
-                             "(bench_shadow_distributed.py; its options: --days, --variants, --workers)")
+                        help="instead: the serial sweep vs the dask sweep on LocalClusters over days x variants "
+                             "(bench_shadow_distributed.py; its options: --days, --variants, --workers, "
+                             "--recording, --no-share)")
     parser.add_argument("--recording", type=Path, default=None, help="replay this recording instead of a fresh week")
     parser.add_argument("--runs", type=int, default=1, help="replays to time (default 1)")
     parser.add_argument("--real", action="store_true", help="also time the week on the real NQ bars (../shared/data)")

@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
-"""Distributed-replay benchmark: days x variants, serial against a dask LocalCluster.
+"""Distributed-sweep benchmark: days x variants, the serial sweep against the dask sweep.
 
 1. writes a sample recording of `--days` trading days (default 20; generation time printed apart),
    unless `--recording DIR` names one;
-2. writes `--variants` profiles (default 4): the shadow_trading profile and small overrides of it
-   (validation score, cooldown, EV setups per snapshot), each a replay of the same days;
-3. replays every variant serially (phase A and B in this process, one variant after the other),
-   then on a LocalCluster of each worker count in `--workers` (default 1 and 2; its start, with
-   the workers importing the replay code, is timed apart): all variants at once, each variant's
-   phase B in its own driver thread, their day tasks on the cluster;
-4. checks that every distributed ledger equals its serial ledger row for row (all tables but the
-   wall-clock perf_* ones), and prints wall times, the speed-up against serial (goal: at least 1.7x
-   on 2 workers), the cluster's start time and the per-task overhead (a no-op task's round trip
-   through the same executor).
+2. writes a sweep file of `--variants` variants (default 4): the shadow_trading profile and small
+   overrides of it (validation score, cooldown: phase-B settings; EV setups per snapshot: a
+   phase-A one), each a replay of the same days;
+3. runs the sweep with the serial runner (`run_sweep`, one variant after the other in this
+   process), then with the dask runner on a LocalCluster of each worker count in `--workers`
+   (default 1 and 2; the cluster's start, with the workers importing the replay code, is timed
+   apart): every variant's run as a task on a worker (its phase B and ledger there), its days'
+   phase A as day tasks on the same cluster, shared by variants with the same phase A
+   (`--no-share`: each variant computes its own, to see what the sharing brings);
+4. checks that every dask ledger equals its serial ledger row for row (all tables but the
+   wall-clock perf_* ones), and prints wall times, CPU time (this process, which holds the
+   scheduler, plus the worker processes), the speed-up against serial (goal: at least 1.7x on 2
+   workers), the cluster's start time and the per-task overhead (a no-op task's round trip).
 
     python3 scripts/benchmarks/bench_shadow.py --distributed [--days 20] [--variants 4] [--workers 1,2]
     python3 scripts/benchmarks/bench_shadow.py --distributed --days 4 --variants 2   # a quick run
 
-On a shared machine the figures are labelled with the load average seen at the start.
+On a shared machine the figures are labelled with the load average seen at the start and end.
 """
 from __future__ import annotations
 
@@ -28,7 +31,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -38,15 +40,17 @@ if str(PROJECT_ROOT) not in sys.path:  # runnable from a plain checkout, without
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from tasks.options_trading_system.analysis_engine.strategies.day_executors import (  # noqa: E402
-    DaskExecutor, DayExecutor, SerialExecutor)
+    DaskExecutor, DayExecutor)
 from tasks.options_trading_system.analysis_engine.strategies.replay_days import compute_day  # noqa: E402
-from tasks.options_trading_system.analysis_engine.strategies.shadow_run import (  # noqa: E402
-    RunHooks, ShadowRunRequest, run_replay)
+from tasks.options_trading_system.analysis_engine.strategies.shadow_run import RunHooks  # noqa: E402
+from tasks.options_trading_system.analysis_engine.strategies.sweep import SweepRequest, run_sweep  # noqa: E402
+from tasks.options_trading_system.analysis_engine.strategies.sweep.worker_variant import run_variant_on_worker  # noqa: E402
 from tasks.options_trading_system.sample_data.week import SampleWeekParams, write_sample_week  # noqa: E402
 from tasks.options_trading_system.state.ledger import dump_state  # noqa: E402
 
 GOAL_SPEEDUP = 1.7
 GOAL_WORKERS = 2
+SWEEP_ID = "bench"
 #: the variants: small overrides of the shadow_trading profile (the first is the profile itself)
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("base", {}),
@@ -70,37 +74,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", default="1,2", help="LocalCluster sizes to time, comma-separated (default 1,2)")
     parser.add_argument("--recording", type=Path, default=None,
                         help="replay this recording (at least --days days) instead of generating one")
+    parser.add_argument("--no-share", action="store_true",
+                        help="every variant computes its own phase A on the cluster (no sharing between variants)")
 
 
 def run(args: argparse.Namespace) -> int:
     sizes = [int(n) for n in str(args.workers).split(",") if n.strip()]
     work = Path(tempfile.mkdtemp(prefix="bench_shadow_distributed_"))
     try:
-        print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} "
-              f"core(s) (figures measured under that load)")
+        print(f"load average at start: {_load()} on {os.cpu_count()} core(s) (figures measured under that load)")
         recording = args.recording or _generate(work / "recording", args.days)
-        variants = _profiles(work / "profiles", args.variants)
-        serial = _replay_all(SerialExecutor(), recording, variants, args.days, work / "serial", concurrent=False)
-        print(f"\nserial: {serial['wall']:.1f} s for {args.days} days x {len(variants)} variants "
-              f"({serial['wall'] / (args.days * len(variants)):.2f} s per day task)")
+        sweep_file = _sweep_file(work / "sweep.json", args.variants, args.days)
+        serial = _sweep(sweep_file, recording, args.days, work / "serial", None, {"runner": "serial"})
+        print(f"\nserial sweep: {serial['wall']:.1f} s wall, {serial['cpu']:.1f} s CPU for {args.days} days x "
+              f"{args.variants} variants ({serial['wall'] / (args.days * args.variants):.2f} s per day x variant); "
+              f"load now {_load()}")
         met = True
         for size in sizes:
             started = time.perf_counter()
             with DaskExecutor(workers=size) as executor:
                 # the workers import the replay code once, as any long-lived cluster has
-                executor.client.run(importlib.import_module, compute_day.__module__)
+                for module in (compute_day.__module__, run_variant_on_worker.__module__):
+                    executor.client.run(importlib.import_module, module)
                 startup = time.perf_counter() - started
                 overhead = _noop_overhead(executor)
-                result = _replay_all(executor, recording, variants, args.days, work / f"dask{size}", concurrent=True)
-            same = all(dump_state(result["ledgers"][name], ignore_columns={"runs": ["run_id"]})
-                       == dump_state(serial["ledgers"][name], ignore_columns={"runs": ["run_id"]})
-                       for name in serial["ledgers"])
+                options = {"runner": "dask", "client": executor.client, "phase_b": "workers",
+                           "share_phase_a": not args.no_share}
+                result = _sweep(sweep_file, recording, args.days, work / f"dask{size}", executor, options)
+            same = all(_state(result["ledgers"][name]) == _state(serial["ledgers"][name]) for name in serial["ledgers"])
             speedup = serial["wall"] / result["wall"]
-            print(f"LocalCluster {size} worker(s): {result['wall']:.1f} s replay "
+            print(f"LocalCluster {size} worker(s): {result['wall']:.1f} s wall, {result['cpu']:.1f} s CPU "
+                  f"(driver and scheduler {result['cpu_driver']:.1f} s, workers {result['cpu'] - result['cpu_driver']:.1f} s) "
                   f"(+{startup:.1f} s cluster start), speed-up {speedup:.2f}x against serial "
                   f"({serial['wall'] / (result['wall'] + startup):.2f}x with the start); "
                   f"ledgers equal to serial: {'yes' if same else 'NO'}; per-task overhead {overhead:.1f} ms "
-                  f"(no-op round trip)")
+                  f"(no-op round trip); phase A {'per variant' if args.no_share else 'shared'}; load now {_load()}")
             met = met and same and (size != GOAL_WORKERS or speedup >= GOAL_SPEEDUP)
         if GOAL_WORKERS in sizes:
             print(f"goal: at least {GOAL_SPEEDUP}x on {GOAL_WORKERS} workers, ledgers equal: "
@@ -108,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
         return 0 if met else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _generate(folder: Path, days: int) -> Path:
@@ -120,49 +132,44 @@ def _generate(folder: Path, days: int) -> Path:
     return folder
 
 
-def _profiles(folder: Path, count: int) -> dict[str, Path]:
-    folder.mkdir(parents=True)
-    out = {}
-    for name, override in VARIANTS[:count]:
-        path = folder / f"{name}.json"
-        path.write_text(json.dumps({"description": f"benchmark variant {name}", "extends": "shadow_trading",
-                                    **override}))
-        out[name] = path
-    return out
+def _sweep_file(path: Path, count: int, days: int) -> Path:
+    variants = [{"name": name, "overrides": override} for name, override in VARIANTS[:count]]
+    path.write_text(json.dumps({"id": SWEEP_ID, "profile": "shadow_trading", "days": days, "rank_by": "sharpe",
+                                "description": "distributed-sweep benchmark", "variants": variants}))
+    return path
 
 
-def _replay_all(executor: DayExecutor, recording: Path, variants: dict[str, Path], days: int, out: Path, *,
-                concurrent: bool) -> dict[str, Any]:
-    """Every variant's replay on `executor`: one after the other, or all at once (a driver thread
-    each, so every variant's day tasks keep the cluster busy while the ledgers are written)."""
-    ledgers = {name: out / name / "runs" / name / "ledger.sqlite" for name in variants}
-    errors: list[str] = []
-
-    def one(name: str) -> None:
-        request = ShadowRunRequest(profile=str(variants[name]), replay=recording, days=days, output_dir=out / name,
-                                   run_id=name)
-        try:
-            result = run_replay(request, executor, RunHooks())
-        except Exception as exc:  # reported with the others below
-            errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            return
-        if result.status != "completed" or result.failed_days:
-            errors.append(f"{name}: {result.status}, failed days {dict(result.failed_days)}")
-
+def _sweep(sweep_file: Path, recording: Path, days: int, out: Path, executor: DayExecutor | None,
+           options: dict[str, Any]) -> dict[str, Any]:
+    """The sweep with `options["runner"]` (the rest: the runner's options): wall time, CPU time of
+    this process (and, on a cluster, of its workers), each variant's ledger."""
+    options = dict(options)
+    runner = options.pop("runner")
+    request = SweepRequest(sweep_file=sweep_file, replay=recording, days=days, output_dir=out)
+    workers_before = _worker_cpu(executor)
+    cpu_before = time.process_time()
     started = time.perf_counter()
-    if concurrent:
-        threads = [threading.Thread(target=one, args=(name,), daemon=True) for name in variants]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    else:
-        for name in variants:
-            one(name)
+    result = run_sweep(request, RunHooks(), runner=runner, runner_options=options)
     wall = time.perf_counter() - started
-    if errors:
-        raise SystemExit(f"{executor.describe()}: " + "; ".join(errors))
-    return {"wall": wall, "ledgers": ledgers}
+    cpu_driver = time.process_time() - cpu_before
+    cpu_workers = _worker_cpu(executor) - workers_before
+    bad = [f"{o.name}: {o.status} {o.error or ''}" for o in result.outcomes if o.status != "completed"]
+    if bad:
+        raise SystemExit(f"{runner} sweep: " + "; ".join(bad))
+    ledgers = {o.name: out / "runs" / o.run_id / "ledger.sqlite" for o in result.outcomes}
+    return {"wall": wall, "cpu": cpu_driver + cpu_workers, "cpu_driver": cpu_driver, "ledgers": ledgers}
+
+
+def _worker_cpu(executor: DayExecutor | None) -> float:
+    """CPU seconds used so far by the cluster's worker processes (0 without a cluster)."""
+    if not isinstance(executor, DaskExecutor):
+        return 0.0
+    times = executor.client.run(time.process_time)
+    return float(sum(times.values()))
+
+
+def _state(path: Path) -> dict[str, list[tuple]]:
+    return dump_state(path, ignore_columns={"runs": ["run_id", "profile", "config_json"]})
 
 
 def _noop_overhead(executor: DayExecutor) -> float:

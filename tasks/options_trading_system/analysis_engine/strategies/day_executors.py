@@ -1,7 +1,8 @@
 """Where a replay's per-day work runs: in this process, or as tasks on a `dask.distributed` cluster.
 
 A replay is two phases (docs/shadow_trading.md, "Distributed replay"): phase A computes each day's
-signals from the recording (pure, expensive, independent per day); phase B, always on the driver,
+signals from the recording (pure, expensive, independent per day); phase B, in the process that
+runs the run (the driver, or a worker for a dask sweep's variant, `sweep/worker_variant.py`),
 validates, trades and writes the ledger in day order. An executor runs phase A: `map_days(fn,
 tasks)` applies `fn` to every task and yields one `DayOutcome` per task, in the order of `tasks`,
 whatever order they finish in. A task that raises is a failed outcome (its error text), not an
@@ -12,8 +13,8 @@ lazily: a day is computed when the driver asks for it) and `dask` (a `LocalClust
 or an existing scheduler's address). The dask executor keeps at most `max_ahead` tasks in flight,
 so a months-long replay holds a bounded number of computed days; a worker that dies mid-task has
 its task re-run by the scheduler on another worker, and a task that raises is retried `retries`
-times. Only the driver writes the ledger, from the one outcome it receives per task, so a task
-that ran twice cannot write twice.
+times. Only the run's own process writes the ledger, from the one outcome it receives per task,
+so a task that ran twice cannot write twice.
 """
 from __future__ import annotations
 
@@ -56,10 +57,11 @@ class DayExecutor(ABC):
     in_process: ClassVar[bool]
 
     @abstractmethod
-    def map_days(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-                 key: Callable[[Any], str] = str) -> Iterator[DayOutcome]:
+    def map_days(self, fn: Callable[[Any], Any], tasks: Sequence[Any], key: Callable[[Any], str] = str,
+                 content: Callable[[Any], str] | None = None) -> Iterator[DayOutcome]:
         """`fn(task)` for every task; outcomes in task order. Closing the iterator cancels what is
-        still pending."""
+        still pending. `content(task)` names what a task computes: an executor that shares work
+        between runs (a dask executor with a `share_group`) computes tasks of equal content once."""
 
     def describe(self) -> str:
         return self.name
@@ -80,8 +82,8 @@ class SerialExecutor(DayExecutor):
     name = "serial"
     in_process = True
 
-    def map_days(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-                 key: Callable[[Any], str] = str) -> Iterator[DayOutcome]:
+    def map_days(self, fn: Callable[[Any], Any], tasks: Sequence[Any], key: Callable[[Any], str] = str,
+                 content: Callable[[Any], str] | None = None) -> Iterator[DayOutcome]:
         for task in tasks:
             try:
                 value = fn(task)
@@ -94,14 +96,21 @@ class SerialExecutor(DayExecutor):
 
 class DaskExecutor(DayExecutor):
     """Tasks on `dask.distributed`: a `LocalCluster` of `workers` processes on 127.0.0.1 (default:
-    one per core), or the cluster behind `scheduler` (`tcp://HOST:8786`)."""
+    one per core), or the cluster behind `scheduler` (`tcp://HOST:8786`), or `client`'s cluster
+    (a client of this process, or a worker's own client when a sweep variant runs on a worker).
+
+    `share_group` (a name unique to one sweep invocation) names each task by its content
+    (`map_days(content=...)`) instead of by its run: the cluster then computes a task once for
+    every run of the group that asks for it while one of them still holds it (dask keeps one
+    task per key), e.g. the phase A of sweep variants that differ only in phase-B settings."""
 
     name = "dask"
     in_process = False
 
     def __init__(self, *, scheduler: str | None = None, workers: int | None = None, processes: bool = True,
                  threads_per_worker: int = 1, retries: int = DEFAULT_RETRIES, max_ahead: int | None = None,
-                 task_timeout_s: float = DEFAULT_TASK_TIMEOUT_S, client: Any = None) -> None:
+                 task_timeout_s: float = DEFAULT_TASK_TIMEOUT_S, client: Any = None,
+                 share_group: str | None = None) -> None:
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers {workers}: a local cluster needs at least 1 worker")
         if scheduler is not None and workers is not None:
@@ -109,6 +118,7 @@ class DaskExecutor(DayExecutor):
         self.scheduler = scheduler
         self.retries = retries
         self.task_timeout_s = task_timeout_s
+        self.share_group = share_group
         self._cluster: Any = None
         self._own_client = client is None
         if client is not None:
@@ -119,6 +129,7 @@ class DaskExecutor(DayExecutor):
         self.max_ahead = max_ahead if max_ahead is not None else 2 * threads + 2
 
     def _connect(self, scheduler: str | None, workers: int | None, processes: bool, threads: int) -> Any:
+        import dask
         from distributed import Client, LocalCluster
         if scheduler is not None:
             try:
@@ -130,9 +141,12 @@ class DaskExecutor(DayExecutor):
         # everything (workers, the scheduler's HTTP endpoint) on 127.0.0.1 only, in-process workers too;
         # worker processes leave Ctrl-C to the driver (it stops the run after the current event)
         preload = {"preload": [WORKER_SETUP]} if processes else {}
-        self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=processes,
-                                     protocol="tcp://", host="127.0.0.1", dashboard_address=None,
-                                     silence_logs=logging.WARNING, **preload)
+        # no statistical profiler in the workers: it samples every thread's stack every 10 ms, CPU the
+        # days need (the nannies hand this setting to the worker processes they start)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=processes,
+                                         protocol="tcp://", host="127.0.0.1", dashboard_address=None,
+                                         silence_logs=logging.WARNING, **preload)
         log.info("dask LocalCluster: %d worker(s) x %d thread(s), %s", n_workers, threads,
                  "processes" if processes else "threads")
         return Client(self._cluster)
@@ -142,20 +156,24 @@ class DaskExecutor(DayExecutor):
         where = self.scheduler or "LocalCluster on 127.0.0.1"
         return f"dask ({where}: {len(workers)} worker(s), {sum(workers.values())} thread(s))"
 
-    def map_days(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-                 key: Callable[[Any], str] = str) -> Iterator[DayOutcome]:
+    def map_days(self, fn: Callable[[Any], Any], tasks: Sequence[Any], key: Callable[[Any], str] = str,
+                 content: Callable[[Any], str] | None = None) -> Iterator[DayOutcome]:
         batch = uuid.uuid4().hex[:12]
         pending: Deque[tuple[str, Any]] = deque()
         todo = iter(tasks)
+
+        def task_name(task: Any) -> str:
+            if self.share_group is not None and content is not None:
+                return f"shadow-day-{self.share_group}-{content(task)}"
+            return f"shadow-day-{batch}-{key(task)}"
 
         def submit_more() -> None:
             while len(pending) < self.max_ahead:
                 task = next(todo, None)
                 if task is None:
                     return
-                name = key(task)
-                pending.append((name, self.client.submit(fn, task, key=f"shadow-day-{batch}-{name}",
-                                                         retries=self.retries, pure=False)))
+                pending.append((key(task), self.client.submit(fn, task, key=task_name(task), retries=self.retries,
+                                                              pure=False)))
 
         try:
             submit_more()
@@ -171,7 +189,11 @@ class DaskExecutor(DayExecutor):
 
     def _outcome(self, name: str, future: Any) -> DayOutcome:
         try:
-            return DayOutcome(name, value=future.result(timeout=self.task_timeout_s))
+            # wait, then gather: inside a worker, gather reads a result this worker holds in place and
+            # fetches another worker's straight from it (Future.result would relay it through the scheduler)
+            from distributed import wait
+            wait([future], timeout=self.task_timeout_s)
+            return DayOutcome(name, value=self.client.gather(future))
         except Exception as exc:  # a task error, a worker lost too often (KilledWorker), a timeout
             log.error("day task %s failed on the cluster: %s: %s", name, type(exc).__name__, exc)
             return DayOutcome(name, error=f"{type(exc).__name__}: {exc}")

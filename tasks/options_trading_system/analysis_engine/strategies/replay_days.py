@@ -16,10 +16,13 @@ data with the ideas already attached (`EventData.ideas`), plus the newest chain 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import dataclasses
+import hashlib
 import logging
 import os
+import pickle
 import shutil
 import tempfile
 import threading
@@ -27,7 +30,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -77,6 +80,19 @@ class DayTask:
     def key(self) -> str:
         return f"{self.run_key}/{self.day.label}"
 
+    def content_key(self) -> str:
+        """What this day's phase-A result is made of, as a name: the day, the recording's path, the
+        day's bars, the sources and their settings, the greeks the snapshots are enriched with.
+        Two tasks with the same content key compute the same result (a sweep's variants that
+        differ only in phase-B settings: validation, cooldown, execution), so a cluster computes
+        it once for both. The run, the baseline folder and the snapshot cache's folder are left
+        out: they say where caches live, not what is computed. Equal pickled bytes mean equal
+        inputs; unequal bytes of equal inputs only cost the sharing, never a wrong result."""
+        greeks = self.snapshots.greeks if self.snapshots is not None else None
+        inputs = (self.day, str(self.recording), self.bars, self.sources, self.snapshots is None, greeks)
+        digest = hashlib.sha256(pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()[:20]
+        return f"{digest}-{self.day.label}"
+
 
 @dataclass(frozen=True)
 class DayResult:
@@ -95,6 +111,10 @@ def task_key(task: DayTask) -> str:
     return task.key
 
 
+def task_content_key(task: DayTask) -> str:
+    return task.content_key()
+
+
 def compute_day(task: DayTask) -> DayResult:
     """The day's events and, for each, its data and every source's ideas (pure but for reading the
     recording and IFD v3.0's baseline cache). With `task.day_cache`, a day computed before with
@@ -106,7 +126,8 @@ def compute_day(task: DayTask) -> DayResult:
         cached = read_entry(task.day_cache, key, DayResult, "replay day")
         if cached is not None:
             return _read_back(cached, (time.perf_counter() - started) * 1000.0)
-    result = _compute_day(task, started)
+    with contextlib.ExitStack() as leases:
+        result = _compute_day(task, started, leases)
     if key is not None:
         write_entry(task.day_cache, key, result, "replay day")
     return result
@@ -120,7 +141,7 @@ def _read_back(result: DayResult, read_ms: float) -> DayResult:
     return dataclasses.replace(result, data=data, latency={}, compute_ms=read_ms)
 
 
-def _compute_day(task: DayTask, started: float) -> DayResult:
+def _compute_day(task: DayTask, started: float, leases: contextlib.ExitStack) -> DayResult:
     day = task.day
     sources = [copy.copy(s) for s in task.sources]  # bound below: a thread of the same process may share them
     mbo_sources = [s for s in sources if s.event_kind == EVENT_MBO]
@@ -130,7 +151,7 @@ def _compute_day(task: DayTask, started: float) -> DayResult:
         if task.baseline_dir is not None:
             source.bind(task.baseline_dir)
         elif files:  # shared by every run and variant this process computes with the same MBO files and settings
-            source.bind(_private_dir(source.baseline_fingerprint(Path(files[0]).parent)))
+            source.bind(leases.enter_context(_private_dir(source.baseline_fingerprint(Path(files[0]).parent))))
     feed = ReplayFeed(recording, task.bars, SimulatedClock(day.window_open),
                       mbo_batch=mbo_batch(mbo_sources, task.mbo_cache) if mbo_sources else None, snapshots=task.snapshots)
     events = tuple(feed.plan(day))
@@ -203,6 +224,8 @@ class _Lightened:
 
 _recordings: OrderedDict[tuple[str, Path], Recording] = OrderedDict()
 _private_root: Path | None = None
+_free_dirs: dict[str, list[Path]] = {}  # baseline folders not lent out, by fingerprint
+_made_dirs: dict[str, int] = {}
 _lock = threading.Lock()
 
 
@@ -220,15 +243,27 @@ def _recording(run_key: str, root: Path) -> Recording:
     return recording
 
 
-def _private_dir(fingerprint: str) -> Path:
-    """This process's (and thread's) own folder for the IFD v3.0 baseline store of `fingerprint`
-    (a store is a cache of recorded days' MBO statistics; two workers never share one file),
-    removed at exit."""
+@contextlib.contextmanager
+def _private_dir(fingerprint: str) -> Iterator[Path]:
+    """A folder of this process for the IFD v3.0 baseline store of `fingerprint` (a store is a
+    cache of recorded days' MBO statistics), lent to one task at a time: a task running on another
+    thread of the same process gets another folder, a later task reuses a returned one (a worker
+    runs its tasks on whichever pool thread is free, so folders per thread would record the MBO
+    history again and again); two workers never share one file. Removed at exit."""
     global _private_root
     with _lock:
         if _private_root is None:
             _private_root = Path(tempfile.mkdtemp(prefix=f"nq-shadow-day-{os.getpid()}-"))
             atexit.register(shutil.rmtree, _private_root, True)
-    folder = _private_root / fingerprint / str(threading.get_ident())
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+        free = _free_dirs.setdefault(fingerprint, [])
+        if free:
+            folder = free.pop()
+        else:
+            _made_dirs[fingerprint] = _made_dirs.get(fingerprint, 0) + 1
+            folder = _private_root / fingerprint / str(_made_dirs[fingerprint])
+            folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        with _lock:
+            _free_dirs[fingerprint].append(folder)

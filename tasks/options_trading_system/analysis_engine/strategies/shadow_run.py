@@ -42,7 +42,7 @@ from .feeds.recording import open_recording
 from .feeds.snapshot_store import SnapshotStore, cache_dir_under
 from .day_executors import DayExecutor, OutcomeStream, SerialExecutor
 from .phased_feed import PhasedReplayFeed
-from .replay_days import DayTask, compute_day, task_key
+from .replay_days import DayTask, compute_day, task_content_key, task_key
 from .shadow_config import ShadowTradingConfig
 from .shadow_orchestrator import RunOutcome, ShadowTradingOrchestrator
 from .signals import build_signal_sources
@@ -491,7 +491,7 @@ def _feed(run: Mapping[str, Any], profile: Profile, config: ShadowTradingConfig,
                          else None)
                  for day in remaining]
         log.info("replay %s: %d day(s) of signal work on %s", run["run_id"], len(tasks), executor.describe())
-        stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key))
+        stream = OutcomeStream(executor.map_days(compute_day, tasks, key=task_key, content=task_content_key))
         return PhasedReplayFeed(stream, run_key, prices, clock)
     # live only: its data sources, the MBO stream client (databento) and the cycle timers, which a
     # replay never needs, are imported here rather than at every start

@@ -183,3 +183,139 @@ def test_a_sweep_on_a_dask_cluster_writes_every_variants_serial_ledger(swept, sm
         for table in ("observations", "signals", "validations", "orders", "fills", "positions", "outcomes", "costs",
                       "daily_summaries"):  # what a replay's results are (the runs row names its own folders)
             assert distributed[table] == serial[table], (outcome.name, table)
+
+
+def _assert_serial_ledgers(run_ids: list[str], request, serial_request) -> None:
+    from tasks.options_trading_system.state.ledger import dump_state
+    assert len(run_ids) == 4
+    for run_id in run_ids:
+        ledger = Path("runs") / run_id / "ledger.sqlite"
+        distributed = dump_state(request.output_dir / ledger, ignore_columns={"runs": ["run_id"]})
+        serial = dump_state(serial_request.output_dir / ledger, ignore_columns={"runs": ["run_id"]})
+        assert distributed["signals"] and distributed["orders"]
+        for table in ("observations", "signals", "validations", "orders", "fills", "positions", "outcomes", "costs",
+                      "daily_summaries"):
+            assert distributed[table] == serial[table], (run_id, table)
+
+
+def _has_observations(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM observations").fetchone()[0] > 0
+        finally:
+            db.close()
+    except sqlite3.Error:  # still being created
+        return False
+
+
+def test_variants_differing_only_in_validation_and_execution_compute_each_day_once_on_the_cluster(
+        swept, small_recording: Path, tmp_path: Path) -> None:
+    """The grid varies phase-B settings only (validation score, slippage): each variant's run is a task
+    on a worker, and the day tasks they ask for are one per day, not one per variant and day."""
+    from distributed import get_task_stream
+
+    from tasks.options_trading_system.analysis_engine.strategies.day_executors import DaskExecutor
+
+    serial_request, _ = swept
+    request = SweepRequest(sweep_file=_sweep(tmp_path, GRID), replay=small_recording, output_dir=tmp_path / "out")
+    with DaskExecutor(workers=2) as executor, get_task_stream(client=executor.client) as stream:
+        result = run_sweep(request, RunHooks(), runner="dask", runner_options={"client": executor.client})
+    keys = [str(record["key"]) for record in stream.data]
+    days = [key for key in keys if key.startswith("shadow-day-")]
+    assert len([key for key in keys if key.startswith("shadow-variant-")]) == 4
+    assert len(set(days)) == GRID["days"], days  # one result per day, shared by the four variants
+    assert len(days) < 4 * GRID["days"]
+    assert [o.status for o in result.outcomes] == ["completed"] * 4
+    _assert_serial_ledgers([o.run_id for o in result.outcomes], request, serial_request)
+
+
+def test_a_variant_whose_worker_dies_mid_run_resumes_on_another_and_writes_the_serial_ledger(
+        swept, small_recording: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from tasks.options_trading_system.analysis_engine.strategies.day_executors import DaskExecutor
+
+    serial_request, _ = swept
+    request = SweepRequest(sweep_file=_sweep(tmp_path, GRID), replay=small_recording, output_dir=tmp_path / "out")
+    done: dict = {}
+    with DaskExecutor(workers=2) as executor:
+        client = executor.client
+
+        def sweep() -> None:
+            try:
+                done["result"] = run_sweep(request, RunHooks(), runner="dask", runner_options={"client": client})
+            except BaseException as exc:  # surfaced below
+                done["error"] = exc
+
+        thread = threading.Thread(target=sweep, daemon=True)
+        thread.start()
+        killed = ""
+        deadline = time.monotonic() + 300
+        while not killed and time.monotonic() < deadline and thread.is_alive():
+            busy = {address: [str(k).rsplit("-", 1)[-1] for k in keys if str(k).startswith("shadow-variant-")]
+                    for address, keys in client.processing().items()}
+            target = next((address for address, names in busy.items()
+                           if any(_has_observations(request.output_dir / "runs" / f"small--{name}" / "ledger.sqlite")
+                                  for name in names)), None)
+            if target is not None:  # a variant there has started writing its ledger
+                os.kill(client.run(os.getpid, workers=[target])[target], signal.SIGKILL)
+                killed = target
+            time.sleep(0.05)
+        thread.join(300)
+        assert not thread.is_alive(), "the sweep did not finish after a worker was killed"
+    assert killed, "no variant was seen running on a worker"
+    assert "error" not in done, done.get("error")
+    assert [o.status for o in done["result"].outcomes] == ["completed"] * 4
+    _assert_serial_ledgers([o.run_id for o in done["result"].outcomes], request, serial_request)
+    resumed = 0
+    for outcome in done["result"].outcomes:  # the killed worker's variants went on in their own ledgers
+        db = sqlite3.connect(request.output_dir / "runs" / outcome.run_id / "ledger.sqlite")
+        try:
+            resumed += db.execute("SELECT COUNT(*) FROM perf_sessions WHERE resumed = 1").fetchone()[0]
+        finally:
+            db.close()
+    assert resumed >= 1
+
+
+def test_a_stopped_dask_sweep_stops_every_variant_and_running_it_again_finishes_them(
+        swept, small_recording: Path, tmp_path: Path) -> None:
+    """Ctrl-C (the stop flag) reaches the variants running on workers: each ends after its current
+    event, resumable; the same sweep run again completes them with the serial ledgers and reports."""
+    import time
+
+    serial_request, _ = swept
+    request = SweepRequest(sweep_file=_sweep(tmp_path, GRID), replay=small_recording, output_dir=tmp_path / "out")
+    stop = threading.Event()
+    ticks: list = []
+
+    def progress(total, unit="event"):
+        assert (total, unit) == (4, "variant")
+        return ticks.append
+
+    def stop_once_a_ledger_is_written() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not stop.is_set():
+            if list(request.output_dir.glob("runs/*/ledger.sqlite")):
+                stop.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=stop_once_a_ledger_is_written, daemon=True)
+    watcher.start()
+    stopped = run_sweep(request, RunHooks(reports=shadow_report_writer, stop=stop, progress=progress),
+                        runner="dask", runner_options={"workers": 2})
+    watcher.join(5)
+    assert len(ticks) == 4 and not stopped.complete
+    assert {o.status for o in stopped.outcomes} <= {"interrupted", "completed"}
+    assert "interrupted" in {o.status for o in stopped.outcomes}
+
+    resumed = run_sweep(request, RunHooks(reports=shadow_report_writer), runner="dask",
+                        runner_options={"workers": 2})
+    assert resumed.complete and all(o.status == "completed" for o in resumed.outcomes)
+    run_ids = sorted(p.parent.name for p in request.output_dir.glob("runs/*/ledger.sqlite"))
+    _assert_serial_ledgers(run_ids, request, serial_request)
+    assert all((request.output_dir / "runs" / run_id / "final_results.json").is_file() for run_id in run_ids)

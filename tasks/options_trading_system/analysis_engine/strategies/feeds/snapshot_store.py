@@ -11,21 +11,26 @@ does it once per file and keeps the result:
   snapshot named by a key over the file's absolute path, size and modification time, the greeks
   settings, the cache format and the source text of the modules that parse, validate and price
   it. A changed file, other settings or changed parsing code give another key, so a stale entry
-  is never read; an unreadable entry is recomputed and rewritten. Delete the folder to reclaim
-  the space.
+  is never read; an unreadable entry is recomputed and rewritten. A missing entry is parsed
+  under a file lock, so processes that want it at the same time parse it once. Delete the
+  folder to reclaim the space.
 
 `load` is pure from the caller's side (a snapshot file in, its parsed chain and greeks out), so a
 per-day precompute phase on another process or machine gets the same answer as the serial run.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -38,12 +43,13 @@ from ....errors import ChainValidationError, InputFileError
 from ... import black76, greeks as greeks_module, pipeline
 from ...greeks import GreeksAnalysis, GreeksConfig
 from ...pipeline import AnalysisContext, RunTables
-from .disk_cache import code_salt, read_entry, write_entry
+from .disk_cache import code_salt, entry_path, read_entry, write_entry
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "nq-snapshot-cache/1"
 MEMORY_SNAPSHOTS = 8
+PARSE_LOCK = ".parse.lock"
 #: the modules whose code decides what a cached entry holds: a change to any of them is a new key
 _CODE = (canonical, formats, snapshot_format, greeks_module, black76, pipeline, expiry)
 
@@ -127,8 +133,12 @@ class SnapshotStore:
         parsed = self._read_disk(key)
         from_disk = parsed is not None
         if parsed is None:
-            parsed = parse_snapshot_file(path, self.greeks)
-            self._write_disk(key, parsed)
+            with self._parsing(key):  # another process parsing the same file: wait, then read its entry
+                parsed = self._read_disk(key)
+                from_disk = parsed is not None
+                if parsed is None:
+                    parsed = parse_snapshot_file(path, self.greeks)
+                    self._write_disk(key, parsed)
         with self._lock:
             if from_disk:
                 self.from_disk += 1
@@ -144,6 +154,35 @@ class SnapshotStore:
     def _key(self, identity: tuple[str, int, int]) -> str:
         text = "\x1f".join((self._salt, *map(str, identity)))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+    def _entry(self, key: str) -> Path | None:
+        return None if self.cache_dir is None else entry_path(self.cache_dir, key)
+
+    @contextlib.contextmanager
+    def _parsing(self, key: str) -> Iterator[None]:
+        """Held while `key`'s snapshot is parsed and written: an exclusive `flock` on one of 256
+        lock files of the cache (by the key's first two characters), so two processes (a sweep's
+        variants computing the same day at the same time on two workers) parse a snapshot once
+        and the second reads the first's entry. Without a cache folder, or when the lock file
+        cannot be opened, nothing is held (the parse is then merely done twice)."""
+        entry = self._entry(key)
+        fd = None
+        if entry is not None:
+            try:
+                entry.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(entry.parent / PARSE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                log.warning("snapshot cache lock in %s not taken (%s); parsing without it", entry.parent, exc)
+                if fd is not None:
+                    os.close(fd)
+                fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
 
     def _read_disk(self, key: str) -> ParsedSnapshot | None:
         return read_entry(self.cache_dir, key, ParsedSnapshot, "snapshot")
