@@ -97,5 +97,43 @@ def test_bisection_fallback_finishes_what_newton_did_not(monkeypatch: pytest.Mon
     np.testing.assert_allclose(implied_vol(prices, 20000.0, strikes, 0.2, False), 0.35, atol=1e-12)
 
 
+
+def test_a_chain_solved_in_one_call_matches_each_option_solved_alone() -> None:
+    # one call starts each option from the last solved one of its expiration (a smile moves little
+    # between strikes); that start changes the steps, not the answer
+    forward = 21500.0
+    strikes = np.arange(19000.0, 24001.0, 50.0)
+    years = np.array([2 / 365, 30 / 365, 0.4])
+    k, t = (a.ravel() for a in np.meshgrid(strikes, years, indexing="ij"))
+    k, t = k[np.argsort(t, kind="stable")], np.sort(t, kind="stable")  # by expiration, then strike
+    smile = 0.18 + 0.9 * np.log(k / forward) ** 2 - 0.15 * np.log(k / forward)
+    call = np.resize([True, False], k.size)
+    prices = black76.price(forward, k, t, smile, call)
+    together, status = implied_vol_status(prices, forward, k, t, call, min_time_value=0.05)
+    alone = np.array([float(implied_vol_status(np.array([p]), forward, np.array([ki]), np.array([ti]),
+                                               np.array([c]), min_time_value=0.05)[0][0])
+                      for p, ki, ti, c in zip(prices, k, t, call)])
+    solved = status == IV_SOLVED
+    assert solved.sum() > 0.75 * solved.size  # the rest: deep ITM or worthless wings
+    np.testing.assert_array_equal(np.isnan(together), np.isnan(alone))
+    np.testing.assert_allclose(together[solved], alone[solved], rtol=1e-12, atol=0)
+    back = black76.price(forward, k[solved], t[solved], together[solved], call[solved])
+    assert np.max(np.abs(back - prices[solved])) <= 1e-8
+
+
+def test_a_neighbour_far_from_the_root_still_lands_exactly() -> None:
+    # alternating 5% and 400% volatilities at one expiration: each start is the other's answer
+    forward, years = 20000.0, 0.1
+    strikes = np.linspace(15000.0, 26000.0, 40)
+    sigmas = np.resize([0.05, 4.0], strikes.size)
+    prices = black76.price(forward, strikes, years, sigmas, True)
+    iv, status = implied_vol_status(prices, forward, strikes, np.full(strikes.size, years),
+                                    np.ones(strikes.size, dtype=bool), min_time_value=1e-6)
+    solved = status == IV_SOLVED
+    assert solved.sum() >= 25  # the 5% wings far from F have no time value
+    back = black76.price(forward, strikes[solved], years, iv[solved], True)
+    assert np.max(np.abs(back - prices[solved]) / prices[solved]) <= 1e-10
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

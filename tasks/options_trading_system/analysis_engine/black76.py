@@ -149,6 +149,12 @@ def implied_vol_status(price: ArrayLike, forward: ArrayLike, strike: ArrayLike, 
          first step is at least the Corrado-Miller estimate (Brenner-Subrahmanyam when F = K).
        Every step is safeguarded by a bracket [0, max_iv*sqrt(T)] that each evaluation narrows;
        a step leaving the bracket becomes a bisection.
+       When the option before it in the arrays (the last one solved) has the same time to expiry,
+       its volatility is the start instead: a chain lists an expiration's strikes in order and the
+       smile moves little from one strike to the next, so Newton starts next to the root (about 2.5
+       evaluations an option instead of 7). Which branch each step takes then follows from where s
+       lies against s_c. The answer agrees with the unseeded solve to ~1e-13 relative; both
+       reproduce the price to rounding.
     3. Options Newton has not settled after a dozen steps are finished by bisection of their bracket;
        a root that ends on the upper end of the bracket means the price needs more than `max_iv`.
     The result reproduces the price to ~1e-15 relative (round trip well inside 1e-8 points).
@@ -216,15 +222,22 @@ def _otm_price(f: float, k: float, x: float, s: float, side: float) -> float:
 
 
 @nb.njit(cache=True, nogil=True)
-def _solve_one(q: float, f: float, k: float, side: float, s_max: float, newton_iterations: int) -> float:
-    """s = sigma*sqrt(T) with _otm_price(s) = q (see implied_vol_status for the method)."""
+def _solve_one(q: float, f: float, k: float, side: float, s_max: float, newton_iterations: int,
+               seed: float = 0.0) -> float:
+    """s = sigma*sqrt(T) with _otm_price(s) = q (see implied_vol_status for the method); `seed`: a
+    start near the root (a neighbouring strike's s), 0 for none."""
     x = math.log(f / k)
     s_c = math.sqrt(2.0 * abs(x))
-    # Corrado-Miller on the call-equivalent price (parity), Brenner-Subrahmanyam when F = K
-    call_equiv = q + max(f - k, 0.0)
-    half = call_equiv - 0.5 * (f - k)
-    corrado = math.sqrt(2.0 * math.pi) / (f + k) * (half + math.sqrt(max(half * half - (f - k) ** 2 / math.pi, 0.0)))
-    s = min(max(s_c, _START_FLOOR * s_max), s_max)  # at the money s_c = 0: start just above
+    seeded = 0.0 < seed < s_max
+    if seeded:
+        s, corrado = seed, 0.0
+    else:
+        # Corrado-Miller on the call-equivalent price (parity), Brenner-Subrahmanyam when F = K
+        call_equiv = q + max(f - k, 0.0)
+        half = call_equiv - 0.5 * (f - k)
+        corrado = math.sqrt(2.0 * math.pi) / (f + k) * (half + math.sqrt(max(half * half - (f - k) ** 2 / math.pi,
+                                                                              0.0)))
+        s = min(max(s_c, _START_FLOOR * s_max), s_max)  # at the money s_c = 0: start just above
     lo, hi = 0.0, s_max
     log_q = math.log(q)
     left = True
@@ -234,7 +247,9 @@ def _solve_one(q: float, f: float, k: float, side: float, s_max: float, newton_i
         g = math.log(model) - log_q if model > 0 else -math.inf
         slope = f * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / model  # d ln(price) / ds
         above = g > 0
-        if iteration == 0:  # at s_c: a model price above the market puts the root in the convex part
+        if seeded:  # started near the root: the step suits the side of s_c this s lies on
+            left = s < s_c
+        elif iteration == 0:  # at s_c: a model price above the market puts the root in the convex part
             left = above
         if above:
             hi = s
@@ -245,7 +260,7 @@ def _solve_one(q: float, f: float, k: float, side: float, s_max: float, newton_i
         else:
             new = s - g / slope
         newton = True  # a pure Newton step (quadratic convergence), not a floor or a bisection
-        if iteration == 0 and not left:
+        if iteration == 0 and not left and not seeded:
             floor = min(corrado, s_max)
             if new != new or new < floor:
                 new, newton = floor, False
@@ -273,6 +288,7 @@ def _implied_vol_all(p: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[
     """implied_vol_status, one option at a time in one compiled pass (numba, cached on disk): each
     option stops as soon as it has converged and no temporaries are made."""
     eps64 = 64.0 * 2.220446049250313e-16
+    seed_t, seed_sigma = -1.0, 0.0  # the last solved option's time to expiry and volatility
     for i in range(p.size):
         iv[i] = math.nan
         pi, fi, ki, ti, ri = p[i], f[i], k[i], t[i], r[i]
@@ -300,9 +316,11 @@ def _implied_vol_all(p: NDArray[np.float64], f: NDArray[np.float64], k: NDArray[
             continue
         root_t = math.sqrt(ti)
         s_max = max_iv * root_t
-        s = _solve_one(q, fi, ki, 1.0 if call_side else -1.0, s_max, newton_iterations)
+        seed = seed_sigma * root_t if ti == seed_t else 0.0  # the same expiration's last volatility
+        s = _solve_one(q, fi, ki, 1.0 if call_side else -1.0, s_max, newton_iterations, seed)
         if not s < s_max * (1.0 - _AT_BOUND):            # the search ran into max_iv
             status[i] = IV_ABOVE_MAX
             continue
         status[i] = IV_SOLVED
         iv[i] = s / root_t
+        seed_t, seed_sigma = ti, iv[i]
