@@ -13,7 +13,9 @@ s_i = sigma_i sqrt(T_i), d1 = (ln(S/K_i) + s_i^2/2) / s_i and D_i = e^{-r T_i}:
 
     GEX(S) = 0.01 x multiplier x S x sum_i sign_i OI_i D_i n(d1_i(S)) / s_i,
 
-one matrix (grid x contracts) of n(d1) times a vector: vectorized over both, in bounded chunks.
+one matrix (grid x contracts) of n(d1) times a vector: vectorized over both, in bounded chunks. A
+density below the smallest normal double (2.2e-308: a contract's term under 1e-290 dollars) counts
+as 0.
 Pure functions on numpy arrays; the risk stage picks the contracts and the grid.
 """
 from __future__ import annotations
@@ -56,17 +58,19 @@ def total_gex(prices: np.ndarray, strike: np.ndarray, years: np.ndarray, iv: np.
     sd = np.asarray(iv, dtype=np.float64) * np.sqrt(np.asarray(years, dtype=np.float64))
     weight = np.asarray(signed_oi, dtype=np.float64) * np.broadcast_to(discount, sd.shape) / sd * _INV_SQRT_2PI
     log_k = np.log(np.asarray(strike, dtype=np.float64))
-    log_s = np.log(prices)
     half_sd = 0.5 * sd
     inv_sd = 1.0 / sd
+    log_s = np.log(prices)
     out = np.zeros(prices.shape)
     block = max(1, _CHUNK_CELLS // max(prices.size, 1))
     for start in range(0, sd.size, block):
         part = slice(start, start + block)
-        # -d1^2/2 with d1 = (ln S - ln K) / s + s / 2, in one compiled pass (the same steps in order)
-        d1 = kernels.gex_exponents(log_s, log_k[part], inv_sd[part], half_sd[part])
-        np.exp(d1, out=d1)
-        out += d1 @ weight[part]
+        # -d1^2/2 with d1 = (ln S - ln K) / s + s / 2 in one compiled pass, numpy's vectorized exp
+        # of it, the weighted sum per grid price in another; a density too small for a normal
+        # double (below 2.2e-308) counts as 0: it would take exp off its fast path
+        densities = kernels.gex_exponents(log_s, log_k[part], inv_sd[part], half_sd[part])
+        np.exp(densities, out=densities)
+        kernels.gex_totals(densities, weight[part], out)
     return out * prices * (multiplier * GEX_PER_PERCENT)
 
 

@@ -394,18 +394,39 @@ def exact_points(ticks: NDArray[np.int64], strikes: NDArray[np.float64], forward
     return starts[:g].copy(), stops[:g].copy(), exact[:g].copy()
 
 
+# exp(x) is a subnormal number (below 2.2e-308) or 0 below this, ln of the smallest normal double;
+# numpy's vectorized exp leaves its fast path for such arguments and then costs ten times as much
+EXP_UNDERFLOW = -708.3964185322641
+# what `gex_exponents` writes in place of such an exponent: -d1^2 / 2 is never positive, so no real
+# exponent is 1, and exp(1) is on the fast path (`gex_totals` counts that density as 0)
+UNDERFLOW_MARK = 1.0
+
+
 @nb.njit(cache=True, nogil=True)
 def gex_exponents(log_s: NDArray[np.float64], log_k: NDArray[np.float64], inv_sd: NDArray[np.float64],
                   half_sd: NDArray[np.float64]) -> NDArray[np.float64]:
-    """-d1^2 / 2 for every grid price (rows) and contract (columns), d1 = (ln S - ln K) / s + s / 2:
-    `gamma_exposure.total_gex`'s in-place numpy steps (subtract.outer, *= 1/s, += s/2, square,
-    *= -0.5) in one pass, the same operations in the same order; the exp stays numpy's."""
+    """-d1^2 / 2 for every grid price (rows) and contract (columns), d1 = (ln S - ln K) / s + s / 2;
+    UNDERFLOW_MARK where it is below EXP_UNDERFLOW, so that numpy's exp of the array stays fast."""
     out = np.empty((log_s.size, log_k.size))
     for i in range(log_s.size):
         for j in range(log_k.size):
             d1 = (log_s[i] - log_k[j]) * inv_sd[j] + half_sd[j]
-            out[i, j] = (d1 * d1) * -0.5
+            exponent = (d1 * d1) * -0.5
+            out[i, j] = exponent if exponent >= EXP_UNDERFLOW else UNDERFLOW_MARK
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def gex_totals(densities: NDArray[np.float64], weight: NDArray[np.float64], out: NDArray[np.float64]) -> None:
+    """out[i] += sum_j densities[i, j] x weight[j] over numpy's exp of `gex_exponents`, a density
+    above 1 (exp(UNDERFLOW_MARK): no real one exceeds 1) counted as 0: below 2.2e-308 a contract's
+    term is under 1e-290 dollars, nothing against any total a report shows."""
+    for i in range(densities.shape[0]):
+        total = 0.0
+        for j in range(densities.shape[1]):
+            density = densities[i, j]
+            total += (density if density <= 1.0 else 0.0) * weight[j]
+        out[i] += total
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
