@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from tasks.options_trading_system.analysis_engine.greeks import with_columns
-from tasks.options_trading_system.analysis_engine.stage_tools import (fast_frame, json_records, json_value,
-                                                                       select_first, text_array)
+from tasks.options_trading_system.analysis_engine.stage_tools import (empty_rows, fast_frame, json_records,
+                                                                       json_value, select_first, take_rows,
+                                                                       text_array)
 
 
 def mixed_frame() -> pd.DataFrame:
@@ -88,3 +89,27 @@ def test_a_frame_built_on_another_frames_columns_copies_on_write() -> None:
 
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.parametrize("rows", [[4, 0, 2, 3], [], [1, 1, 1], [5, 4, 3, 2, 1, 0]])
+def test_taking_rows_of_text_is_pandas_indexing(rows: list[int]) -> None:
+    text = pd.array(["MC6N5 C21500", "", "é€ unicode", "P", "a much longer contract name", "x"], dtype="str")
+    positions = np.array(rows, dtype=np.intp)
+    for values in (text, text[1:]):  # a slice: its buffers start at an offset
+        picked = positions[positions < len(values)]
+        got = take_rows(values, picked)
+        assert got.dtype == values.dtype
+        assert list(got) == list(values[picked])
+
+
+def test_taking_rows_of_text_with_missing_values_or_bad_positions() -> None:
+    text = pd.array(["a", None, "c"], dtype="str")
+    assert [v if isinstance(v, str) else None for v in take_rows(text, np.array([2, 1]))] == ["c", None]
+    with pytest.raises(IndexError):
+        take_rows(pd.array(["a", "b"], dtype="str"), np.array([2]))
+
+
+def test_empty_rows_keep_every_column_and_dtype_run_after_run() -> None:
+    frame = mixed_frame()
+    for _ in range(2):  # the second time from the empty arrays made the first time
+        pd.testing.assert_frame_equal(empty_rows(frame), frame.iloc[0:0])

@@ -571,6 +571,26 @@ def in_order(ticks: NDArray[np.int64], strike: NDArray[np.float64]) -> bool:
 
 
 @nb.njit(cache=True, nogil=True)
+def gather_text(offsets: NDArray[np.int64], data: NDArray[np.uint8], rows: NDArray[np.intp]
+                ) -> tuple[NDArray[np.int64], NDArray[np.uint8], bool]:
+    """The values at `rows` of text stored as pyarrow offsets and bytes, as new offsets and bytes
+    (`stage_tools.take_rows`); False (and nothing gathered) when a row is out of range."""
+    n = offsets.size - 1
+    out_offsets = np.empty(rows.size + 1, dtype=np.int64)
+    out_offsets[0] = 0
+    for i in range(rows.size):
+        row = rows[i]
+        if row < 0 or row >= n:
+            return out_offsets[:1], np.empty(0, dtype=np.uint8), False
+        out_offsets[i + 1] = out_offsets[i] + offsets[row + 1] - offsets[row]
+    out_data = np.empty(out_offsets[rows.size], dtype=np.uint8)
+    for i in range(rows.size):
+        start = offsets[rows[i]]
+        out_data[out_offsets[i]:out_offsets[i + 1]] = data[start:start + out_offsets[i + 1] - out_offsets[i]]
+    return out_offsets, out_data, True
+
+
+@nb.njit(cache=True, nogil=True)
 def single_letters(offsets: NDArray[np.int64], data: NDArray[np.uint8], first: int, second: int
                    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """For text stored as pyarrow offsets and bytes: whether each value is exactly the one byte

@@ -219,13 +219,39 @@ def letter_masks(values: Any, letters: tuple[str, str]) -> list[np.ndarray] | No
 
 
 def take_rows(values: Any, rows: np.ndarray | None) -> Any:
-    """`values[rows]` of a column array (None: all of it); pyarrow-backed text through pyarrow's own
-    take (pandas' indexing of it costs several times more)."""
+    """`values[rows]` of a column array (None: all of it). pyarrow-backed text without missing
+    values is gathered from its offset and byte buffers in one compiled pass (`kernels.gather_text`):
+    pyarrow's own take goes through its compute-function machinery, which inside a pipeline run
+    costs some 40 us a call; other text through pyarrow's take (pandas' indexing costs more)."""
     if rows is None:
         return values
     if isinstance(values, ArrowStringArray):
-        return values._from_pyarrow_array(values._pa_array.take(rows))
+        gathered = _gather_text(values._pa_array, rows)
+        return values._from_pyarrow_array(gathered if gathered is not None else values._pa_array.take(rows))
     return values[rows]
+
+
+def _gather_text(text: Any, rows: np.ndarray) -> Any:
+    """`text.take(rows)` for a pyarrow large_string array of one chunk without missing values, built
+    from its buffers; None for anything else (or a row position out of range)."""
+    import pyarrow as pa
+
+    from . import kernels  # compiled passes (numba): loaded when first needed
+
+    positions = np.asarray(rows)
+    if text.num_chunks != 1 or positions.ndim != 1 or positions.dtype.kind not in "iu":
+        return None
+    chunk = text.chunk(0)
+    if chunk.null_count or not pa.types.is_large_string(chunk.type):
+        return None
+    _, offsets_buffer, data_buffer = chunk.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64, count=len(chunk) + 1, offset=chunk.offset * 8)
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None and data_buffer.size \
+        else np.zeros(1, dtype=np.uint8)
+    new_offsets, new_data, ok = kernels.gather_text(offsets, data, positions.astype(np.intp, copy=False))
+    if not ok:
+        return None
+    return pa.LargeStringArray.from_buffers(positions.size, pa.py_buffer(new_offsets), pa.py_buffer(new_data))
 
 
 def empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -238,19 +264,25 @@ def empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(values, np.ndarray):
             empty = values[:, :0]
         else:
-            key = (type(values), values.dtype, values.shape[:-1])
-            empty = _EMPTY_ARRAYS.get(key)
-            if empty is None:
+            # keyed by the dtype object itself (held in the entry, so its id is not reused): comparing
+            # equal categorical dtypes compares their categories, which costs more than the rest
+            dtype = values.dtype
+            key = (type(values), id(dtype), values.shape[:-1])
+            entry = _EMPTY_ARRAYS.get(key)
+            if entry is not None and entry[0] is dtype:
+                empty = entry[1]
+            else:
                 if len(_EMPTY_ARRAYS) >= 256:
                     _EMPTY_ARRAYS.clear()
-                empty = _EMPTY_ARRAYS[key] = values[:, :0] if values.ndim == 2 else values[:0]
+                empty = values[:, :0] if values.ndim == 2 else values[:0]
+                _EMPTY_ARRAYS[key] = (dtype, empty)
         blocks.append(type(block)(empty, block._mgr_locs, ndim=2))
     axes = [frame.columns, frame.index[:0]]
     manager = BlockManager(tuple(blocks), axes, verify_integrity=False)
     return pd.DataFrame._from_mgr(manager, axes=manager.axes)
 
 
-_EMPTY_ARRAYS: dict[tuple[type, Any, tuple[int, ...]], Any] = {}
+_EMPTY_ARRAYS: dict[tuple[type, int, tuple[int, ...]], tuple[Any, Any]] = {}  # (dtype, empty array) by dtype id
 
 
 def column_dict(frame: pd.DataFrame) -> dict[str, Any]:
@@ -318,10 +350,7 @@ def json_value(value: Any) -> Any:
         number = float(value)
         return number if math.isfinite(number) else None
     if isinstance(value, pd.Timestamp):
-        if value.tzinfo is None and not (value.hour or value.minute or value.second or value.microsecond
-                                         or value.nanosecond):  # midnight: `value == value.normalize()`
-            return value.date().isoformat()
-        return value.isoformat()
+        return _timestamp_text(value.value, value.tzinfo, value.unit)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, dict):
@@ -334,6 +363,17 @@ def json_value(value: Any) -> Any:
         return None
     return str(value)
 
+
+
+@lru_cache(maxsize=4096)
+def _timestamp_text(nanoseconds: int, tz: Any, unit: str) -> str:
+    """A Timestamp as JSON text, once per instant: its date (YYYY-MM-DD) at a naive midnight, else
+    its ISO form (the same expirations and as-of times recur in every run)."""
+    value = pd.Timestamp(nanoseconds, tz=tz).as_unit(unit)
+    if value.tzinfo is None and not (value.hour or value.minute or value.second or value.microsecond
+                                     or value.nanosecond):  # midnight: `value == value.normalize()`
+        return value.date().isoformat()
+    return value.isoformat()
 
 def json_list(values: Iterable[Any]) -> list[Any]:
     """A column as a JSON list (NaN -> None)."""
@@ -452,9 +492,9 @@ def json_column(values: Any, stop: int | None = None) -> list[Any]:
         return fast_json_list(values) if values.dtype.kind == "f" else values.tolist()
     if isinstance(values, pd.Categorical):
         codes = values.codes[:stop]
-        if codes.size and codes.min() >= 0:
+        if codes.size and codes.min() >= 0:  # no missing values: the labels by code
             labels, plain = _category_objects(values.dtype)
-            picked = labels[codes].tolist()  # no missing values: the labels by code
+            picked = _labels_of(labels, codes)
             return picked if plain else [_json_scalar(v) for v in picked]
     if isinstance(values, DatetimeArray):  # one Timestamp and its text per distinct value
         ticks = values.asi8[:stop].tolist()
@@ -465,6 +505,8 @@ def json_column(values: Any, stop: int | None = None) -> list[Any]:
         return [done[tick] for tick in ticks]
     if stop is not None and stop < len(values):
         values = values[:stop]
+    if isinstance(values, ArrowStringArray):  # text and missing values (None) straight from pyarrow
+        return values._pa_array.to_pylist()
     objects = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else np.asarray(values, dtype=object)
     return [_json_scalar(v) for v in np.asarray(objects, dtype=object).tolist()]
 
@@ -474,7 +516,7 @@ def python_values(values: Any) -> list[Any]:
     (iterating a categorical goes through its string index value by value)."""
     array = values.array if isinstance(values, pd.Series) else values
     if isinstance(array, pd.Categorical) and array.size and array.codes.min() >= 0:
-        return _category_objects(array.dtype)[0][array.codes].tolist()
+        return _labels_of(_category_objects(array.dtype)[0], array.codes)
     return np.asarray(array, dtype=object).tolist()
 
 
@@ -485,6 +527,17 @@ def _category_objects(dtype: pd.CategoricalDtype) -> tuple[np.ndarray, bool]:
     its string index every time)."""
     labels = np.asarray(dtype.categories.to_numpy(dtype=object), dtype=object)
     return labels, all(type(label) is str for label in labels.tolist())
+
+
+_FEW = 64  # up to this many values, a Python loop over a list costs less than numpy's calls
+
+
+def _labels_of(labels: np.ndarray, codes: np.ndarray) -> list[Any]:
+    """The labels of these codes (none missing) as a list: numpy's indexing for a long column, a
+    Python loop for a table's few rows."""
+    if codes.size > _FEW:
+        return labels[codes].tolist()
+    return [labels[code] for code in codes.tolist()]
 
 
 def _json_scalar(value: Any) -> Any:
