@@ -630,7 +630,8 @@ def _share_of(terms: np.ndarray, largest: float) -> float:
     and the largest v; NaN when no strike has data or the largest is not positive."""
     if terms.size == 0 or not largest > 0:
         return float("nan")
-    return float(np.clip(terms.sum() / largest, 0.0, 1.0))
+    share = float(terms.sum()) / float(largest)
+    return share if share != share else min(max(share, 0.0), 1.0)  # np.clip's answer, NaN kept
 
 
 def _premium_balance(rows: EvRows) -> float:

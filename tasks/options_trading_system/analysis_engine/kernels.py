@@ -571,6 +571,29 @@ def in_order(ticks: NDArray[np.int64], strike: NDArray[np.float64]) -> bool:
 
 
 @nb.njit(cache=True, nogil=True)
+def sorted_codes(ticks: NDArray[np.int64], missing: int) -> tuple[bool, NDArray[np.intp], NDArray[np.intp]]:
+    """For values already in ascending order without `missing` (NaT): True, a code per value into
+    the distinct values (counting the changes) and each distinct value's first position; False
+    (and nothing else to read) when they are not (`pipeline._factorize_sorted`)."""
+    n = ticks.size
+    codes = np.empty(n, dtype=np.intp)
+    first = np.empty(n, dtype=np.intp)
+    if n == 0 or ticks[0] == missing:
+        return False, codes, first[:0]
+    code = 0
+    codes[0] = 0
+    first[0] = 0
+    for i in range(1, n):
+        if ticks[i] < ticks[i - 1]:
+            return False, codes, first[:0]
+        if ticks[i] != ticks[i - 1]:
+            code += 1
+            first[code] = i
+        codes[i] = code
+    return True, codes, first[:code + 1].copy()
+
+
+@nb.njit(cache=True, nogil=True)
 def gather_text(offsets: NDArray[np.int64], data: NDArray[np.uint8], rows: NDArray[np.intp]
                 ) -> tuple[NDArray[np.int64], NDArray[np.uint8], bool]:
     """The values at `rows` of text stored as pyarrow offsets and bytes, as new offsets and bytes

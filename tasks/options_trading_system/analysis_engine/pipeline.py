@@ -250,15 +250,13 @@ def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     Also each value's first row when that comes for free (rows already in order), else None."""
     if values.dtype.kind != "M":
         return (*pd.factorize(values, sort=True), None)
+    from . import kernels  # compiled passes (numba): loaded when first needed
+
     ticks = values.view(np.int64)
-    if ticks.size and (ticks[1:] >= ticks[:-1]).all() and ticks[0] != np.iinfo(np.int64).min:
-        # already in order without NaT (a chain listed by expiration): codes count the changes
-        first = np.empty(ticks.size, dtype=bool)
-        first[0] = True
-        np.not_equal(ticks[1:], ticks[:-1], out=first[1:])
-        codes = np.cumsum(first, dtype=np.intp)
-        codes -= 1
-        return codes, ticks[first].view(values.dtype), np.flatnonzero(first)
+    # already in order without NaT (a chain listed by expiration): codes count the changes, one pass
+    in_order, codes, first = kernels.sorted_codes(np.ascontiguousarray(ticks), np.iinfo(np.int64).min)
+    if in_order:
+        return codes, ticks[first].view(values.dtype), first
     missing = ticks == np.iinfo(np.int64).min  # NaT
     if not missing.any():
         uniques, codes = np.unique(ticks, return_inverse=True)
