@@ -161,10 +161,12 @@ class TradovateSession:
             except SessionRefused as exc:
                 self.ready.clear()
                 self._ws = None
+                # logged first: once `failed` is set or the note is out, a caller waiting on them may
+                # end (and a test's log capture with it); both are set before the note ends the feed
+                log.error("%s refused: %s", self.name, exc)
                 self.failed = True
                 self.refusal = str(exc)
                 self._on_connection(f"refused: {exc}")
-                log.error("%s refused: %s", self.name, exc)
                 break
             except (SessionEnded, ConnectionClosed, InvalidHandshake, InvalidURI, OSError, TimeoutError,
                     ValueError, *self._failures) as exc:
@@ -178,9 +180,9 @@ class TradovateSession:
                 log.warning("%s lost: %s", self.name, reason)
                 self._on_connection(f"disconnected: {reason}")
                 if failures > self.settings.reconnect_attempts:
+                    log.error("%s: giving up after %d failed reconnects", self.name, failures - 1)
                     self.failed = True
                     self._on_connection(f"gave up after {failures - 1} failed reconnects")
-                    log.error("%s: giving up after %d failed reconnects", self.name, failures - 1)
                     break
                 wait = min(self.settings.reconnect_max_wait_s,
                            self.settings.reconnect_wait_s * 2 ** max(0, failures - 1))
