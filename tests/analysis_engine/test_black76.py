@@ -135,5 +135,18 @@ def test_a_neighbour_far_from_the_root_still_lands_exactly() -> None:
     assert np.max(np.abs(back - prices[solved]) / prices[solved]) <= 1e-10
 
 
+
+def test_a_neighbour_whose_volatility_prices_this_option_at_zero_still_lands() -> None:
+    # at 5% the 30,000 call is worth 0 in floating point (d1 ~ -57): the start gives no Newton
+    # step, so the bracket is bisected until Newton can take over
+    forward, years = 20000.0, 0.02
+    strikes, sigmas = np.array([20000.0, 30000.0]), np.array([0.05, 4.0])
+    prices = black76.price(forward, strikes, years, sigmas, True)
+    iv, status = implied_vol_status(prices, forward, strikes, np.full(2, years), np.ones(2, dtype=bool),
+                                    min_time_value=1e-6)
+    assert status.tolist() == [IV_SOLVED, IV_SOLVED]
+    np.testing.assert_allclose(iv, sigmas, rtol=1e-10)
+
+
 if __name__ == "__main__":
     raise SystemExit(pytest.main([__file__, "-q"]))

@@ -246,8 +246,13 @@ def _solve_one(q: float, f: float, k: float, side: float, s_max: float, newton_i
     for iteration in range(newton_iterations):
         d1 = x / s + 0.5 * s
         model = side * (f * _ndtr(side * d1) - k * _ndtr(side * (d1 - s)))
-        g = math.log(model) - log_q if model > 0 else -math.inf
-        slope = f * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / model  # d ln(price) / ds
+        if model > 0:
+            g = math.log(model) - log_q
+            slope = f * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / model  # d ln(price) / ds
+            if not slope > 0:  # the density underflowed: no step to take (NaN, not a division by 0)
+                slope = math.nan
+        else:  # the price underflows here (a start far below the root): no step, the bracket bisects
+            g, slope = -math.inf, math.nan
         above = g > 0
         if seeded:  # started near the root: the step suits the side of s_c this s lies on
             left = s < s_c
