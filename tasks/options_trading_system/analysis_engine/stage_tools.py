@@ -364,7 +364,6 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-
 @lru_cache(maxsize=4096)
 def _timestamp_text(nanoseconds: int, tz: Any, unit: str) -> str:
     """A Timestamp as JSON text, once per instant: its date (YYYY-MM-DD) at a naive midnight, else
@@ -374,6 +373,7 @@ def _timestamp_text(nanoseconds: int, tz: Any, unit: str) -> str:
                                      or value.nanosecond):  # midnight: `value == value.normalize()`
         return value.date().isoformat()
     return value.isoformat()
+
 
 def json_list(values: Iterable[Any]) -> list[Any]:
     """A column as a JSON list (NaN -> None)."""
