@@ -245,6 +245,9 @@ class TradovateBroker(Broker):
             order_id = self._liquidate(contract_id)
             if order_id is not None:
                 self._reload_order(order_id)
+                # its fills from the broker's list: their WebSocket events may not have arrived yet,
+                # and the state returned would say "filled" with nothing filled
+                self._reload_fills()
                 states.append(self._state(order_id))
         self._reload_orders()
         with self._lock:
