@@ -160,7 +160,7 @@ class DaskExecutor(DayExecutor):
                  content: Callable[[Any], str] | None = None) -> Iterator[DayOutcome]:
         batch = uuid.uuid4().hex[:12]
         pending: Deque[tuple[str, Any]] = deque()
-        todo = iter(tasks)
+        unsubmitted = iter(tasks)
 
         def task_name(task: Any) -> str:
             if self.share_group is not None and content is not None:
@@ -169,7 +169,7 @@ class DaskExecutor(DayExecutor):
 
         def submit_more() -> None:
             while len(pending) < self.max_ahead:
-                task = next(todo, None)
+                task = next(unsubmitted, None)
                 if task is None:
                     return
                 pending.append((key(task), self.client.submit(fn, task, key=task_name(task), retries=self.retries,
