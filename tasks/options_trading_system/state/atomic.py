@@ -31,11 +31,13 @@ _CREATE_MODE = _umask_mode()
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, *, binary: bool = False, encoding: str = "utf-8") -> Iterator[IO]:
+def atomic_open(path: Path, *, binary: bool = False, encoding: str = "utf-8", durable: bool = True) -> Iterator[IO]:
     """Open a temporary sibling of `path` for writing; on a clean exit it replaces `path`.
 
     An exception inside the `with` block (or during fsync/rename) discards the temporary file,
-    leaves `path` untouched and propagates. Missing parent folders are created.
+    leaves `path` untouched and propagates. Missing parent folders are created. `durable=False`
+    skips the fsyncs (still all or nothing for readers, but a crash may lose the file): for
+    entries whose loss costs only recomputing them, such as the replay caches.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,13 +49,15 @@ def atomic_open(path: Path, *, binary: bool = False, encoding: str = "utf-8") ->
             yield handle
             handle.flush()
             os.fchmod(handle.fileno(), _CREATE_MODE)  # mkstemp makes 0600; reports are ordinary files
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     log.debug("wrote %s", path)
 
 

@@ -5,7 +5,8 @@ An entry is `<folder>/<key[:2]>/<key>.pkl` holding `(key, value)`: it is read ba
 stored key is the one asked for and the value has the expected type, so a damaged, truncated or
 foreign file is recomputed, never trusted. Writers use a temporary name of their own (processes
 and threads) renamed into place, so a reader sees a whole entry or none. A cache that cannot be
-written (full disk, read-only folder) costs speed, never the run.
+written (full disk, read-only folder) costs speed, never the run. Writes go through
+`state.atomic.atomic_open` without its fsyncs: a lost entry is recomputed.
 
 `code_salt` hashes the source text of the modules that decide an entry's content: a change to any
 of them gives every key a new value, so a stale entry is never read.
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable, TypeVar
+
+from ....state.atomic import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,8 @@ def write_entry(folder: Path | None, key: str, value: object, what: str) -> None
         return
     entry = entry_path(folder, key)
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump((key, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, entry)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_open(entry, binary=True, durable=False) as handle:  # a lost entry is only recomputed
+            pickle.dump((key, value), handle, protocol=pickle.HIGHEST_PROTOCOL)
     except OSError as exc:  # a full or read-only cache costs speed, not the run
         log.warning("%s cache %s not written (%s); the replay goes on without it", what, entry, exc)
 
